@@ -1,0 +1,39 @@
+# Two commands matter: `make demo` (run the app) and `make test` (run every test against PostgreSQL and Redis).
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/gavel
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
+
+.PHONY: install demo test test-redis test-single services serve close-lots clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@echo "Serving on http://127.0.0.1:8000 (Ctrl-C to stop); the closing worker runs beside it."
+	$(PY) manage.py close_lots & trap 'kill $$!' EXIT; $(PY) -m daphne -b 127.0.0.1 -p 8000 config.asgi:application
+
+services:
+	scripts/ensure-services.sh
+
+# The whole suite with Redis (channel layer + lock), then again in single-process mode (no REDIS_URL).
+test: install services test-redis test-single
+
+test-redis:
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DB_CONN_MAX_AGE=0 LOG_LEVEL=WARNING \
+		$(PY) -m pytest $(PYTEST_ARGS)
+
+test-single:
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL= DB_CONN_MAX_AGE=0 LOG_LEVEL=WARNING \
+		$(PY) -m pytest -m "not redis_only" $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles

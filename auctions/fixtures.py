@@ -1,0 +1,38 @@
+"""Idempotent creation of users and lots for demos, load tests and benchmarks."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from accounts.models import Profile
+from auctions.models import Lot
+
+
+def ensure_user(username: str, password: str, *, can_bid: bool, is_staff: bool = False):
+    User = get_user_model()
+    user, _ = User.objects.get_or_create(username=username, defaults={"is_staff": is_staff})
+    user.set_password(password)
+    user.is_staff = user.is_staff or is_staff
+    user.is_superuser = user.is_superuser or is_staff
+    user.save()
+    Profile.objects.update_or_create(user=user, defaults={"can_bid": can_bid, "banned": False})
+    return user
+
+
+def ensure_open_lots(seller, *, titles: list[str], minutes: float, starting_price: int = 1_000) -> list[Lot]:
+    """Open lots with these titles for this seller, ending `minutes` from now; an existing open one is reused."""
+    now = timezone.now()
+    lots = []
+    for title in titles:
+        lot = Lot.objects.filter(seller=seller, title=title, status__in=[Lot.Status.OPEN, Lot.Status.SCHEDULED],
+                                 ends_at__gt=now).first()
+        if lot is None:
+            lot = Lot.objects.create(
+                seller=seller, title=title, description=f"{title}, listed for testing the live bid path.",
+                starting_price=starting_price, starts_at=now - timedelta(seconds=1),
+                ends_at=now + timedelta(minutes=minutes), status=Lot.Status.OPEN,
+            )
+        lots.append(lot)
+    return lots

@@ -1,0 +1,27 @@
+import json
+
+from django.core.management.base import BaseCommand
+
+from auctions.fixtures import ensure_open_lots, ensure_user
+
+
+class Command(BaseCommand):
+    help = "Create (idempotently) a seller, M verified bidders and N open lots for load tests; prints JSON."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--lots", type=int, default=10)
+        parser.add_argument("--bidders", type=int, default=50)
+        parser.add_argument("--password", default="loadtest-pass")
+        parser.add_argument("--minutes", type=float, default=30.0)
+        parser.add_argument("--prefix", default="lt", help="Username prefix, so several fixtures can coexist.")
+        parser.add_argument("--json", dest="json_only", action="store_true", help="Print only the JSON summary.")
+
+    def handle(self, *args, lots, bidders, password, minutes, prefix, json_only: bool, **options):
+        seller = ensure_user(f"{prefix}-seller", password, can_bid=False)
+        names = [f"{prefix}-bidder-{i:04d}" for i in range(bidders)]
+        for name in names:
+            ensure_user(name, password, can_bid=True)
+        open_lots = ensure_open_lots(seller, titles=[f"{prefix} lot {i}" for i in range(lots)], minutes=minutes)
+        summary = {"seller": seller.username, "bidders": names, "lots": [lot.pk for lot in open_lots],
+                   "password": password}
+        self.stdout.write(json.dumps(summary) if json_only else f"seeded: {json.dumps(summary)}")

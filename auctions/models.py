@@ -1,0 +1,85 @@
+"""The lot: what is sold, when, and its current state. Money is integer cents throughout."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+def _default_soft_close_window() -> int:
+    return settings.SOFT_CLOSE_WINDOW_SECONDS
+
+
+def _default_soft_close_extension() -> int:
+    return settings.SOFT_CLOSE_EXTENSION_SECONDS
+
+
+class Lot(models.Model):
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled"
+        OPEN = "open"
+        CLOSED = "closed"
+        CANCELLED = "cancelled"
+
+    seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="lots")
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    starting_price = models.BigIntegerField(help_text="Cents. The first bid must be at least this.")
+    reserve_price = models.BigIntegerField(null=True, blank=True, help_text="Cents. Hidden; no sale below it.")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField(help_text="Moves later when a bid lands inside the soft-close window.")
+    soft_close_window = models.PositiveIntegerField(default=_default_soft_close_window, help_text="Seconds.")
+    soft_close_extension = models.PositiveIntegerField(default=_default_soft_close_extension, help_text="Seconds.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
+
+    # Current state, written only by bidding.services.place_bid and auctions.services.close_lot under the row lock.
+    high_bid_amount = models.BigIntegerField(null=True, blank=True)
+    high_bidder = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    bid_count = models.PositiveIntegerField(default=0)
+    bidder_count = models.PositiveIntegerField(default=0, help_text="Distinct bidders; numbers public aliases.")
+    # Per-lot event sequence: every broadcast carries it; also the fencing token of the bid path.
+    seq = models.PositiveBigIntegerField(default=0)
+    winner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="lots_won"
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "ends_at"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(starting_price__gt=0), name="lot_starting_price_positive"),
+            models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="lot_ends_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+    @property
+    def reserve_met(self) -> bool:
+        if self.reserve_price is None:
+            return True
+        return self.high_bid_amount is not None and self.high_bid_amount >= self.reserve_price
+
+    def accepts_bids_at(self, now: datetime) -> bool:
+        return self.status in (self.Status.SCHEDULED, self.Status.OPEN) and self.starts_at <= now < self.ends_at
+
+    def is_over_at(self, now: datetime) -> bool:
+        return self.status in (self.Status.CLOSED, self.Status.CANCELLED) or now >= self.ends_at
+
+
+class LotEvent(models.Model):
+    """Every broadcast a lot ever made, by sequence number, so a client that missed one can `sync`."""
+
+    lot = models.ForeignKey(Lot, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveBigIntegerField()
+    payload = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["lot", "seq"], name="lot_event_seq_unique")]
+        ordering = ["lot", "seq"]

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from auctions import views
+
+app_name = "auctions"
+
+urlpatterns = [
+    path("", views.lot_list, name="lot_list"),
+    path("lots/<int:lot_id>/", views.lot_detail, name="lot_detail"),
+]

@@ -1,0 +1,129 @@
+"""The lot socket: parse, authorize, call the service, send. Nothing here decides a bid."""
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import structlog
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.utils import timezone
+
+from auctions import selectors
+from bidding import events, protocol
+from bidding.exceptions import BidRefused, RateLimited
+from bidding.rate_limit import TokenBucket
+from bidding.services import place_bid
+
+log = structlog.get_logger(__name__)
+
+# Close codes (4000-4999 are the application's). Documented in docs/protocol.md.
+CLOSE_LOT_NOT_FOUND = 4404
+CLOSE_FLOODING = 4008
+
+# The ORM runs in a shared thread pool, not one thread per socket nor one global thread: a slow bid on one lot does
+# not queue bids on others, and connections stay bounded by the pool's size, never by the number of sockets.
+_place_bid = database_sync_to_async(place_bid, thread_sensitive=False)
+_lot_snapshot = database_sync_to_async(selectors.lot_snapshot, thread_sensitive=False)
+_events_since = database_sync_to_async(selectors.events_since, thread_sensitive=False)
+
+
+class LotConsumer(AsyncJsonWebsocketConsumer):
+    """ws/auctions/<lot_id>/: anyone may watch; a logged-in, verified user may bid."""
+
+    async def connect(self) -> None:
+        self.lot_id = int(self.scope["url_route"]["kwargs"]["lot_id"])
+        user = self.scope.get("user")
+        self.user_id = user.pk if user is not None and user.is_authenticated else None
+        self.groups_joined: list[str] = []
+        self.bucket = TokenBucket(rate=settings.WS_RATE_PER_SECOND, burst=settings.WS_RATE_BURST)
+        self.flood_strikes = 0
+        structlog.contextvars.bind_contextvars(conn_id=uuid.uuid4().hex[:12], lot_id=self.lot_id,
+                                               user_id=self.user_id)
+        await self.accept()
+        # Join before reading the snapshot: an event committed in between arrives with a seq the client already has.
+        await self._join(events.lot_group(self.lot_id))
+        if self.user_id is not None:
+            await self._join(events.user_group(self.user_id))
+        snapshot = await _lot_snapshot(self.lot_id, viewer_id=self.user_id)
+        if snapshot is None:
+            log.info("ws_refused", reason="lot_not_found")
+            await self.close(code=CLOSE_LOT_NOT_FOUND)
+            return
+        log.info("ws_open")
+        await self.send_json(snapshot)
+
+    async def disconnect(self, code: int) -> None:
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        log.info("ws_close", code=code)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            message: dict[str, Any] | None = protocol.parse_frame(
+                text_data, bytes_data, max_bytes=settings.WS_MAX_MESSAGE_BYTES
+            )
+            refusal: BidRefused | None = None
+        except BidRefused as exc:
+            message, refusal = None, exc
+        if not self.bucket.allow():
+            await self._refuse_flood(message)
+            return
+        self.flood_strikes = 0
+        if message is None:
+            log.info("ws_invalid_frame", code=refusal.code, detail=refusal.message)
+            await self.send_json(events.error(refusal))
+            return
+        handler = {"bid": self.on_bid, "sync": self.on_sync, "ping": self.on_ping}[message["type"]]
+        await handler(message)
+
+    async def on_bid(self, message: dict[str, Any]) -> None:
+        bid_id, started = message.get("bid_id"), time.perf_counter()
+        try:
+            outcome = await _place_bid(user=self.scope.get("user"), lot_id=self.lot_id,
+                                       amount=message.get("amount"), bid_id=bid_id)
+        except BidRefused as refusal:
+            log.info("bid_refused", bid_id=events.bid_rejected(bid_id, refusal)["bid_id"], code=refusal.code,
+                     latency_ms=round((time.perf_counter() - started) * 1000, 2))
+            await self.send_json(events.bid_rejected(bid_id, refusal))
+            return
+        log.info("bid_accepted", bid_id=outcome.bid_id, amount=outcome.amount, seq=outcome.seq,
+                 duplicate=outcome.duplicate, latency_ms=round((time.perf_counter() - started) * 1000, 2))
+        await self.send_json(events.bid_accepted(outcome))
+
+    async def on_sync(self, message: dict[str, Any]) -> None:
+        try:
+            since = protocol.since_seq(message)
+        except BidRefused as refusal:
+            await self.send_json(events.error(refusal))
+            return
+        for payload in await _events_since(self.lot_id, since, viewer_id=self.user_id):
+            await self.send_json(payload)
+
+    async def on_ping(self, message: dict[str, Any]) -> None:
+        await self.send_json(events.pong(now=timezone.now()))
+
+    # Group handlers: only send what the service built.
+    async def lot_event(self, event: dict[str, Any]) -> None:
+        await self.send_json(event["payload"])
+
+    async def user_event(self, event: dict[str, Any]) -> None:
+        await self.send_json(event["payload"])
+
+    async def _join(self, group: str) -> None:
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.groups_joined.append(group)
+
+    async def _refuse_flood(self, message: dict[str, Any] | None) -> None:
+        self.flood_strikes += 1
+        if self.flood_strikes >= settings.WS_FLOOD_CLOSE_AFTER:
+            log.warning("ws_flood_closed", strikes=self.flood_strikes)
+            await self.close(code=CLOSE_FLOODING)
+            return
+        refusal = RateLimited()
+        if message is not None and message["type"] == "bid":
+            await self.send_json(events.bid_rejected(message.get("bid_id"), refusal))
+        else:
+            await self.send_json(events.error(refusal))

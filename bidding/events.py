@@ -1,0 +1,180 @@
+"""Group names and one builder per message the server sends: the only place payloads are shaped.
+
+Every lot event (high_bid, closed) carries the lot's sequence number, is stored in auctions.LotEvent in the same
+transaction as the change it announces, and is broadcast only after that transaction commits.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from bidding.exceptions import BidRefused
+from bidding.increments import min_next_bid
+
+if TYPE_CHECKING:
+    from auctions.models import Lot
+    from bidding.services import BidOutcome
+
+log = structlog.get_logger(__name__)
+
+Payload = dict[str, Any]
+
+
+def lot_group(lot_id: int) -> str:
+    return f"lot.{lot_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def bidder_alias(number: int | None) -> str | None:
+    # Public name on one lot; never the username.
+    return None if number is None else f"Bidder {number}"
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat(timespec="milliseconds")
+
+
+def lot_status_at(lot: Lot, now: datetime) -> str:
+    """The status a bidder would observe now, even before the closing worker has run."""
+    if lot.status in (lot.Status.CLOSED, lot.Status.CANCELLED):
+        return lot.status
+    if now < lot.starts_at:
+        return lot.Status.SCHEDULED
+    if now < lot.ends_at:
+        return lot.Status.OPEN
+    return lot.Status.CLOSED
+
+
+def lot_min_next_bid(lot: Lot) -> int:
+    return min_next_bid(starting_price=lot.starting_price, high_bid=lot.high_bid_amount)
+
+
+def snapshot(lot: Lot, *, now: datetime, high_bidder_number: int | None, your_number: int | None) -> Payload:
+    return {
+        "type": "snapshot",
+        "lot": {
+            "id": lot.pk,
+            "title": lot.title,
+            "description": lot.description,
+            "seller": lot.seller.get_username(),
+            "starting_price": lot.starting_price,
+            "starts_at": iso(lot.starts_at),
+            "has_reserve": lot.reserve_price is not None,
+        },
+        "high_bid": (
+            None
+            if lot.high_bid_amount is None
+            else {"amount": lot.high_bid_amount, "bidder": bidder_alias(high_bidder_number)}
+        ),
+        "seq": lot.seq,
+        "bid_count": lot.bid_count,
+        "ends_at": iso(lot.ends_at),
+        "server_time": iso(now),
+        "status": lot_status_at(lot, now),
+        "min_next_bid": lot_min_next_bid(lot),
+        "reserve_met": lot.reserve_met,
+        "you": {"alias": bidder_alias(your_number)},
+    }
+
+
+def high_bid(lot: Lot, *, amount: int, bidder_number: int, now: datetime, extended: bool) -> Payload:
+    return {
+        "type": "high_bid",
+        "lot": lot.pk,
+        "seq": lot.seq,
+        "amount": amount,
+        "bidder": bidder_alias(bidder_number),
+        "bid_count": lot.bid_count,
+        "ends_at": iso(lot.ends_at),
+        "extended": extended,
+        "server_time": iso(now),
+        "min_next_bid": lot_min_next_bid(lot),
+        "reserve_met": lot.reserve_met,
+    }
+
+
+def closed(lot: Lot, *, winner_number: int | None, now: datetime) -> Payload:
+    return {
+        "type": "closed",
+        "lot": lot.pk,
+        "seq": lot.seq,
+        "status": lot.status,
+        "winner": bidder_alias(winner_number),
+        "amount": lot.high_bid_amount if lot.winner_id else None,
+        "high_bid": lot.high_bid_amount,
+        "reserve_met": lot.reserve_met,
+        "bid_count": lot.bid_count,
+        "server_time": iso(now),
+    }
+
+
+def outbid(lot: Lot, *, now: datetime) -> Payload:
+    return {
+        "type": "outbid",
+        "lot": lot.pk,
+        "title": lot.title,
+        "seq": lot.seq,
+        "amount": lot.high_bid_amount,
+        "min_next_bid": lot_min_next_bid(lot),
+        "ends_at": iso(lot.ends_at),
+        "server_time": iso(now),
+    }
+
+
+def won(lot: Lot, *, now: datetime) -> Payload:
+    return {"type": "won", "lot": lot.pk, "title": lot.title, "amount": lot.high_bid_amount, "server_time": iso(now)}
+
+
+def synced(*, seq: int, now: datetime) -> Payload:
+    return {"type": "synced", "seq": seq, "server_time": iso(now)}
+
+
+def pong(*, now: datetime) -> Payload:
+    return {"type": "pong", "server_time": iso(now)}
+
+
+def bid_accepted(outcome: BidOutcome) -> Payload:
+    return {"type": "bid_accepted", "lot": outcome.lot_id, "bid_id": outcome.bid_id, "amount": outcome.amount,
+            "seq": outcome.seq}
+
+
+def bid_rejected(bid_id: object, refusal: BidRefused) -> Payload:
+    # Echo the client's id only when it is one we could have accepted, so the reply stays small and plain.
+    echo = bid_id if isinstance(bid_id, str) and 0 < len(bid_id) <= 64 else None
+    return {"type": "bid_rejected", "bid_id": echo, "code": refusal.code, "message": refusal.message,
+            **refusal.details}
+
+
+def error(refusal: BidRefused) -> Payload:
+    return {"type": "error", "code": refusal.code, "message": refusal.message, **refusal.details}
+
+
+def record_and_broadcast(lot: Lot, payload: Payload, *, notify: list[tuple[int, Payload]] = ()) -> None:
+    """Store a lot event (inside the caller's transaction) and send it, plus personal notices, after commit.
+
+    Called under the lot's lock and row lock, so the on-commit sends leave in sequence order.
+    """
+    from auctions.models import LotEvent
+
+    LotEvent.objects.create(lot=lot, seq=payload["seq"], payload=payload)
+    sends = [(lot_group(lot.pk), {"type": "lot.event", "payload": payload})]
+    sends += [(user_group(user_id), {"type": "user.event", "payload": notice}) for user_id, notice in notify]
+    transaction.on_commit(lambda: _send_all(sends))
+
+
+def _send_all(sends: list[tuple[str, Payload]]) -> None:
+    layer = get_channel_layer()
+    for group, message in sends:
+        try:
+            async_to_sync(layer.group_send)(group, message)
+        except Exception:
+            # The event is committed and replayable via `sync`; a failed send must not undo or hide it.
+            log.exception("broadcast_failed", group=group, seq=message["payload"].get("seq"))

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Bid(models.Model):
+    """An accepted bid. Refused bids are never stored; they only ever reach the bidder who sent them."""
+
+    lot = models.ForeignKey("auctions.Lot", on_delete=models.CASCADE, related_name="bids")
+    bidder = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bids")
+    amount = models.BigIntegerField(help_text="Cents.")
+    bid_id = models.CharField(max_length=64, help_text="Client-chosen id; a retry with the same id is not a new bid.")
+    seq = models.PositiveBigIntegerField(help_text="The lot's event sequence number of this bid.")
+    bidder_number = models.PositiveIntegerField(help_text="Public alias on this lot: 'Bidder N'.")
+    created_at = models.DateTimeField(help_text="Server time the bid was accepted.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["bidder", "bid_id"], name="bid_id_unique_per_bidder"),
+            models.UniqueConstraint(fields=["lot", "seq"], name="bid_seq_unique_per_lot"),
+            # The last line of defence against a lost update: no price is ever accepted twice on a lot.
+            models.UniqueConstraint(fields=["lot", "amount"], name="bid_amount_unique_per_lot"),
+            models.CheckConstraint(condition=Q(amount__gt=0), name="bid_amount_positive"),
+        ]
+        indexes = [models.Index(fields=["lot", "bidder"])]
+        ordering = ["lot", "seq"]
+
+    def __str__(self) -> str:
+        return f"{self.amount} on lot {self.lot_id} (seq {self.seq})"

@@ -1,0 +1,38 @@
+"""Parsing of client frames. Every frame is untrusted: it becomes a dict with a known `type` or an InvalidBid."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bidding.exceptions import InvalidBid
+
+# The only message types a client may send. A frame's `type` is looked up here and nowhere else, so a client can
+# never name a group handler such as `lot.event`.
+CLIENT_TYPES = frozenset({"bid", "sync", "ping"})
+
+
+def _refuse_constant(name: str) -> Any:
+    raise InvalidBid(f"{name} is not a number this protocol accepts.")
+
+
+def parse_frame(text_data: str | None, bytes_data: bytes | None, *, max_bytes: int) -> dict[str, Any]:
+    if text_data is None:
+        raise InvalidBid("Frames must be text (JSON), not binary.")
+    if len(text_data) > max_bytes or len(text_data.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise InvalidBid(f"Frames may be at most {max_bytes} bytes.")
+    try:
+        message = json.loads(text_data, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        raise InvalidBid("The frame is not valid JSON.") from None
+    if not isinstance(message, dict):
+        raise InvalidBid("The frame must be a JSON object.")
+    if message.get("type") not in CLIENT_TYPES:
+        raise InvalidBid("Unknown message type.", field="type")
+    return message
+
+
+def since_seq(message: dict[str, Any]) -> int:
+    value = message.get("since_seq")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidBid("since_seq must be a non-negative integer.", field="since_seq")
+    return value

@@ -1,0 +1,174 @@
+"""place_bid: the one way a bid enters the system (WebSocket, HTTP, fixtures and tests alike).
+
+Check, then do: cheap checks first, outside any lock; then, under the lot lock and inside one transaction, the
+lot row is re-read FOR UPDATE and every rule is checked again against the database, which decides.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
+from django.utils import timezone
+
+from accounts.models import Profile
+from auctions.models import Lot
+from bidding import events
+from bidding.exceptions import (
+    Forbidden,
+    InvalidBid,
+    LotClosed,
+    LotNotFound,
+    LotNotOpen,
+    NotAuthenticated,
+    TooLow,
+    Unavailable,
+)
+from bidding.locks import lot_lock
+from bidding.models import Bid
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class BidOutcome:
+    lot_id: int
+    bid_id: str
+    amount: int
+    seq: int
+    ends_at: datetime
+    duplicate: bool = False
+
+
+def check_bid_fields(amount: object, bid_id: object) -> tuple[int, str]:
+    """Money is a positive integer of cents; bool is an int in Python and is refused explicitly."""
+    if not isinstance(bid_id, str) or not 0 < len(bid_id) <= 64:
+        raise InvalidBid("bid_id must be a non-empty string of at most 64 characters.", field="bid_id")
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise InvalidBid("amount must be an integer number of cents.", field="amount")
+    if amount <= 0:
+        raise InvalidBid("amount must be positive.", field="amount")
+    if amount > settings.MAX_BID_CENTS:
+        raise InvalidBid("amount is larger than any bid this site accepts.", field="amount")
+    return amount, bid_id
+
+
+def check_bidder(user, lot: Lot) -> None:
+    """Per-action permission, read fresh each time so a ban takes effect on the very next bid."""
+    if user is None or not user.is_authenticated:
+        raise NotAuthenticated()
+    flags = Profile.objects.filter(user_id=user.pk).values_list("can_bid", "banned").first()
+    can_bid, banned = flags if flags else (False, False)
+    if banned:
+        raise Forbidden("Your account may not bid.", reason="banned")
+    if not can_bid:
+        raise Forbidden("Your account is not yet verified for bidding.", reason="not_verified")
+    if lot.seller_id == user.pk:
+        raise Forbidden("You cannot bid on your own lot.", reason="own_lot")
+
+
+def check_lot_accepts(lot: Lot, now: datetime) -> None:
+    if lot.is_over_at(now):
+        raise LotClosed()
+    if not lot.accepts_bids_at(now):
+        raise LotNotOpen(starts_at=events.iso(lot.starts_at))
+
+
+def check_amount(lot: Lot, amount: int) -> None:
+    minimum = events.lot_min_next_bid(lot)
+    if amount < minimum:
+        raise TooLow(f"The minimum next bid is {minimum} cents.", min_next_bid=minimum)
+
+
+def _earlier_outcome(user, *, lot_id: int, amount: int, bid_id: str) -> BidOutcome | None:
+    """A retry of a bid already accepted gets the original answer; a reused id for another bid is invalid."""
+    row = (
+        Bid.objects.filter(bidder_id=user.pk, bid_id=bid_id)
+        .values_list("lot_id", "amount", "seq", "lot__ends_at")
+        .first()
+    )
+    if row is None:
+        return None
+    earlier_lot, earlier_amount, seq, ends_at = row
+    if (earlier_lot, earlier_amount) != (lot_id, amount):
+        raise InvalidBid("This bid_id was already used for a different bid.", field="bid_id")
+    return BidOutcome(lot_id=lot_id, bid_id=bid_id, amount=amount, seq=seq, ends_at=ends_at, duplicate=True)
+
+
+def place_bid(*, user, lot_id: int, amount: object, bid_id: object) -> BidOutcome:
+    """Place `amount` cents on lot `lot_id` for `user`; return the outcome or raise a BidRefused.
+
+    Takes the lot lock itself (callers hold none). The bid is committed, and its broadcast scheduled, before this
+    returns, so whoever tells the bidder "accepted" tells the truth.
+    """
+    amount, bid_id = check_bid_fields(amount, bid_id)
+    if user is None or not user.is_authenticated:
+        raise NotAuthenticated()
+    try:
+        earlier = _earlier_outcome(user, lot_id=lot_id, amount=amount, bid_id=bid_id)
+        if earlier:
+            return earlier
+        lot = Lot.objects.filter(pk=lot_id).first()
+        if lot is None:
+            raise LotNotFound()
+        check_bidder(user, lot)
+        check_lot_accepts(lot, timezone.now())
+        check_amount(lot, amount)
+        with lot_lock(lot_id):
+            return _record_bid(user, lot_id=lot_id, amount=amount, bid_id=bid_id)
+    except IntegrityError:
+        # Only a concurrent twin with the same bid_id gets here (the row lock orders everything else).
+        earlier = _earlier_outcome(user, lot_id=lot_id, amount=amount, bid_id=bid_id)
+        if earlier:
+            return earlier
+        log.exception("bid_integrity_error", lot_id=lot_id, bid_id=bid_id)
+        raise Unavailable() from None
+    except (OperationalError, InterfaceError) as exc:
+        log.error("bid_database_unavailable", lot_id=lot_id, bid_id=bid_id, error=repr(exc))
+        raise Unavailable() from exc
+    except DatabaseError:
+        log.exception("bid_database_error", lot_id=lot_id, bid_id=bid_id)
+        raise Unavailable() from None
+
+
+def _record_bid(user, *, lot_id: int, amount: int, bid_id: str) -> BidOutcome:
+    """The decision. Expects the lot lock held; takes the row lock, so it stays right if the lot lock expired."""
+    with transaction.atomic():
+        lot = Lot.objects.select_for_update().get(pk=lot_id)
+        earlier = _earlier_outcome(user, lot_id=lot_id, amount=amount, bid_id=bid_id)
+        if earlier:
+            return earlier
+        now = timezone.now()
+        check_lot_accepts(lot, now)
+        check_amount(lot, amount)
+
+        number = Bid.objects.filter(lot=lot, bidder_id=user.pk).values_list("bidder_number", flat=True).first()
+        if number is None:
+            lot.bidder_count += 1
+            number = lot.bidder_count
+        outbid_user_id = lot.high_bidder_id if lot.high_bidder_id != user.pk else None
+
+        extended = False
+        if lot.ends_at - now <= timedelta(seconds=lot.soft_close_window):
+            new_end = now + timedelta(seconds=lot.soft_close_extension)
+            if new_end > lot.ends_at:
+                lot.ends_at, extended = new_end, True
+        lot.seq += 1
+        lot.bid_count += 1
+        lot.high_bid_amount = amount
+        lot.high_bidder_id = user.pk
+        lot.status = Lot.Status.OPEN
+        lot.save(
+            update_fields=["seq", "bid_count", "bidder_count", "high_bid_amount", "high_bidder", "ends_at", "status"]
+        )
+        Bid.objects.create(
+            lot=lot, bidder_id=user.pk, amount=amount, bid_id=bid_id, seq=lot.seq, bidder_number=number,
+            created_at=now,
+        )
+        notify = [(outbid_user_id, events.outbid(lot, now=now))] if outbid_user_id else []
+        events.record_and_broadcast(
+            lot, events.high_bid(lot, amount=amount, bidder_number=number, now=now, extended=extended), notify=notify
+        )
+    return BidOutcome(lot_id=lot_id, bid_id=bid_id, amount=amount, seq=lot.seq, ends_at=lot.ends_at)

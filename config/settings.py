@@ -1,0 +1,151 @@
+"""Settings, read from the environment through django-environ.
+
+Every knob has a default that runs on a laptop: SQLite, no Redis (single-process mode with Channels' in-memory
+layer and an in-process lock). Production sets DATABASE_URL, REDIS_URL, SECRET_KEY, DEBUG=false, ALLOWED_HOSTS.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+import structlog
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")  # optional; absent on most machines
+
+DEBUG = env.bool("DEBUG", default=True)
+# The fallback key only exists so a laptop runs with no set-up; DEBUG=false refuses to start without a real one.
+SECRET_KEY = env.str("SECRET_KEY", default="dev-insecure-key-change-me" if DEBUG else environ.Env.NOTSET)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "accounts",
+    "auctions",
+    "bidding",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# Sockets never hold a connection: the ORM runs in a bounded thread pool and each thread keeps at most one.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- Redis: channel layer and per-lot lock --------------------------------------------------------------------
+# Unset means single-process mode: Channels' in-memory layer and an in-process lock (logged at start).
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=1000),
+                # Never below Daphne's --websocket_timeout, or long-lived sockets silently leave their groups.
+                "group_expiry": env.int("CHANNEL_GROUP_EXPIRY", default=86400),
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- The bid path -----------------------------------------------------------------------------------------------
+# Redis lock in front of the row lock: it throttles racing bidders; PostgreSQL still decides.
+BID_LOCK_TIMEOUT_SECONDS = env.float("BID_LOCK_TIMEOUT_SECONDS", default=5.0)
+BID_LOCK_WAIT_SECONDS = env.float("BID_LOCK_WAIT_SECONDS", default=2.0)
+# Anti-sniping: a bid within WINDOW seconds of the end pushes the end to at least now + EXTENSION.
+SOFT_CLOSE_WINDOW_SECONDS = env.int("SOFT_CLOSE_WINDOW_SECONDS", default=120)
+SOFT_CLOSE_EXTENSION_SECONDS = env.int("SOFT_CLOSE_EXTENSION_SECONDS", default=120)
+# 10 billion in major units: above it an amount is refused as invalid before it reaches the database.
+MAX_BID_CENTS = env.int("MAX_BID_CENTS", default=1_000_000_000_000)
+
+# --- WebSocket limits -------------------------------------------------------------------------------------------
+WS_MAX_MESSAGE_BYTES = env.int("WS_MAX_MESSAGE_BYTES", default=4096)
+WS_RATE_PER_SECOND = env.float("WS_RATE_PER_SECOND", default=5.0)
+WS_RATE_BURST = env.int("WS_RATE_BURST", default=10)
+# A connection refused this many times in a row for flooding is closed with code 4008.
+WS_FLOOD_CLOSE_AFTER = env.int("WS_FLOOD_CLOSE_AFTER", default=20)
+# A sync asking for more events than this gets a fresh snapshot instead of a replay.
+SYNC_MAX_EVENTS = env.int("SYNC_MAX_EVENTS", default=500)
+
+# --- Closing worker ---------------------------------------------------------------------------------------------
+CLOSE_LOTS_INTERVAL_SECONDS = env.float("CLOSE_LOTS_INTERVAL_SECONDS", default=1.0)
+
+# --- Logging: one JSON object per line ----------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+structlog.configure(
+    processors=[
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        structlog.processors.JSONRenderer(),
+    ],
+    logger_factory=structlog.stdlib.LoggerFactory(),
+    wrapper_class=structlog.stdlib.BoundLogger,
+    cache_logger_on_first_use=True,
+)
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"bare": {"format": "%(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "bare"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django": {"level": env.str("DJANGO_LOG_LEVEL", default="WARNING")}},
+}
