@@ -63,10 +63,10 @@ def check_bidder(user, lot: Lot) -> None:
     can_bid, banned = flags if flags else (False, False)
     if banned:
         raise Forbidden("Your account may not bid.", reason="banned")
-    if not can_bid:
-        raise Forbidden("Your account is not yet verified for bidding.", reason="not_verified")
     if lot.seller_id == user.pk:
         raise Forbidden("You cannot bid on your own lot.", reason="own_lot")
+    if not can_bid:
+        raise Forbidden("Your account is not yet verified for bidding.", reason="not_verified")
 
 
 def check_lot_accepts(lot: Lot, now: datetime) -> None:

@@ -1,0 +1,91 @@
+"""Real concurrent clients over real sockets to a running Daphne, on real PostgreSQL (and Redis)."""
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import uuid
+
+import pytest
+import websockets
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from auctions.models import Lot
+from bidding.models import Bid
+from conftest import ORIGIN, session_cookie
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BIDDERS = 32
+BIDS_EACH = 12
+
+
+@pytest.fixture
+def racers(make_user):
+    users = [make_user(f"racer{i:02d}") for i in range(BIDDERS)]
+    return [(user, session_cookie(user)) for user in users]
+
+
+async def _open(base: str, lot_id: int, cookie: str | None = None):
+    headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"} if cookie else {}
+    socket = await websockets.connect(f"{base}/ws/auctions/{lot_id}/", origin=ORIGIN, additional_headers=headers)
+    snapshot = json.loads(await socket.recv())
+    assert snapshot["type"] == "snapshot"
+    return socket, snapshot
+
+
+async def _bidder(base: str, lot_id: int, cookie: str, acks: list, refusals: list, start: asyncio.Event):
+    socket, snapshot = await _open(base, lot_id, cookie)
+    min_next = snapshot["min_next_bid"]
+    await start.wait()
+    try:
+        for _ in range(BIDS_EACH):
+            bid_id = uuid.uuid4().hex
+            # Most bid exactly the minimum, so many race for one price; some jump ahead.
+            amount = min_next + random.choice((0, 0, 0, 1, 50))
+            await socket.send(json.dumps({"type": "bid", "amount": amount, "bid_id": bid_id}))
+            while True:  # broadcasts interleave with our reply; they also keep min_next current
+                message = json.loads(await asyncio.wait_for(socket.recv(), 15))
+                if "min_next_bid" in message and message["type"] in ("high_bid", "bid_rejected"):
+                    min_next = max(min_next, message["min_next_bid"])
+                if message.get("bid_id") == bid_id:
+                    break
+            (acks if message["type"] == "bid_accepted" else refusals).append(message)
+            await asyncio.sleep(random.uniform(0.15, 0.3))  # stay inside the per-connection rate limit
+    finally:
+        await socket.close()
+
+
+async def test_racing_bidders_never_lose_an_update_or_accept_a_price_twice(daphne_server, lot, racers):
+    watcher, _ = await _open(daphne_server, lot.pk)
+    acks: list[dict] = []
+    refusals: list[dict] = []
+    start = asyncio.Event()
+    tasks = [asyncio.create_task(_bidder(daphne_server, lot.pk, cookie, acks, refusals, start))
+             for _, cookie in racers]
+    await asyncio.sleep(0.5)
+    start.set()
+    await asyncio.gather(*tasks)
+
+    accepted = sorted((ack["seq"], ack["amount"]) for ack in acks)
+    seqs = [seq for seq, _ in accepted]
+    amounts = [amount for _, amount in accepted]
+    assert len(accepted) >= BIDS_EACH  # about one winner per round of 32 racing bids
+    assert seqs == list(range(1, len(accepted) + 1)), "sequence numbers have gaps or repeats"
+    assert all(a < b for a, b in zip(amounts, amounts[1:])), "an accepted bid was not higher than the previous one"
+    assert any(r["code"] == "too_low" for r in refusals), "the bidders never actually raced"
+    assert {r["code"] for r in refusals} <= {"too_low", "busy"}, refusals
+
+    broadcasts = []
+    while len(broadcasts) < len(accepted):
+        message = json.loads(await asyncio.wait_for(watcher.recv(), 10))
+        if message["type"] == "high_bid":
+            broadcasts.append((message["seq"], message["amount"]))
+    await watcher.close()
+    assert broadcasts == accepted, "the watcher did not see every accepted bid, in order"
+
+    stored = await sync_to_async(lambda: list(Bid.objects.filter(lot=lot).order_by("seq").values_list("seq", "amount")))()
+    assert stored == accepted, "the database and the acknowledgements disagree"
+    final = await Lot.objects.aget(pk=lot.pk)
+    assert (final.high_bid_amount, final.seq, final.bid_count) == (broadcasts[-1][1], len(accepted), len(accepted))
