@@ -144,6 +144,31 @@ def ws_headers():
     return headers
 
 
+@pytest.fixture
+async def open_socket(ws_headers):
+    """Open a lot socket through the full ASGI stack (origin check, session auth, router); closed at teardown."""
+    from asgiref.sync import sync_to_async
+    from channels.testing import WebsocketCommunicator
+
+    from config.asgi import application
+
+    opened: list[WebsocketCommunicator] = []
+
+    async def open_(lot_id: int, user=None, *, origin: str | None = ORIGIN, expect_snapshot=True):
+        headers = await sync_to_async(ws_headers)(user, origin=origin)
+        communicator = WebsocketCommunicator(application, f"/ws/auctions/{lot_id}/", headers=headers)
+        opened.append(communicator)
+        connected, code = await communicator.connect()
+        communicator.refused_with = None if connected else code
+        if connected and expect_snapshot:
+            communicator.snapshot = await communicator.receive_json_from(timeout=5)
+        return communicator
+
+    yield open_
+    for communicator in opened:
+        await communicator.disconnect()
+
+
 # --- a real Daphne over real sockets ------------------------------------------------------------------------------
 def _free_port() -> int:
     with socket.socket() as sock:

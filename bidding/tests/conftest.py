@@ -49,27 +49,3 @@ def hold_lot_lock():
 def new_bid_id():
     return lambda: uuid.uuid4().hex
 
-
-@pytest.fixture
-async def open_socket(ws_headers):
-    """Open a lot socket through the full ASGI stack (origin check, session auth, router); closed at teardown."""
-    from asgiref.sync import sync_to_async
-    from channels.testing import WebsocketCommunicator
-
-    from config.asgi import application
-
-    opened: list[WebsocketCommunicator] = []
-
-    async def open_(lot_id: int, user=None, *, origin: str | None = "http://127.0.0.1", expect_snapshot=True):
-        headers = await sync_to_async(ws_headers)(user, origin=origin)
-        communicator = WebsocketCommunicator(application, f"/ws/auctions/{lot_id}/", headers=headers)
-        opened.append(communicator)
-        connected, code = await communicator.connect()
-        communicator.refused_with = None if connected else code
-        if connected and expect_snapshot:
-            communicator.snapshot = await communicator.receive_json_from(timeout=5)
-        return communicator
-
-    yield open_
-    for communicator in opened:
-        await communicator.disconnect()

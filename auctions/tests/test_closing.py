@@ -1,0 +1,108 @@
+"""Closing ended lots: exactly once, with the result broadcast to watchers and told to the winner."""
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from auctions.models import Lot, LotEvent
+from auctions.services import close_due_lots, open_due_lots
+from bidding.services import place_bid
+
+
+def _ending_lot(make_lot, **fields):
+    return make_lot(starts_in=timedelta(hours=-1), ends_in=timedelta(seconds=-1), **fields)
+
+
+@pytest.mark.django_db
+def test_an_ended_lot_closes_with_its_winner_and_price(make_lot, bidder):
+    lot = make_lot()
+    place_bid(user=bidder, lot_id=lot.pk, amount=1_500, bid_id="b")
+    Lot.objects.filter(pk=lot.pk).update(ends_at=timezone.now() - timedelta(seconds=1))
+    assert close_due_lots() == [lot.pk]
+    lot.refresh_from_db()
+    assert (lot.status, lot.winner, lot.high_bid_amount, lot.seq) == ("closed", bidder, 1_500, 2)
+    payload = LotEvent.objects.get(lot=lot, seq=2).payload
+    assert payload == {**payload, "type": "closed", "winner": "Bidder 1", "amount": 1_500, "reserve_met": True}
+
+
+@pytest.mark.django_db
+def test_a_lot_under_its_reserve_closes_without_a_winner(make_lot, bidder):
+    lot = make_lot(reserve_price=5_000)
+    place_bid(user=bidder, lot_id=lot.pk, amount=1_500, bid_id="b")
+    Lot.objects.filter(pk=lot.pk).update(ends_at=timezone.now() - timedelta(seconds=1))
+    close_due_lots()
+    lot.refresh_from_db()
+    assert (lot.status, lot.winner) == ("closed", None)
+    payload = LotEvent.objects.get(lot=lot, seq=2).payload
+    assert (payload["winner"], payload["amount"], payload["reserve_met"]) == (None, None, False)
+
+
+@pytest.mark.django_db
+def test_lots_still_running_or_already_closed_are_left_alone(make_lot):
+    running = make_lot()
+    done = _ending_lot(make_lot, status=Lot.Status.CLOSED)
+    assert close_due_lots() == []
+    assert Lot.objects.get(pk=running.pk).status == "open"
+    assert Lot.objects.get(pk=done.pk).seq == 0
+
+
+@pytest.mark.django_db
+def test_scheduled_lots_open_at_their_start(make_lot):
+    due = make_lot(status=Lot.Status.SCHEDULED, starts_in=timedelta(seconds=-1))
+    later = make_lot(status=Lot.Status.SCHEDULED, starts_in=timedelta(minutes=5))
+    assert open_due_lots() == 1
+    assert Lot.objects.get(pk=due.pk).status == "open"
+    assert Lot.objects.get(pk=later.pk).status == "scheduled"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_several_closing_workers_close_each_lot_exactly_once(make_lot):
+    lots = [_ending_lot(make_lot) for _ in range(20)]
+    results: list[list[int]] = []
+    barrier = threading.Barrier(4)
+
+    def worker():
+        barrier.wait()
+        try:
+            results.append(close_due_lots(batch=3))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    closed = sorted(pk for batch in results for pk in batch)
+    assert closed == sorted(lot.pk for lot in lots)
+    assert LotEvent.objects.filter(payload__type="closed").count() == 20
+    assert set(Lot.objects.values_list("seq", flat=True)) == {1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_close_lots_command_runs_once(make_lot):
+    lot = _ending_lot(make_lot)
+    call_command("close_lots", "--once")
+    assert Lot.objects.get(pk=lot.pk).status == "closed"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_watchers_and_the_winner_hear_the_close(open_socket, make_lot, bidder):
+    lot = await sync_to_async(make_lot)()
+    await sync_to_async(place_bid)(user=bidder, lot_id=lot.pk, amount=2_000, bid_id="b")
+    watcher = await open_socket(lot.pk)
+    winner = await open_socket(lot.pk, bidder)
+    await Lot.objects.filter(pk=lot.pk).aupdate(ends_at=timezone.now() - timedelta(seconds=1))
+    await sync_to_async(close_due_lots)()
+    closed = await watcher.receive_json_from(timeout=3)
+    assert (closed["type"], closed["seq"], closed["winner"], closed["amount"]) == ("closed", 2, "Bidder 1", 2_000)
+    heard = {(await winner.receive_json_from(timeout=3))["type"] for _ in range(2)}
+    assert heard == {"closed", "won"}
+    await winner.send_json_to({"type": "bid", "amount": 9_000, "bid_id": "too-late"})
+    assert (await winner.receive_json_from(timeout=3))["code"] == "closed"

@@ -1,0 +1,63 @@
+"""The database decides: even with no effective lot lock (as when it expires mid-transaction), racing bids at one
+price produce exactly one accepted bid and one sequence step."""
+from __future__ import annotations
+
+import threading
+from contextlib import nullcontext
+
+import pytest
+from django.db import connection
+
+from auctions.models import Lot, LotEvent
+from bidding import locks, services
+from bidding.exceptions import BidRefused
+from bidding.models import Bid
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_same_price_from_many_threads_with_the_lock_gone_accepts_exactly_one(lot, make_user, monkeypatch):
+    monkeypatch.setattr(services, "lot_lock", lambda lot_id: nullcontext())
+    users = [make_user() for _ in range(12)]
+    barrier = threading.Barrier(len(users))
+    outcomes: list[str] = []
+
+    def bid(user):
+        barrier.wait()
+        try:
+            services.place_bid(user=user, lot_id=lot.pk, amount=1_000, bid_id=f"same-price-{user.pk}")
+            outcomes.append("accepted")
+        except BidRefused as refusal:
+            outcomes.append(refusal.code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=bid, args=(user,)) for user in users]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("accepted") == 1
+    assert set(outcomes) == {"accepted", "too_low"}
+    lot.refresh_from_db()
+    assert (lot.seq, lot.bid_count, lot.high_bid_amount) == (1, 1, 1_000)
+    assert Bid.objects.filter(lot=lot).count() == 1
+    assert LotEvent.objects.filter(lot=lot).count() == 1
+
+
+@pytest.mark.redis_only
+def test_releasing_a_lock_that_expired_does_not_fail_the_committed_bid(lot, bidder, settings, monkeypatch):
+
+    settings.BID_LOCK_TIMEOUT_SECONDS = 0.1
+    original = services._record_bid
+
+    def slow_record(*args, **kwargs):
+        outcome = original(*args, **kwargs)
+        threading.Event().wait(0.3)  # outlive the lock
+        assert not locks.redis_client().exists(locks.lock_key(lot.pk))
+        return outcome
+
+    monkeypatch.setattr(services, "_record_bid", slow_record)
+    outcome = services.place_bid(user=bidder, lot_id=lot.pk, amount=1_000, bid_id="slow")
+    assert outcome.seq == 1
+    assert Lot.objects.get(pk=lot.pk).high_bid_amount == 1_000
