@@ -222,3 +222,21 @@ async def test_bid_after_the_end_is_refused_as_closed(open_socket, make_lot, sel
     await mine.send_json_to({"type": "bid", "amount": 5_000, "bid_id": "late"})
     assert (await mine.receive_json_from(timeout=3))["code"] == "closed"
     assert await bids_on(ended) == []
+
+
+async def test_a_lot_id_beyond_any_integer_column_closes_cleanly(open_socket):
+    socket = await open_socket(10**30, expect_snapshot=False)
+    assert (await socket.receive_output(timeout=3)).get("code") == CLOSE_LOT_NOT_FOUND
+
+
+async def test_a_retried_bid_id_gets_the_identical_reply_and_no_second_broadcast(open_socket, lot, bidder):
+    mine = await open_socket(lot.pk, bidder)
+    watcher = await open_socket(lot.pk)
+    frame = {"type": "bid", "amount": 1_000, "bid_id": "retry-me"}
+    await mine.send_json_to(frame)
+    first = await receive_until(mine, "bid_accepted")
+    await watcher.receive_json_from(timeout=3)
+    await mine.send_json_to(frame)
+    assert await receive_until(mine, "bid_accepted") == first
+    assert await watcher.receive_nothing(timeout=0.3)
+    assert await bids_on(lot) == [(1, 1_000)]
