@@ -13,7 +13,8 @@ import structlog
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env")  # optional; absent on most machines
+if (BASE_DIR / ".env").exists():
+    environ.Env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DEBUG", default=True)
 # The fallback key only exists so a laptop runs with no set-up; DEBUG=false refuses to start without a real one.
