@@ -95,7 +95,9 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [REDIS_URL],
+                # redis-py 8 caps a pool at 100 connections and fails (not waits) past it: a burst of handshakes
+                # doing group_add hit that at once in the benchmark.
+                "hosts": [{"address": REDIS_URL, "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", 1000)}],
                 "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=1000),
                 # Never below Daphne's --websocket_timeout, or long-lived sockets silently leave their groups.
                 "group_expiry": env.int("CHANNEL_GROUP_EXPIRY", default=86400),

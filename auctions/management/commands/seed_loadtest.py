@@ -1,5 +1,6 @@
 import json
 
+from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand
 
 from auctions.fixtures import ensure_open_lots, ensure_user
@@ -17,10 +18,11 @@ class Command(BaseCommand):
         parser.add_argument("--json", dest="json_only", action="store_true", help="Print only the JSON summary.")
 
     def handle(self, *args, lots, bidders, password, minutes, prefix, json_only: bool, **options):
-        seller = ensure_user(f"{prefix}-seller", password, can_bid=False)
+        hashed = make_password(password)  # one hash shared by the fixture users: seeding 1,000 stays quick
+        seller = ensure_user(f"{prefix}-seller", password, can_bid=False, password_hash=hashed)
         names = [f"{prefix}-bidder-{i:04d}" for i in range(bidders)]
         for name in names:
-            ensure_user(name, password, can_bid=True)
+            ensure_user(name, password, can_bid=True, password_hash=hashed)
         open_lots = ensure_open_lots(seller, titles=[f"{prefix} lot {i}" for i in range(lots)], minutes=minutes)
         summary = {"seller": seller.username, "bidders": names, "lots": [lot.pk for lot in open_lots],
                    "password": password}
