@@ -18,8 +18,8 @@ install: $(VENV)/.installed
 demo: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
-	@echo "Serving on http://127.0.0.1:8000 (Ctrl-C to stop); the closing worker runs beside it."
-	$(PY) manage.py close_lots & trap 'kill $$!' EXIT; $(PY) -m daphne -b 127.0.0.1 -p 8000 config.asgi:application
+	@echo "Serving on http://127.0.0.1:8000 (Ctrl-C to stop); single-process mode closes lots inside the server."
+	$(PY) -m daphne -b 127.0.0.1 -p 8000 config.asgi:application
 
 services:
 	scripts/ensure-services.sh
@@ -29,11 +29,11 @@ test: install services test-redis test-single
 
 test-redis:
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DB_CONN_MAX_AGE=0 LOG_LEVEL=WARNING \
-		$(PY) -m pytest $(PYTEST_ARGS)
+		CLOSE_LOTS_IN_WEB_PROCESS=false $(PY) -m pytest $(PYTEST_ARGS)
 
 test-single:
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL= DB_CONN_MAX_AGE=0 LOG_LEVEL=WARNING \
-		$(PY) -m pytest -m "not redis_only" $(PYTEST_ARGS)
+		CLOSE_LOTS_IN_WEB_PROCESS=false $(PY) -m pytest -m "not redis_only" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles

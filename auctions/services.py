@@ -14,6 +14,15 @@ from bidding.models import Bid
 log = structlog.get_logger(__name__)
 
 
+def closing_pass() -> tuple[int, list[int]]:
+    """One pass of the closing worker: open what is due, close what has ended."""
+    opened = open_due_lots()
+    closed = close_due_lots()
+    if opened or closed:
+        log.info("close_lots_pass", opened=opened, closed=closed)
+    return opened, closed
+
+
 def open_due_lots(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     return Lot.objects.filter(status=Lot.Status.SCHEDULED, starts_at__lte=now, ends_at__gt=now).update(

@@ -12,10 +12,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from auctions import selectors
-from bidding import events, protocol
+from bidding import events, fanout, protocol
 from bidding.exceptions import BidRefused, RateLimited
 from bidding.rate_limit import TokenBucket
-from bidding.services import place_bid
+from bidding.services import aplace_bid
 
 log = structlog.get_logger(__name__)
 
@@ -23,9 +23,7 @@ log = structlog.get_logger(__name__)
 CLOSE_LOT_NOT_FOUND = 4404
 CLOSE_FLOODING = 4008
 
-# The ORM runs in a shared thread pool, not one thread per socket nor one global thread: a slow bid on one lot does
-# not queue bids on others, and connections stay bounded by the pool's size, never by the number of sockets.
-_place_bid = database_sync_to_async(place_bid, thread_sensitive=False)
+# Reads run in the shared thread pool too (see bidding.services._in_thread).
 _lot_snapshot = database_sync_to_async(selectors.lot_snapshot, thread_sensitive=False)
 _events_since = database_sync_to_async(selectors.events_since, thread_sensitive=False)
 
@@ -44,7 +42,7 @@ class LotConsumer(AsyncJsonWebsocketConsumer):
                                                user_id=self.user_id)
         await self.accept()
         # Join before reading the snapshot: an event committed in between arrives with a seq the client already has.
-        await self._join(events.lot_group(self.lot_id))
+        await fanout.hub().join(self.lot_id, self, self.base_send)
         if self.user_id is not None:
             await self._join(events.user_group(self.user_id))
         snapshot = await _lot_snapshot(self.lot_id, viewer_id=self.user_id)
@@ -56,6 +54,7 @@ class LotConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(snapshot)
 
     async def disconnect(self, code: int) -> None:
+        await fanout.hub().leave(self.lot_id, self)
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         log.info("ws_close", code=code)
@@ -82,7 +81,7 @@ class LotConsumer(AsyncJsonWebsocketConsumer):
     async def on_bid(self, message: dict[str, Any]) -> None:
         bid_id, started = message.get("bid_id"), time.perf_counter()
         try:
-            outcome = await _place_bid(user=self.scope.get("user"), lot_id=self.lot_id,
+            outcome = await aplace_bid(user=self.scope.get("user"), lot_id=self.lot_id,
                                        amount=message.get("amount"), bid_id=bid_id)
         except BidRefused as refusal:
             log.info("bid_refused", bid_id=events.bid_rejected(bid_id, refusal)["bid_id"], code=refusal.code,
@@ -105,10 +104,7 @@ class LotConsumer(AsyncJsonWebsocketConsumer):
     async def on_ping(self, message: dict[str, Any]) -> None:
         await self.send_json(events.pong(now=timezone.now()))
 
-    # Group handlers: only send what the service built.
-    async def lot_event(self, event: dict[str, Any]) -> None:
-        await self.send_json(event["payload"])
-
+    # Channel-layer handler for personal notices (lot events arrive through bidding.fanout instead).
     async def user_event(self, event: dict[str, Any]) -> None:
         await self.send_json(event["payload"])
 

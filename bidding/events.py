@@ -5,6 +5,7 @@ transaction as the change it announces, and is broadcast only after that transac
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from bidding import fanout
 from bidding.exceptions import BidRefused
 from bidding.increments import min_next_bid
 
@@ -23,10 +25,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 Payload = dict[str, Any]
-
-
-def lot_group(lot_id: int) -> str:
-    return f"lot.{lot_id}"
 
 
 def user_group(user_id: int) -> str:
@@ -160,21 +158,26 @@ def error(refusal: BidRefused) -> Payload:
 def record_and_broadcast(lot: Lot, payload: Payload, *, notify: list[tuple[int, Payload]] = ()) -> None:
     """Store a lot event (inside the caller's transaction) and send it, plus personal notices, after commit.
 
-    Called under the lot's lock and row lock, so the on-commit sends leave in sequence order.
+    Called under the lot's lock and row lock, so the on-commit sends leave in sequence order. The event is encoded
+    once here, whatever the number of watchers.
     """
     from auctions.models import LotEvent
 
     LotEvent.objects.create(lot=lot, seq=payload["seq"], payload=payload)
-    sends = [(lot_group(lot.pk), {"type": "lot.event", "payload": payload})]
-    sends += [(user_group(user_id), {"type": "user.event", "payload": notice}) for user_id, notice in notify]
-    transaction.on_commit(lambda: _send_all(sends))
+    text = json.dumps(payload)
+    notices = [(user_group(user_id), {"type": "user.event", "payload": notice}) for user_id, notice in notify]
+    transaction.on_commit(lambda: _send_all(lot.pk, payload["seq"], text, notices))
 
 
-def _send_all(sends: list[tuple[str, Payload]]) -> None:
+def _send_all(lot_id: int, seq: int, text: str, notices: list[tuple[str, Payload]]) -> None:
+    try:
+        fanout.publish(lot_id, text)
+    except Exception:
+        # The event is committed and replayable via `sync`; a failed send must not undo or hide it.
+        log.exception("broadcast_failed", lot_id=lot_id, seq=seq)
     layer = get_channel_layer()
-    for group, message in sends:
+    for group, message in notices:
         try:
             async_to_sync(layer.group_send)(group, message)
         except Exception:
-            # The event is committed and replayable via `sync`; a failed send must not undo or hide it.
-            log.exception("broadcast_failed", group=group, seq=message["payload"].get("seq"))
+            log.exception("notice_failed", group=group, seq=seq)

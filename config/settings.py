@@ -128,11 +128,14 @@ SYNC_MAX_EVENTS = env.int("SYNC_MAX_EVENTS", default=500)
 
 # --- Closing worker ---------------------------------------------------------------------------------------------
 CLOSE_LOTS_INTERVAL_SECONDS = env.float("CLOSE_LOTS_INTERVAL_SECONDS", default=1.0)
+# Single-process mode has no cross-process broadcast, so the web process closes lots itself (see bidding.fanout).
+CLOSE_LOTS_IN_WEB_PROCESS = env.bool("CLOSE_LOTS_IN_WEB_PROCESS", default=not REDIS_URL)
 
 # --- Logging: one JSON object per line ----------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 structlog.configure(
     processors=[
+        structlog.stdlib.filter_by_level,  # first: a dropped line costs no rendering
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,

@@ -309,6 +309,7 @@ async def racing_bidders(urls_and_cookies: list[tuple[str, str]], seconds: float
     accepted = 0
     refusals: dict[str, int] = {}
     stop = time.monotonic() + seconds
+    epoch = time.perf_counter_ns()
 
     async def run(sock) -> None:
         nonlocal accepted
@@ -316,8 +317,10 @@ async def racing_bidders(urls_and_cookies: list[tuple[str, str]], seconds: float
         while time.monotonic() < stop:
             bid_id = uuid.uuid4().hex
             t0 = time.perf_counter()
-            await sock.send(json.dumps({"type": "bid", "amount": min_next + random.choice((0, 0, 1)),
-                                        "bid_id": bid_id}))
+            # Amounts rise with the clock (one cent per 10 ns) so most bids can win: this measures how many bids a
+            # lot can accept, not how often racing bidders collide (tests cover the collisions).
+            amount = max(min_next, 100_000 + (time.perf_counter_ns() - epoch) // 10)
+            await sock.send(json.dumps({"type": "bid", "amount": amount, "bid_id": bid_id}))
             while True:
                 reply = json.loads(await sock.recv())
                 if "min_next_bid" in reply and reply["type"] in ("high_bid", "bid_rejected"):

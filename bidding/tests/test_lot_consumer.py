@@ -240,3 +240,16 @@ async def test_a_retried_bid_id_gets_the_identical_reply_and_no_second_broadcast
     assert await receive_until(mine, "bid_accepted") == first
     assert await watcher.receive_nothing(timeout=0.3)
     assert await bids_on(lot) == [(1, 1_000)]
+
+
+@override_settings(BID_LOCK_WAIT_SECONDS=0.2)
+async def test_a_lot_locked_elsewhere_answers_busy_and_the_socket_stays_usable(open_socket, lot, bidder,
+                                                                               hold_lot_lock):
+    mine = await open_socket(lot.pk, bidder)
+    with hold_lot_lock(lot.pk):
+        await mine.send_json_to({"type": "bid", "amount": 1_000, "bid_id": "blocked"})
+        reply = await mine.receive_json_from(timeout=3)
+    assert (reply["type"], reply["code"], reply["bid_id"]) == ("bid_rejected", "busy", "blocked")
+    assert await bids_on(lot) == []
+    await mine.send_json_to({"type": "bid", "amount": 1_000, "bid_id": "blocked"})
+    assert (await receive_until(mine, "bid_accepted"))["seq"] == 1

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError
 
-from auctions.services import close_due_lots, open_due_lots
+from auctions.services import closing_pass
 
 log = structlog.get_logger(__name__)
 
@@ -21,10 +21,7 @@ class Command(BaseCommand):
         interval = interval if interval is not None else settings.CLOSE_LOTS_INTERVAL_SECONDS
         while True:
             try:
-                opened = open_due_lots()
-                closed = close_due_lots()
-                if opened or closed:
-                    log.info("close_lots_pass", opened=opened, closed=closed)
+                closing_pass()
             except DatabaseError:
                 if once:
                     raise

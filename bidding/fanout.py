@@ -1,0 +1,189 @@
+"""Lot broadcasts: published once per event, delivered once per process, written to every local socket.
+
+Channels' group_send costs one channel-layer message, one consumer dispatch and one JSON encoding per socket
+(about 0.4 ms of CPU each, measured in loadtests/bench.py), which caps a worker at about 2,500 deliveries a
+second. Lot events take a shorter road instead:
+
+- the service encodes the event once and publishes the text on the Redis channel ``gavel:lot:<id>`` after commit
+  (in single-process mode, straight to this process's hub);
+- each worker process keeps one hub per event loop with one Redis subscription per lot that has local watchers;
+- the hub writes the same text to each local socket through the ASGI ``send`` callable.
+
+Delivery stays at most once (Redis pub/sub keeps nothing for a subscriber that is away), so every event carries
+the lot's sequence number and clients ``sync`` from the database on a gap. When the subscription connection is
+lost, the hub reconnects and sends every local socket a ``resync`` so none waits for an event it missed.
+Personal notices (``outbid``, ``won``) are rare and stay on the channel layer's user groups.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import weakref
+from collections.abc import Awaitable, Callable
+
+import structlog
+from django.conf import settings
+from redis.exceptions import RedisError
+
+from bidding.floors import committed_floor
+from bidding.locks import async_redis_client, redis_client
+
+log = structlog.get_logger(__name__)
+
+Send = Callable[[dict], Awaitable[None]]
+RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
+
+
+def lot_channel(lot_id: int) -> str:
+    return f"gavel:lot:{lot_id}"
+
+
+def _lot_id_of(channel: bytes | str) -> int:
+    name = channel.decode() if isinstance(channel, bytes) else channel
+    return int(name.rsplit(":", 1)[1])
+
+
+class LotHub:
+    """One per event loop: which local sockets watch which lot, and the one subscription that feeds them."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.members: dict[int, dict[object, Send]] = {}
+        self._pubsub = None
+        self._reader: asyncio.Task | None = None
+        self._closer: asyncio.Task | None = None
+        if settings.CLOSE_LOTS_IN_WEB_PROCESS:
+            self._closer = loop.create_task(_closing_loop())
+
+    async def join(self, lot_id: int, key: object, send: Send) -> None:
+        local = self.members.setdefault(lot_id, {})
+        first = not local
+        local[key] = send
+        if first and settings.REDIS_URL:
+            await self._subscribe(lot_id)
+
+    async def leave(self, lot_id: int, key: object) -> None:
+        local = self.members.get(lot_id)
+        if local is None:
+            return
+        local.pop(key, None)
+        if not local:
+            del self.members[lot_id]
+            committed_floor.forget(lot_id)
+            if settings.REDIS_URL and self._pubsub is not None:
+                try:
+                    await self._pubsub.unsubscribe(lot_channel(lot_id))
+                except RedisError as exc:
+                    log.warning("fanout_unsubscribe_failed", lot_id=lot_id, error=repr(exc))
+
+    def count(self, lot_id: int) -> int:
+        return len(self.members.get(lot_id, ()))
+
+    async def deliver(self, lot_id: int, text: str) -> None:
+        """Write one already-encoded event to every local socket of the lot."""
+        local = self.members.get(lot_id)
+        if not local:
+            return
+        _note_floor(lot_id, text)
+        message = {"type": "websocket.send", "text": text}
+        for send in list(local.values()):
+            try:
+                await send(message)
+            except Exception:
+                log.exception("fanout_send_failed", lot_id=lot_id)
+
+    async def _subscribe(self, lot_id: int) -> None:
+        if self._pubsub is None:
+            self._pubsub = async_redis_client().pubsub(ignore_subscribe_messages=True)
+        await self._pubsub.subscribe(lot_channel(lot_id))
+        if self._reader is None or self._reader.done():
+            self._reader = self.loop.create_task(self._read())
+
+    async def _read(self) -> None:
+        attempt = 0
+        while self.members:
+            try:
+                message = await self._pubsub.get_message(timeout=1.0)
+                attempt = 0
+                if message is not None and message["type"] == "message":
+                    await self.deliver(_lot_id_of(message["channel"]), message["data"].decode())
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as exc:
+                delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
+                attempt += 1
+                log.error("fanout_subscription_lost", error=repr(exc), retry_in=delay)
+                await asyncio.sleep(delay)
+                await self._resubscribe()
+        self._reader = None
+
+    async def _resubscribe(self) -> None:
+        try:
+            await self._pubsub.aclose()
+        except (RedisError, OSError):
+            pass
+        self._pubsub = async_redis_client().pubsub(ignore_subscribe_messages=True)
+        try:
+            if self.members:
+                await self._pubsub.subscribe(*(lot_channel(lot_id) for lot_id in self.members))
+        except (RedisError, OSError) as exc:
+            log.error("fanout_resubscribe_failed", error=repr(exc))
+            return
+        log.info("fanout_resubscribed", lots=len(self.members))
+        # Anything published while we were away is gone from pub/sub but not from the database.
+        for lot_id in list(self.members):
+            await self.deliver(lot_id, json.dumps({"type": "resync", "lot": lot_id}))
+
+
+async def _closing_loop() -> None:
+    """Single-process mode: the closing worker runs inside the web process, so its broadcasts reach the sockets."""
+    from channels.db import database_sync_to_async
+
+    from auctions.services import closing_pass
+
+    run_pass = database_sync_to_async(closing_pass, thread_sensitive=False)
+    while True:
+        try:
+            await run_pass()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("close_lots_pass_failed")
+        await asyncio.sleep(settings.CLOSE_LOTS_INTERVAL_SECONDS)
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LotHub] = weakref.WeakKeyDictionary()
+
+
+def hub() -> LotHub:
+    loop = asyncio.get_running_loop()
+    current = _hubs.get(loop)
+    if current is None:
+        current = _hubs[loop] = LotHub(loop)
+    return current
+
+
+def publish(lot_id: int, text: str) -> None:
+    """Send an encoded lot event to every watcher in every process. Called after commit, from any thread."""
+    if settings.REDIS_URL:
+        redis_client().publish(lot_channel(lot_id), text)
+        return
+    for loop, local_hub in list(_hubs.items()):
+        if not loop.is_running():
+            continue
+        future = asyncio.run_coroutine_threadsafe(local_hub.deliver(lot_id, text), loop)
+        if not _in_loop(loop):
+            future.result(timeout=5)  # keep events of a lot in order, as the Redis publish does
+
+
+def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
+
+def _note_floor(lot_id: int, text: str) -> None:
+    # Every process learns of every committed bid on the lots it serves, so its floor check stays current.
+    if text.startswith('{"type": "high_bid"'):
+        committed_floor.raise_to(lot_id, json.loads(text)["min_next_bid"])
