@@ -67,7 +67,9 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 # Sockets never hold a connection: the ORM runs in a bounded thread pool and each thread keeps at most one.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# No health check per use: it costs a round trip on every ORM call from a socket. A connection that died is
+# found by the failing query (the bid answers `unavailable`) and replaced on the next call.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -111,6 +113,8 @@ else:
 # Redis lock in front of the row lock: it throttles racing bidders; PostgreSQL still decides.
 BID_LOCK_TIMEOUT_SECONDS = env.float("BID_LOCK_TIMEOUT_SECONDS", default=5.0)
 BID_LOCK_WAIT_SECONDS = env.float("BID_LOCK_WAIT_SECONDS", default=2.0)
+# Threads per process that run the locked part of a bid (the transaction), apart from the shared ORM pool.
+BID_DECISION_THREADS = env.int("BID_DECISION_THREADS", default=4)
 # Anti-sniping: a bid within WINDOW seconds of the end pushes the end to at least now + EXTENSION.
 SOFT_CLOSE_WINDOW_SECONDS = env.int("SOFT_CLOSE_WINDOW_SECONDS", default=120)
 SOFT_CLOSE_EXTENSION_SECONDS = env.int("SOFT_CLOSE_EXTENSION_SECONDS", default=120)
