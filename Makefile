@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/gavel
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: install demo test test-redis test-single services serve close-lots clean
+.PHONY: install demo test test-redis test-single services loadtest bench clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,3 +37,11 @@ test-single:
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles
+
+# A bounded Locust run against a local stack (127.0.0.1 only); see loadtests/run_loadtest.sh for the knobs.
+loadtest: install services
+	loadtests/run_loadtest.sh
+
+# The capacity benchmark: prints one table (see docs/performance.md).
+bench: install services
+	$(PY) loadtests/bench.py $(BENCH_ARGS)

@@ -21,12 +21,13 @@ import json
 import weakref
 from collections.abc import Awaitable, Callable
 
+import redis.asyncio as aredis
 import structlog
 from django.conf import settings
 from redis.exceptions import RedisError
 
 from bidding.floors import committed_floor
-from bidding.locks import async_redis_client, redis_client
+from bidding.locks import redis_client
 
 log = structlog.get_logger(__name__)
 
@@ -92,9 +93,14 @@ class LotHub:
             except Exception:
                 log.exception("fanout_send_failed", lot_id=lot_id)
 
+    def _new_pubsub(self):
+        # Its own connection with no read timeout: a quiet lot is not a dead Redis (health checks find that).
+        client = aredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, health_check_interval=15)
+        return client.pubsub(ignore_subscribe_messages=True)
+
     async def _subscribe(self, lot_id: int) -> None:
         if self._pubsub is None:
-            self._pubsub = async_redis_client().pubsub(ignore_subscribe_messages=True)
+            self._pubsub = self._new_pubsub()
         await self._pubsub.subscribe(lot_channel(lot_id))
         if self._reader is None or self._reader.done():
             self._reader = self.loop.create_task(self._read())
@@ -122,7 +128,7 @@ class LotHub:
             await self._pubsub.aclose()
         except (RedisError, OSError):
             pass
-        self._pubsub = async_redis_client().pubsub(ignore_subscribe_messages=True)
+        self._pubsub = self._new_pubsub()
         try:
             if self.members:
                 await self._pubsub.subscribe(*(lot_channel(lot_id) for lot_id in self.members))

@@ -50,12 +50,19 @@ _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aredis.Redi
 
 
 def async_redis_client() -> aredis.Redis:
-    """One asyncio client per event loop (Daphne has one; tests make many)."""
+    """One asyncio client per event loop (Daphne has one; tests make many).
+
+    redis-py 8 caps a pool at 100 connections and raises past it; a burst of bids on many lots needs more, and a
+    request waits for a free connection (bounded) rather than failing.
+    """
     loop = asyncio.get_running_loop()
     client = _async_clients.get(loop)
     if client is None:
-        client = aredis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-        _async_clients[loop] = client
+        pool = aredis.BlockingConnectionPool.from_url(
+            settings.REDIS_URL, max_connections=settings.REDIS_MAX_CONNECTIONS, timeout=settings.BID_LOCK_WAIT_SECONDS,
+            socket_timeout=2, socket_connect_timeout=2,
+        )
+        client = _async_clients[loop] = aredis.Redis(connection_pool=pool)
     return client
 
 

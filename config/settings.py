@@ -109,6 +109,9 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Connections per process for the bid lock and publishing (redis-py 8 defaults to 100 and fails past it).
+REDIS_MAX_CONNECTIONS = env.int("REDIS_MAX_CONNECTIONS", default=500)
+
 # --- The bid path -----------------------------------------------------------------------------------------------
 # Redis lock in front of the row lock: it throttles racing bidders; PostgreSQL still decides.
 BID_LOCK_TIMEOUT_SECONDS = env.float("BID_LOCK_TIMEOUT_SECONDS", default=5.0)

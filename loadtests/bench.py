@@ -116,7 +116,7 @@ def daphne_workers(app: str, count: int):
         for _ in range(count):
             port = free_port()
             LOG_DIR.mkdir(parents=True, exist_ok=True)
-            with (LOG_DIR / f"daphne-{app.split('.')[0]}-{len(procs)}.log").open("ab") as log:
+            with (LOG_DIR / f"daphne-{app.split('.')[0]}-{len(procs)}.log").open("wb") as log:
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app],
                     cwd=ROOT, env=os.environ, stdout=log, stderr=subprocess.STDOUT,

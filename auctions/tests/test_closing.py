@@ -106,3 +106,15 @@ async def test_watchers_and_the_winner_hear_the_close(open_socket, make_lot, bid
     assert heard == {"closed", "won"}
     await winner.send_json_to({"type": "bid", "amount": 9_000, "bid_id": "too-late"})
     assert (await winner.receive_json_from(timeout=3))["code"] == "closed"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_web_process_can_close_lots_itself(open_socket, make_lot, settings):
+    """Single-process mode (make demo) has no separate worker: the server's own closing pass broadcasts `closed`."""
+    settings.CLOSE_LOTS_IN_WEB_PROCESS = True
+    settings.CLOSE_LOTS_INTERVAL_SECONDS = 0.1
+    lot = await sync_to_async(make_lot)(ends_in=timedelta(seconds=1))
+    watcher = await open_socket(lot.pk)
+    closed = await watcher.receive_json_from(timeout=5)
+    assert (closed["type"], closed["lot"], closed["winner"]) == ("closed", lot.pk, None)
+    assert (await Lot.objects.aget(pk=lot.pk)).status == "closed"
