@@ -119,19 +119,40 @@ async def aplace_bid(*, user, lot_id: int, amount: object, bid_id: object) -> Bi
     """place_bid for the socket path: the same checks and the same decision; the ORM runs in the shared thread
     pool and the lock is awaited in the event loop, so a hot lot never ties up the pool."""
     amount, bid_id = check_bid_fields(amount, bid_id)
-    earlier = await _in_thread(_guarded)(_precheck, user, lot_id=lot_id, amount=amount, bid_id=bid_id)
+    if user is None or not user.is_authenticated:
+        raise NotAuthenticated()
+    fields = {"lot_id": lot_id, "amount": amount, "bid_id": bid_id}
+    earlier = await _below_floor(user, **fields) or await _in_thread(_guarded)(_precheck, user, **fields)
     if earlier:
         return earlier
     async with alot_lock(lot_id):
-        # A bid already beaten by one this process saw commit is refused here, without a query: in a sniping burst
-        # most of the queue is such bids. (The floor only rises, and only with committed bids, so this is exact.)
-        floor = committed_floor.get(lot_id)
-        if floor is not None and amount < floor:
-            raise TooLow(f"The minimum next bid is {floor} cents.", min_next_bid=floor)
-        outcome = await _decide_in_thread(_record_bid, user, lot_id=lot_id, amount=amount, bid_id=bid_id)
+        # Checked again in the queue: in a sniping burst most waiting bids have been beaten by the time their turn
+        # comes. Such a bid gives its turn up at once; the rest of its refusal happens outside the lock.
+        beaten = _beaten(lot_id, amount)
+        if not beaten:
+            outcome = await _decide_in_thread(_record_bid, user, **fields)
+    if beaten:
+        return await _below_floor(user, **fields)
     if outcome.min_next_bid is not None:
         committed_floor.raise_to(lot_id, outcome.min_next_bid)
     return outcome
+
+
+def _beaten(lot_id: int, amount: int) -> bool:
+    floor = committed_floor.get(lot_id)
+    return floor is not None and amount < floor
+
+
+async def _below_floor(user, *, lot_id: int, amount: int, bid_id: str) -> BidOutcome | None:
+    """Refuse a bid already beaten by one this process saw commit (exact: the floor only rises, and only with
+    committed bids). Only a retry of a bid accepted earlier can still succeed, with its original outcome."""
+    if not _beaten(lot_id, amount):
+        return None
+    earlier = await _in_thread(_guarded)(_earlier_outcome, user, lot_id=lot_id, amount=amount, bid_id=bid_id)
+    if earlier:
+        return earlier
+    floor = committed_floor.get(lot_id)
+    raise TooLow(f"The minimum next bid is {floor} cents.", min_next_bid=floor)
 
 
 # Not one thread per socket, nor Django's single "sync" thread: a shared pool, bounded, so database connections

@@ -6,7 +6,14 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django_asgi_app = get_asgi_application()  # before importing consumers: it sets up the app registry
 
+import sys  # noqa: E402
+
 from django.conf import settings  # noqa: E402
+
+# The ORM runs in worker threads that need the GIL back after every database round trip; with CPython's default
+# 5 ms switch interval each of those waits can cost up to 5 ms while the event loop is busy (measured:
+# docs/performance.md).
+sys.setswitchinterval(settings.GIL_SWITCH_INTERVAL_SECONDS)
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 if settings.DEBUG:

@@ -97,9 +97,15 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                # redis-py 8 caps a pool at 100 connections and fails (not waits) past it: a burst of handshakes
-                # doing group_add hit that at once in the benchmark.
-                "hosts": [{"address": REDIS_URL, "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", 1000)}],
+                "hosts": [{
+                    "address": REDIS_URL,
+                    # redis-py 8 caps a pool at 100 connections and fails (not waits) past it: a burst of
+                    # handshakes doing group_add hit that at once in the benchmark.
+                    "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=1000),
+                    # redis-py 8 also defaults to a 5 s read timeout, the same as channels-redis' blocking
+                    # BZPOPMIN: under load the read lost that race and the consumer died with 1011.
+                    "socket_timeout": env.float("CHANNEL_LAYER_SOCKET_TIMEOUT", default=15.0),
+                }],
                 "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=1000),
                 # Never below Daphne's --websocket_timeout, or long-lived sockets silently leave their groups.
                 "group_expiry": env.int("CHANNEL_GROUP_EXPIRY", default=86400),
@@ -123,6 +129,9 @@ SOFT_CLOSE_WINDOW_SECONDS = env.int("SOFT_CLOSE_WINDOW_SECONDS", default=120)
 SOFT_CLOSE_EXTENSION_SECONDS = env.int("SOFT_CLOSE_EXTENSION_SECONDS", default=120)
 # 10 billion in major units: above it an amount is refused as invalid before it reaches the database.
 MAX_BID_CENTS = env.int("MAX_BID_CENTS", default=1_000_000_000_000)
+
+# CPython's GIL switch interval for the ASGI process (default 0.005): see config/asgi.py.
+GIL_SWITCH_INTERVAL_SECONDS = env.float("GIL_SWITCH_INTERVAL_SECONDS", default=0.0005)
 
 # --- WebSocket limits -------------------------------------------------------------------------------------------
 WS_MAX_MESSAGE_BYTES = env.int("WS_MAX_MESSAGE_BYTES", default=4096)
