@@ -314,12 +314,13 @@ async def racing_bidders(urls_and_cookies: list[tuple[str, str]], seconds: float
     async def run(sock) -> None:
         nonlocal accepted
         min_next = json.loads(await sock.recv())["min_next_bid"]
+        base = min_next  # lots are reused across runs: start from where this one stands
         while time.monotonic() < stop:
             bid_id = uuid.uuid4().hex
             t0 = time.perf_counter()
             # Amounts rise with the clock (one cent per ns: an increment is at most 5 us) so most bids can win:
             # this measures how many bids a lot can accept, not how often racers collide (tests cover that).
-            amount = max(min_next, 100_000 + time.perf_counter_ns() - epoch)
+            amount = max(min_next, base + time.perf_counter_ns() - epoch)
             await sock.send(json.dumps({"type": "bid", "amount": amount, "bid_id": bid_id}))
             while True:
                 reply = json.loads(await sock.recv())

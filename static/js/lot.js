@@ -68,6 +68,7 @@
       $("feedback").textContent = SENTENCES[m.code] + (m.code === "too_low" ? ` Bid at least ${money(m.min_next_bid)}.` : "");
     },
     synced(m) { seq = Math.max(seq, m.seq); },
+    resync() { requestSync(); },
     pong(m) { setServerTime(m.server_time); },
     error(m) { if (m.code === "rate_limited" && $("feedback")) $("feedback").textContent = SENTENCES.rate_limited; },
   };
