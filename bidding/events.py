@@ -155,18 +155,26 @@ def error(refusal: BidRefused) -> Payload:
     return {"type": "error", "code": refusal.code, "message": refusal.message, **refusal.details}
 
 
-def record_and_broadcast(lot: Lot, payload: Payload, *, notify: list[tuple[int, Payload]] = ()) -> None:
-    """Store a lot event (inside the caller's transaction) and send it, plus personal notices, after commit.
+def encode(payload: Payload) -> str:
+    """Once per event, whatever the number of watchers."""
+    return json.dumps(payload)
 
-    Called under the lot's lock and row lock, so the on-commit sends leave in sequence order. The event is encoded
-    once here, whatever the number of watchers.
-    """
+
+def record_and_broadcast(lot: Lot, payload: Payload, *, notify: list[tuple[int, Payload]] = ()) -> None:
+    """Store a lot event (inside the caller's transaction) and send it, plus personal notices, after commit."""
     from auctions.models import LotEvent
 
     LotEvent.objects.create(lot=lot, seq=payload["seq"], payload=payload)
-    text = json.dumps(payload)
+    broadcast_on_commit(lot.pk, payload["seq"], encode(payload), notify=notify)
+
+
+def broadcast_on_commit(lot_id: int, seq: int, text: str, *, notify: list[tuple[int, Payload]] = ()) -> None:
+    """Send a stored lot event and personal notices once the transaction commits.
+
+    Called under the lot's lock and row lock, so the sends leave in sequence order.
+    """
     notices = [(user_group(user_id), {"type": "user.event", "payload": notice}) for user_id, notice in notify]
-    transaction.on_commit(lambda: _send_all(lot.pk, payload["seq"], text, notices))
+    transaction.on_commit(lambda: _send_all(lot_id, seq, text, notices))
 
 
 def _send_all(lot_id: int, seq: int, text: str, notices: list[tuple[str, Payload]]) -> None:

@@ -13,11 +13,11 @@ import structlog
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from accounts.models import Profile
 from auctions.models import Lot
-from bidding import events
+from bidding import events, statements
 from bidding.exceptions import (
     Forbidden,
     InvalidBid,
@@ -59,12 +59,10 @@ def check_bid_fields(amount: object, bid_id: object) -> tuple[int, str]:
     return amount, bid_id
 
 
-def check_bidder(user, lot: Lot) -> None:
-    """Per-action permission, read fresh each time so a ban takes effect on the very next bid."""
+def check_bidder(user, lot: Lot, *, can_bid: bool, banned: bool) -> None:
+    """Per-action permission, from flags read fresh for each bid, so a ban takes effect on the very next one."""
     if user is None or not user.is_authenticated:
         raise NotAuthenticated()
-    flags = Profile.objects.filter(user_id=user.pk).values_list("can_bid", "banned").first()
-    can_bid, banned = flags if flags else (False, False)
     if banned:
         raise Forbidden("Your account may not bid.", reason="banned")
     if lot.seller_id == user.pk:
@@ -93,6 +91,10 @@ def _earlier_outcome(user, *, lot_id: int, amount: int, bid_id: str) -> BidOutco
         .values_list("lot_id", "amount", "seq", "lot__ends_at")
         .first()
     )
+    return _outcome_of_earlier(row, lot_id=lot_id, amount=amount, bid_id=bid_id)
+
+
+def _outcome_of_earlier(row, *, lot_id: int, amount: int, bid_id: str) -> BidOutcome | None:
     if row is None:
         return None
     earlier_lot, earlier_amount, seq, ends_at = row
@@ -171,18 +173,18 @@ async def _decide_in_thread(step, user, **fields) -> BidOutcome | None:
 
 
 def _precheck(user, *, lot_id: int, amount: int, bid_id: str) -> BidOutcome | None:
-    """Everything that can be refused without the lock. Returns the earlier outcome of a retried bid_id."""
+    """Everything that can be refused without the lock, from one read. Returns the earlier outcome of a retry."""
     if user is None or not user.is_authenticated:
         raise NotAuthenticated()
-    earlier = _earlier_outcome(user, lot_id=lot_id, amount=amount, bid_id=bid_id)
+    found = statements.read_precheck(lot_id=lot_id, user_id=user.pk, bid_id=bid_id)
+    earlier = _outcome_of_earlier(found.earlier, lot_id=lot_id, amount=amount, bid_id=bid_id)
     if earlier:
         return earlier
-    lot = Lot.objects.filter(pk=lot_id).first()
-    if lot is None:
+    if found.lot is None:
         raise LotNotFound()
-    check_bidder(user, lot)
-    check_lot_accepts(lot, timezone.now())
-    check_amount(lot, amount)
+    check_bidder(user, found.lot, can_bid=found.can_bid, banned=found.banned)
+    check_lot_accepts(found.lot, timezone.now())
+    check_amount(found.lot, amount)
     return None
 
 
@@ -206,16 +208,23 @@ def _guarded(step, user, *, lot_id: int, amount: int, bid_id: str) -> BidOutcome
 
 
 def _record_bid(user, *, lot_id: int, amount: int, bid_id: str) -> BidOutcome:
-    """The decision. Expects the lot lock held; takes the row lock, so it stays right if the lot lock expired."""
+    """The decision. Expects the lot lock held; takes the row lock, so it stays right if the lot lock expired.
+
+    Two round trips and a commit: the locked read (with this bidder's alias number) and one statement for the
+    lot's new state, the bid and its event (bidding/statements.py).
+    """
     with transaction.atomic():
-        lot = Lot.objects.select_for_update().get(pk=lot_id)
-        # A twin with the same bid_id that committed meanwhile makes the insert below fail on the unique
-        # (bidder, bid_id) constraint; _guarded then answers with the twin's outcome.
+        lot = (
+            Lot.objects.select_for_update(of=("self",))
+            .annotate(your_number=Subquery(
+                Bid.objects.filter(lot=OuterRef("pk"), bidder_id=user.pk).values("bidder_number")[:1]))
+            .get(pk=lot_id)
+        )
         now = timezone.now()
         check_lot_accepts(lot, now)
         check_amount(lot, amount)
 
-        number = Bid.objects.filter(lot=lot, bidder_id=user.pk).values_list("bidder_number", flat=True).first()
+        number = lot.your_number
         if number is None:
             lot.bidder_count += 1
             number = lot.bidder_count
@@ -231,16 +240,13 @@ def _record_bid(user, *, lot_id: int, amount: int, bid_id: str) -> BidOutcome:
         lot.high_bid_amount = amount
         lot.high_bidder_id = user.pk
         lot.status = Lot.Status.OPEN
-        lot.save(
-            update_fields=["seq", "bid_count", "bidder_count", "high_bid_amount", "high_bidder", "ends_at", "status"]
-        )
-        Bid.objects.create(
-            lot=lot, bidder_id=user.pk, amount=amount, bid_id=bid_id, seq=lot.seq, bidder_number=number,
-            created_at=now,
-        )
+        payload = events.high_bid(lot, amount=amount, bidder_number=number, now=now, extended=extended)
+        text = events.encode(payload)
+        # A twin with the same bid_id that committed meanwhile makes this fail on the unique (bidder, bid_id)
+        # constraint; _guarded then answers with the twin's outcome.
+        statements.write_bid(lot=lot, user_id=user.pk, amount=amount, bid_id=bid_id, number=number, now=now,
+                             event_text=text)
         notify = [(outbid_user_id, events.outbid(lot, now=now))] if outbid_user_id else []
-        events.record_and_broadcast(
-            lot, events.high_bid(lot, amount=amount, bidder_number=number, now=now, extended=extended), notify=notify
-        )
+        events.broadcast_on_commit(lot.pk, lot.seq, text, notify=notify)
     return BidOutcome(lot_id=lot_id, bid_id=bid_id, amount=amount, seq=lot.seq, ends_at=lot.ends_at,
                       min_next_bid=events.lot_min_next_bid(lot))
