@@ -18,6 +18,10 @@
   };
   let ws = null, seq = -1, endsAt = null, offsetMs = 0, minNext = null, status = "", myAlias = null;
   let retry = 0;
+  const mySeqs = new Set(), aliasBySeq = new Map();  // learn our alias from our first accepted bid
+  function showYou(bidder) {
+    if ($("you")) $("you").textContent = bidder === myAlias ? "You are the high bidder." : (myAlias ? "You were outbid." : "");
+  }
 
   function setServerTime(iso) { if (iso) offsetMs = Date.parse(iso) - Date.now(); }
   function setConnected(on) {
@@ -44,17 +48,20 @@
       myAlias = m.you && m.you.alias;
       $("high").textContent = m.high_bid ? money(m.high_bid.amount) : "no bids yet";
       $("high-bidder").textContent = m.high_bid ? m.high_bid.bidder : "";
+      if (m.high_bid) showYou(m.high_bid.bidder);
       applyState(m);
     },
     high_bid(m) {
       if (m.seq <= seq) return;  // already seen (replay overlap)
       if (m.seq > seq + 1 && seq >= 0) { requestSync(); return; }
       setServerTime(m.server_time);
+      aliasBySeq.set(m.seq, m.bidder);
+      if (mySeqs.has(m.seq)) myAlias = m.bidder;
       $("high").textContent = money(m.amount);
       $("high-bidder").textContent = m.bidder;
       addHistory(m.amount, m.bidder, m.bidder === myAlias);
       if (m.extended) { $("extended").hidden = false; setTimeout(() => { $("extended").hidden = true; }, 3000); }
-      if ($("you")) $("you").textContent = m.bidder === myAlias ? "You are the high bidder." : ($("you").textContent ? "You were outbid." : "");
+      showYou(m.bidder);
       applyState(m);
     },
     closed(m) {
@@ -63,7 +70,11 @@
       $("countdown").textContent = m.winner ? `Sold to ${m.winner} for ${money(m.amount)}` : "Ended without a sale";
     },
     outbid(m) { if (String(m.lot) === lotId && $("you")) $("you").textContent = "You were outbid."; },
-    bid_accepted(m) { $("feedback").textContent = `Bid of ${money(m.amount)} accepted.`; },
+    bid_accepted(m) {
+      $("feedback").textContent = `Bid of ${money(m.amount)} accepted.`;
+      mySeqs.add(m.seq);
+      if (aliasBySeq.has(m.seq)) { myAlias = aliasBySeq.get(m.seq); showYou($("high-bidder").textContent); }
+    },
     bid_rejected(m) {
       $("feedback").textContent = SENTENCES[m.code] + (m.code === "too_low" ? ` Bid at least ${money(m.min_next_bid)}.` : "");
     },
