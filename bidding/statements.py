@@ -6,10 +6,13 @@ come from the models, so a renamed field fails loudly here rather than silently 
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone as dt_timezone
 
 from django.db import connection
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from accounts.models import Profile
 from auctions.models import Lot, LotEvent
@@ -50,9 +53,9 @@ def read_precheck(*, lot_id: int, user_id: int, bid_id: str) -> Precheck:
          e_lot, e_amount, e_seq, e_ends_at) = cursor.fetchone()
     lot = None
     if pk is not None:
-        lot = Lot(pk=pk, seller_id=seller_id, status=status, starts_at=starts_at, ends_at=ends_at,
+        lot = Lot(pk=pk, seller_id=seller_id, status=status, starts_at=_aware(starts_at), ends_at=_aware(ends_at),
                   starting_price=starting_price, high_bid_amount=high_bid)
-    earlier = None if e_lot is None else (e_lot, e_amount, e_seq, e_ends_at)
+    earlier = None if e_lot is None else (e_lot, e_amount, e_seq, _aware(e_ends_at))
     return Precheck(lot=lot, can_bid=bool(can_bid), banned=bool(banned), earlier=earlier)
 
 
@@ -72,9 +75,28 @@ INSERT INTO {EVENT} (lot_id, seq, payload, created_at) VALUES (%(lot_id)s, %(seq
 def write_bid(*, lot: Lot, user_id: int, amount: int, bid_id: str, number: int, now: datetime,
               event_text: str) -> None:
     """The lot's new state, the bid and its event, in one statement. Expects the row lock held (FOR UPDATE)."""
+    if connection.vendor != "postgresql":
+        # The laptop default (SQLite) has no data-modifying CTEs; it serves one process and no race, so three
+        # ORM statements in the caller's transaction do the same.
+        Lot.objects.filter(pk=lot.pk).update(
+            seq=lot.seq, bid_count=lot.bid_count, bidder_count=lot.bidder_count, high_bid_amount=amount,
+            high_bidder_id=user_id, ends_at=lot.ends_at, status=lot.status)
+        Bid.objects.create(lot_id=lot.pk, bidder_id=user_id, amount=amount, bid_id=bid_id, seq=lot.seq,
+                           bidder_number=number, created_at=now)
+        LotEvent.objects.create(lot_id=lot.pk, seq=lot.seq, payload=json.loads(event_text))
+        return
     with connection.cursor() as cursor:
         cursor.execute(_WRITE_SQL, {
             "lot_id": lot.pk, "user_id": user_id, "amount": amount, "bid_id": bid_id, "seq": lot.seq,
             "bid_count": lot.bid_count, "bidder_count": lot.bidder_count, "ends_at": lot.ends_at,
             "status": lot.status, "number": number, "now": now, "payload": event_text,
         })
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    # A raw cursor skips the ORM's converters: SQLite hands back text and naive times (PostgreSQL aware ones).
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    return value if timezone.is_aware(value) else timezone.make_aware(value, dt_timezone.utc)
