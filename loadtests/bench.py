@@ -345,6 +345,41 @@ async def racing_bidders(urls_and_cookies: list[tuple[str, str]], seconds: float
             "attempts": len(acks), "refusals": refusals}
 
 
+async def paced_bidders(urls_and_cookies: list[tuple[str, str]], rate: float, seconds: float) -> dict:
+    """Bidders spread over several lots sending `rate` bids/s in all on a fixed schedule: ack latency at that load."""
+    bidders = await asyncio.gather(*(connect(url, cookie) for url, cookie in urls_and_cookies))
+    interval = len(bidders) / rate
+    acks: list[float] = []
+    codes: dict[str, int] = {}
+    epoch = time.perf_counter_ns()
+
+    async def run(index: int, sock) -> None:
+        min_next = json.loads(await sock.recv())["min_next_bid"]
+        base = min_next
+        start = time.monotonic() + index * interval / len(bidders)  # staggered, not in bursts
+        n = 0
+        while (due := start + n * interval) < start + seconds:
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            bid_id = uuid.uuid4().hex
+            amount = max(min_next, base + (time.perf_counter_ns() - epoch))
+            t0 = time.perf_counter()
+            await sock.send(json.dumps({"type": "bid", "amount": amount, "bid_id": bid_id}))
+            while True:
+                reply = json.loads(await sock.recv())
+                if "min_next_bid" in reply and reply["type"] in ("high_bid", "bid_rejected"):
+                    min_next = max(min_next, reply["min_next_bid"])
+                if reply.get("bid_id") == bid_id:
+                    break
+            acks.append((time.perf_counter() - t0) * 1000)
+            key = "accepted" if reply["type"] == "bid_accepted" else reply["code"]
+            codes[key] = codes.get(key, 0) + 1
+            n += 1
+
+    await asyncio.gather(*(run(i, s) for i, s in enumerate(bidders)))
+    await asyncio.gather(*(s.close() for s in bidders), return_exceptions=True)
+    return {"ack_p50_ms": pct(acks, 50), "ack_p99_ms": pct(acks, 99), "sent": len(acks), "codes": codes}
+
+
 async def idle_memory(port: int, pid: int, path: str, count: int) -> float:
     before = rss_kib(pid)
     socks = await connect_many([f"ws://127.0.0.1:{port}{path}"] * count)
@@ -405,7 +440,7 @@ async def main_async(args, fixture: dict, cookies: dict[str, str]) -> list[tuple
     sizes = [100, 500] if quick else [100, 1000, 5000]
     bids = 10 if quick else 20
     rate = args.rate
-    want = set(args.only or ["fanout", "hot", "many", "memory"])
+    want = set(args.only or ["fanout", "paced", "hot", "many", "memory"])
 
     pg_loop = postgres_hot_row_loop()
     lock_loop = redis_lock_loop()
@@ -436,6 +471,16 @@ async def main_async(args, fixture: dict, cookies: dict[str, str]) -> list[tuple
                          ratio(ours["cpu_ms_per_delivery"], base["cpu_ms_per_delivery"], lower_is_better=True)))
             rows.append((label + ": messages missed (watchers)", f"{ours['missed']} ({ours['watchers_missing']})",
                          f"{base['missed']} ({base['watchers_missing']})", ""))
+
+    if "paced" in want:
+        with daphne_workers("config.asgi:application", 1) as app_procs:
+            port = app_procs[0][0]
+            paced = await paced_bidders(
+                [(f"ws://127.0.0.1:{port}/ws/auctions/{lots[40 + i % 10]}/", cookies[n])
+                 for i, n in enumerate(names[100:120])], 100.0, args.seconds)
+        rows.append(("full bid path at 100 bids/s (20 bidders, 10 lots, 1 worker): ack p50 / p99 ms",
+                     f"{fmt(paced['ack_p50_ms'])} / {fmt(paced['ack_p99_ms'])}", "",
+                     f"{paced['sent']} bids: {paced['codes']}"))
 
     if "hot" in want:
         with daphne_workers("config.asgi:application", 1) as app_procs:
@@ -477,7 +522,7 @@ async def main_async(args, fixture: dict, cookies: dict[str, str]) -> list[tuple
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--only", action="append", choices=["fanout", "hot", "many", "memory"])
+    parser.add_argument("--only", action="append", choices=["fanout", "paced", "hot", "many", "memory"])
     parser.add_argument("--rate", type=float, default=10.0, help="bids per second in the fan-out runs")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of the hot and many-lots runs")
     args = parser.parse_args()
