@@ -301,7 +301,8 @@ async def _drain(sock) -> None:
         pass
 
 
-async def racing_bidders(urls_and_cookies: list[tuple[str, str]], seconds: float, watcher_urls: list[str]) -> dict:
+async def racing_bidders(urls_and_cookies: list[tuple[str, str]], seconds: float, watcher_urls: list[str],
+                         pids: list[int]) -> dict:
     """Each bidder bids the lot's minimum as fast as its acknowledgements allow, for `seconds`."""
     watch = Watchers(await connect_many(watcher_urls), lambda raw: None) if watcher_urls else None
     bidders = await asyncio.gather(*(connect(url, cookie) for url, cookie in urls_and_cookies))
@@ -336,13 +337,16 @@ async def racing_bidders(urls_and_cookies: list[tuple[str, str]], seconds: float
                 refusals[reply["code"]] = refusals.get(reply["code"], 0) + 1
 
     started = time.monotonic()
+    cpu_before = sum(cpu_seconds(p) for p in pids)
     await asyncio.gather(*(run(s) for s in bidders))
     elapsed = time.monotonic() - started
+    cpu = sum(cpu_seconds(p) for p in pids) - cpu_before
     await asyncio.gather(*(s.close() for s in bidders), return_exceptions=True)
     if watch:
         await watch.close()
     return {"accepted_per_s": accepted / elapsed, "ack_p50_ms": pct(acks, 50), "ack_p99_ms": pct(acks, 99),
-            "attempts": len(acks), "refusals": refusals}
+            "attempts": len(acks), "refusals": refusals, "cpu_ms_per_accepted": cpu * 1000 / max(1, accepted),
+            "cpu_share": cpu / elapsed}
 
 
 async def paced_bidders(urls_and_cookies: list[tuple[str, str]], rate: float, seconds: float) -> dict:
@@ -487,11 +491,13 @@ async def main_async(args, fixture: dict, cookies: dict[str, str]) -> list[tuple
             port = app_procs[0][0]
             hot = await racing_bidders(
                 [(f"ws://127.0.0.1:{port}/ws/auctions/{lots[10]}/", cookies[n]) for n in names[:50]],
-                args.seconds, [])
+                args.seconds, [], [app_procs[0][1]])
         rows.append(("hot lot, 50 racing bidders, 1 worker: accepted bids/s", fmt(hot["accepted_per_s"], 0),
                      f"{fmt(pg_loop, 0)} (PG loop)", ratio(hot["accepted_per_s"], pg_loop)))
         rows.append(("hot lot: ack p50 / p99 ms", f"{fmt(hot['ack_p50_ms'])} / {fmt(hot['ack_p99_ms'])}", "",
                      f"{hot['attempts']} attempts, refusals {hot['refusals']}"))
+        rows.append(("hot lot: worker CPU ms per accepted bid (CPU busy share)",
+                     f"{fmt(hot['cpu_ms_per_accepted'], 2)} ({hot['cpu_share']:.0%})", "", ""))
 
     if "many" in want:
         many_lots = lots[:50] if quick else lots[:200]
@@ -501,12 +507,14 @@ async def main_async(args, fixture: dict, cookies: dict[str, str]) -> list[tuple
                        for i, lot in enumerate(many_lots) for j in range(2)]
             watchers = [f"ws://127.0.0.1:{ports[(i + 1) % 2]}/ws/auctions/{lot}/"
                         for i, lot in enumerate(many_lots) for _ in range(10)]
-            many = await racing_bidders(bidders, args.seconds, watchers)
+            many = await racing_bidders(bidders, args.seconds, watchers, [p for _, p in app_procs])
         rows.append((f"many lots, {len(many_lots)} lots x (2 bidders + 10 watchers), 2 workers: accepted bids/s",
                      fmt(many["accepted_per_s"], 0), f"{fmt(pg_loop, 0)} (PG loop)",
                      ratio(many["accepted_per_s"], pg_loop)))
         rows.append(("many lots: ack p50 / p99 ms", f"{fmt(many['ack_p50_ms'])} / {fmt(many['ack_p99_ms'])}", "",
                      f"refusals {many['refusals']}"))
+        rows.append(("many lots: workers' CPU ms per accepted bid (CPU busy, both)",
+                     f"{fmt(many['cpu_ms_per_accepted'], 2)} ({many['cpu_share']:.0%})", "", ""))
 
     if "memory" in want:
         count = 500 if quick else 2000
