@@ -70,3 +70,18 @@ class Busy(BidRefused):
 class Unavailable(BidRefused):
     code = "unavailable"
     default_message = "Bidding is briefly unavailable; please try again."
+
+
+# One table: the HTTP status that carries each refusal code, so the API and the socket answer alike.
+HTTP_STATUS: dict[str, int] = {
+    InvalidBid.code: 400,
+    NotAuthenticated.code: 401,
+    Forbidden.code: 403,
+    LotNotFound.code: 404,
+    LotNotOpen.code: 409,
+    LotClosed.code: 409,
+    TooLow.code: 409,
+    RateLimited.code: 429,
+    Busy.code: 503,
+    Unavailable.code: 503,
+}

@@ -1,0 +1,92 @@
+"""HTTP API for bids: the same service, the same codes and payloads as the lot socket."""
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from auctions.models import Lot
+from bidding import events
+from bidding.exceptions import HTTP_STATUS, BidRefused, RateLimited
+from bidding.models import Bid
+from bidding.services import place_bid
+
+_bid_reply = inline_serializer("BidReply", {
+    "type": serializers.ChoiceField(["bid_accepted", "bid_rejected"]),
+    "lot": serializers.IntegerField(required=False), "bid_id": serializers.CharField(allow_null=True),
+    "amount": serializers.IntegerField(required=False), "seq": serializers.IntegerField(required=False),
+    "code": serializers.CharField(required=False), "message": serializers.CharField(required=False),
+})
+_bid_request = inline_serializer("BidRequest", {
+    "amount": serializers.IntegerField(help_text="Cents."),
+    "bid_id": serializers.CharField(max_length=64, help_text="Client-chosen; reuse it to retry."),
+})
+
+
+class LotBidsView(APIView):
+    """GET: the lot's bid history (public aliases, yours marked). POST: place a bid."""
+
+    throttle_scope = "bids"
+    parser_classes = [JSONParser]  # money is a JSON integer; form fields would arrive as strings
+
+    def get_throttles(self):
+        return [ScopedRateThrottle()] if self.request.method == "POST" else []
+
+    def throttled(self, request, wait):
+        refusal = RateLimited(retry_after=int(wait or 1))
+        raise _Refused(events.bid_rejected(request.data.get("bid_id") if hasattr(request.data, "get") else None,
+                                           refusal), HTTP_STATUS[refusal.code])
+
+    @extend_schema(responses=inline_serializer("BidHistory", {
+        "lot": serializers.IntegerField(),
+        "bids": inline_serializer("BidRow", {
+            "seq": serializers.IntegerField(), "amount": serializers.IntegerField(),
+            "bidder": serializers.CharField(), "at": serializers.DateTimeField(), "yours": serializers.BooleanField(),
+        }, many=True),
+    }))
+    def get(self, request: Request, lot_id: int) -> Response:
+        if not Lot.objects.filter(pk=lot_id).exists():
+            return Response({"code": "not_found", "message": "There is no such lot."}, status=404)
+        viewer = request.user.pk if request.user.is_authenticated else None
+        rows = Bid.objects.filter(lot_id=lot_id).order_by("-seq").values_list(
+            "seq", "amount", "bidder_number", "created_at", "bidder_id")[:500]
+        return Response({"lot": lot_id, "bids": [
+            {"seq": seq, "amount": amount, "bidder": events.bidder_alias(number), "at": events.iso(at),
+             "yours": bidder_id == viewer}
+            for seq, amount, number, at, bidder_id in rows
+        ]})
+
+    @extend_schema(request=_bid_request, responses={201: _bid_reply, 400: _bid_reply, 401: _bid_reply,
+                                                    403: _bid_reply, 404: _bid_reply, 409: _bid_reply,
+                                                    429: _bid_reply, 503: _bid_reply})
+    def post(self, request: Request, lot_id: int) -> Response:
+        data = request.data if isinstance(request.data, dict) else {}
+        bid_id = data.get("bid_id")
+        try:
+            outcome = place_bid(user=request.user, lot_id=lot_id, amount=data.get("amount"), bid_id=bid_id)
+        except BidRefused as refusal:
+            return _refusal_response(events.bid_rejected(bid_id, refusal), HTTP_STATUS[refusal.code])
+        return Response(events.bid_accepted(outcome), status=201)
+
+    def handle_exception(self, exc):
+        if isinstance(exc, _Refused):
+            return _refusal_response(exc.payload, exc.status)
+        return super().handle_exception(exc)
+
+
+class _Refused(Exception):
+    def __init__(self, payload: dict, status: int) -> None:
+        self.payload, self.status = payload, status
+
+
+def _refusal_response(payload: dict, status: int) -> Response:
+    response = Response(payload, status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Token realm="api"'
+    if status in (429, 503):
+        response["Retry-After"] = str(payload.get("retry_after", 1))
+    return response
