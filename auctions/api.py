@@ -8,9 +8,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from auctions import selectors
+from auctions import selectors, watchlist
 from auctions.models import Lot
 from bidding import events
+from bidding.exceptions import HTTP_STATUS, BidRefused, NotAuthenticated
 
 _lot_row = inline_serializer("LotRow", many=True, fields={
     "id": serializers.IntegerField(), "title": serializers.CharField(), "status": serializers.CharField(),
@@ -48,3 +49,39 @@ class LotDetailView(APIView):
         if snapshot is None:
             return Response({"code": "not_found", "message": "There is no such lot."}, status=404)
         return Response(snapshot)
+
+
+class WatchlistView(APIView):
+    """The lots I watch, soonest end first."""
+
+    @extend_schema(responses=inline_serializer("Watchlist", {"lots": serializers.ListField(
+        child=serializers.IntegerField())}))
+    def get(self, request: Request) -> Response:
+        if not request.user.is_authenticated:
+            return _refused(NotAuthenticated("Log in to keep a watchlist."))
+        return Response({"lots": watchlist.watched_lot_ids(request.user)})
+
+
+class WatchLotView(APIView):
+    """PUT: watch the lot. DELETE: stop watching it."""
+
+    @extend_schema(request=None, responses={200: inline_serializer("Watching", {
+        "lot": serializers.IntegerField(), "watching": serializers.BooleanField()})})
+    def put(self, request: Request, lot_id: int) -> Response:
+        return self._change(watchlist.watch_lot, request, lot_id, watching=True)
+
+    @extend_schema(request=None, responses={200: inline_serializer("NotWatching", {
+        "lot": serializers.IntegerField(), "watching": serializers.BooleanField()})})
+    def delete(self, request: Request, lot_id: int) -> Response:
+        return self._change(watchlist.unwatch_lot, request, lot_id, watching=False)
+
+    def _change(self, action, request: Request, lot_id: int, *, watching: bool) -> Response:
+        try:
+            action(request.user, lot_id)
+        except BidRefused as refusal:
+            return _refused(refusal)
+        return Response({"lot": lot_id, "watching": watching})
+
+
+def _refused(refusal: BidRefused) -> Response:
+    return Response(events.error(refusal), status=HTTP_STATUS[refusal.code])

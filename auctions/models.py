@@ -47,6 +47,7 @@ class Lot(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="lots_won"
     )
     closed_at = models.DateTimeField(null=True, blank=True)
+    closing_soon_sent_at = models.DateTimeField(null=True, blank=True, help_text="When lot_closing_soon went out.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -83,3 +84,14 @@ class LotEvent(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["lot", "seq"], name="lot_event_seq_unique")]
         ordering = ["lot", "seq"]
+
+
+class Watch(models.Model):
+    """A user's watchlist entry: they hear of the lot's last minute and its result wherever they are."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watches")
+    lot = models.ForeignKey(Lot, on_delete=models.CASCADE, related_name="watches")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "lot"], name="watch_unique_per_user")]

@@ -1,4 +1,4 @@
-"""The lot socket: parse, authorize, call the service, send. Nothing here decides a bid."""
+"""The sockets: parse, authorize, call the service, send. Nothing here decides a bid."""
 from __future__ import annotations
 
 import time
@@ -11,7 +11,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
-from auctions import selectors
+from auctions import selectors, watchlist
 from bidding import events, fanout, protocol
 from bidding.exceptions import BidRefused, RateLimited
 from bidding.rate_limit import TokenBucket
@@ -21,40 +21,33 @@ log = structlog.get_logger(__name__)
 
 # Close codes (4000-4999 are the application's). Documented in docs/protocol.md.
 CLOSE_LOT_NOT_FOUND = 4404
+CLOSE_NOT_AUTHENTICATED = 4401
 CLOSE_FLOODING = 4008
 
 # Reads run in the shared thread pool too (see bidding.services._in_thread).
 _lot_snapshot = database_sync_to_async(selectors.lot_snapshot, thread_sensitive=False)
 _events_since = database_sync_to_async(selectors.events_since, thread_sensitive=False)
+_watched_lot_ids = database_sync_to_async(watchlist.watched_lot_ids, thread_sensitive=False)
 
 
-class LotConsumer(AsyncJsonWebsocketConsumer):
-    """ws/auctions/<lot_id>/: anyone may watch; a logged-in, verified user may bid."""
+class GavelSocket(AsyncJsonWebsocketConsumer):
+    """What every socket shares: untrusted frames parsed strictly, a token bucket, personal notices.
 
-    async def connect(self) -> None:
-        self.lot_id = int(self.scope["url_route"]["kwargs"]["lot_id"])
+    Subclasses name the client messages they accept in `client_types`; a frame's `type` is looked up there and
+    nowhere else, so a client can never reach a group handler such as `user.event`.
+    """
+
+    client_types: frozenset[str] = frozenset({"ping"})
+
+    def start(self, **log_context: Any) -> None:
         user = self.scope.get("user")
         self.user_id = user.pk if user is not None and user.is_authenticated else None
         self.groups_joined: list[str] = []
         self.bucket = TokenBucket(rate=settings.WS_RATE_PER_SECOND, burst=settings.WS_RATE_BURST)
         self.flood_strikes = 0
-        structlog.contextvars.bind_contextvars(conn_id=uuid.uuid4().hex[:12], lot_id=self.lot_id,
-                                               user_id=self.user_id)
-        await self.accept()
-        # Join before reading the snapshot: an event committed in between arrives with a seq the client already has.
-        await fanout.hub().join(self.lot_id, self, self.base_send)
-        if self.user_id is not None:
-            await self._join(events.user_group(self.user_id))
-        snapshot = await _lot_snapshot(self.lot_id, viewer_id=self.user_id)
-        if snapshot is None:
-            log.info("ws_refused", reason="lot_not_found")
-            await self.close(code=CLOSE_LOT_NOT_FOUND)
-            return
-        log.info("ws_open")
-        await self.send_json(snapshot)
+        structlog.contextvars.bind_contextvars(conn_id=uuid.uuid4().hex[:12], user_id=self.user_id, **log_context)
 
     async def disconnect(self, code: int) -> None:
-        await fanout.hub().leave(self.lot_id, self)
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
         log.info("ws_close", code=code)
@@ -62,7 +55,7 @@ class LotConsumer(AsyncJsonWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
             message: dict[str, Any] | None = protocol.parse_frame(
-                text_data, bytes_data, max_bytes=settings.WS_MAX_MESSAGE_BYTES
+                text_data, bytes_data, max_bytes=settings.WS_MAX_MESSAGE_BYTES, allowed_types=self.client_types
             )
             refusal: BidRefused | None = None
         except BidRefused as exc:
@@ -75,8 +68,57 @@ class LotConsumer(AsyncJsonWebsocketConsumer):
             log.info("ws_invalid_frame", code=refusal.code, detail=refusal.message)
             await self.send_json(events.error(refusal))
             return
-        handler = {"bid": self.on_bid, "sync": self.on_sync, "ping": self.on_ping}[message["type"]]
-        await handler(message)
+        await getattr(self, f"on_{message['type']}")(message)
+
+    async def on_ping(self, message: dict[str, Any]) -> None:
+        await self.send_json(events.pong(now=timezone.now()))
+
+    # Channel-layer handler for personal notices (outbid, won, lot_closing_soon, lot_closed): only sends.
+    async def user_event(self, event: dict[str, Any]) -> None:
+        await self.send_json(event["payload"])
+
+    async def join_user_group(self) -> None:
+        group = events.user_group(self.user_id)
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.groups_joined.append(group)
+
+    async def _refuse_flood(self, message: dict[str, Any] | None) -> None:
+        self.flood_strikes += 1
+        if self.flood_strikes >= settings.WS_FLOOD_CLOSE_AFTER:
+            log.warning("ws_flood_closed", strikes=self.flood_strikes)
+            await self.close(code=CLOSE_FLOODING)
+            return
+        refusal = RateLimited()
+        if message is not None and message["type"] == "bid":
+            await self.send_json(events.bid_rejected(message.get("bid_id"), refusal))
+        else:
+            await self.send_json(events.error(refusal))
+
+
+class LotConsumer(GavelSocket):
+    """ws/auctions/<lot_id>/: anyone may watch; a logged-in, verified user may bid."""
+
+    client_types = frozenset({"bid", "sync", "ping"})
+
+    async def connect(self) -> None:
+        self.lot_id = int(self.scope["url_route"]["kwargs"]["lot_id"])
+        self.start(lot_id=self.lot_id)
+        await self.accept()
+        # Join before reading the snapshot: an event committed in between arrives with a seq the client already has.
+        await fanout.hub().join(self.lot_id, self, self.base_send)
+        if self.user_id is not None:
+            await self.join_user_group()
+        snapshot = await _lot_snapshot(self.lot_id, viewer_id=self.user_id)
+        if snapshot is None:
+            log.info("ws_refused", reason="lot_not_found")
+            await self.close(code=CLOSE_LOT_NOT_FOUND)
+            return
+        log.info("ws_open")
+        await self.send_json(snapshot)
+
+    async def disconnect(self, code: int) -> None:
+        await fanout.hub().leave(self.lot_id, self)
+        await super().disconnect(code)
 
     async def on_bid(self, message: dict[str, Any]) -> None:
         bid_id, started = message.get("bid_id"), time.perf_counter()
@@ -101,25 +143,17 @@ class LotConsumer(AsyncJsonWebsocketConsumer):
         for payload in await _events_since(self.lot_id, since, viewer_id=self.user_id):
             await self.send_json(payload)
 
-    async def on_ping(self, message: dict[str, Any]) -> None:
-        await self.send_json(events.pong(now=timezone.now()))
 
-    # Channel-layer handler for personal notices (lot events arrive through bidding.fanout instead).
-    async def user_event(self, event: dict[str, Any]) -> None:
-        await self.send_json(event["payload"])
+class MeConsumer(GavelSocket):
+    """ws/me/: one personal socket for whichever page is open: outbid, won, lot_closing_soon, lot_closed."""
 
-    async def _join(self, group: str) -> None:
-        await self.channel_layer.group_add(group, self.channel_name)
-        self.groups_joined.append(group)
-
-    async def _refuse_flood(self, message: dict[str, Any] | None) -> None:
-        self.flood_strikes += 1
-        if self.flood_strikes >= settings.WS_FLOOD_CLOSE_AFTER:
-            log.warning("ws_flood_closed", strikes=self.flood_strikes)
-            await self.close(code=CLOSE_FLOODING)
+    async def connect(self) -> None:
+        self.start()
+        await self.accept()
+        if self.user_id is None:
+            log.info("ws_refused", reason="not_authenticated")
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)
             return
-        refusal = RateLimited()
-        if message is not None and message["type"] == "bid":
-            await self.send_json(events.bid_rejected(message.get("bid_id"), refusal))
-        else:
-            await self.send_json(events.error(refusal))
+        await self.join_user_group()
+        log.info("ws_open", socket="me")
+        await self.send_json(events.me(watching=await _watched_lot_ids(self.scope["user"]), now=timezone.now()))

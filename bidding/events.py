@@ -131,6 +131,21 @@ def won(lot: Lot, *, now: datetime) -> Payload:
     return {"type": "won", "lot": lot.pk, "title": lot.title, "amount": lot.high_bid_amount, "server_time": iso(now)}
 
 
+def lot_closing_soon(lot: Lot, *, now: datetime) -> Payload:
+    return {"type": "lot_closing_soon", "lot": lot.pk, "title": lot.title, "ends_at": iso(lot.ends_at),
+            "high_bid": lot.high_bid_amount, "min_next_bid": lot_min_next_bid(lot), "server_time": iso(now)}
+
+
+def lot_closed(lot: Lot, *, winner_number: int | None, you_won: bool, now: datetime) -> Payload:
+    return {"type": "lot_closed", "lot": lot.pk, "title": lot.title, "winner": bidder_alias(winner_number),
+            "amount": lot.high_bid_amount if lot.winner_id else None, "reserve_met": lot.reserve_met,
+            "you_won": you_won, "server_time": iso(now)}
+
+
+def me(*, watching: list[int], now: datetime) -> Payload:
+    return {"type": "me", "watching": watching, "server_time": iso(now)}
+
+
 def synced(*, seq: int, now: datetime) -> Payload:
     return {"type": "synced", "seq": seq, "server_time": iso(now)}
 
@@ -173,19 +188,33 @@ def broadcast_on_commit(lot_id: int, seq: int, text: str, *, notify: list[tuple[
 
     Called under the lot's lock and row lock, so the sends leave in sequence order.
     """
-    notices = [(user_group(user_id), {"type": "user.event", "payload": notice}) for user_id, notice in notify]
+    notices = _notices(notify)
     transaction.on_commit(lambda: _send_all(lot_id, seq, text, notices))
 
 
-def _send_all(lot_id: int, seq: int, text: str, notices: list[tuple[str, Payload]]) -> None:
+def notify_on_commit(notify: list[tuple[int, Payload]]) -> None:
+    """Personal notices only (no lot event), once the transaction commits."""
+    notices = _notices(notify)
+    transaction.on_commit(lambda: _send_notices(notices))
+
+
+def _notices(notify: list[tuple[int, Payload]]) -> list[tuple[str, dict]]:
+    return [(user_group(user_id), {"type": "user.event", "payload": notice}) for user_id, notice in notify]
+
+
+def _send_all(lot_id: int, seq: int, text: str, notices: list[tuple[str, dict]]) -> None:
     try:
         fanout.publish(lot_id, text)
     except Exception:
         # The event is committed and replayable via `sync`; a failed send must not undo or hide it.
         log.exception("broadcast_failed", lot_id=lot_id, seq=seq)
+    _send_notices(notices)
+
+
+def _send_notices(notices: list[tuple[str, dict]]) -> None:
     layer = get_channel_layer()
     for group, message in notices:
         try:
             async_to_sync(layer.group_send)(group, message)
         except Exception:
-            log.exception("notice_failed", group=group, seq=seq)
+            log.exception("notice_failed", group=group, notice=message["payload"].get("type"))

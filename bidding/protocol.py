@@ -6,16 +6,15 @@ from typing import Any
 
 from bidding.exceptions import InvalidBid
 
-# The only message types a client may send. A frame's `type` is looked up here and nowhere else, so a client can
-# never name a group handler such as `lot.event`.
-CLIENT_TYPES = frozenset({"bid", "sync", "ping"})
 
 
 def _refuse_constant(name: str) -> Any:
     raise InvalidBid(f"{name} is not a number this protocol accepts.")
 
 
-def parse_frame(text_data: str | None, bytes_data: bytes | None, *, max_bytes: int) -> dict[str, Any]:
+def parse_frame(text_data: str | None, bytes_data: bytes | None, *, max_bytes: int,
+                allowed_types: frozenset[str]) -> dict[str, Any]:
+    """A dict whose `type` is one of `allowed_types` (the socket's own list: never a handler name), or InvalidBid."""
     if text_data is None:
         raise InvalidBid("Frames must be text (JSON), not binary.")
     if len(text_data) > max_bytes or len(text_data.encode("utf-8", "surrogatepass")) > max_bytes:
@@ -26,7 +25,7 @@ def parse_frame(text_data: str | None, bytes_data: bytes | None, *, max_bytes: i
         raise InvalidBid("The frame is not valid JSON.") from None
     if not isinstance(message, dict):
         raise InvalidBid("The frame must be a JSON object.")
-    if message.get("type") not in CLIENT_TYPES:
+    if not isinstance(message.get("type"), str) or message["type"] not in allowed_types:
         raise InvalidBid("Unknown message type.", field="type")
     return message
 

@@ -1,7 +1,8 @@
 from django.urls import path
 
-from bidding.consumers import LotConsumer
+from bidding.consumers import LotConsumer, MeConsumer
 
 websocket_urlpatterns = [
     path("ws/auctions/<int:lot_id>/", LotConsumer.as_asgi()),
+    path("ws/me/", MeConsumer.as_asgi()),
 ]
