@@ -301,6 +301,34 @@ async def _drain(sock) -> None:
         pass
 
 
+class ClockBidder:
+    """One bidding socket. Amounts rise with the clock (one cent per ns: an increment is at most 5 us), so most bids
+    can win: the benchmark measures how many bids a lot accepts, not how often racers collide (tests cover that)."""
+
+    def __init__(self, sock, epoch_ns: int) -> None:
+        self.sock, self.epoch = sock, epoch_ns
+
+    async def start(self) -> None:
+        self.min_next = json.loads(await self.sock.recv())["min_next_bid"]
+        self.base = self.min_next  # lots are reused across runs: start from where this one stands
+
+    async def bid(self) -> tuple[dict, float]:
+        """Send one bid, wait for its answer; return (answer, milliseconds)."""
+        bid_id = uuid.uuid4().hex
+        amount = max(self.min_next, self.base + time.perf_counter_ns() - self.epoch)
+        started = time.perf_counter()
+        await self.sock.send(json.dumps({"type": "bid", "amount": amount, "bid_id": bid_id}))
+        while True:  # broadcasts interleave with the answer; they also keep min_next current
+            reply = json.loads(await self.sock.recv())
+            if "min_next_bid" in reply and reply["type"] in ("high_bid", "bid_rejected"):
+                self.min_next = max(self.min_next, reply["min_next_bid"])
+            if reply.get("bid_id") == bid_id:
+                break
+        if reply["type"] == "bid_accepted":
+            self.min_next = max(self.min_next, min_next_bid(starting_price=0, high_bid=reply["amount"]))
+        return reply, (time.perf_counter() - started) * 1000
+
+
 async def racing_bidders(urls_and_cookies: list[tuple[str, str]], seconds: float, watcher_urls: list[str],
                          pids: list[int]) -> dict:
     """Each bidder bids the lot's minimum as fast as its acknowledgements allow, for `seconds`."""
@@ -314,25 +342,13 @@ async def racing_bidders(urls_and_cookies: list[tuple[str, str]], seconds: float
 
     async def run(sock) -> None:
         nonlocal accepted
-        min_next = json.loads(await sock.recv())["min_next_bid"]
-        base = min_next  # lots are reused across runs: start from where this one stands
+        bidder = ClockBidder(sock, epoch)
+        await bidder.start()
         while time.monotonic() < stop:
-            bid_id = uuid.uuid4().hex
-            t0 = time.perf_counter()
-            # Amounts rise with the clock (one cent per ns: an increment is at most 5 us) so most bids can win:
-            # this measures how many bids a lot can accept, not how often racers collide (tests cover that).
-            amount = max(min_next, base + time.perf_counter_ns() - epoch)
-            await sock.send(json.dumps({"type": "bid", "amount": amount, "bid_id": bid_id}))
-            while True:
-                reply = json.loads(await sock.recv())
-                if "min_next_bid" in reply and reply["type"] in ("high_bid", "bid_rejected"):
-                    min_next = max(min_next, reply["min_next_bid"])
-                if reply.get("bid_id") == bid_id:
-                    break
-            acks.append((time.perf_counter() - t0) * 1000)
+            reply, ms = await bidder.bid()
+            acks.append(ms)
             if reply["type"] == "bid_accepted":
                 accepted += 1
-                min_next = max(min_next, min_next_bid(starting_price=0, high_bid=reply["amount"]))
             else:
                 refusals[reply["code"]] = refusals.get(reply["code"], 0) + 1
 
@@ -358,23 +374,14 @@ async def paced_bidders(urls_and_cookies: list[tuple[str, str]], rate: float, se
     epoch = time.perf_counter_ns()
 
     async def run(index: int, sock) -> None:
-        min_next = json.loads(await sock.recv())["min_next_bid"]
-        base = min_next
+        bidder = ClockBidder(sock, epoch)
+        await bidder.start()
         start = time.monotonic() + index * interval / len(bidders)  # staggered, not in bursts
         n = 0
         while (due := start + n * interval) < start + seconds:
             await asyncio.sleep(max(0.0, due - time.monotonic()))
-            bid_id = uuid.uuid4().hex
-            amount = max(min_next, base + (time.perf_counter_ns() - epoch))
-            t0 = time.perf_counter()
-            await sock.send(json.dumps({"type": "bid", "amount": amount, "bid_id": bid_id}))
-            while True:
-                reply = json.loads(await sock.recv())
-                if "min_next_bid" in reply and reply["type"] in ("high_bid", "bid_rejected"):
-                    min_next = max(min_next, reply["min_next_bid"])
-                if reply.get("bid_id") == bid_id:
-                    break
-            acks.append((time.perf_counter() - t0) * 1000)
+            reply, ms = await bidder.bid()
+            acks.append(ms)
             key = "accepted" if reply["type"] == "bid_accepted" else reply["code"]
             codes[key] = codes.get(key, 0) + 1
             n += 1
