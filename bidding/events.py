@@ -5,6 +5,7 @@ transaction as the change it announces, and is broadcast only after that transac
 """
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -194,6 +195,8 @@ def broadcast_on_commit(lot_id: int, seq: int, text: str, *, notify: list[tuple[
 
 def notify_on_commit(notify: list[tuple[int, Payload]]) -> None:
     """Personal notices only (no lot event), once the transaction commits."""
+    if not notify:
+        return
     notices = _notices(notify)
     transaction.on_commit(lambda: _send_notices(notices))
 
@@ -212,9 +215,26 @@ def _send_all(lot_id: int, seq: int, text: str, notices: list[tuple[str, dict]])
 
 
 def _send_notices(notices: list[tuple[str, dict]]) -> None:
+    if notices:
+        async_to_sync(_asend_notices)(notices)
+
+
+async def _asend_notices(notices: list[tuple[str, dict]]) -> None:
     layer = get_channel_layer()
     for group, message in notices:
         try:
-            async_to_sync(layer.group_send)(group, message)
+            await layer.group_send(group, message)
         except Exception:
             log.exception("notice_failed", group=group, notice=message["payload"].get("type"))
+
+
+_notice_tasks: set[asyncio.Task] = set()
+
+
+def send_notices_soon(notify: list[tuple[int, Payload]]) -> None:
+    """From a coroutine: send personal notices in the background (they carry no ordering promise)."""
+    if not notify:
+        return
+    task = asyncio.get_running_loop().create_task(_asend_notices(_notices(notify)))
+    _notice_tasks.add(task)  # keep a reference until it is done
+    task.add_done_callback(_notice_tasks.discard)

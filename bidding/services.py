@@ -44,6 +44,8 @@ class BidOutcome:
     ends_at: datetime
     min_next_bid: int | None = None
     duplicate: bool = False
+    # Personal notices this bid causes (the outbid leader): sent after the lock is released, not under it.
+    notices: tuple[tuple[int, dict], ...] = ()
 
 
 def check_bid_fields(amount: object, bid_id: object) -> tuple[int, str]:
@@ -114,7 +116,9 @@ def place_bid(*, user, lot_id: int, amount: object, bid_id: object) -> BidOutcom
     if earlier:
         return earlier
     with lot_lock(lot_id):
-        return _guarded(_record_bid, user, lot_id=lot_id, amount=amount, bid_id=bid_id)
+        outcome = _guarded(_record_bid, user, lot_id=lot_id, amount=amount, bid_id=bid_id)
+    events.notify_on_commit(list(outcome.notices))  # at once, or at the caller's commit if it holds a transaction
+    return outcome
 
 
 async def aplace_bid(*, user, lot_id: int, amount: object, bid_id: object) -> BidOutcome:
@@ -137,6 +141,7 @@ async def aplace_bid(*, user, lot_id: int, amount: object, bid_id: object) -> Bi
         return await _below_floor(user, **fields)
     if outcome.min_next_bid is not None:
         committed_floor.raise_to(lot_id, outcome.min_next_bid)
+    events.send_notices_soon(list(outcome.notices))  # the bidder's answer does not wait for them
     return outcome
 
 
@@ -246,7 +251,7 @@ def _record_bid(user, *, lot_id: int, amount: int, bid_id: str) -> BidOutcome:
         # constraint; _guarded then answers with the twin's outcome.
         statements.write_bid(lot=lot, user_id=user.pk, amount=amount, bid_id=bid_id, number=number, now=now,
                              event_text=text)
-        notify = [(outbid_user_id, events.outbid(lot, now=now))] if outbid_user_id else []
-        events.broadcast_on_commit(lot.pk, lot.seq, text, notify=notify)
+        events.broadcast_on_commit(lot.pk, lot.seq, text)
+        notices = ((outbid_user_id, events.outbid(lot, now=now)),) if outbid_user_id else ()
     return BidOutcome(lot_id=lot_id, bid_id=bid_id, amount=amount, seq=lot.seq, ends_at=lot.ends_at,
-                      min_next_bid=events.lot_min_next_bid(lot))
+                      min_next_bid=events.lot_min_next_bid(lot), notices=notices)
