@@ -34,6 +34,13 @@
     li.textContent = `${money(amount)} — ${bidder || ""}${mine ? " (you)" : ""}`;
     $("history").prepend(li);
   }
+  async function loadHistory() {  // the snapshot has no history; the API does
+    try {
+      const body = await (await fetch(`/api/lots/${lotId}/bids/`, { credentials: "same-origin" })).json();
+      $("history").replaceChildren();
+      for (const b of body.bids.slice().reverse()) addHistory(b.amount, b.bidder, b.yours);
+    } catch (e) { /* live events still arrive; the list fills as bids come */ }
+  }
   function applyState(m) {
     if (m.seq !== undefined) seq = m.seq;
     if (m.ends_at) endsAt = Date.parse(m.ends_at);
@@ -50,6 +57,7 @@
       $("high-bidder").textContent = m.high_bid ? m.high_bid.bidder : "";
       if (m.high_bid) showYou(m.high_bid.bidder);
       applyState(m);
+      loadHistory();
     },
     high_bid(m) {
       if (m.seq <= seq) return;  // already seen (replay overlap)
