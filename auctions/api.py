@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from auctions import selectors, watchlist
+from auctions import selectors, services, watchlist
 from auctions.models import Lot
 from bidding import events
-from bidding.exceptions import HTTP_STATUS, BidRefused, NotAuthenticated
+from bidding.exceptions import HTTP_STATUS, BidRefused, InvalidBid, NotAuthenticated
 
 _lot_row = inline_serializer("LotRow", many=True, fields={
     "id": serializers.IntegerField(), "title": serializers.CharField(), "status": serializers.CharField(),
@@ -21,34 +23,90 @@ _lot_row = inline_serializer("LotRow", many=True, fields={
 })
 
 
+_refusal = inline_serializer("Refusal", {"type": serializers.CharField(), "code": serializers.CharField(),
+                                        "message": serializers.CharField()})
+_snapshot = inline_serializer("LotSnapshot", {"type": serializers.CharField(), "seq": serializers.IntegerField()})
+_lot_input = inline_serializer("LotInput", {
+    "title": serializers.CharField(max_length=200), "description": serializers.CharField(required=False),
+    "starting_price": serializers.IntegerField(help_text="Cents."),
+    "reserve_price": serializers.IntegerField(required=False, allow_null=True, help_text="Cents; hidden."),
+    "starts_at": serializers.DateTimeField(), "ends_at": serializers.DateTimeField(),
+    "soft_close_window": serializers.IntegerField(required=False), "soft_close_extension": serializers.IntegerField(
+        required=False),
+})
+
+
 class LotListView(APIView):
-    """Open and upcoming lots with their current state, soonest end first."""
+    """GET: open and upcoming lots with their current state, soonest end first. POST: list a new lot."""
+
+    parser_classes = [JSONParser]
+
+    @extend_schema(request=_lot_input, responses={201: _snapshot, 400: _refusal, 401: _refusal, 403: _refusal})
+    def post(self, request: Request) -> Response:
+        try:
+            lot = services.create_lot(seller=request.user, **_lot_fields(request.data, partial=False))
+        except BidRefused as refusal:
+            return _refused(refusal)
+        return Response(selectors.lot_snapshot(lot.pk, viewer_id=request.user.pk), status=201)
 
     @extend_schema(operation_id="lots_list", responses=inline_serializer("LotList", {"server_time": serializers.DateTimeField(),
                                                            "lots": _lot_row}))
     def get(self, request: Request) -> Response:
         now = timezone.now()
         lots = Lot.objects.filter(status__in=[Lot.Status.SCHEDULED, Lot.Status.OPEN]).order_by("ends_at")[:500]
-        return Response({"server_time": events.iso(now), "lots": [
-            {"id": lot.pk, "title": lot.title, "status": events.lot_status_at(lot, now),
-             "high_bid": lot.high_bid_amount, "bid_count": lot.bid_count, "min_next_bid": events.lot_min_next_bid(lot),
-             "starts_at": events.iso(lot.starts_at), "ends_at": events.iso(lot.ends_at), "seq": lot.seq,
-             "reserve_met": lot.reserve_met}
-            for lot in lots
-        ]})
+        return Response({"server_time": events.iso(now), "lots": [_lot_summary(lot, now) for lot in lots]})
 
 
 class LotDetailView(APIView):
-    """The same `snapshot` the lot socket sends on connect."""
+    """GET: the same `snapshot` the lot socket sends on connect. PATCH: edit the lot (seller, before any bid)."""
 
-    @extend_schema(responses=inline_serializer("LotSnapshot", {"type": serializers.CharField(),
-                                                               "seq": serializers.IntegerField()}))
+    parser_classes = [JSONParser]
+
+    @extend_schema(request=_lot_input, responses={200: _snapshot, 400: _refusal, 401: _refusal, 403: _refusal,
+                                                  404: _refusal, 409: _refusal})
+    def patch(self, request: Request, lot_id: int) -> Response:
+        try:
+            services.update_lot(user=request.user, lot_id=lot_id, changes=_lot_fields(request.data, partial=True))
+        except BidRefused as refusal:
+            return _refused(refusal)
+        return Response(selectors.lot_snapshot(lot_id, viewer_id=request.user.pk))
+
+    @extend_schema(responses=_snapshot)
     def get(self, request: Request, lot_id: int) -> Response:
         viewer = request.user.pk if request.user.is_authenticated else None
         snapshot = selectors.lot_snapshot(lot_id, viewer_id=viewer)
         if snapshot is None:
             return Response({"code": "not_found", "message": "There is no such lot."}, status=404)
         return Response(snapshot)
+
+
+class LotCancelView(APIView):
+    """Withdraw a lot with a reason: its seller before the first bid, staff at any time before it closes."""
+
+    parser_classes = [JSONParser]
+
+    @extend_schema(request=inline_serializer("CancelLot", {"reason": serializers.CharField(max_length=500)}),
+                   responses={200: _snapshot, 400: _refusal, 401: _refusal, 403: _refusal, 404: _refusal,
+                              409: _refusal})
+    def post(self, request: Request, lot_id: int) -> Response:
+        data = request.data if isinstance(request.data, dict) else {}
+        try:
+            services.cancel_lot(user=request.user, lot_id=lot_id, reason=data.get("reason"))
+        except BidRefused as refusal:
+            return _refused(refusal)
+        return Response(selectors.lot_snapshot(lot_id, viewer_id=request.user.pk))
+
+
+class SellerLotsView(APIView):
+    """The lots I sell, every status, newest first."""
+
+    @extend_schema(responses=inline_serializer("SellerLots", {"lots": _lot_row}))
+    def get(self, request: Request) -> Response:
+        if not request.user.is_authenticated:
+            return _refused(NotAuthenticated("Log in to see your lots."))
+        now = timezone.now()
+        lots = Lot.objects.filter(seller_id=request.user.pk).order_by("-created_at")[:500]
+        return Response({"lots": [_lot_summary(lot, now) for lot in lots]})
 
 
 class WatchlistView(APIView):
@@ -85,3 +143,31 @@ class WatchLotView(APIView):
 
 def _refused(refusal: BidRefused) -> Response:
     return Response(events.error(refusal), status=HTTP_STATUS[refusal.code])
+
+
+def _lot_summary(lot: Lot, now) -> dict:
+    return {"id": lot.pk, "title": lot.title, "status": events.lot_status_at(lot, now),
+            "high_bid": lot.high_bid_amount, "bid_count": lot.bid_count, "min_next_bid": events.lot_min_next_bid(lot),
+            "starts_at": events.iso(lot.starts_at), "ends_at": events.iso(lot.ends_at), "seq": lot.seq,
+            "reserve_met": lot.reserve_met}
+
+
+def _lot_fields(data: object, *, partial: bool) -> dict:
+    """The JSON body's lot fields, times parsed (they must carry an offset); the service checks the rest."""
+    if not isinstance(data, dict):
+        raise InvalidBid("The body must be a JSON object.")
+    unknown = sorted(set(data) - set(services.EDITABLE_FIELDS))
+    if unknown:  # never silently ignore a field the caller thinks it set (seller, status, high_bid_amount…)
+        raise InvalidBid(f"These fields cannot be set: {', '.join(unknown)}.", field=unknown[0])
+    fields = dict(data)
+    if not partial:
+        for name in ("title", "starting_price", "starts_at", "ends_at"):
+            if name not in fields:
+                raise InvalidBid(f"{name} is required.", field=name)
+    for name in ("starts_at", "ends_at"):
+        if name in fields:
+            moment = parse_datetime(fields[name]) if isinstance(fields[name], str) else None
+            if moment is None or moment.tzinfo is None:
+                raise InvalidBid(f"{name} must be an ISO-8601 time with an offset.", field=name)
+            fields[name] = moment
+    return fields

@@ -8,9 +8,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import Profile
 from auctions.models import Lot
 from auctions.watchlist import interested_user_ids
 from bidding import events
+from bidding.exceptions import Forbidden, InvalidBid, LotClosed, LotNotFound, NotAuthenticated
+from bidding.money import check_cents
 from bidding.models import Bid
 
 log = structlog.get_logger(__name__)
@@ -95,3 +98,107 @@ def _close(lot: Lot, now: datetime) -> None:
     events.record_and_broadcast(lot, events.closed(lot, winner_number=winner_number, now=now), notify=notify)
     log.info("lot_closed", lot_id=lot.pk, seq=lot.seq, winner_id=lot.winner_id, amount=lot.high_bid_amount,
              reserve_met=lot.reserve_met)
+
+
+# --- what sellers do with their lots ----------------------------------------------------------------------------
+EDITABLE_FIELDS = ("title", "description", "starting_price", "reserve_price", "starts_at", "ends_at",
+                   "soft_close_window", "soft_close_extension")
+
+
+def create_lot(*, seller, title: str, starting_price: object, starts_at: datetime, ends_at: datetime,
+               description: str = "", reserve_price: object = None, soft_close_window: int | None = None,
+               soft_close_extension: int | None = None) -> Lot:
+    """List a lot: open at once if it starts now or earlier, else scheduled."""
+    _check_seller(seller)
+    fields = _checked_fields(
+        {"title": title, "description": description, "starting_price": starting_price, "reserve_price": reserve_price,
+         "starts_at": starts_at, "ends_at": ends_at, "soft_close_window": soft_close_window,
+         "soft_close_extension": soft_close_extension},
+        now=timezone.now(),
+    )
+    fields = {name: value for name, value in fields.items() if value is not None or name == "reserve_price"}
+    status = Lot.Status.OPEN if fields["starts_at"] <= timezone.now() else Lot.Status.SCHEDULED
+    lot = Lot.objects.create(seller=seller, status=status, **fields)
+    log.info("lot_created", lot_id=lot.pk, seller_id=seller.pk, status=status)
+    return lot
+
+
+def update_lot(*, user, lot_id: int, changes: dict) -> Lot:
+    """Edit a lot: its seller (or staff) only, and only before the first bid, so no bidder's terms change."""
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise InvalidBid(f"These fields cannot be edited: {', '.join(sorted(unknown))}.", field=sorted(unknown)[0])
+    with transaction.atomic():
+        lot = _lot_for_change(user, lot_id)
+        if lot.bid_count:
+            raise Forbidden("A lot cannot be edited once it has bids.", reason="has_bids")
+        merged = {name: changes.get(name, getattr(lot, name)) for name in EDITABLE_FIELDS}
+        now = timezone.now()
+        for name, value in _checked_fields(merged, now=now).items():
+            setattr(lot, name, value)
+        if lot.status == Lot.Status.OPEN and lot.starts_at > now:
+            lot.status = Lot.Status.SCHEDULED
+        lot.save()
+    log.info("lot_updated", lot_id=lot.pk, user_id=user.pk, fields=sorted(changes))
+    return lot
+
+
+def cancel_lot(*, user, lot_id: int, reason: str) -> Lot:
+    """Withdraw a lot with a reason: its seller before the first bid; staff at any time before it closes."""
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 500:
+        raise InvalidBid("Give a reason of at most 500 characters.", field="reason")
+    with transaction.atomic():
+        lot = _lot_for_change(user, lot_id)
+        if lot.bid_count and not user.is_staff:
+            raise Forbidden("Only staff can cancel a lot that has bids.", reason="has_bids")
+        now = timezone.now()
+        lot.status = Lot.Status.CANCELLED
+        lot.closed_at = now
+        lot.seq += 1
+        lot.save(update_fields=["status", "closed_at", "seq"])
+        notice = events.lot_cancelled(lot, reason=reason.strip(), now=now)
+        events.record_and_broadcast(lot, notice, notify=[(uid, notice) for uid in interested_user_ids(lot.pk)])
+    log.info("lot_cancelled", lot_id=lot.pk, user_id=user.pk, had_bids=bool(lot.bid_count))
+    return lot
+
+
+def _check_seller(user) -> None:
+    if user is None or not user.is_authenticated:
+        raise NotAuthenticated("Log in to sell.")
+    if Profile.objects.filter(user_id=user.pk, banned=True).exists():
+        raise Forbidden("Your account may not sell.", reason="banned")
+
+
+def _lot_for_change(user, lot_id: int) -> Lot:
+    """The lot, row-locked, if this user may change it and it is still running; ownership checked every time."""
+    _check_seller(user)
+    lot = Lot.objects.select_for_update().filter(pk=lot_id).first()
+    if lot is None:
+        raise LotNotFound()
+    if lot.seller_id != user.pk and not user.is_staff:
+        raise Forbidden("Only the lot's seller can change it.", reason="not_owner")
+    if lot.status in (Lot.Status.CLOSED, Lot.Status.CANCELLED):
+        raise LotClosed("This lot has already ended.")
+    return lot
+
+
+def _checked_fields(fields: dict, *, now: datetime) -> dict:
+    title = fields["title"]
+    if not isinstance(title, str) or not title.strip() or len(title) > 200:
+        raise InvalidBid("A title of 1 to 200 characters is needed.", field="title")
+    if not isinstance(fields.get("description") or "", str):
+        raise InvalidBid("description must be text.", field="description")
+    starting = check_cents(fields["starting_price"], field="starting_price")
+    reserve = fields.get("reserve_price")
+    if reserve is not None and check_cents(reserve, field="reserve_price") < starting:
+        raise InvalidBid("The reserve cannot be below the starting price.", field="reserve_price")
+    starts_at, ends_at = fields["starts_at"], fields["ends_at"]
+    if not isinstance(starts_at, datetime) or not isinstance(ends_at, datetime):
+        raise InvalidBid("starts_at and ends_at must be ISO-8601 times.", field="ends_at")
+    if ends_at <= starts_at or ends_at <= now:
+        raise InvalidBid("The end must be after the start and in the future.", field="ends_at")
+    for name in ("soft_close_window", "soft_close_extension"):
+        value = fields.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 3600):
+            raise InvalidBid(f"{name} must be a whole number of seconds from 0 to 3600.", field=name)
+    return {**fields, "title": title.strip(), "description": fields.get("description") or ""}

@@ -115,6 +115,12 @@ def closed(lot: Lot, *, winner_number: int | None, now: datetime) -> Payload:
     }
 
 
+def lot_cancelled(lot: Lot, *, reason: str, now: datetime) -> Payload:
+    """A lot event (it carries the lot's seq) and, the same payload, a notice to its bidders and watchers."""
+    return {"type": "cancelled", "lot": lot.pk, "title": lot.title, "seq": lot.seq, "status": lot.status,
+            "reason": reason, "server_time": iso(now)}
+
+
 def outbid(lot: Lot, *, now: datetime) -> Payload:
     return {
         "type": "outbid",

@@ -30,6 +30,7 @@ from bidding.exceptions import (
 )
 from bidding.floors import committed_floor
 from bidding.locks import alot_lock, lot_lock
+from bidding.money import check_cents
 from bidding.models import Bid
 
 log = structlog.get_logger(__name__)
@@ -49,16 +50,9 @@ class BidOutcome:
 
 
 def check_bid_fields(amount: object, bid_id: object) -> tuple[int, str]:
-    """Money is a positive integer of cents; bool is an int in Python and is refused explicitly."""
     if not isinstance(bid_id, str) or not 0 < len(bid_id) <= 64:
         raise InvalidBid("bid_id must be a non-empty string of at most 64 characters.", field="bid_id")
-    if isinstance(amount, bool) or not isinstance(amount, int):
-        raise InvalidBid("amount must be an integer number of cents.", field="amount")
-    if amount <= 0:
-        raise InvalidBid("amount must be positive.", field="amount")
-    if amount > settings.MAX_BID_CENTS:
-        raise InvalidBid("amount is larger than any bid this site accepts.", field="amount")
-    return amount, bid_id
+    return check_cents(amount, field="amount"), bid_id
 
 
 def check_bidder(user, lot: Lot, *, can_bid: bool, banned: bool) -> None:

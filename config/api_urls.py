@@ -1,12 +1,14 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from auctions.api import LotDetailView, LotListView, WatchlistView, WatchLotView
+from auctions.api import LotCancelView, LotDetailView, LotListView, SellerLotsView, WatchlistView, WatchLotView
 from bidding.api import LotBidsView
 
 urlpatterns = [
     path("lots/", LotListView.as_view(), name="api-lots"),
     path("lots/<int:lot_id>/", LotDetailView.as_view(), name="api-lot"),
+    path("lots/<int:lot_id>/cancel/", LotCancelView.as_view(), name="api-lot-cancel"),
+    path("me/lots/", SellerLotsView.as_view(), name="api-seller-lots"),
     path("lots/<int:lot_id>/bids/", LotBidsView.as_view(), name="api-lot-bids"),
     path("me/watchlist/", WatchlistView.as_view(), name="api-watchlist"),
     path("me/watchlist/<int:lot_id>/", WatchLotView.as_view(), name="api-watchlist-lot"),

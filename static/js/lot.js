@@ -77,6 +77,11 @@
       applyState({ ...m, status: "closed" });
       $("countdown").textContent = m.winner ? `Sold to ${m.winner} for ${money(m.amount)}` : "Ended without a sale";
     },
+    cancelled(m) {
+      if (m.seq <= seq) return;
+      applyState({ ...m, status: "cancelled" });
+      $("countdown").textContent = `Withdrawn by the seller: ${m.reason}`;
+    },
     outbid(m) { if (String(m.lot) === lotId && $("you")) $("you").textContent = "You were outbid."; },
     bid_accepted(m) {
       $("feedback").textContent = `Bid of ${money(m.amount)} accepted.`;
