@@ -31,8 +31,9 @@ test-redis:
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DB_CONN_MAX_AGE=0 LOG_LEVEL=WARNING \
 		CLOSE_LOTS_IN_WEB_PROCESS=false $(PY) -m pytest $(PYTEST_ARGS)
 
+# Its own test database, so nothing left over from the Redis-mode run can meet it.
 test-single:
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL= DB_CONN_MAX_AGE=0 LOG_LEVEL=WARNING \
+	DATABASE_URL=$(TEST_DATABASE_URL)_single REDIS_URL= DB_CONN_MAX_AGE=0 LOG_LEVEL=WARNING \
 		CLOSE_LOTS_IN_WEB_PROCESS=false $(PY) -m pytest -m "not redis_only" $(PYTEST_ARGS)
 
 clean:

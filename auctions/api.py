@@ -33,7 +33,8 @@ _lot_input = inline_serializer("LotInput", {
     "starts_at": serializers.DateTimeField(), "ends_at": serializers.DateTimeField(),
     "soft_close_window": serializers.IntegerField(required=False), "soft_close_extension": serializers.IntegerField(
         required=False),
-})
+    "hard_end_at": serializers.DateTimeField(required=False, allow_null=True),
+}, many=False)
 
 
 class LotListView(APIView):
@@ -44,7 +45,7 @@ class LotListView(APIView):
     @extend_schema(request=_lot_input, responses={201: _snapshot, 400: _refusal, 401: _refusal, 403: _refusal})
     def post(self, request: Request) -> Response:
         try:
-            lot = services.create_lot(seller=request.user, **_lot_fields(request.data, partial=False))
+            lot = services.create_lot(seller=request.user, **_lot_fields(request.data, required=REQUIRED_TO_CREATE))
         except BidRefused as refusal:
             return _refused(refusal)
         return Response(selectors.lot_snapshot(lot.pk, viewer_id=request.user.pk), status=201)
@@ -66,7 +67,7 @@ class LotDetailView(APIView):
                                                   404: _refusal, 409: _refusal})
     def patch(self, request: Request, lot_id: int) -> Response:
         try:
-            services.update_lot(user=request.user, lot_id=lot_id, changes=_lot_fields(request.data, partial=True))
+            services.update_lot(user=request.user, lot_id=lot_id, changes=_lot_fields(request.data, required=()))
         except BidRefused as refusal:
             return _refused(refusal)
         return Response(selectors.lot_snapshot(lot_id, viewer_id=request.user.pk))
@@ -78,6 +79,32 @@ class LotDetailView(APIView):
         if snapshot is None:
             return Response({"code": "not_found", "message": "There is no such lot."}, status=404)
         return Response(snapshot)
+
+
+class CatalogueView(APIView):
+    """List several lots at once, all or none, with staggered ends: lot i ends `stagger_seconds` after lot i-1."""
+
+    parser_classes = [JSONParser]
+
+    @extend_schema(request=inline_serializer("Catalogue", {"stagger_seconds": serializers.IntegerField(),
+                                                           "lots": _lot_input}),
+                   responses={201: inline_serializer("CatalogueCreated", {"lots": _lot_row}), 400: _refusal,
+                              401: _refusal, 403: _refusal})
+    def post(self, request: Request) -> Response:
+        data = request.data if isinstance(request.data, dict) else {}
+        items = data.get("lots")
+        try:
+            if not isinstance(items, list) or not items:
+                raise InvalidBid("lots must be a non-empty list.", field="lots")
+            lots = services.create_catalogue(
+                seller=request.user, stagger_seconds=data.get("stagger_seconds"),
+                lots=[_lot_fields(item, required=REQUIRED_TO_CREATE if i == 0 else REQUIRED_TO_CREATE[:3])
+                      for i, item in enumerate(items)],
+            )
+        except BidRefused as refusal:
+            return _refused(refusal)
+        now = timezone.now()
+        return Response({"lots": [_lot_summary(lot, now) for lot in lots]}, status=201)
 
 
 class LotCancelView(APIView):
@@ -152,19 +179,23 @@ def _lot_summary(lot: Lot, now) -> dict:
             "reserve_met": lot.reserve_met}
 
 
-def _lot_fields(data: object, *, partial: bool) -> dict:
+REQUIRED_TO_CREATE = ("title", "starting_price", "starts_at", "ends_at")
+
+
+def _lot_fields(data: object, *, required: tuple[str, ...]) -> dict:
     """The JSON body's lot fields, times parsed (they must carry an offset); the service checks the rest."""
     if not isinstance(data, dict):
-        raise InvalidBid("The body must be a JSON object.")
+        raise InvalidBid("Each lot must be a JSON object.")
     unknown = sorted(set(data) - set(services.EDITABLE_FIELDS))
     if unknown:  # never silently ignore a field the caller thinks it set (seller, status, high_bid_amount…)
         raise InvalidBid(f"These fields cannot be set: {', '.join(unknown)}.", field=unknown[0])
     fields = dict(data)
-    if not partial:
-        for name in ("title", "starting_price", "starts_at", "ends_at"):
-            if name not in fields:
-                raise InvalidBid(f"{name} is required.", field=name)
-    for name in ("starts_at", "ends_at"):
+    for name in required:
+        if name not in fields:
+            raise InvalidBid(f"{name} is required.", field=name)
+    for name in ("starts_at", "ends_at", "hard_end_at"):
+        if fields.get(name) is None and name == "hard_end_at":
+            continue
         if name in fields:
             moment = parse_datetime(fields[name]) if isinstance(fields[name], str) else None
             if moment is None or moment.tzinfo is None:

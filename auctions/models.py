@@ -32,6 +32,7 @@ class Lot(models.Model):
     ends_at = models.DateTimeField(help_text="Moves later when a bid lands inside the soft-close window.")
     soft_close_window = models.PositiveIntegerField(default=_default_soft_close_window, help_text="Seconds.")
     soft_close_extension = models.PositiveIntegerField(default=_default_soft_close_extension, help_text="Seconds.")
+    hard_end_at = models.DateTimeField(null=True, blank=True, help_text="Optional: extensions never go past it.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
 
     # Current state, written only by bidding.services.place_bid and auctions.services.close_lot under the row lock.

@@ -102,25 +102,45 @@ def _close(lot: Lot, now: datetime) -> None:
 
 # --- what sellers do with their lots ----------------------------------------------------------------------------
 EDITABLE_FIELDS = ("title", "description", "starting_price", "reserve_price", "starts_at", "ends_at",
-                   "soft_close_window", "soft_close_extension")
+                   "soft_close_window", "soft_close_extension", "hard_end_at")
 
 
 def create_lot(*, seller, title: str, starting_price: object, starts_at: datetime, ends_at: datetime,
                description: str = "", reserve_price: object = None, soft_close_window: int | None = None,
-               soft_close_extension: int | None = None) -> Lot:
+               soft_close_extension: int | None = None, hard_end_at: datetime | None = None) -> Lot:
     """List a lot: open at once if it starts now or earlier, else scheduled."""
     _check_seller(seller)
     fields = _checked_fields(
         {"title": title, "description": description, "starting_price": starting_price, "reserve_price": reserve_price,
          "starts_at": starts_at, "ends_at": ends_at, "soft_close_window": soft_close_window,
-         "soft_close_extension": soft_close_extension},
+         "soft_close_extension": soft_close_extension, "hard_end_at": hard_end_at},
         now=timezone.now(),
     )
-    fields = {name: value for name, value in fields.items() if value is not None or name == "reserve_price"}
+    # Unset soft-close knobs take the site's defaults; unset reserve and hard end stay unset.
+    fields = {name: value for name, value in fields.items() if value is not None or name in NULLABLE_FIELDS}
     status = Lot.Status.OPEN if fields["starts_at"] <= timezone.now() else Lot.Status.SCHEDULED
     lot = Lot.objects.create(seller=seller, status=status, **fields)
     log.info("lot_created", lot_id=lot.pk, seller_id=seller.pk, status=status)
     return lot
+
+
+NULLABLE_FIELDS = ("reserve_price", "hard_end_at")
+
+
+def create_catalogue(*, seller, lots: list[dict], stagger_seconds: object) -> list[Lot]:
+    """List several lots at once, all or none; lot i ends `stagger_seconds` after lot i-1 (the first's end)."""
+    if isinstance(stagger_seconds, bool) or not isinstance(stagger_seconds, int) or not 0 <= stagger_seconds <= 86400:
+        raise InvalidBid("stagger_seconds must be a whole number of seconds from 0 to 86400.", field="stagger_seconds")
+    if not isinstance(lots, list) or not 1 <= len(lots) <= 500:
+        raise InvalidBid("A catalogue holds 1 to 500 lots.", field="lots")
+    first_end = lots[0].get("ends_at") if isinstance(lots[0], dict) else None
+    if not isinstance(first_end, datetime):
+        raise InvalidBid("The first lot needs ends_at.", field="ends_at")
+    with transaction.atomic():
+        return [
+            create_lot(seller=seller, **{**fields, "ends_at": first_end + timedelta(seconds=i * stagger_seconds)})
+            for i, fields in enumerate(lots)
+        ]
 
 
 def update_lot(*, user, lot_id: int, changes: dict) -> Lot:
@@ -197,6 +217,9 @@ def _checked_fields(fields: dict, *, now: datetime) -> dict:
         raise InvalidBid("starts_at and ends_at must be ISO-8601 times.", field="ends_at")
     if ends_at <= starts_at or ends_at <= now:
         raise InvalidBid("The end must be after the start and in the future.", field="ends_at")
+    hard_end = fields.get("hard_end_at")
+    if hard_end is not None and (not isinstance(hard_end, datetime) or hard_end < ends_at):
+        raise InvalidBid("The hard end, if any, cannot be before the end.", field="hard_end_at")
     for name in ("soft_close_window", "soft_close_extension"):
         value = fields.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 3600):

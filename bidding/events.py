@@ -67,6 +67,7 @@ def snapshot(lot: Lot, *, now: datetime, high_bidder_number: int | None, your_nu
             "starting_price": lot.starting_price,
             "starts_at": iso(lot.starts_at),
             "has_reserve": lot.reserve_price is not None,
+            "hard_end_at": iso(lot.hard_end_at),
         },
         "high_bid": (
             None

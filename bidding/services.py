@@ -232,6 +232,8 @@ def _record_bid(user, *, lot_id: int, amount: int, bid_id: str) -> BidOutcome:
         extended = False
         if lot.ends_at - now <= timedelta(seconds=lot.soft_close_window):
             new_end = now + timedelta(seconds=lot.soft_close_extension)
+            if lot.hard_end_at is not None:
+                new_end = min(new_end, lot.hard_end_at)
             if new_end > lot.ends_at:
                 lot.ends_at, extended = new_end, True
         lot.seq += 1

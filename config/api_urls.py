@@ -1,11 +1,12 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from auctions.api import LotCancelView, LotDetailView, LotListView, SellerLotsView, WatchlistView, WatchLotView
+from auctions.api import CatalogueView, LotCancelView, LotDetailView, LotListView, SellerLotsView, WatchlistView, WatchLotView
 from bidding.api import LotBidsView
 
 urlpatterns = [
     path("lots/", LotListView.as_view(), name="api-lots"),
+    path("lots/catalogue/", CatalogueView.as_view(), name="api-catalogue"),
     path("lots/<int:lot_id>/", LotDetailView.as_view(), name="api-lot"),
     path("lots/<int:lot_id>/cancel/", LotCancelView.as_view(), name="api-lot-cancel"),
     path("me/lots/", SellerLotsView.as_view(), name="api-seller-lots"),

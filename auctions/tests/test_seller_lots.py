@@ -116,3 +116,38 @@ async def test_watchers_see_the_cancellation_and_bids_stop(open_socket, lot, sel
     await mine.receive_json_from(timeout=3)
     await mine.send_json_to({"type": "bid", "amount": 1_000, "bid_id": "late"})
     assert (await mine.receive_json_from(timeout=3))["code"] == "closed"
+
+
+@pytest.mark.django_db
+def test_a_catalogue_gets_staggered_ends_all_or_nothing(api, seller):
+    api.force_authenticate(seller)
+    first = lot_body(title="Lot 1")
+    body = {"stagger_seconds": 90, "lots": [first, {"title": "Lot 2", "starting_price": 1_000,
+                                                   "starts_at": first["starts_at"]},
+                                             {"title": "Lot 3", "starting_price": 2_000,
+                                              "starts_at": first["starts_at"]}]}
+    response = api.post("/api/lots/catalogue/", body, format="json")
+    assert response.status_code == 201
+    ends = [timezone.datetime.fromisoformat(row["ends_at"]) for row in response.json()["lots"]]
+    assert [(b - a).total_seconds() for a, b in zip(ends, ends[1:])] == [90.0, 90.0]
+    body["lots"].append({"title": "Bad", "starting_price": 1.5, "starts_at": first["starts_at"]})
+    response = api.post("/api/lots/catalogue/", body, format="json")
+    assert (response.status_code, response.json()["field"]) == (400, "starting_price")
+    assert Lot.objects.count() == 3  # the bad catalogue created nothing
+
+
+@pytest.mark.django_db
+def test_a_hard_end_caps_soft_close_extensions(make_lot, bidder):
+    hard_end = timezone.now() + timedelta(seconds=40)
+    lot = make_lot(ends_in=timedelta(seconds=30), soft_close_window=60, soft_close_extension=120,
+                   hard_end_at=hard_end)
+    place_bid(user=bidder, lot_id=lot.pk, amount=1_000, bid_id="b")
+    lot.refresh_from_db()
+    assert lot.ends_at == hard_end
+
+
+@pytest.mark.django_db
+def test_a_hard_end_before_the_end_is_invalid(api, seller):
+    api.force_authenticate(seller)
+    response = api.post("/api/lots/", lot_body(hard_end_at=iso(timedelta(hours=1))), format="json")
+    assert (response.status_code, response.json()["field"]) == (400, "hard_end_at")
