@@ -1,6 +1,8 @@
 """HTTP API for bids: the same service, the same codes and payloads as the lot socket."""
 from __future__ import annotations
 
+from django.db.models import Max
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.parsers import JSONParser
@@ -11,7 +13,7 @@ from rest_framework.views import APIView
 
 from auctions.models import Lot
 from bidding import events
-from bidding.exceptions import HTTP_STATUS, BidRefused, RateLimited
+from bidding.exceptions import HTTP_STATUS, BidRefused, NotAuthenticated, RateLimited
 from bidding.models import Bid
 from bidding.services import place_bid
 
@@ -90,3 +92,26 @@ def _refusal_response(payload: dict, status: int) -> Response:
     if status in (429, 503):
         response["Retry-After"] = str(payload.get("retry_after", 1))
     return response
+
+
+class MyBidsView(APIView):
+    """The lots I bid on: my highest bid on each, whether I lead, and the lot's state; soonest end first."""
+
+    @extend_schema(responses=inline_serializer("MyBids", {"lots": inline_serializer("MyBidRow", {
+        "lot": serializers.IntegerField(), "title": serializers.CharField(), "status": serializers.CharField(),
+        "my_highest": serializers.IntegerField(), "high_bid": serializers.IntegerField(),
+        "leading": serializers.BooleanField(), "won": serializers.BooleanField(), "ends_at": serializers.DateTimeField(),
+    }, many=True)}))
+    def get(self, request: Request) -> Response:
+        if not request.user.is_authenticated:
+            return _refusal_response(events.error(NotAuthenticated()), HTTP_STATUS[NotAuthenticated.code])
+        now = timezone.now()
+        mine = dict(Bid.objects.filter(bidder_id=request.user.pk).values("lot_id").annotate(top=Max("amount"))
+                    .values_list("lot_id", "top"))
+        lots = Lot.objects.filter(pk__in=mine).order_by("ends_at")[:500]
+        return Response({"lots": [
+            {"lot": lot.pk, "title": lot.title, "status": events.lot_status_at(lot, now), "my_highest": mine[lot.pk],
+             "high_bid": lot.high_bid_amount, "leading": lot.high_bidder_id == request.user.pk,
+             "won": lot.winner_id == request.user.pk, "ends_at": events.iso(lot.ends_at)}
+            for lot in lots
+        ]})

@@ -2,13 +2,14 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
 from auctions.api import CatalogueView, LotCancelView, LotDetailView, LotListView, SellerLotsView, WatchlistView, WatchLotView
-from bidding.api import LotBidsView
+from bidding.api import LotBidsView, MyBidsView
 
 urlpatterns = [
     path("lots/", LotListView.as_view(), name="api-lots"),
     path("lots/catalogue/", CatalogueView.as_view(), name="api-catalogue"),
     path("lots/<int:lot_id>/", LotDetailView.as_view(), name="api-lot"),
     path("lots/<int:lot_id>/cancel/", LotCancelView.as_view(), name="api-lot-cancel"),
+    path("me/bids/", MyBidsView.as_view(), name="api-my-bids"),
     path("me/lots/", SellerLotsView.as_view(), name="api-seller-lots"),
     path("lots/<int:lot_id>/bids/", LotBidsView.as_view(), name="api-lot-bids"),
     path("me/watchlist/", WatchlistView.as_view(), name="api-watchlist"),

@@ -139,3 +139,19 @@ def test_too_many_bids_over_http_are_rate_limited(api, lot, bidder, monkeypatch)
     assert (response.status_code, response.json()["code"], response.json()["bid_id"]) == (429, "rate_limited", "3")
     assert int(response["Retry-After"]) >= 1
     assert Bid.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_my_bids_lists_each_lot_once_with_whether_i_lead(api, make_lot, bidder, make_user):
+    from bidding.services import place_bid
+
+    rival = make_user("bob")
+    first, second = make_lot(title="First"), make_lot(title="Second", ends_in=timedelta(hours=3))
+    place_bid(user=bidder, lot_id=first.pk, amount=1_000, bid_id="a1")
+    place_bid(user=bidder, lot_id=first.pk, amount=1_100, bid_id="a2")
+    place_bid(user=bidder, lot_id=second.pk, amount=1_000, bid_id="a3")
+    place_bid(user=rival, lot_id=second.pk, amount=1_100, bid_id="b1")
+    assert api.get("/api/me/bids/").status_code == 401
+    api.force_authenticate(bidder)
+    rows = [(r["lot"], r["my_highest"], r["high_bid"], r["leading"]) for r in api.get("/api/me/bids/").json()["lots"]]
+    assert rows == [(first.pk, 1_100, 1_100, True), (second.pk, 1_000, 1_100, False)]
