@@ -20,6 +20,7 @@ _lot_row = inline_serializer("LotRow", many=True, fields={
     "high_bid": serializers.IntegerField(allow_null=True), "bid_count": serializers.IntegerField(),
     "min_next_bid": serializers.IntegerField(), "starts_at": serializers.DateTimeField(),
     "ends_at": serializers.DateTimeField(), "seq": serializers.IntegerField(), "reserve_met": serializers.BooleanField(),
+    "has_reserve": serializers.BooleanField(), "buy_now_price": serializers.IntegerField(allow_null=True),
 })
 
 
@@ -30,6 +31,8 @@ _lot_input = inline_serializer("LotInput", {
     "title": serializers.CharField(max_length=200), "description": serializers.CharField(required=False),
     "starting_price": serializers.IntegerField(help_text="Cents."),
     "reserve_price": serializers.IntegerField(required=False, allow_null=True, help_text="Cents; hidden."),
+    "buy_now_price": serializers.IntegerField(required=False, allow_null=True,
+                                              help_text="Cents; offered until the first bid."),
     "starts_at": serializers.DateTimeField(), "ends_at": serializers.DateTimeField(),
     "soft_close_window": serializers.IntegerField(required=False), "soft_close_extension": serializers.IntegerField(
         required=False),
@@ -176,7 +179,8 @@ def _lot_summary(lot: Lot, now) -> dict:
     return {"id": lot.pk, "title": lot.title, "status": events.lot_status_at(lot, now),
             "high_bid": lot.high_bid_amount, "bid_count": lot.bid_count, "min_next_bid": events.lot_min_next_bid(lot),
             "starts_at": events.iso(lot.starts_at), "ends_at": events.iso(lot.ends_at), "seq": lot.seq,
-            "reserve_met": lot.reserve_met}
+            "reserve_met": lot.reserve_met, "has_reserve": lot.reserve_price is not None,
+            "buy_now_price": events.buy_now_price(lot, now)}
 
 
 REQUIRED_TO_CREATE = ("title", "starting_price", "starts_at", "ends_at")

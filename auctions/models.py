@@ -33,6 +33,9 @@ class Lot(models.Model):
     soft_close_window = models.PositiveIntegerField(default=_default_soft_close_window, help_text="Seconds.")
     soft_close_extension = models.PositiveIntegerField(default=_default_soft_close_extension, help_text="Seconds.")
     hard_end_at = models.DateTimeField(null=True, blank=True, help_text="Optional: extensions never go past it.")
+    buy_now_price = models.BigIntegerField(
+        null=True, blank=True, help_text="Cents. Optional: anyone may end the lot at this price until the first bid."
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
 
     # Current state, written only by bidding.services.place_bid and auctions.services.close_lot under the row lock.
@@ -42,6 +45,9 @@ class Lot(models.Model):
     )
     bid_count = models.PositiveIntegerField(default=0)
     bidder_count = models.PositiveIntegerField(default=0, help_text="Distinct bidders; numbers public aliases.")
+    # The current leader's hidden maximum for automatic bidding (bidding/proxy.py). Secret: never serialized, never
+    # logged, never broadcast; only its owner is told it, in their own replies and snapshot.
+    leader_max_amount = models.BigIntegerField(null=True, blank=True)
     # Per-lot event sequence: every broadcast carries it; also the fencing token of the bid path.
     seq = models.PositiveBigIntegerField(default=0)
     winner = models.ForeignKey(

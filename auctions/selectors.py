@@ -25,6 +25,7 @@ def lot_snapshot(lot_id: int, *, viewer_id: int | None) -> events.Payload | None
         now=timezone.now(),
         high_bidder_number=_bidder_number(lot.pk, lot.high_bidder_id),
         your_number=_bidder_number(lot.pk, viewer_id),
+        your_max=lot.leader_max_amount if viewer_id is not None and viewer_id == lot.high_bidder_id else None,
     )
 
 

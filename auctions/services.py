@@ -72,19 +72,20 @@ def close_due_lots(*, now: datetime | None = None, batch: int = 100) -> list[int
                 .order_by("ends_at")[:batch]
             )
             for lot in due:
-                _close(lot, now_)
+                close_lot(lot, now_)
         closed_ids += [lot.pk for lot in due]
         if len(due) < batch:
             return closed_ids
 
 
-def _close(lot: Lot, now: datetime) -> None:
-    """Expects the row lock held."""
+def close_lot(lot: Lot, now: datetime) -> None:
+    """End a lot: winner (if the reserve is met), final price, broadcast and notices. Expects the row lock held."""
     lot.status = Lot.Status.CLOSED
     lot.closed_at = now
     lot.seq += 1
     lot.winner_id = lot.high_bidder_id if lot.high_bidder_id and lot.reserve_met else None
-    lot.save(update_fields=["status", "closed_at", "seq", "winner"])
+    lot.leader_max_amount = None  # the maximum is spent; it stays secret forever
+    lot.save(update_fields=["status", "closed_at", "seq", "winner", "leader_max_amount"])
     winner_number = (
         Bid.objects.filter(lot=lot, bidder_id=lot.winner_id).values_list("bidder_number", flat=True).first()
         if lot.winner_id
@@ -101,19 +102,20 @@ def _close(lot: Lot, now: datetime) -> None:
 
 
 # --- what sellers do with their lots ----------------------------------------------------------------------------
-EDITABLE_FIELDS = ("title", "description", "starting_price", "reserve_price", "starts_at", "ends_at",
+EDITABLE_FIELDS = ("title", "description", "starting_price", "reserve_price", "buy_now_price", "starts_at", "ends_at",
                    "soft_close_window", "soft_close_extension", "hard_end_at")
 
 
 def create_lot(*, seller, title: str, starting_price: object, starts_at: datetime, ends_at: datetime,
                description: str = "", reserve_price: object = None, soft_close_window: int | None = None,
-               soft_close_extension: int | None = None, hard_end_at: datetime | None = None) -> Lot:
+               soft_close_extension: int | None = None, hard_end_at: datetime | None = None,
+               buy_now_price: object = None) -> Lot:
     """List a lot: open at once if it starts now or earlier, else scheduled."""
     _check_seller(seller)
     fields = _checked_fields(
         {"title": title, "description": description, "starting_price": starting_price, "reserve_price": reserve_price,
          "starts_at": starts_at, "ends_at": ends_at, "soft_close_window": soft_close_window,
-         "soft_close_extension": soft_close_extension, "hard_end_at": hard_end_at},
+         "soft_close_extension": soft_close_extension, "hard_end_at": hard_end_at, "buy_now_price": buy_now_price},
         now=timezone.now(),
     )
     # Unset soft-close knobs take the site's defaults; unset reserve and hard end stay unset.
@@ -124,7 +126,7 @@ def create_lot(*, seller, title: str, starting_price: object, starts_at: datetim
     return lot
 
 
-NULLABLE_FIELDS = ("reserve_price", "hard_end_at")
+NULLABLE_FIELDS = ("reserve_price", "hard_end_at", "buy_now_price")
 
 
 def create_catalogue(*, seller, lots: list[dict], stagger_seconds: object) -> list[Lot]:
@@ -212,6 +214,9 @@ def _checked_fields(fields: dict, *, now: datetime) -> dict:
     reserve = fields.get("reserve_price")
     if reserve is not None and check_cents(reserve, field="reserve_price") < starting:
         raise InvalidBid("The reserve cannot be below the starting price.", field="reserve_price")
+    buy_now = fields.get("buy_now_price")
+    if buy_now is not None and check_cents(buy_now, field="buy_now_price") < max(starting, reserve or 0):
+        raise InvalidBid("Buy now cannot be below the starting price or the reserve.", field="buy_now_price")
     starts_at, ends_at = fields["starts_at"], fields["ends_at"]
     if not isinstance(starts_at, datetime) or not isinstance(ends_at, datetime):
         raise InvalidBid("starts_at and ends_at must be ISO-8601 times.", field="ends_at")

@@ -15,39 +15,59 @@ from auctions.models import Lot
 from bidding import events
 from bidding.exceptions import HTTP_STATUS, BidRefused, NotAuthenticated, RateLimited
 from bidding.models import Bid
-from bidding.services import place_bid
+from bidding.services import buy_now, place_bid
 
 _bid_reply = inline_serializer("BidReply", {
     "type": serializers.ChoiceField(["bid_accepted", "bid_rejected"]),
     "lot": serializers.IntegerField(required=False), "bid_id": serializers.CharField(allow_null=True),
     "amount": serializers.IntegerField(required=False), "seq": serializers.IntegerField(required=False),
+    "leading": serializers.BooleanField(required=False), "automatic": serializers.BooleanField(required=False),
+    "max_amount": serializers.IntegerField(required=False, allow_null=True),
     "code": serializers.CharField(required=False), "message": serializers.CharField(required=False),
 })
 _bid_request = inline_serializer("BidRequest", {
-    "amount": serializers.IntegerField(help_text="Cents."),
+    "amount": serializers.IntegerField(help_text="Cents; at least the minimum next bid."),
+    "max_amount": serializers.IntegerField(required=False, help_text="Cents; your hidden maximum (automatic bids)."),
+    "bid_id": serializers.CharField(max_length=64, help_text="Client-chosen; reuse it to retry."),
+})
+_buy_now_request = inline_serializer("BuyNowRequest", {
     "bid_id": serializers.CharField(max_length=64, help_text="Client-chosen; reuse it to retry."),
 })
 
 
-class LotBidsView(APIView):
-    """GET: the lot's bid history (public aliases, yours marked). POST: place a bid."""
+class _BidWriteView(APIView):
+    """What the views that place bids share: JSON only, the bids throttle, refusals in the socket's vocabulary."""
 
     throttle_scope = "bids"
+    throttle_classes = [ScopedRateThrottle]
     parser_classes = [JSONParser]  # money is a JSON integer; form fields would arrive as strings
-
-    def get_throttles(self):
-        return [ScopedRateThrottle()] if self.request.method == "POST" else []
 
     def throttled(self, request, wait):
         refusal = RateLimited(retry_after=int(wait or 1))
         raise _Refused(events.bid_rejected(request.data.get("bid_id") if hasattr(request.data, "get") else None,
                                            refusal), HTTP_STATUS[refusal.code])
 
+    def handle_exception(self, exc):
+        if isinstance(exc, _Refused):
+            return _refusal_response(exc.payload, exc.status)
+        return super().handle_exception(exc)
+
+
+class LotBidsView(_BidWriteView):
+    """GET: the lot's bid history (public aliases, yours marked). POST: place a bid."""
+
+    def get_throttles(self):
+        return [ScopedRateThrottle()] if self.request.method == "POST" else []
+
+
     @extend_schema(responses=inline_serializer("BidHistory", {
         "lot": serializers.IntegerField(),
         "bids": inline_serializer("BidRow", {
             "seq": serializers.IntegerField(), "amount": serializers.IntegerField(),
             "bidder": serializers.CharField(), "at": serializers.DateTimeField(), "yours": serializers.BooleanField(),
+            "kind": serializers.ChoiceField(["manual", "automatic", "buy_now"]),
+            "outbid_at_once": serializers.BooleanField(),
+            "your_max_amount": serializers.IntegerField(allow_null=True, required=False),
         }, many=True),
     }))
     def get(self, request: Request, lot_id: int) -> Response:
@@ -55,11 +75,13 @@ class LotBidsView(APIView):
             return Response({"code": "not_found", "message": "There is no such lot."}, status=404)
         viewer = request.user.pk if request.user.is_authenticated else None
         rows = Bid.objects.filter(lot_id=lot_id).order_by("-seq").values_list(
-            "seq", "amount", "bidder_number", "created_at", "bidder_id")[:500]
+            "seq", "amount", "bidder_number", "created_at", "bidder_id", "kind", "outbid_at_once", "max_amount")[:500]
         return Response({"lot": lot_id, "bids": [
             {"seq": seq, "amount": amount, "bidder": events.bidder_alias(number), "at": events.iso(at),
-             "yours": bidder_id == viewer}
-            for seq, amount, number, at, bidder_id in rows
+             "yours": bidder_id == viewer, "kind": kind, "outbid_at_once": outbid_at_once,
+             # A maximum is shown to its owner only.
+             **({"your_max_amount": max_amount} if bidder_id == viewer else {})}
+            for seq, amount, number, at, bidder_id, kind, outbid_at_once, max_amount in rows
         ]})
 
     @extend_schema(request=_bid_request, responses={201: _bid_reply, 400: _bid_reply, 401: _bid_reply,
@@ -69,15 +91,27 @@ class LotBidsView(APIView):
         data = request.data if isinstance(request.data, dict) else {}
         bid_id = data.get("bid_id")
         try:
-            outcome = place_bid(user=request.user, lot_id=lot_id, amount=data.get("amount"), bid_id=bid_id)
+            outcome = place_bid(user=request.user, lot_id=lot_id, amount=data.get("amount"), bid_id=bid_id,
+                                max_amount=data.get("max_amount"))
         except BidRefused as refusal:
             return _refusal_response(events.bid_rejected(bid_id, refusal), HTTP_STATUS[refusal.code])
         return Response(events.bid_accepted(outcome), status=201)
 
-    def handle_exception(self, exc):
-        if isinstance(exc, _Refused):
-            return _refusal_response(exc.payload, exc.status)
-        return super().handle_exception(exc)
+
+
+class BuyNowView(_BidWriteView):
+    """POST: buy the lot now at its buy-now price (offered until the first bid); the lot closes at once."""
+
+    @extend_schema(request=_buy_now_request, responses={201: _bid_reply, 400: _bid_reply, 401: _bid_reply,
+                                                        403: _bid_reply, 404: _bid_reply, 409: _bid_reply,
+                                                        429: _bid_reply, 503: _bid_reply})
+    def post(self, request: Request, lot_id: int) -> Response:
+        bid_id = request.data.get("bid_id") if isinstance(request.data, dict) else None
+        try:
+            outcome = buy_now(user=request.user, lot_id=lot_id, bid_id=bid_id)
+        except BidRefused as refusal:
+            return _refusal_response(events.bid_rejected(bid_id, refusal), HTTP_STATUS[refusal.code])
+        return Response(events.bid_accepted(outcome), status=201)
 
 
 class _Refused(Exception):

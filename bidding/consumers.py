@@ -15,7 +15,7 @@ from auctions import selectors, watchlist
 from bidding import events, fanout, protocol
 from bidding.exceptions import BidRefused, RateLimited
 from bidding.rate_limit import TokenBucket
-from bidding.services import aplace_bid
+from bidding.services import abuy_now, aplace_bid
 
 log = structlog.get_logger(__name__)
 
@@ -98,7 +98,7 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
 class LotConsumer(GavelSocket):
     """ws/auctions/<lot_id>/: anyone may watch; a logged-in, verified user may bid."""
 
-    client_types = frozenset({"bid", "sync", "ping"})
+    client_types = frozenset({"bid", "buy_now", "sync", "ping"})
 
     async def connect(self) -> None:
         self.lot_id = int(self.scope["url_route"]["kwargs"]["lot_id"])
@@ -121,17 +121,25 @@ class LotConsumer(GavelSocket):
         await super().disconnect(code)
 
     async def on_bid(self, message: dict[str, Any]) -> None:
+        await self._decide(message, aplace_bid(user=self.scope.get("user"), lot_id=self.lot_id,
+                                               amount=message.get("amount"), bid_id=message.get("bid_id"),
+                                               max_amount=message.get("max_amount")))
+
+    async def on_buy_now(self, message: dict[str, Any]) -> None:
+        await self._decide(message, abuy_now(user=self.scope.get("user"), lot_id=self.lot_id,
+                                             bid_id=message.get("bid_id")))
+
+    async def _decide(self, message: dict[str, Any], decision) -> None:
         bid_id, started = message.get("bid_id"), time.perf_counter()
         try:
-            outcome = await aplace_bid(user=self.scope.get("user"), lot_id=self.lot_id,
-                                       amount=message.get("amount"), bid_id=bid_id)
+            outcome = await decision
         except BidRefused as refusal:
             log.info("bid_refused", bid_id=events.bid_rejected(bid_id, refusal)["bid_id"], code=refusal.code,
                      latency_ms=round((time.perf_counter() - started) * 1000, 2))
             await self.send_json(events.bid_rejected(bid_id, refusal))
             return
-        log.info("bid_accepted", bid_id=outcome.bid_id, amount=outcome.amount, seq=outcome.seq,
-                 duplicate=outcome.duplicate, latency_ms=round((time.perf_counter() - started) * 1000, 2))
+        log.info("bid_accepted", bid_id=outcome.bid_id, amount=outcome.amount, seq=outcome.seq, kind=message["type"],
+                 leading=outcome.leading, duplicate=outcome.duplicate, latency_ms=round((time.perf_counter() - started) * 1000, 2))
         await self.send_json(events.bid_accepted(outcome))
 
     async def on_sync(self, message: dict[str, Any]) -> None:

@@ -56,7 +56,15 @@ def lot_min_next_bid(lot: Lot) -> int:
     return min_next_bid(starting_price=lot.starting_price, high_bid=lot.high_bid_amount)
 
 
-def snapshot(lot: Lot, *, now: datetime, high_bidder_number: int | None, your_number: int | None) -> Payload:
+def buy_now_price(lot: Lot, now: datetime) -> int | None:
+    """Buy now is offered until the first bid (docs/protocol.md), while the lot takes bids."""
+    if lot.buy_now_price is None or lot.bid_count or not lot.accepts_bids_at(now):
+        return None
+    return lot.buy_now_price
+
+
+def snapshot(lot: Lot, *, now: datetime, high_bidder_number: int | None, your_number: int | None,
+             your_max: int | None = None) -> Payload:
     return {
         "type": "snapshot",
         "lot": {
@@ -81,17 +89,25 @@ def snapshot(lot: Lot, *, now: datetime, high_bidder_number: int | None, your_nu
         "status": lot_status_at(lot, now),
         "min_next_bid": lot_min_next_bid(lot),
         "reserve_met": lot.reserve_met,
-        "you": {"alias": bidder_alias(your_number)},
+        "buy_now_price": buy_now_price(lot, now),
+        # Your own hidden maximum, if you lead with one: this snapshot is sent to you alone.
+        "you": {"alias": bidder_alias(your_number), "max_amount": your_max},
     }
 
 
-def high_bid(lot: Lot, *, amount: int, bidder_number: int, now: datetime, extended: bool) -> Payload:
+def high_bid(lot: Lot, *, amount: int, bidder_number: int, now: datetime, extended: bool, automatic: bool = False,
+             outbid_at_once: bool = False, buy_now: bool = False) -> Payload:
+    """One bid row. A client bid answered by a hidden maximum makes two or three of these, in sequence order; the
+    last one is the lot's state. Never carries anyone's maximum."""
     return {
         "type": "high_bid",
         "lot": lot.pk,
         "seq": lot.seq,
         "amount": amount,
         "bidder": bidder_alias(bidder_number),
+        "automatic": automatic,
+        "outbid_at_once": outbid_at_once,
+        "buy_now": buy_now,
         "bid_count": lot.bid_count,
         "ends_at": iso(lot.ends_at),
         "extended": extended,
@@ -163,8 +179,10 @@ def pong(*, now: datetime) -> Payload:
 
 
 def bid_accepted(outcome: BidOutcome) -> Payload:
+    """To the bidder alone: `leading` false means a hidden maximum beat the bid at once; `max_amount` is theirs."""
     return {"type": "bid_accepted", "lot": outcome.lot_id, "bid_id": outcome.bid_id, "amount": outcome.amount,
-            "seq": outcome.seq}
+            "seq": outcome.seq, "leading": outcome.leading, "automatic": outcome.automatic,
+            "max_amount": outcome.max_amount}
 
 
 def bid_rejected(bid_id: object, refusal: BidRefused) -> Payload:

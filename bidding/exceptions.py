@@ -57,6 +57,11 @@ class TooLow(BidRefused):
     default_message = "Your bid is below the minimum next bid."
 
 
+class BuyNowUnavailable(BidRefused):
+    code = "buy_now_unavailable"
+    default_message = "Buy now is not offered on this lot (any more): it ends with the first bid."
+
+
 class RateLimited(BidRefused):
     code = "rate_limited"
     default_message = "Too many messages; slow down."
@@ -81,6 +86,7 @@ HTTP_STATUS: dict[str, int] = {
     LotNotOpen.code: 409,
     LotClosed.code: 409,
     TooLow.code: 409,
+    BuyNowUnavailable.code: 409,
     RateLimited.code: 429,
     Busy.code: 503,
     Unavailable.code: 503,

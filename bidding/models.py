@@ -6,12 +6,28 @@ from django.db.models import Q
 
 
 class Bid(models.Model):
-    """An accepted bid. Refused bids are never stored; they only ever reach the bidder who sent them."""
+    """An accepted bid. Refused bids are never stored; they only ever reach the bidder who sent them.
+
+    One client bid can write several rows (bidding/proxy.py): the leader's automatic answer, then the new bid,
+    each with its own sequence number, so the history a bidder reads explains why they were outbid at once.
+    """
+
+    class Kind(models.TextChoices):
+        MANUAL = "manual"
+        AUTOMATIC = "automatic"  # placed by the system for the bidder's maximum
+        BUY_NOW = "buy_now"
 
     lot = models.ForeignKey("auctions.Lot", on_delete=models.CASCADE, related_name="bids")
     bidder = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bids")
     amount = models.BigIntegerField(help_text="Cents.")
-    bid_id = models.CharField(max_length=64, help_text="Client-chosen id; a retry with the same id is not a new bid.")
+    bid_id = models.CharField(
+        max_length=64, null=True, blank=True,
+        help_text="Client-chosen id; a retry with the same id is not a new bid. None on automatic answers.",
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.MANUAL)
+    requested_amount = models.BigIntegerField(null=True, blank=True, help_text="Cents the client sent (retries).")
+    max_amount = models.BigIntegerField(null=True, blank=True, help_text="Cents. Hidden: shown to its owner only.")
+    outbid_at_once = models.BooleanField(default=False, help_text="Beaten by an automatic bid in the same decision.")
     seq = models.PositiveBigIntegerField(help_text="The lot's event sequence number of this bid.")
     bidder_number = models.PositiveIntegerField(help_text="Public alias on this lot: 'Bidder N'.")
     created_at = models.DateTimeField(help_text="Server time the bid was accepted.")
@@ -20,8 +36,10 @@ class Bid(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["bidder", "bid_id"], name="bid_id_unique_per_bidder"),
             models.UniqueConstraint(fields=["lot", "seq"], name="bid_seq_unique_per_lot"),
-            # The last line of defence against a lost update: no price is ever accepted twice on a lot.
-            models.UniqueConstraint(fields=["lot", "amount"], name="bid_amount_unique_per_lot"),
+            # The last line of defence against a lost update: no price ever stands twice as a lot's high bid. (A
+            # bid that ties a hidden maximum is recorded, beaten at once, at the same amount: the earlier one leads.)
+            models.UniqueConstraint(fields=["lot", "amount"], condition=Q(outbid_at_once=False),
+                                    name="bid_amount_unique_per_lot"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="bid_amount_positive"),
         ]
         indexes = [models.Index(fields=["lot", "bidder"])]

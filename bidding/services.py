@@ -14,11 +14,14 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from accounts.models import Profile
 from auctions.models import Lot
-from bidding import events, statements
+from bidding import events, proxy, statements
 from bidding.exceptions import (
+    BuyNowUnavailable,
     Forbidden,
     InvalidBid,
     LotClosed,
@@ -45,14 +48,25 @@ class BidOutcome:
     ends_at: datetime
     min_next_bid: int | None = None
     duplicate: bool = False
+    leading: bool = True  # False when a hidden maximum answered and beat the bid at once
+    automatic: bool = False  # the system raised the bid above the amount sent (the other maximum, or the reserve)
+    max_amount: int | None = None  # the requester's own maximum: told to them, never to anyone else
     # Personal notices this bid causes (the outbid leader): sent after the lock is released, not under it.
     notices: tuple[tuple[int, dict], ...] = ()
 
 
-def check_bid_fields(amount: object, bid_id: object) -> tuple[int, str]:
+def check_bid_id(bid_id: object) -> str:
     if not isinstance(bid_id, str) or not 0 < len(bid_id) <= 64:
         raise InvalidBid("bid_id must be a non-empty string of at most 64 characters.", field="bid_id")
-    return check_cents(amount, field="amount"), bid_id
+    return bid_id
+
+
+def check_bid_fields(amount: object, bid_id: object, max_amount: object = None) -> tuple[int, str, int | None]:
+    bid_id = check_bid_id(bid_id)
+    amount = check_cents(amount, field="amount")
+    if max_amount is not None and check_cents(max_amount, field="max_amount") < amount:
+        raise InvalidBid("max_amount cannot be below amount.", field="max_amount")
+    return amount, bid_id, max_amount
 
 
 def check_bidder(user, lot: Lot, *, can_bid: bool, banned: bool) -> None:
@@ -80,48 +94,56 @@ def check_amount(lot: Lot, amount: int) -> None:
         raise TooLow(f"The minimum next bid is {minimum} cents.", min_next_bid=minimum)
 
 
-def _earlier_outcome(user, *, lot_id: int, amount: int, bid_id: str) -> BidOutcome | None:
+def _earlier_outcome(user, *, lot_id: int, amount: int, bid_id: str, max_amount: int | None = None
+                     ) -> BidOutcome | None:
     """A retry of a bid already accepted gets the original answer; a reused id for another bid is invalid."""
     row = (
         Bid.objects.filter(bidder_id=user.pk, bid_id=bid_id)
-        .values_list("lot_id", "amount", "seq", "lot__ends_at")
+        .annotate(sent=Coalesce("requested_amount", "amount"))
+        .values_list("lot_id", "sent", "max_amount", "amount", "seq", "lot__ends_at", "outbid_at_once")
         .first()
     )
-    return _outcome_of_earlier(row, lot_id=lot_id, amount=amount, bid_id=bid_id)
+    return _outcome_of_earlier(row, lot_id=lot_id, amount=amount, bid_id=bid_id, max_amount=max_amount)
 
 
-def _outcome_of_earlier(row, *, lot_id: int, amount: int, bid_id: str) -> BidOutcome | None:
+def _outcome_of_earlier(row, *, lot_id: int, amount: int, bid_id: str, max_amount: int | None = None
+                        ) -> BidOutcome | None:
+    """`row`: (lot_id, amount sent, max_amount sent, amount recorded, seq, lot ends_at, outbid_at_once)."""
     if row is None:
         return None
-    earlier_lot, earlier_amount, seq, ends_at = row
-    if (earlier_lot, earlier_amount) != (lot_id, amount):
+    earlier_lot, sent, earlier_max, recorded, seq, ends_at, outbid_at_once = row
+    if (earlier_lot, sent, earlier_max) != (lot_id, amount, max_amount):
         raise InvalidBid("This bid_id was already used for a different bid.", field="bid_id")
-    return BidOutcome(lot_id=lot_id, bid_id=bid_id, amount=amount, seq=seq, ends_at=ends_at, duplicate=True)
+    return BidOutcome(lot_id=lot_id, bid_id=bid_id, amount=recorded, seq=seq, ends_at=ends_at, duplicate=True,
+                      leading=not outbid_at_once, automatic=recorded != sent, max_amount=earlier_max)
 
 
-def place_bid(*, user, lot_id: int, amount: object, bid_id: object) -> BidOutcome:
-    """Place `amount` cents on lot `lot_id` for `user`; return the outcome or raise a BidRefused.
+def place_bid(*, user, lot_id: int, amount: object, bid_id: object, max_amount: object = None) -> BidOutcome:
+    """Place `amount` cents on lot `lot_id` for `user`, optionally with a hidden maximum for automatic bidding
+    (bidding/proxy.py); return the outcome or raise a BidRefused.
 
     Takes the lot lock itself (callers hold none). The bid is committed, and its broadcast scheduled, before this
     returns, so whoever tells the bidder "accepted" tells the truth.
     """
-    amount, bid_id = check_bid_fields(amount, bid_id)
-    earlier = _guarded(_precheck, user, lot_id=lot_id, amount=amount, bid_id=bid_id)
+    amount, bid_id, max_amount = check_bid_fields(amount, bid_id, max_amount)
+    fields = {"lot_id": lot_id, "amount": amount, "bid_id": bid_id, "max_amount": max_amount}
+    earlier = _guarded(_precheck, user, **fields)
     if earlier:
         return earlier
     with lot_lock(lot_id):
-        outcome = _guarded(_record_bid, user, lot_id=lot_id, amount=amount, bid_id=bid_id)
+        outcome = _guarded(_record_bid, user, **fields)
     events.notify_on_commit(list(outcome.notices))  # at once, or at the caller's commit if it holds a transaction
     return outcome
 
 
-async def aplace_bid(*, user, lot_id: int, amount: object, bid_id: object) -> BidOutcome:
+async def aplace_bid(*, user, lot_id: int, amount: object, bid_id: object, max_amount: object = None
+                     ) -> BidOutcome:
     """place_bid for the socket path: the same checks and the same decision; the ORM runs in the shared thread
     pool and the lock is awaited in the event loop, so a hot lot never ties up the pool."""
-    amount, bid_id = check_bid_fields(amount, bid_id)
+    amount, bid_id, max_amount = check_bid_fields(amount, bid_id, max_amount)
     if user is None or not user.is_authenticated:
         raise NotAuthenticated()
-    fields = {"lot_id": lot_id, "amount": amount, "bid_id": bid_id}
+    fields = {"lot_id": lot_id, "amount": amount, "bid_id": bid_id, "max_amount": max_amount}
     earlier = await _below_floor(user, **fields) or await _in_thread(_guarded)(_precheck, user, **fields)
     if earlier:
         return earlier
@@ -144,12 +166,13 @@ def _beaten(lot_id: int, amount: int) -> bool:
     return floor is not None and amount < floor
 
 
-async def _below_floor(user, *, lot_id: int, amount: int, bid_id: str) -> BidOutcome | None:
+async def _below_floor(user, *, lot_id: int, amount: int, bid_id: str, max_amount: int | None) -> BidOutcome | None:
     """Refuse a bid already beaten by one this process saw commit (exact: the floor only rises, and only with
     committed bids). Only a retry of a bid accepted earlier can still succeed, with its original outcome."""
     if not _beaten(lot_id, amount):
         return None
-    earlier = await _in_thread(_guarded)(_earlier_outcome, user, lot_id=lot_id, amount=amount, bid_id=bid_id)
+    earlier = await _in_thread(_guarded)(_earlier_outcome, user, lot_id=lot_id, amount=amount, bid_id=bid_id,
+                                         max_amount=max_amount)
     if earlier:
         return earlier
     floor = committed_floor.get(lot_id)
@@ -171,12 +194,12 @@ async def _decide_in_thread(step, user, **fields) -> BidOutcome | None:
     return await database_sync_to_async(_guarded, thread_sensitive=False, executor=_decision_pool)(step, user, **fields)
 
 
-def _precheck(user, *, lot_id: int, amount: int, bid_id: str) -> BidOutcome | None:
+def _precheck(user, *, lot_id: int, amount: int, bid_id: str, max_amount: int | None) -> BidOutcome | None:
     """Everything that can be refused without the lock, from one read. Returns the earlier outcome of a retry."""
     if user is None or not user.is_authenticated:
         raise NotAuthenticated()
     found = statements.read_precheck(lot_id=lot_id, user_id=user.pk, bid_id=bid_id)
-    earlier = _outcome_of_earlier(found.earlier, lot_id=lot_id, amount=amount, bid_id=bid_id)
+    earlier = _outcome_of_earlier(found.earlier, lot_id=lot_id, amount=amount, bid_id=bid_id, max_amount=max_amount)
     if earlier:
         return earlier
     if found.lot is None:
@@ -187,13 +210,14 @@ def _precheck(user, *, lot_id: int, amount: int, bid_id: str) -> BidOutcome | No
     return None
 
 
-def _guarded(step, user, *, lot_id: int, amount: int, bid_id: str) -> BidOutcome | None:
+def _guarded(step, user, *, lot_id: int, amount: int, bid_id: str, max_amount: int | None = None
+             ) -> BidOutcome | None:
     """Run a database step; database trouble becomes a refusal the client can act on, never a half-written bid."""
     try:
-        return step(user, lot_id=lot_id, amount=amount, bid_id=bid_id)
+        return step(user, lot_id=lot_id, amount=amount, bid_id=bid_id, max_amount=max_amount)
     except IntegrityError:
         # Only a concurrent twin with the same bid_id gets here (the row lock orders everything else).
-        earlier = _earlier_outcome(user, lot_id=lot_id, amount=amount, bid_id=bid_id)
+        earlier = _earlier_outcome(user, lot_id=lot_id, amount=amount, bid_id=bid_id, max_amount=max_amount)
         if earlier:
             return earlier
         log.exception("bid_integrity_error", lot_id=lot_id, bid_id=bid_id)
@@ -206,48 +230,136 @@ def _guarded(step, user, *, lot_id: int, amount: int, bid_id: str) -> BidOutcome
         raise Unavailable() from None
 
 
-def _record_bid(user, *, lot_id: int, amount: int, bid_id: str) -> BidOutcome:
+def _record_bid(user, *, lot_id: int, amount: int, bid_id: str, max_amount: int | None = None) -> BidOutcome:
     """The decision. Expects the lot lock held; takes the row lock, so it stays right if the lot lock expired.
 
-    Two round trips and a commit: the locked read (with this bidder's alias number) and one statement for the
-    lot's new state, the bid and its event (bidding/statements.py).
+    Two round trips and a commit in the common case: the locked read (with the alias numbers of this bidder and
+    of the leader) and one statement for the lot's new state, the bid and its event (bidding/statements.py).
     """
     with transaction.atomic():
         lot = (
             Lot.objects.select_for_update(of=("self",))
-            .annotate(your_number=Subquery(
-                Bid.objects.filter(lot=OuterRef("pk"), bidder_id=user.pk).values("bidder_number")[:1]))
+            .annotate(
+                your_number=_bidder_number_of(user.pk),
+                leader_number=_bidder_number_of(OuterRef("high_bidder_id")),
+            )
             .get(pk=lot_id)
         )
         now = timezone.now()
         check_lot_accepts(lot, now)
         check_amount(lot, amount)
-
-        number = lot.your_number
-        if number is None:
-            lot.bidder_count += 1
-            number = lot.bidder_count
-        outbid_user_id = lot.high_bidder_id if lot.high_bidder_id != user.pk else None
-
-        extended = False
-        if lot.ends_at - now <= timedelta(seconds=lot.soft_close_window):
-            new_end = now + timedelta(seconds=lot.soft_close_extension)
-            if lot.hard_end_at is not None:
-                new_end = min(new_end, lot.hard_end_at)
-            if new_end > lot.ends_at:
-                lot.ends_at, extended = new_end, True
-        lot.seq += 1
-        lot.bid_count += 1
-        lot.high_bid_amount = amount
-        lot.high_bidder_id = user.pk
+        decision = proxy.resolve(price=lot.high_bid_amount, leader_id=lot.high_bidder_id,
+                                 leader_max=lot.leader_max_amount, bidder_id=user.pk, amount=amount,
+                                 max_amount=max_amount, reserve=lot.reserve_price)
+        numbers = {lot.high_bidder_id: lot.leader_number, user.pk: lot.your_number}
+        extended = _extend_for_soft_close(lot, now) if decision.steps else False
+        bids, texts = [], []
+        for step in decision.steps:
+            if numbers.get(step.bidder_id) is None:
+                lot.bidder_count += 1
+                numbers[step.bidder_id] = lot.bidder_count
+            lot.seq += 1
+            lot.bid_count += 1
+            lot.high_bid_amount, lot.high_bidder_id = step.amount, step.bidder_id
+            bids.append(Bid(
+                lot_id=lot.pk, bidder_id=step.bidder_id, amount=step.amount, seq=lot.seq,
+                bidder_number=numbers[step.bidder_id], created_at=now,
+                kind=Bid.Kind.AUTOMATIC if step.automatic else Bid.Kind.MANUAL,
+                outbid_at_once=step.outbid_at_once,
+                bid_id=bid_id if step.is_request else None,
+                requested_amount=amount if step.is_request else None,
+                max_amount=max_amount if step.is_request else None,
+            ))
+            texts.append(events.encode(events.high_bid(
+                lot, amount=step.amount, bidder_number=numbers[step.bidder_id], now=now,
+                extended=extended and len(texts) == 0, automatic=step.automatic,
+                outbid_at_once=step.outbid_at_once)))
+        lot.leader_max_amount = decision.leader_max
         lot.status = Lot.Status.OPEN
-        payload = events.high_bid(lot, amount=amount, bidder_number=number, now=now, extended=extended)
-        text = events.encode(payload)
-        # A twin with the same bid_id that committed meanwhile makes this fail on the unique (bidder, bid_id)
-        # constraint; _guarded then answers with the twin's outcome.
-        statements.write_bid(lot=lot, user_id=user.pk, amount=amount, bid_id=bid_id, number=number, now=now,
-                             event_text=text)
-        events.broadcast_on_commit(lot.pk, lot.seq, text)
-        notices = ((outbid_user_id, events.outbid(lot, now=now)),) if outbid_user_id else ()
-    return BidOutcome(lot_id=lot_id, bid_id=bid_id, amount=amount, seq=lot.seq, ends_at=lot.ends_at,
-                      min_next_bid=events.lot_min_next_bid(lot), notices=notices)
+        if bids:
+            # A twin with the same bid_id that committed meanwhile makes this fail on the unique (bidder, bid_id)
+            # constraint; _guarded then answers with the twin's outcome.
+            statements.write_decision(lot=lot, bids=bids, event_texts=texts, now=now)
+            for bid, text in zip(bids, texts):
+                events.broadcast_on_commit(lot.pk, bid.seq, text)
+        else:
+            # The leader raised their own maximum: nothing visible changes, so no event and no sequence number.
+            Lot.objects.filter(pk=lot.pk).update(leader_max_amount=lot.leader_max_amount, status=lot.status)
+        notices = tuple((user_id, events.outbid(lot, now=now)) for user_id in decision.outbid_user_ids)
+    request = next((bid for bid in bids if bid.bid_id == bid_id), None)
+    leading = decision.leader_id == user.pk
+    return BidOutcome(
+        lot_id=lot_id, bid_id=bid_id, amount=request.amount if request else lot.high_bid_amount, seq=lot.seq,
+        ends_at=lot.ends_at, min_next_bid=events.lot_min_next_bid(lot), leading=leading,
+        automatic=request is not None and request.kind == Bid.Kind.AUTOMATIC,
+        max_amount=lot.leader_max_amount if leading else None, notices=notices,
+    )
+
+
+def buy_now(*, user, lot_id: int, bid_id: object) -> BidOutcome:
+    """End the lot at once at its buy-now price for `user`: offered until the first bid (the simpler rule for
+    bidders: once anyone has bid, the auction runs its course). The purchase is a bid row and the lot closes in
+    the same transaction, with the usual closing broadcast and notices."""
+    from auctions.services import close_lot  # auctions.services builds on bidding; the import runs at call time
+
+    bid_id = check_bid_id(bid_id)
+    if user is None or not user.is_authenticated:
+        raise NotAuthenticated()
+    with lot_lock(lot_id):
+        try:
+            with transaction.atomic():
+                earlier = Bid.objects.filter(bidder_id=user.pk, bid_id=bid_id).values_list(
+                    "lot_id", "kind", "amount", "seq", "lot__ends_at").first()
+                if earlier is not None:
+                    if earlier[:2] != (lot_id, Bid.Kind.BUY_NOW):
+                        raise InvalidBid("This bid_id was already used for a different bid.", field="bid_id")
+                    return BidOutcome(lot_id=lot_id, bid_id=bid_id, amount=earlier[2], seq=earlier[3],
+                                      ends_at=earlier[4], duplicate=True)
+                lot = Lot.objects.select_for_update(of=("self",)).filter(pk=lot_id).first()
+                if lot is None:
+                    raise LotNotFound()
+                flags = Profile.objects.filter(user_id=user.pk).values_list("can_bid", "banned").first()
+                can_bid, banned = flags or (False, False)
+                check_bidder(user, lot, can_bid=can_bid, banned=banned)
+                now = timezone.now()
+                check_lot_accepts(lot, now)
+                if events.buy_now_price(lot, now) is None:
+                    raise BuyNowUnavailable()
+                lot.bidder_count += 1
+                lot.seq += 1
+                lot.bid_count += 1
+                lot.high_bid_amount, lot.high_bidder_id, lot.leader_max_amount = lot.buy_now_price, user.pk, None
+                lot.status = Lot.Status.OPEN
+                bid = Bid(lot_id=lot.pk, bidder_id=user.pk, amount=lot.buy_now_price, seq=lot.seq,
+                          bidder_number=lot.bidder_count, created_at=now, kind=Bid.Kind.BUY_NOW, bid_id=bid_id,
+                          requested_amount=lot.buy_now_price)
+                text = events.encode(events.high_bid(lot, amount=bid.amount, bidder_number=bid.bidder_number,
+                                                     now=now, extended=False, buy_now=True))
+                statements.write_decision(lot=lot, bids=[bid], event_texts=[text], now=now)
+                events.broadcast_on_commit(lot.pk, lot.seq, text)
+                close_lot(lot, now)
+        except (OperationalError, InterfaceError) as exc:
+            log.error("buy_now_database_unavailable", lot_id=lot_id, bid_id=bid_id, error=repr(exc))
+            raise Unavailable() from exc
+    log.info("lot_bought_now", lot_id=lot_id, bid_id=bid_id, amount=bid.amount)
+    return BidOutcome(lot_id=lot_id, bid_id=bid_id, amount=bid.amount, seq=bid.seq, ends_at=lot.ends_at)
+
+
+abuy_now = database_sync_to_async(buy_now, thread_sensitive=False)
+
+
+def _bidder_number_of(user_ref) -> Subquery:
+    return Subquery(Bid.objects.filter(lot=OuterRef("pk"), bidder_id=user_ref).values("bidder_number")[:1])
+
+
+def _extend_for_soft_close(lot: Lot, now: datetime) -> bool:
+    """A bid inside the soft-close window moves the end (never past the hard end): no sniping."""
+    if lot.ends_at - now > timedelta(seconds=lot.soft_close_window):
+        return False
+    new_end = now + timedelta(seconds=lot.soft_close_extension)
+    if lot.hard_end_at is not None:
+        new_end = min(new_end, lot.hard_end_at)
+    if new_end <= lot.ends_at:
+        return False
+    lot.ends_at = new_end
+    return True

@@ -31,13 +31,13 @@ class Precheck:
     lot: Lot | None  # unsaved-looking instance holding just the fields the checks read
     can_bid: bool
     banned: bool
-    earlier: tuple[int, int, int, datetime] | None  # (lot_id, amount, seq, lot ends_at) of this bid_id, if used
+    earlier: tuple | None  # this bid_id's earlier row, if used: see bidding.services.EarlierRow
 
 
 _PRECHECK_SQL = f"""
 SELECT l.id, l.seller_id, l.status, l.starts_at, l.ends_at, l.starting_price, l.high_bid_amount,
        p.can_bid, p.banned,
-       e.lot_id, e.amount, e.seq, el.ends_at
+       e.lot_id, COALESCE(e.requested_amount, e.amount), e.max_amount, e.amount, e.seq, el.ends_at, e.outbid_at_once
 FROM (SELECT 1) AS one
 LEFT JOIN {LOT} l ON l.id = %(lot_id)s
 LEFT JOIN {PROFILE} p ON p.user_id = %(user_id)s
@@ -50,47 +50,62 @@ def read_precheck(*, lot_id: int, user_id: int, bid_id: str) -> Precheck:
     with connection.cursor() as cursor:
         cursor.execute(_PRECHECK_SQL, {"lot_id": lot_id, "user_id": user_id, "bid_id": bid_id})
         (pk, seller_id, status, starts_at, ends_at, starting_price, high_bid, can_bid, banned,
-         e_lot, e_amount, e_seq, e_ends_at) = cursor.fetchone()
+         *earlier_row) = cursor.fetchone()
     lot = None
     if pk is not None:
         lot = Lot(pk=pk, seller_id=seller_id, status=status, starts_at=_aware(starts_at), ends_at=_aware(ends_at),
                   starting_price=starting_price, high_bid_amount=high_bid)
-    earlier = None if e_lot is None else (e_lot, e_amount, e_seq, _aware(e_ends_at))
+    earlier = None
+    if earlier_row[0] is not None:
+        earlier_row[5] = _aware(earlier_row[5])
+        earlier = tuple(earlier_row)
     return Precheck(lot=lot, can_bid=bool(can_bid), banned=bool(banned), earlier=earlier)
 
 
 _WRITE_SQL = f"""
 WITH lot_update AS (
     UPDATE {LOT} SET seq = %(seq)s, bid_count = %(bid_count)s, bidder_count = %(bidder_count)s,
-        high_bid_amount = %(amount)s, high_bidder_id = %(user_id)s, ends_at = %(ends_at)s, status = %(status)s
+        high_bid_amount = %(high_bid)s, high_bidder_id = %(high_bidder)s, leader_max_amount = %(leader_max)s,
+        ends_at = %(ends_at)s, status = %(status)s
     WHERE id = %(lot_id)s
 ), new_bid AS (
-    INSERT INTO {BID} (lot_id, bidder_id, amount, bid_id, seq, bidder_number, created_at)
-    VALUES (%(lot_id)s, %(user_id)s, %(amount)s, %(bid_id)s, %(seq)s, %(number)s, %(now)s)
+    INSERT INTO {BID} (lot_id, bidder_id, amount, bid_id, seq, bidder_number, created_at, kind, requested_amount,
+                       max_amount, outbid_at_once)
+    VALUES (%(lot_id)s, %(bidder_id)s, %(amount)s, %(bid_id)s, %(seq)s, %(bidder_number)s, %(created_at)s,
+            %(kind)s, %(requested_amount)s, %(max_amount)s, %(outbid_at_once)s)
 )
 INSERT INTO {EVENT} (lot_id, seq, payload, created_at) VALUES (%(lot_id)s, %(seq)s, %(payload)s::jsonb, %(now)s)
 """
 
+_LOT_STATE = ("seq", "bid_count", "bidder_count", "high_bid_amount", "high_bidder_id", "leader_max_amount", "ends_at",
+              "status")
 
-def write_bid(*, lot: Lot, user_id: int, amount: int, bid_id: str, number: int, now: datetime,
-              event_text: str) -> None:
-    """The lot's new state, the bid and its event, in one statement. Expects the row lock held (FOR UPDATE)."""
-    if connection.vendor != "postgresql":
-        # The laptop default (SQLite) has no data-modifying CTEs; it serves one process and no race, so three
-        # ORM statements in the caller's transaction do the same.
-        Lot.objects.filter(pk=lot.pk).update(
-            seq=lot.seq, bid_count=lot.bid_count, bidder_count=lot.bidder_count, high_bid_amount=amount,
-            high_bidder_id=user_id, ends_at=lot.ends_at, status=lot.status)
-        Bid.objects.create(lot_id=lot.pk, bidder_id=user_id, amount=amount, bid_id=bid_id, seq=lot.seq,
-                           bidder_number=number, created_at=now)
-        LotEvent.objects.create(lot_id=lot.pk, seq=lot.seq, payload=json.loads(event_text))
+
+def write_decision(*, lot: Lot, bids: list[Bid], event_texts: list[str], now: datetime) -> None:
+    """The lot's new state, its new bids and their events. Expects the row lock held (FOR UPDATE).
+
+    The common case, one bid, is one statement; a decision with automatic answers, or the laptop default (SQLite
+    has no data-modifying CTEs; it serves one process and no race), takes a few ORM statements in the caller's
+    transaction instead.
+    """
+    if connection.vendor == "postgresql" and len(bids) == 1:
+        bid = bids[0]
+        with connection.cursor() as cursor:
+            cursor.execute(_WRITE_SQL, {
+                "lot_id": lot.pk, "seq": lot.seq, "bid_count": lot.bid_count, "bidder_count": lot.bidder_count,
+                "high_bid": lot.high_bid_amount, "high_bidder": lot.high_bidder_id,
+                "leader_max": lot.leader_max_amount, "ends_at": lot.ends_at, "status": lot.status,
+                "bidder_id": bid.bidder_id, "amount": bid.amount, "bid_id": bid.bid_id,
+                "bidder_number": bid.bidder_number, "created_at": bid.created_at, "kind": bid.kind,
+                "requested_amount": bid.requested_amount, "max_amount": bid.max_amount,
+                "outbid_at_once": bid.outbid_at_once, "payload": event_texts[0], "now": now,
+            })
         return
-    with connection.cursor() as cursor:
-        cursor.execute(_WRITE_SQL, {
-            "lot_id": lot.pk, "user_id": user_id, "amount": amount, "bid_id": bid_id, "seq": lot.seq,
-            "bid_count": lot.bid_count, "bidder_count": lot.bidder_count, "ends_at": lot.ends_at,
-            "status": lot.status, "number": number, "now": now, "payload": event_text,
-        })
+    Lot.objects.filter(pk=lot.pk).update(**{name: getattr(lot, name) for name in _LOT_STATE})
+    Bid.objects.bulk_create(bids)
+    LotEvent.objects.bulk_create(
+        [LotEvent(lot_id=lot.pk, seq=bid.seq, payload=json.loads(text)) for bid, text in zip(bids, event_texts)]
+    )
 
 
 def _aware(value: datetime | str | None) -> datetime | None:

@@ -2,7 +2,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
 from auctions.api import CatalogueView, LotCancelView, LotDetailView, LotListView, SellerLotsView, WatchlistView, WatchLotView
-from bidding.api import LotBidsView, MyBidsView
+from bidding.api import BuyNowView, LotBidsView, MyBidsView
 
 urlpatterns = [
     path("lots/", LotListView.as_view(), name="api-lots"),
@@ -12,6 +12,7 @@ urlpatterns = [
     path("me/bids/", MyBidsView.as_view(), name="api-my-bids"),
     path("me/lots/", SellerLotsView.as_view(), name="api-seller-lots"),
     path("lots/<int:lot_id>/bids/", LotBidsView.as_view(), name="api-lot-bids"),
+    path("lots/<int:lot_id>/buy-now/", BuyNowView.as_view(), name="api-lot-buy-now"),
     path("me/watchlist/", WatchlistView.as_view(), name="api-watchlist"),
     path("me/watchlist/<int:lot_id>/", WatchLotView.as_view(), name="api-watchlist-lot"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),

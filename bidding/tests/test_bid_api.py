@@ -26,7 +26,8 @@ def test_a_bid_over_http_is_accepted_like_one_over_the_socket(api, lot, bidder):
     api.force_authenticate(bidder)
     response = post_bid(api, lot.pk, amount=1_000, bid_id="h1")
     assert response.status_code == 201
-    assert response.json() == {"type": "bid_accepted", "lot": lot.pk, "bid_id": "h1", "amount": 1_000, "seq": 1}
+    assert response.json() == {"type": "bid_accepted", "lot": lot.pk, "bid_id": "h1", "amount": 1_000, "seq": 1,
+                               "leading": True, "automatic": False, "max_amount": None}
     assert post_bid(api, lot.pk, amount=1_000, bid_id="h1").json() == response.json()  # a retry: same answer
     assert Bid.objects.filter(lot=lot).count() == 1
 

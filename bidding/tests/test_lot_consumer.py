@@ -46,7 +46,8 @@ async def test_bid_is_acknowledged_and_broadcast_to_every_watcher(open_socket, l
     watcher = await open_socket(lot.pk)
     await mine.send_json_to({"type": "bid", "amount": 1_000, "bid_id": "b-1"})
     ack = await receive_until(mine, "bid_accepted")
-    assert ack == {"type": "bid_accepted", "lot": lot.pk, "bid_id": "b-1", "amount": 1_000, "seq": 1}
+    assert ack == {"type": "bid_accepted", "lot": lot.pk, "bid_id": "b-1", "amount": 1_000, "seq": 1,
+                               "leading": True, "automatic": False, "max_amount": None}
     seen = await watcher.receive_json_from(timeout=3)
     assert (seen["type"], seen["seq"], seen["amount"], seen["bidder"]) == ("high_bid", 1, 1_000, "Bidder 1")
     assert seen["min_next_bid"] == 1_100 and seen["bid_count"] == 1
@@ -211,7 +212,7 @@ async def test_sync_from_too_far_back_sends_a_fresh_snapshot(open_socket, lot, b
 async def test_snapshot_tells_a_returning_bidder_their_alias(open_socket, lot, bidder):
     await sync_to_async(place_bid)(user=bidder, lot_id=lot.pk, amount=1_000, bid_id="b")
     mine = await open_socket(lot.pk, bidder)
-    assert mine.snapshot["you"] == {"alias": "Bidder 1"}
+    assert mine.snapshot["you"] == {"alias": "Bidder 1", "max_amount": None}
     assert mine.snapshot["high_bid"] == {"amount": 1_000, "bidder": "Bidder 1"}
 
 
