@@ -58,7 +58,7 @@ class LotListView(APIView):
     def get(self, request: Request) -> Response:
         now = timezone.now()
         lots = Lot.objects.filter(status__in=[Lot.Status.SCHEDULED, Lot.Status.OPEN]).order_by("ends_at")[:500]
-        return Response({"server_time": events.iso(now), "lots": [_lot_summary(lot, now) for lot in lots]})
+        return Response({"server_time": events.iso(now), "lots": [events.lot_summary(lot, now) for lot in lots]})
 
 
 class LotDetailView(APIView):
@@ -107,7 +107,7 @@ class CatalogueView(APIView):
         except BidRefused as refusal:
             return _refused(refusal)
         now = timezone.now()
-        return Response({"lots": [_lot_summary(lot, now) for lot in lots]}, status=201)
+        return Response({"lots": [events.lot_summary(lot, now) for lot in lots]}, status=201)
 
 
 class LotCancelView(APIView):
@@ -136,7 +136,7 @@ class SellerLotsView(APIView):
             return _refused(NotAuthenticated("Log in to see your lots."))
         now = timezone.now()
         lots = Lot.objects.filter(seller_id=request.user.pk).order_by("-created_at")[:500]
-        return Response({"lots": [_lot_summary(lot, now) for lot in lots]})
+        return Response({"lots": [events.lot_summary(lot, now) for lot in lots]})
 
 
 class WatchlistView(APIView):
@@ -173,14 +173,6 @@ class WatchLotView(APIView):
 
 def _refused(refusal: BidRefused) -> Response:
     return Response(events.error(refusal), status=HTTP_STATUS[refusal.code])
-
-
-def _lot_summary(lot: Lot, now) -> dict:
-    return {"id": lot.pk, "title": lot.title, "status": events.lot_status_at(lot, now),
-            "high_bid": lot.high_bid_amount, "bid_count": lot.bid_count, "min_next_bid": events.lot_min_next_bid(lot),
-            "starts_at": events.iso(lot.starts_at), "ends_at": events.iso(lot.ends_at), "seq": lot.seq,
-            "reserve_met": lot.reserve_met, "has_reserve": lot.reserve_price is not None,
-            "buy_now_price": events.buy_now_price(lot, now)}
 
 
 REQUIRED_TO_CREATE = ("title", "starting_price", "starts_at", "ends_at")

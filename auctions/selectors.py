@@ -1,7 +1,10 @@
 """Reads of lot state for clients: snapshots and event replay."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from auctions.models import Lot, LotEvent
@@ -43,3 +46,23 @@ def events_since(lot_id: int, since_seq: int, *, viewer_id: int | None) -> list[
         .values_list("payload", flat=True)
     )
     return [*replay, events.synced(seq=current, now=timezone.now())]
+
+
+SELLER_DASHBOARD_KEEPS_ENDED = timedelta(days=7)
+SELLER_DASHBOARD_MAX_LOTS = 500
+
+
+def seller_dashboard(seller_id: int, *, watchers: dict[int, int] | None = None) -> list[events.Payload]:
+    """The seller's live lots and those ended in the last week, soonest end first (watchers filled in later)."""
+    now = timezone.now()
+    lots = (
+        Lot.objects.filter(seller_id=seller_id)
+        .filter(Q(status__in=[Lot.Status.SCHEDULED, Lot.Status.OPEN])
+                | Q(closed_at__gte=now - SELLER_DASHBOARD_KEEPS_ENDED))
+        .order_by("ends_at")[:SELLER_DASHBOARD_MAX_LOTS]
+    )
+    return [events.seller_lot(lot, now=now, watchers=(watchers or {}).get(lot.pk, 0)) for lot in lots]
+
+
+def is_sellers_lot(lot_id: int, seller_id: int) -> bool:
+    return Lot.objects.filter(pk=lot_id, seller_id=seller_id).exists()

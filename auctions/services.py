@@ -122,8 +122,16 @@ def create_lot(*, seller, title: str, starting_price: object, starts_at: datetim
     fields = {name: value for name, value in fields.items() if value is not None or name in NULLABLE_FIELDS}
     status = Lot.Status.OPEN if fields["starts_at"] <= timezone.now() else Lot.Status.SCHEDULED
     lot = Lot.objects.create(seller=seller, status=status, **fields)
+    _tell_seller(lot, watchers=0)
     log.info("lot_created", lot_id=lot.pk, seller_id=seller.pk, status=status)
     return lot
+
+
+def _tell_seller(lot: Lot, *, watchers: int | None) -> None:
+    """The seller's dashboard, wherever it is open, picks the lot up (after commit)."""
+    now = timezone.now()
+    events.notify_on_commit([(lot.seller_id, events.seller_lot_changed(
+        events.seller_lot(lot, now=now, watchers=watchers), now=now))])
 
 
 NULLABLE_FIELDS = ("reserve_price", "hard_end_at", "buy_now_price")
@@ -161,6 +169,7 @@ def update_lot(*, user, lot_id: int, changes: dict) -> Lot:
         if lot.status == Lot.Status.OPEN and lot.starts_at > now:
             lot.status = Lot.Status.SCHEDULED
         lot.save()
+        _tell_seller(lot, watchers=None)  # None: the dashboard keeps the count it has
     log.info("lot_updated", lot_id=lot.pk, user_id=user.pk, fields=sorted(changes))
     return lot
 

@@ -1,6 +1,7 @@
 """The sockets: parse, authorize, call the service, send. Nothing here decides a bid."""
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from typing import Any
@@ -12,8 +13,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from auctions import selectors, watchlist
-from bidding import events, fanout, protocol
-from bidding.exceptions import BidRefused, RateLimited
+from bidding import events, fanout, presence, protocol
+from bidding.exceptions import BidRefused, Forbidden, InvalidBid, RateLimited
 from bidding.rate_limit import TokenBucket
 from bidding.services import abuy_now, aplace_bid
 
@@ -28,6 +29,8 @@ CLOSE_FLOODING = 4008
 _lot_snapshot = database_sync_to_async(selectors.lot_snapshot, thread_sensitive=False)
 _events_since = database_sync_to_async(selectors.events_since, thread_sensitive=False)
 _watched_lot_ids = database_sync_to_async(watchlist.watched_lot_ids, thread_sensitive=False)
+_seller_dashboard = database_sync_to_async(selectors.seller_dashboard, thread_sensitive=False)
+_is_sellers_lot = database_sync_to_async(selectors.is_sellers_lot, thread_sensitive=False)
 
 
 class GavelSocket(AsyncJsonWebsocketConsumer):
@@ -114,6 +117,7 @@ class LotConsumer(GavelSocket):
             await self.close(code=CLOSE_LOT_NOT_FOUND)
             return
         log.info("ws_open")
+        snapshot["watchers"] = (await presence.watcher_counts([self.lot_id]))[self.lot_id]
         await self.send_json(snapshot)
 
     async def disconnect(self, code: int) -> None:
@@ -165,3 +169,80 @@ class MeConsumer(GavelSocket):
         await self.join_user_group()
         log.info("ws_open", socket="me")
         await self.send_json(events.me(watching=await _watched_lot_ids(self.scope["user"]), now=timezone.now()))
+
+
+class SellerConsumer(GavelSocket):
+    """ws/seller/: the seller's own lots, live: every lot event (bids, extensions, closes, cancellations) as it
+    happens, plus watcher counts across all processes. Ownership is checked again on every client message."""
+
+    client_types = frozenset({"sync", "refresh", "ping"})
+
+    async def connect(self) -> None:
+        self.start(socket="seller")
+        self.lot_ids: set[int] = set()
+        self.counts: dict[int, int] = {}
+        self.presence_task: asyncio.Task | None = None
+        await self.accept()
+        if self.user_id is None:
+            log.info("ws_refused", reason="not_authenticated")
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)
+            return
+        await self.join_user_group()
+        await self.on_refresh({})
+        self.presence_task = asyncio.get_running_loop().create_task(self._follow_presence())
+        log.info("ws_open", lots=len(self.lot_ids))
+
+    async def disconnect(self, code: int) -> None:
+        if self.presence_task is not None:
+            self.presence_task.cancel()
+        for lot_id in self.lot_ids:
+            await fanout.hub().leave(lot_id, self, watcher=False)
+        await super().disconnect(code)
+
+    async def on_refresh(self, message: dict[str, Any]) -> None:
+        """A fresh snapshot of every lot (also what a reconnecting dashboard gets first)."""
+        rows = await _seller_dashboard(self.user_id)
+        for row in rows:
+            await self._follow(row["id"])
+        self.counts = await presence.watcher_counts([row["id"] for row in rows])
+        for row in rows:
+            row["watchers"] = self.counts.get(row["id"], 0)
+        await self.send_json(events.seller_snapshot(rows, now=timezone.now()))
+
+    async def on_sync(self, message: dict[str, Any]) -> None:
+        try:
+            since = protocol.since_seq(message)
+            lot_id = message.get("lot")
+            if isinstance(lot_id, bool) or not isinstance(lot_id, int):
+                raise InvalidBid("lot must be the id of one of your lots.", field="lot")
+            if not await _is_sellers_lot(lot_id, self.user_id):
+                raise Forbidden("That is not one of your lots.", reason="not_owner")
+        except BidRefused as refusal:
+            await self.send_json(events.error(refusal))
+            return
+        for payload in await _events_since(lot_id, since, viewer_id=None):
+            await self.send_json(payload)
+
+    async def user_event(self, event: dict[str, Any]) -> None:
+        payload = event["payload"]
+        if payload["type"] == "seller_lot":
+            await self._follow(payload["lot"]["id"])
+        await self.send_json(payload)
+
+    async def _follow(self, lot_id: int) -> None:
+        if lot_id not in self.lot_ids:
+            self.lot_ids.add(lot_id)
+            await fanout.hub().join(lot_id, self, self.base_send, watcher=False)
+
+    async def _follow_presence(self) -> None:
+        while True:
+            await asyncio.sleep(settings.PRESENCE_INTERVAL_SECONDS)
+            try:
+                counts = await presence.watcher_counts(sorted(self.lot_ids))
+            except Exception:
+                log.exception("presence_read_failed")
+                continue
+            changed = {lot_id: n for lot_id, n in counts.items() if self.counts.get(lot_id) != n}
+            self.counts = counts
+            if changed:
+                await self.send_json(events.watchers(changed, now=timezone.now()))

@@ -95,6 +95,36 @@ def snapshot(lot: Lot, *, now: datetime, high_bidder_number: int | None, your_nu
     }
 
 
+def lot_summary(lot: Lot, now: datetime) -> Payload:
+    """A lot's public state in a list (lots list, my lots)."""
+    return {"id": lot.pk, "title": lot.title, "status": lot_status_at(lot, now),
+            "high_bid": lot.high_bid_amount, "bid_count": lot.bid_count, "min_next_bid": lot_min_next_bid(lot),
+            "starts_at": iso(lot.starts_at), "ends_at": iso(lot.ends_at), "seq": lot.seq,
+            "reserve_met": lot.reserve_met, "has_reserve": lot.reserve_price is not None,
+            "buy_now_price": buy_now_price(lot, now)}
+
+
+def seller_lot(lot: Lot, *, now: datetime, watchers: int) -> Payload:
+    """One row of the seller's live dashboard: the public state plus what only the seller may know about their own
+    lot (its reserve). Never a bidder's maximum."""
+    return {**lot_summary(lot, now), "reserve_price": lot.reserve_price, "bidder_count": lot.bidder_count,
+            "hard_end_at": iso(lot.hard_end_at), "watchers": watchers, "winner_found": lot.winner_id is not None}
+
+
+def seller_snapshot(rows: list[Payload], *, now: datetime) -> Payload:
+    return {"type": "seller_snapshot", "lots": rows, "server_time": iso(now)}
+
+
+def seller_lot_changed(row: Payload, *, now: datetime) -> Payload:
+    """To the seller's dashboard when they list or edit a lot (bids and closes arrive as the lot's own events)."""
+    return {"type": "seller_lot", "lot": row, "server_time": iso(now)}
+
+
+def watchers(counts: dict[int, int], *, now: datetime) -> Payload:
+    return {"type": "watchers", "lots": {str(lot_id): count for lot_id, count in counts.items()},
+            "server_time": iso(now)}
+
+
 def high_bid(lot: Lot, *, amount: int, bidder_number: int, now: datetime, extended: bool, automatic: bool = False,
              outbid_at_once: bool = False, buy_now: bool = False) -> Payload:
     """One bid row. A client bid answered by a hidden maximum makes two or three of these, in sequence order; the

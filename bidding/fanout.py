@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 
 from bidding.floors import committed_floor
 from bidding.locks import redis_client
+from bidding.presence import PresencePublisher
 
 log = structlog.get_logger(__name__)
 
@@ -50,24 +51,35 @@ class LotHub:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.members: dict[int, dict[object, Send]] = {}
+        self.watchers: dict[int, int] = {}  # lot sockets per lot (seller dashboards listen but are not counted)
+        self.presence = PresencePublisher(self)
         self._pubsub = None
         self._reader: asyncio.Task | None = None
         self._closer: asyncio.Task | None = None
         if settings.CLOSE_LOTS_IN_WEB_PROCESS:
             self._closer = loop.create_task(_closing_loop())
 
-    async def join(self, lot_id: int, key: object, send: Send) -> None:
+    async def join(self, lot_id: int, key: object, send: Send, *, watcher: bool = True) -> None:
         local = self.members.setdefault(lot_id, {})
         first = not local
+        if key not in local and watcher:
+            self.watchers[lot_id] = self.watchers.get(lot_id, 0) + 1
+            self.presence.mark(lot_id)
         local[key] = send
         if first and settings.REDIS_URL:
             await self._subscribe(lot_id)
 
-    async def leave(self, lot_id: int, key: object) -> None:
+    async def leave(self, lot_id: int, key: object, *, watcher: bool = True) -> None:
         local = self.members.get(lot_id)
         if local is None:
             return
-        local.pop(key, None)
+        if local.pop(key, None) is not None and watcher:
+            remaining = self.watchers.get(lot_id, 0) - 1
+            if remaining > 0:
+                self.watchers[lot_id] = remaining
+            else:
+                self.watchers.pop(lot_id, None)
+            self.presence.mark(lot_id)
         if not local:
             del self.members[lot_id]
             committed_floor.forget(lot_id)
@@ -167,6 +179,10 @@ def hub() -> LotHub:
     if current is None:
         current = _hubs[loop] = LotHub(loop)
     return current
+
+
+def all_hubs() -> list[LotHub]:
+    return list(_hubs.values())
 
 
 def publish(lot_id: int, text: str) -> None:

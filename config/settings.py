@@ -159,6 +159,10 @@ SYNC_MAX_EVENTS = env.int("SYNC_MAX_EVENTS", default=500)
 
 # --- Closing worker ---------------------------------------------------------------------------------------------
 CLOSE_LOTS_INTERVAL_SECONDS = env.float("CLOSE_LOTS_INTERVAL_SECONDS", default=1.0)
+# Watcher counts ("presence"): each process publishes its counts this often; a process silent for longer than the
+# stale limit (crashed) stops counting.
+PRESENCE_INTERVAL_SECONDS = env.float("PRESENCE_INTERVAL_SECONDS", default=1.0)
+PRESENCE_STALE_SECONDS = env.float("PRESENCE_STALE_SECONDS", default=5.0)
 # Bidders and watchers of a lot get lot_closing_soon this many seconds before its end.
 LOT_CLOSING_SOON_SECONDS = env.int("LOT_CLOSING_SOON_SECONDS", default=60)
 # Single-process mode has no cross-process broadcast, so the web process closes lots itself (see bidding.fanout).
