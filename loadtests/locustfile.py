@@ -9,6 +9,7 @@ Environment:
     GAVEL_WS_PORTS       comma-separated Daphne ports to spread sockets over (default: the host's port)
     GAVEL_BID_WAIT       "min,max" seconds between one bidder's bids (default "1,3")
     GAVEL_USER_WEIGHTS   "bidders,watchers,sellers" (default "3,10,1")
+    GAVEL_MAX_SHARE      share of bids that carry a hidden maximum (automatic bidding), 0..1 (default 0.3)
     GAVEL_SHAPE          "event" to run EventShape (ramp up, sniping burst, ramp down) instead of -u/-r/-t
 
 Request types reported to Locust: `WS connect`, `bid ack` (send -> bid_accepted/bid_rejected; a refusal is a
@@ -33,6 +34,7 @@ from locust import HttpUser, LoadTestShape, between, task
 FIXTURE = json.loads(open(os.environ["GAVEL_FIXTURE"]).read())
 BID_WAIT = tuple(float(x) for x in os.environ.get("GAVEL_BID_WAIT", "1,3").split(","))
 WEIGHTS = [int(x) for x in os.environ.get("GAVEL_USER_WEIGHTS", "3,10,1").split(",")]
+MAX_SHARE = float(os.environ.get("GAVEL_MAX_SHARE", "0.3"))
 _bidder_names = itertools.cycle(FIXTURE["bidders"])
 
 
@@ -68,16 +70,16 @@ class LotSocketUser(HttpUser):
                          headers={"Referer": f"{self.host}/accounts/login/"}, name="login")
         self.cookie = f"sessionid={self.client.cookies.get('sessionid')}"
 
-    def ws_url(self, lot_id: int) -> str:
+    def ws_url(self, path: str) -> str:
         host = urlparse(self.host)
         ports = os.environ.get("GAVEL_WS_PORTS")
         port = random.choice(ports.split(",")) if ports else host.port
-        return f"ws://{host.hostname}:{port}/ws/auctions/{lot_id}/"
+        return f"ws://{host.hostname}:{port}{path}"
 
     def open_lot(self, lot_id: int) -> websocket.WebSocket | None:
         started = time.perf_counter()
         try:
-            sock = websocket.create_connection(self.ws_url(lot_id), cookie=self.cookie or None,
+            sock = websocket.create_connection(self.ws_url(f"/ws/auctions/{lot_id}/"), cookie=self.cookie or None,
                                                origin=self.host, timeout=30)
             snapshot = json.loads(sock.recv())
             self.min_next[lot_id] = snapshot["min_next_bid"]
@@ -138,7 +140,13 @@ class BidderUser(LotSocketUser):
         bid_id = uuid.uuid4().hex
         self.pending[bid_id] = time.perf_counter()
         try:
-            self.sock.send(json.dumps({"type": "bid", "amount": self.min_next[self.lot_id], "bid_id": bid_id}))
+            message = {"type": "bid", "amount": self.min_next[self.lot_id], "bid_id": bid_id}
+            if random.random() < MAX_SHARE:
+                # A hidden maximum a few increments up: the system then answers rivals' bids automatically.
+                # Never below one's own earlier maximum: lowering it while leading is refused as `invalid`.
+                floor = max(message["amount"], getattr(self, "my_max", 0))
+                message["max_amount"] = self.my_max = floor + random.randint(1, 10) * 500
+            self.sock.send(json.dumps(message))
         except Exception as exc:
             self._fire("bid ack", "bid", self.pending.pop(bid_id), 0, exc)
             self.sock = None
@@ -160,7 +168,7 @@ class WatcherUser(LotSocketUser):
 
 
 class SellerUser(LotSocketUser):
-    """Logs in as the fixture's seller and keeps every one of their lots open live (the dashboard's view)."""
+    """Logs in as the fixture's seller and keeps the seller dashboard (ws/seller/) open: every lot live."""
 
     weight = WEIGHTS[2]
     wait_time = between(5, 10)
@@ -168,12 +176,39 @@ class SellerUser(LotSocketUser):
     def on_start(self) -> None:
         super().on_start()
         self.login(FIXTURE["seller"])
-        for lot_id in FIXTURE["lots"][:20]:
-            self.open_lot(lot_id)
+        started = time.perf_counter()
+        try:
+            self.dashboard = websocket.create_connection(self.ws_url("/ws/seller/"), cookie=self.cookie,
+                                                         origin=self.host, timeout=30)
+            snapshot = json.loads(self.dashboard.recv())
+            assert snapshot["type"] == "seller_snapshot", snapshot["type"]
+        except Exception as exc:
+            self._fire("WS connect", "seller", started, 0, exc)
+            self.dashboard = None
+            return
+        self._fire("WS connect", "seller", started, len(snapshot["lots"]), None)
+        self.sockets.append(self.dashboard)
+        self.readers.append(gevent.spawn(self._read_dashboard, self.dashboard))
+
+    def _read_dashboard(self, sock: websocket.WebSocket) -> None:
+        while True:
+            try:
+                raw = sock.recv()
+            except Exception:
+                return
+            if not raw:
+                return
+            message = json.loads(raw)
+            if message.get("type") == "high_bid":
+                lag_ms = (time.time() - datetime.fromisoformat(message["server_time"]).timestamp()) * 1000
+                self.environment.events.request.fire(request_type="broadcast", name="seller high_bid",
+                                                     response_time=lag_ms, response_length=len(raw), exception=None,
+                                                     context={})
 
     @task
-    def watch(self) -> None:
-        pass
+    def refresh(self) -> None:
+        if self.dashboard is not None:
+            self.dashboard.send(json.dumps({"type": "refresh"}))
 
 
 if os.environ.get("GAVEL_SHAPE") == "event":
