@@ -94,7 +94,7 @@ def close_lot(lot: Lot, now: datetime) -> None:
     notify = [(lot.winner_id, events.won(lot, now=now))] if lot.winner_id else []
     notify += [
         (user_id, events.lot_closed(lot, winner_number=winner_number, you_won=user_id == lot.winner_id, now=now))
-        for user_id in interested_user_ids(lot.pk)
+        for user_id in interested_user_ids(lot.pk) | {lot.seller_id}  # the seller hears the result wherever they are
     ]
     events.record_and_broadcast(lot, events.closed(lot, winner_number=winner_number, now=now), notify=notify)
     log.info("lot_closed", lot_id=lot.pk, seq=lot.seq, winner_id=lot.winner_id, amount=lot.high_bid_amount,

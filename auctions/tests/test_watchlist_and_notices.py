@@ -74,8 +74,9 @@ async def test_watchers_and_bidders_hear_closing_soon_once_then_the_result(open_
     watcher = await sync_to_async(make_user)("wendy")
     await Watch.objects.acreate(user=watcher, lot=lot)
     await sync_to_async(place_bid)(user=bidder, lot_id=lot.pk, amount=1_000, bid_id="a")
-    watcher_me, bidder_me = await open_me(watcher), await open_me(bidder)
-    for socket in (watcher_me, bidder_me):
+    seller = await sync_to_async(lambda: lot.seller)()
+    watcher_me, bidder_me, seller_me = await open_me(watcher), await open_me(bidder), await open_me(seller)
+    for socket in (watcher_me, bidder_me, seller_me):
         await socket.receive_json_from(timeout=3)  # the greeting
     assert await sync_to_async(send_closing_soon)() == [lot.pk]
     assert await sync_to_async(send_closing_soon)() == []  # once only
@@ -92,3 +93,5 @@ async def test_watchers_and_bidders_hear_closing_soon_once_then_the_result(open_
         message = await bidder_me.receive_json_from(timeout=3)
         heard[message["type"]] = message
     assert set(heard) == {"won", "lot_closed"} and heard["lot_closed"]["you_won"] is True
+    result = await seller_me.receive_json_from(timeout=3)  # the seller, who neither bid nor watched
+    assert (result["type"], result["amount"], result["you_won"]) == ("lot_closed", 1_000, False)
