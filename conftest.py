@@ -176,36 +176,65 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _database_url() -> str:
+def database_url() -> str:
     db = settings.DATABASES["default"]  # pytest-django has already pointed NAME at the test database
     auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
+class DaphneProcess:
+    """A worker started with `python -m config.serve` (Daphne plus graceful shutdown) on the test database."""
+
+    def __init__(self, tmp_path, name: str, env: dict[str, str]) -> None:
+        self.port = _free_port()
+        self.url = f"ws://127.0.0.1:{self.port}"
+        self.http = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp_path / f"{name}.log"
+        self._log = self.log_path.open("wb")  # a file, not a pipe: a full pipe would stall the server mid-test
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "config.serve", "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"],
+            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 30
+        while not _reachable("127.0.0.1", self.port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.proc.kill()
+                raise RuntimeError(f"{name} did not start: " + self.log_path.read_text()[-2000:])
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+def service_env(**overrides: str) -> dict[str, str]:
+    """The environment of a server or worker process started by a test: the test database, no pinned connections."""
+    return {**os.environ, "DATABASE_URL": database_url(), "DB_CONN_MAX_AGE": "0", "PYTHONUNBUFFERED": "1",
+            **overrides}
+
+
 @pytest.fixture
-def daphne_server(transactional_db, tmp_path):
-    """Start Daphne in a subprocess on the test database; yield its ws:// base URL."""
-    port = _free_port()
-    log_path = tmp_path / "daphne.log"
-    log_file = log_path.open("wb")  # a file, not a pipe: a full pipe would stall the server mid-test
-    env = {**os.environ, "DATABASE_URL": _database_url(), "DB_CONN_MAX_AGE": "0", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-        cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while not _reachable("127.0.0.1", port):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError("daphne did not start: " + log_path.read_text()[-2000:])
-        time.sleep(0.1)
-    try:
-        yield f"ws://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log_file.close()
+def start_daphne(transactional_db, tmp_path):
+    """Start Daphne workers on the test database (each on its own port); all are stopped at teardown."""
+    started: list[DaphneProcess] = []
+
+    def start(name: str = "daphne", **env: str) -> DaphneProcess:
+        server = DaphneProcess(tmp_path, f"{name}-{len(started)}", service_env(**env))
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def daphne_server(start_daphne):
+    """One Daphne worker in a subprocess on the test database; its ws:// base URL."""
+    return start_daphne().url

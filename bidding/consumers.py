@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from auctions import selectors, watchlist
 from bidding import events, fanout, presence, protocol
-from bidding.exceptions import BidRefused, Forbidden, InvalidBid, RateLimited
+from bidding.exceptions import BidRefused, Forbidden, InvalidBid, RateLimited, Unavailable
+from config import draining, metrics
 from bidding.rate_limit import TokenBucket
 from bidding.services import abuy_now, aplace_bid
 
@@ -41,8 +42,12 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
     """
 
     client_types: frozenset[str] = frozenset({"ping"})
+    kind = "me"  # the metrics label of this socket
 
     def start(self, **log_context: Any) -> None:
+        metrics.WS_CONNECTIONS.labels(presence.PROCESS_ID, self.kind).inc()
+        draining.register(self)
+        self.counted = True
         user = self.scope.get("user")
         self.user_id = user.pk if user is not None and user.is_authenticated else None
         self.groups_joined: list[str] = []
@@ -51,9 +56,17 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
         structlog.contextvars.bind_contextvars(conn_id=uuid.uuid4().hex[:12], user_id=self.user_id, **log_context)
 
     async def disconnect(self, code: int) -> None:
-        for group in self.groups_joined:
+        if getattr(self, "counted", False):
+            metrics.WS_CONNECTIONS.labels(presence.PROCESS_ID, self.kind).dec()
+            draining.unregister(self)
+            self.counted = False
+        for group in getattr(self, "groups_joined", ()):
             await self.channel_layer.group_discard(group, self.channel_name)
         log.info("ws_close", code=code)
+
+    async def send_json(self, content, close=False):
+        metrics.WS_MESSAGES_OUT.labels("direct").inc()
+        await super().send_json(content, close=close)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
@@ -63,6 +76,7 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
             refusal: BidRefused | None = None
         except BidRefused as exc:
             message, refusal = None, exc
+        metrics.WS_MESSAGES_IN.labels(self.kind, message["type"] if message else "invalid").inc()
         if not self.bucket.allow():
             await self._refuse_flood(message)
             return
@@ -102,6 +116,7 @@ class LotConsumer(GavelSocket):
     """ws/auctions/<lot_id>/: anyone may watch; a logged-in, verified user may bid."""
 
     client_types = frozenset({"bid", "buy_now", "sync", "ping"})
+    kind = "lot"
 
     async def connect(self) -> None:
         self.lot_id = int(self.scope["url_route"]["kwargs"]["lot_id"])
@@ -135,16 +150,23 @@ class LotConsumer(GavelSocket):
 
     async def _decide(self, message: dict[str, Any], decision) -> None:
         bid_id, started = message.get("bid_id"), time.perf_counter()
-        try:
-            outcome = await decision
-        except BidRefused as refusal:
-            log.info("bid_refused", bid_id=events.bid_rejected(bid_id, refusal)["bid_id"], code=refusal.code,
+        async with draining.in_flight():  # a draining worker waits for this, reply included, before closing
+            try:
+                if draining.is_draining():
+                    decision.close()  # never started: nothing was decided
+                    raise Unavailable("This server is restarting: reconnect and send the bid again (same bid_id).")
+                outcome = await decision
+            except BidRefused as refusal:
+                metrics.BIDS.labels("refused", refusal.code).inc()
+                log.info("bid_refused", bid_id=events.bid_rejected(bid_id, refusal)["bid_id"], code=refusal.code,
+                         latency_ms=round((time.perf_counter() - started) * 1000, 2))
+                await self.send_json(events.bid_rejected(bid_id, refusal))
+                return
+            metrics.BIDS.labels("accepted", "").inc()
+            log.info("bid_accepted", bid_id=outcome.bid_id, amount=outcome.amount, seq=outcome.seq,
+                     kind=message["type"], leading=outcome.leading, duplicate=outcome.duplicate,
                      latency_ms=round((time.perf_counter() - started) * 1000, 2))
-            await self.send_json(events.bid_rejected(bid_id, refusal))
-            return
-        log.info("bid_accepted", bid_id=outcome.bid_id, amount=outcome.amount, seq=outcome.seq, kind=message["type"],
-                 leading=outcome.leading, duplicate=outcome.duplicate, latency_ms=round((time.perf_counter() - started) * 1000, 2))
-        await self.send_json(events.bid_accepted(outcome))
+            await self.send_json(events.bid_accepted(outcome))
 
     async def on_sync(self, message: dict[str, Any]) -> None:
         try:
@@ -176,6 +198,7 @@ class SellerConsumer(GavelSocket):
     happens, plus watcher counts across all processes. Ownership is checked again on every client message."""
 
     client_types = frozenset({"sync", "refresh", "ping"})
+    kind = "seller"
 
     async def connect(self) -> None:
         self.start(socket="seller")

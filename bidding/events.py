@@ -18,6 +18,7 @@ from django.db import transaction
 from bidding import fanout
 from bidding.exceptions import BidRefused
 from bidding.increments import min_next_bid
+from config.metrics import LAYER_SEND_FAILURES
 
 if TYPE_CHECKING:
     from auctions.models import Lot
@@ -265,6 +266,7 @@ def _send_all(lot_id: int, seq: int, text: str, notices: list[tuple[str, dict]])
         fanout.publish(lot_id, text)
     except Exception:
         # The event is committed and replayable via `sync`; a failed send must not undo or hide it.
+        LAYER_SEND_FAILURES.labels("broadcast").inc()
         log.exception("broadcast_failed", lot_id=lot_id, seq=seq)
     _send_notices(notices)
 
@@ -280,6 +282,7 @@ async def _asend_notices(notices: list[tuple[str, dict]]) -> None:
         try:
             await layer.group_send(group, message)
         except Exception:
+            LAYER_SEND_FAILURES.labels("notice").inc()
             log.exception("notice_failed", group=group, notice=message["payload"].get("type"))
 
 

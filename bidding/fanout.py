@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import weakref
+from datetime import datetime
 from collections.abc import Awaitable, Callable
 
 import redis.asyncio as aredis
@@ -29,6 +31,7 @@ from redis.exceptions import RedisError
 from bidding.floors import committed_floor
 from bidding.locks import redis_client
 from bidding.presence import PresencePublisher
+from config import metrics
 
 log = structlog.get_logger(__name__)
 
@@ -97,7 +100,8 @@ class LotHub:
         local = self.members.get(lot_id)
         if not local:
             return
-        _note_floor(lot_id, text)
+        _note_bid(lot_id, text)
+        metrics.WS_MESSAGES_OUT.labels("fanout").inc(len(local))
         message = {"type": "websocket.send", "text": text}
         for send in list(local.values()):
             try:
@@ -205,7 +209,10 @@ def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:
         return False
 
 
-def _note_floor(lot_id: int, text: str) -> None:
-    # Every process learns of every committed bid on the lots it serves, so its floor check stays current.
+def _note_bid(lot_id: int, text: str) -> None:
+    # Every process learns of every committed bid on the lots it serves, so its floor check stays current; and
+    # measures how long the bid took from its decision to here.
     if text.startswith('{"type": "high_bid"'):
-        committed_floor.raise_to(lot_id, json.loads(text)["min_next_bid"])
+        event = json.loads(text)
+        committed_floor.raise_to(lot_id, event["min_next_bid"])
+        metrics.BROADCAST_LATENCY.observe(max(0.0, time.time() - datetime.fromisoformat(event["server_time"]).timestamp()))

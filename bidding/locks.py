@@ -28,6 +28,7 @@ from django.dispatch import receiver
 from redis.exceptions import LockNotOwnedError, RedisError
 
 from bidding.exceptions import Busy, Unavailable
+from config.metrics import LOCK_WAIT
 
 log = structlog.get_logger(__name__)
 
@@ -101,10 +102,12 @@ def _release_errors(lot_id: int) -> Iterator[None]:
 @contextmanager
 def lot_lock(lot_id: int) -> Iterator[None]:
     """Hold the lot's lock for the block; raises Busy or Unavailable rather than waiting without bound."""
+    started = time.monotonic()
     if not settings.REDIS_URL:
         lock = _local_lock_for(lot_id)
         if not lock.acquire(timeout=settings.BID_LOCK_WAIT_SECONDS):
             raise Busy()
+        LOCK_WAIT.observe(time.monotonic() - started)
         try:
             yield
         finally:
@@ -116,6 +119,7 @@ def lot_lock(lot_id: int) -> Iterator[None]:
         acquired = lock.acquire()
     if not acquired:
         raise Busy()
+    LOCK_WAIT.observe(time.monotonic() - started)
     try:
         yield
     finally:
@@ -151,10 +155,12 @@ async def _lot_gate(lot_id: int, deadline: float) -> AsyncIterator[None]:
 @asynccontextmanager
 async def alot_lock(lot_id: int) -> AsyncIterator[None]:
     """lot_lock for coroutines: same lock, same bounds; waits without holding a thread."""
-    deadline = time.monotonic() + settings.BID_LOCK_WAIT_SECONDS
+    started = time.monotonic()
+    deadline = started + settings.BID_LOCK_WAIT_SECONDS
     async with _lot_gate(lot_id, deadline):
         if settings.REDIS_URL:
             async with _redis_lock(lot_id, deadline):
+                LOCK_WAIT.observe(time.monotonic() - started)
                 yield
         else:
             lock = _local_lock_for(lot_id)  # shared with synchronous callers in this process
@@ -162,6 +168,7 @@ async def alot_lock(lot_id: int) -> AsyncIterator[None]:
                 if time.monotonic() >= deadline:
                     raise Busy()
                 await asyncio.sleep(POLL_SECONDS)
+            LOCK_WAIT.observe(time.monotonic() - started)
             try:
                 yield
             finally:

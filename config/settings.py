@@ -163,6 +163,11 @@ CLOSE_LOTS_INTERVAL_SECONDS = env.float("CLOSE_LOTS_INTERVAL_SECONDS", default=1
 # stale limit (crashed) stops counting.
 PRESENCE_INTERVAL_SECONDS = env.float("PRESENCE_INTERVAL_SECONDS", default=1.0)
 PRESENCE_STALE_SECONDS = env.float("PRESENCE_STALE_SECONDS", default=5.0)
+
+# Operations: who may read /metrics (staff always), and how long SIGTERM waits for bids in flight.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOW_LOOPBACK = env.bool("METRICS_ALLOW_LOOPBACK", default=True)
+DRAIN_TIMEOUT_SECONDS = env.float("DRAIN_TIMEOUT_SECONDS", default=10.0)
 # Bidders and watchers of a lot get lot_closing_soon this many seconds before its end.
 LOT_CLOSING_SOON_SECONDS = env.int("LOT_CLOSING_SOON_SECONDS", default=60)
 # Single-process mode has no cross-process broadcast, so the web process closes lots itself (see bidding.fanout).

@@ -1,7 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from config.health import healthz, readyz
+from config.metrics import metrics_view
+
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("api/", include("config.api_urls")),

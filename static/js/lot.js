@@ -128,8 +128,10 @@
     ws = new WebSocket(`${scheme}://${location.host}/ws/auctions/${lotId}/`);
     ws.onopen = () => { retry = 0; setConnected(true); };
     ws.onmessage = (e) => { const m = JSON.parse(e.data); if (handlers[m.type]) handlers[m.type](m); };
-    ws.onclose = () => {
+    ws.onclose = (e) => {
       setConnected(false);
+      if (e.code === 4404) { $("status").textContent = "no such lot"; return; }
+      if (e.code === 4503) retry = 0;  // the server is restarting: another worker takes us at once
       const delay = Math.min(30000, 500 * 2 ** retry++) * (0.5 + Math.random() / 2);
       setTimeout(connect, delay);
     };

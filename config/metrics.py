@@ -1,0 +1,78 @@
+"""Prometheus metrics of one worker process, and the /metrics view.
+
+Each Daphne process keeps its own registry; Prometheus scrapes every worker directly (nginx refuses /metrics from
+outside, docs/operations.md). Labels are bounded sets (socket kind, message type, refusal code): never a lot or
+user id.
+"""
+from __future__ import annotations
+
+import hmac
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+
+WS_CONNECTIONS = Gauge("gavel_ws_connections", "Open WebSocket connections.", ["process", "socket"])
+WS_MESSAGES_IN = Counter("gavel_ws_messages_in_total", "Frames received from clients.", ["socket", "type"])
+WS_MESSAGES_OUT = Counter("gavel_ws_messages_out_total", "Messages written to clients.", ["path"])
+BIDS = Counter("gavel_bids_total", "Bid decisions by outcome and refusal code.", ["outcome", "code"])
+LOCK_WAIT = Histogram("gavel_bid_lock_wait_seconds", "Time waiting for a lot's lock.",
+                      buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5))
+BROADCAST_LATENCY = Histogram(
+    "gavel_bid_to_broadcast_seconds",
+    "From a bid's decision (its server_time) to its event reaching this process's sockets.",
+    buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+LAYER_SEND_FAILURES = Counter("gavel_channel_layer_send_failures_total",
+                              "Broadcasts or notices that could not be handed to Redis / the channel layer.", ["kind"])
+
+KNOWN_MESSAGE_TYPES = frozenset({"bid", "buy_now", "sync", "ping", "refresh"})
+
+
+def message_type_label(kind: object) -> str:
+    return kind if isinstance(kind, str) and kind in KNOWN_MESSAGE_TYPES else "invalid"
+
+
+class ClosingLag:
+    """Collected at scrape time from the database: how long the most overdue lot has waited to be closed.
+
+    Above a couple of CLOSE_LOTS_INTERVAL_SECONDS means no closing worker is keeping up (or none runs)."""
+
+    def describe(self):
+        # Without this, registering would call collect() at import time, before any database is there.
+        yield GaugeMetricFamily("gavel_closing_lag_seconds", "Age of the oldest lot past its end and not yet closed.")
+
+    def collect(self):
+        from auctions.models import Lot  # apps are loaded by the time anyone scrapes
+
+        oldest = (Lot.objects.filter(status__in=[Lot.Status.SCHEDULED, Lot.Status.OPEN], ends_at__lte=timezone.now())
+                  .order_by("ends_at").values_list("ends_at", flat=True).first())
+        lag = 0.0 if oldest is None else (timezone.now() - oldest).total_seconds()
+        yield GaugeMetricFamily("gavel_closing_lag_seconds", "Age of the oldest lot past its end and not yet closed.",
+                                value=lag)
+
+
+REGISTRY.register(ClosingLag())
+
+
+def _allowed(request: HttpRequest) -> bool:
+    """Staff, a bearer token (METRICS_TOKEN), or a loopback caller with no proxy in between."""
+    if request.user.is_authenticated and request.user.is_staff:
+        return True
+    token = settings.METRICS_TOKEN
+    given = request.headers.get("Authorization", "")
+    if token and given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token.encode()):
+        return True
+    local = request.META.get("REMOTE_ADDR") in ("127.0.0.1", "::1")
+    return settings.METRICS_ALLOW_LOOPBACK and local and "HTTP_X_FORWARDED_FOR" not in request.META
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    if not _allowed(request):
+        return HttpResponse("Forbidden: staff, a METRICS_TOKEN bearer, or loopback only.\n", status=403,
+                            content_type="text/plain")
+    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+

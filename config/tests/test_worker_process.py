@@ -1,0 +1,96 @@
+"""A real worker process (python -m config.serve): graceful shutdown, and database connections under many sockets."""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import urllib.request
+
+import psycopg
+import pytest
+import websockets
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from bidding.models import Bid
+from config.draining import GOING_AWAY
+from conftest import ORIGIN, database_url, session_cookie
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def _connect(server, lot_id: int, cookie: str | None = None):
+    headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"} if cookie else {}
+    socket = await websockets.connect(f"{server.url}/ws/auctions/{lot_id}/", origin=ORIGIN,
+                                      additional_headers=headers)
+    assert json.loads(await socket.recv())["type"] == "snapshot"
+    return socket
+
+
+def _http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+async def test_sigterm_finishes_the_bid_in_flight_then_says_going_away(start_daphne, lot, bidder):
+    server = start_daphne()
+    cookie = await sync_to_async(session_cookie)(bidder)
+    bidding_socket = await _connect(server, lot.pk, cookie)
+    watcher = await _connect(server, lot.pk)
+
+    # Hold the lot's row lock from outside, so the bid is caught mid-decision when the signal comes.
+    blocker = await psycopg.AsyncConnection.connect(database_url().replace("postgres://", "postgresql://"))
+    await blocker.execute("BEGIN")
+    await blocker.execute("SELECT 1 FROM auctions_lot WHERE id = %s FOR UPDATE", (lot.pk,))
+    await bidding_socket.send(json.dumps({"type": "bid", "amount": 1_000, "bid_id": "in-flight"}))
+    await asyncio.sleep(0.5)
+    server.proc.send_signal(signal.SIGTERM)
+    await asyncio.sleep(0.5)
+    # Draining: load balancers stop sending new work here while the bid is still being decided.
+    assert await asyncio.to_thread(_http_status, f"{server.http}/readyz") == 503
+    await blocker.execute("ROLLBACK")
+    await blocker.close()
+
+    replies = []
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        while True:
+            replies.append(json.loads(await asyncio.wait_for(bidding_socket.recv(), 10)))
+    assert closed.value.rcvd.code == GOING_AWAY
+    assert [m["type"] for m in replies if m.get("bid_id") == "in-flight"] == ["bid_accepted"]
+    with pytest.raises(websockets.ConnectionClosed) as watcher_closed:
+        while True:
+            await asyncio.wait_for(watcher.recv(), 10)
+    assert watcher_closed.value.rcvd.code == GOING_AWAY
+    assert await asyncio.to_thread(server.proc.wait, 15) == 0
+    assert await Bid.objects.filter(lot=lot, bid_id="in-flight").acount() == 1
+
+
+def _backend_connections(db_name: str) -> int:
+    with psycopg.connect(database_url().replace("postgres://", "postgresql://").rsplit("/", 1)[0] + "/postgres") as c:
+        return c.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                         (db_name,)).fetchone()[0]
+
+
+async def test_two_hundred_open_sockets_hold_a_small_fixed_number_of_database_connections(start_daphne, lot,
+                                                                                        make_user):
+    # Realistic: connections are kept between requests (CONN_MAX_AGE), so only the thread pools bound them.
+    server = start_daphne(DB_CONN_MAX_AGE="60")
+    users = [await sync_to_async(make_user)(f"viewer{i}") for i in range(20)]
+    cookies = [await sync_to_async(session_cookie)(user) for user in users]
+    db_name = settings.DATABASES["default"]["NAME"]
+    baseline = await asyncio.to_thread(_backend_connections, db_name)
+    sockets = []
+    for i in range(200):  # a tenth logged in (sessions read from the database), the rest anonymous
+        sockets.append(await _connect(server, lot.pk, cookies[i % 20] if i % 10 == 0 else None))
+    await sockets[0].send(json.dumps({"type": "sync", "since_seq": 0}))
+    await asyncio.sleep(0.5)
+    held = await asyncio.to_thread(_backend_connections, db_name) - baseline
+    for socket in sockets:
+        await socket.close()
+    # Threads, not sockets, own connections: Django's sync thread, the shared pool, and the bid decision pool.
+    bound = 1 + min(32, (os.cpu_count() or 1) + 4) + settings.BID_DECISION_THREADS
+    assert 0 < held <= bound, f"{held} connections for 200 sockets (bound {bound})"
