@@ -1,0 +1,216 @@
+"""Two Daphne workers and a closing worker on one PostgreSQL and one Redis, as in production (all real processes).
+
+A bid sent to worker A reaches watchers on worker B; watcher counts add up across both; killing A mid-auction
+loses no accepted bid, its clients reconnect to B and `sync` with no gap in sequence numbers; the lot closes
+exactly once.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+import websockets
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.utils import timezone
+
+from auctions.models import Lot, LotEvent
+from bidding.models import Bid
+from conftest import ORIGIN, ROOT, service_env, session_cookie
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis_only]
+
+
+class LotClient:
+    """What the lot page does: follow events by seq, repair gaps with `sync`, fail over to another worker, retry a
+    bid with its bid_id."""
+
+    def __init__(self, name: str, lot_id: int, servers: list, cookie: str | None = None) -> None:
+        self.name, self.lot_id, self.servers, self.cookie = name, lot_id, servers, cookie
+        self.events: dict[int, dict] = {}
+        self.last_seq: int | None = None
+        self.min_next = 0
+        self.replies: dict[str, asyncio.Future] = {}
+        self.socket = None
+        self.reconnects = 0
+        self.connected = asyncio.Event()
+
+    async def connect(self, server) -> None:
+        headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={self.cookie}"} if self.cookie else {}
+        self.socket = await websockets.connect(f"{server.url}/ws/auctions/{self.lot_id}/", origin=ORIGIN,
+                                               additional_headers=headers)
+        self.server = server
+        snapshot = json.loads(await self.socket.recv())
+        self.min_next = max(self.min_next, snapshot["min_next_bid"])
+        if self.last_seq is None:
+            self.last_seq = snapshot["seq"]
+        else:
+            await self.socket.send(json.dumps({"type": "sync", "since_seq": self.last_seq}))
+        self.connected.set()
+        self.reader = asyncio.create_task(self._read(self.socket))
+
+    async def _read(self, socket) -> None:
+        try:
+            async for raw in socket:
+                self._handle(json.loads(raw))
+        except websockets.ConnectionClosed:
+            pass
+        if socket is self.socket:
+            await self._fail_over()
+
+    async def _fail_over(self) -> None:
+        """Reconnect with backoff, trying the other workers first, as the page does."""
+        self.connected.clear()
+        self.reconnects += 1
+        failed = self.server
+        candidates = [server for server in self.servers if server is not failed] + [failed]
+        for attempt in range(20):
+            await asyncio.sleep(min(1.0, 0.05 * 2 ** attempt))
+            try:
+                await self.connect(candidates[attempt % len(candidates)])
+                return
+            except (OSError, websockets.WebSocketException):
+                continue
+        raise AssertionError(f"{self.name} could not reconnect")
+
+    def _handle(self, message: dict) -> None:
+        if "min_next_bid" in message:
+            self.min_next = max(self.min_next, message["min_next_bid"])
+        if message["type"] in ("high_bid", "closed"):
+            seq = message["seq"]
+            if seq > self.last_seq + 1:  # a gap: ask the database for what was missed
+                asyncio.create_task(self.socket.send(json.dumps({"type": "sync", "since_seq": self.last_seq})))
+                return
+            if seq == self.last_seq + 1:
+                self.events[seq] = message
+                self.last_seq = seq
+        elif message["type"] == "resync":
+            asyncio.create_task(self.socket.send(json.dumps({"type": "sync", "since_seq": self.last_seq})))
+        elif message["type"] in ("bid_accepted", "bid_rejected"):
+            future = self.replies.get(message["bid_id"])
+            if future is not None and not future.done():
+                future.set_result(message)
+
+    async def bid(self, amount: int) -> dict:
+        """Send a bid; if the worker dies before answering, send the same bid_id again on the other one."""
+        bid_id = uuid.uuid4().hex
+        for _ in range(5):
+            await self.connected.wait()
+            future = self.replies[bid_id] = asyncio.get_running_loop().create_future()
+            try:
+                await self.socket.send(json.dumps({"type": "bid", "amount": amount, "bid_id": bid_id}))
+                return await asyncio.wait_for(future, 3)
+            except (websockets.ConnectionClosed, asyncio.TimeoutError):
+                await asyncio.sleep(0.3)  # the reader is failing over
+        raise AssertionError(f"{self.name}: no answer to bid {bid_id}")
+
+    async def close(self) -> None:
+        socket, self.socket = self.socket, None
+        await socket.close()
+
+
+async def _dashboard_count(server, cookie: str, lot_id: int, expected: int) -> int:
+    socket = await websockets.connect(f"{server.url}/ws/seller/", origin=ORIGIN,
+                                      additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"})
+    seen = None
+    deadline = time.monotonic() + 10
+    try:
+        while seen != expected and time.monotonic() < deadline:
+            message = json.loads(await asyncio.wait_for(socket.recv(), 10))
+            if message["type"] == "seller_snapshot":
+                seen = next(row["watchers"] for row in message["lots"] if row["id"] == lot_id)
+            elif message["type"] == "watchers":
+                seen = message["lots"].get(str(lot_id), seen)
+    finally:
+        await socket.close()
+    return seen
+
+
+async def test_two_workers_and_a_closer_run_one_auction_and_survive_losing_a_worker(
+        start_daphne, make_lot, seller, make_user, tmp_path):
+    a, b = start_daphne("worker-a"), start_daphne("worker-b")
+    closer_log = (tmp_path / "closer.log").open("wb")
+    closer = subprocess.Popen([sys.executable, "manage.py", "close_lots", "--interval", "0.2"], cwd=ROOT,
+                              env=service_env(), stdout=closer_log, stderr=subprocess.STDOUT)
+    try:
+        lot = await sync_to_async(make_lot)(seller=seller, ends_in=timedelta(minutes=5), soft_close_window=0)
+        alice, bob = await sync_to_async(make_user)("alice"), await sync_to_async(make_user)("bob")
+        cookies = {user: await sync_to_async(session_cookie)(user) for user in (alice, bob, seller)}
+        servers = [a, b]
+
+        bidder_a = LotClient("alice@A", lot.pk, servers, cookies[alice])
+        bidder_b = LotClient("bob@B", lot.pk, servers, cookies[bob])
+        watchers = [LotClient(f"watcher{i}@{'AB'[i % 2]}", lot.pk, servers) for i in range(5)]
+        await bidder_a.connect(a)
+        await bidder_b.connect(b)
+        for i, watcher in enumerate(watchers):
+            await watcher.connect(servers[i % 2])
+        clients = [bidder_a, bidder_b, *watchers]
+
+        # 1. A bid sent to worker A reaches everyone on worker B (and A).
+        first = await bidder_a.bid(bidder_a.min_next)
+        assert first["type"] == "bid_accepted" and first["seq"] == 1
+        for _ in range(50):
+            if all(1 in client.events for client in clients):
+                break
+            await asyncio.sleep(0.1)
+        assert all(1 in client.events for client in clients), [c.name for c in clients if 1 not in c.events]
+
+        # 2. Watcher counts add up across both workers (3 lot sockets on A, 4 on B).
+        assert await _dashboard_count(b, cookies[seller], lot.pk, expected=7) == 7
+
+        # 3. Both bid on; worker A is SIGKILLed mid-auction; its clients fail over to B and resync.
+        accepted: dict[int, int] = {first["seq"]: first["amount"]}
+
+        async def keep_bidding(client: LotClient, rounds: int) -> None:
+            for _ in range(rounds):
+                reply = await client.bid(client.min_next)
+                if reply["type"] == "bid_accepted":
+                    accepted[reply["seq"]] = reply["amount"]
+                else:
+                    assert reply["code"] in ("too_low", "busy"), reply
+                await asyncio.sleep(0.25)
+
+        async def kill_a_soon() -> None:
+            await asyncio.sleep(1.2)
+            a.proc.kill()
+
+        await asyncio.gather(keep_bidding(bidder_a, 12), keep_bidding(bidder_b, 12), kill_a_soon())
+        assert a.proc.wait(5) == -9
+        assert bidder_a.reconnects >= 1 and all(w.reconnects >= 1 for w in watchers[0::2])
+
+        # 4. The lot closes exactly once, by the closing worker, heard by everyone (now all on B).
+        await Lot.objects.filter(pk=lot.pk).aupdate(ends_at=timezone.now() + timedelta(seconds=1))
+        final = None
+        for _ in range(100):
+            final = await Lot.objects.aget(pk=lot.pk)
+            if final.status == Lot.Status.CLOSED and all(final.seq in c.events for c in clients):
+                break
+            await asyncio.sleep(0.1)
+        assert final.status == Lot.Status.CLOSED
+
+        # The audit: nothing acknowledged is missing, no gaps, one close, one winner.
+        stored = await sync_to_async(lambda: dict(Bid.objects.filter(lot=lot).values_list("seq", "amount")))()
+        assert accepted.items() <= stored.items(), "an acknowledged bid is not in the database"
+        assert sorted(stored) == list(range(1, final.seq)), "bid sequence numbers have gaps"
+        assert final.high_bid_amount == max(stored.values()) == stored[final.seq - 1]
+        closes = await LotEvent.objects.filter(lot=lot, payload__type="closed").acount()
+        assert closes == 1
+        assert final.winner_id in (alice.pk, bob.pk)
+        for client in clients:
+            assert sorted(client.events) == list(range(1, final.seq + 1)), f"{client.name} has a gap"
+            assert [e["type"] for e in client.events.values()].count("closed") == 1
+    finally:
+        closer.terminate()
+        closer.wait(10)
+        closer_log.close()
+        for client in locals().get("clients", []):
+            if client.socket is not None:
+                client.reader.cancel()
+                await client.socket.close()
