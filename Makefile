@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/gavel
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: install demo test test-redis test-single services loadtest bench clean
+.PHONY: install demo serve test test-redis test-single services loadtest bench clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: install
 	$(PY) manage.py seed_demo
 	@echo "Serving on http://127.0.0.1:8000 (Ctrl-C to stop); single-process mode closes lots inside the server."
 	$(PY) -m daphne -b 127.0.0.1 -p 8000 config.asgi:application
+
+# Production shape on one host without Docker: WORKERS Daphne workers + the closing worker (docs/operations.md).
+serve: install
+	scripts/serve.sh
 
 services:
 	scripts/ensure-services.sh

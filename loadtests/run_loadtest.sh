@@ -29,7 +29,7 @@ trap cleanup EXIT
 ports=()
 for i in $(seq 1 "$WORKERS"); do
   port=$((8100 + i))
-  $PY -m daphne -b 127.0.0.1 -p "$port" config.asgi:application > "$RESULTS/daphne-$port.log" 2>&1 &
+  $PY -m config.serve -b 127.0.0.1 -p "$port" config.asgi:application > "$RESULTS/daphne-$port.log" 2>&1 &
   pids+=($!); ports+=("$port")
 done
 $PY manage.py close_lots > "$RESULTS/close_lots.log" 2>&1 &

@@ -1,0 +1,99 @@
+"""docker-compose.yml and the nginx config, validated here since Docker cannot run on these machines."""
+from __future__ import annotations
+
+import re
+import shlex
+
+import yaml
+
+from conftest import ROOT
+
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES = COMPOSE["services"]
+NGINX = (ROOT / "deploy" / "nginx.conf").read_text()
+
+
+def _block(config: str, opener: str) -> str:
+    """The text of the `{ ... }` block that follows `opener` (nested braces counted)."""
+    start = config.index(opener)
+    depth, i = 0, config.index("{", start)
+    for j in range(i, len(config)):
+        depth += {"{": 1, "}": -1}.get(config[j], 0)
+        if depth == 0:
+            return config[i:j + 1]
+    raise AssertionError(f"unclosed block after {opener!r}")
+
+
+def test_compose_has_the_production_services():
+    assert {"postgres", "redis", "migrate", "web", "closer", "nginx"} <= set(SERVICES)
+
+
+def test_every_long_running_service_has_a_health_check_or_waits_for_one():
+    for name in ("postgres", "redis", "web", "nginx"):
+        check = SERVICES[name]["healthcheck"]
+        assert check["test"] and check["interval"], name
+    assert "/readyz" in " ".join(SERVICES["web"]["healthcheck"]["test"])
+    assert SERVICES["nginx"]["depends_on"]["web"]["condition"] == "service_healthy"
+    assert SERVICES["web"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert SERVICES["closer"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_workers_scale_behind_nginx_and_share_redis_and_postgres():
+    web = SERVICES["web"]
+    assert "ports" not in web, "workers must not publish host ports, or --scale web=N collides"
+    assert web["expose"] == ["8000"]
+    assert SERVICES["nginx"]["ports"] == ["80:80"]
+    env = web["environment"]
+    assert env["REDIS_URL"].startswith("redis://redis:") and env["DATABASE_URL"].startswith("postgres://")
+    assert env["DEBUG"] == "false" and "SECRET_KEY" in env
+    assert SERVICES["closer"]["command"][:3] == ["python", "manage.py", "close_lots"]
+
+
+def test_workers_shut_down_gracefully():
+    web = SERVICES["web"]
+    command = web["command"]
+    assert command[:3] == ["python", "-m", "config.serve"]
+    assert "--proxy-headers" in command
+    assert int(command[command.index("--websocket_timeout") + 1]) >= 3600
+    grace = int(re.fullmatch(r"(\d+)s", web["stop_grace_period"]).group(1))
+    from django.conf import settings
+
+    assert grace > settings.DRAIN_TIMEOUT_SECONDS
+
+
+def test_nginx_mounts_the_config_this_repository_holds():
+    mounts = SERVICES["nginx"]["volumes"]
+    assert "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in mounts
+    assert any(m.startswith("static:/srv/static") for m in mounts)
+    assert "static:/app/staticfiles" in SERVICES["web"]["volumes"]
+
+
+def test_nginx_upgrades_websockets_and_keeps_them_open():
+    assert re.search(r"map \$http_upgrade \$connection_upgrade \{\s*default upgrade;\s*''\s*close;\s*\}", NGINX)
+    ws = _block(NGINX, "location /ws/")
+    for directive in ("proxy_http_version 1.1;", "proxy_set_header Upgrade $http_upgrade;",
+                      "proxy_set_header Connection $connection_upgrade;", "proxy_set_header Host $host;",
+                      "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;", "proxy_pass http://gavel_web;"):
+        assert directive in ws, directive
+    timeout = int(re.search(r"proxy_read_timeout (\d+)s;", ws).group(1))
+    assert timeout >= 3600, "idle bid sockets would be cut by the proxy"
+    assert "server web:8000" in _block(NGINX, "upstream gavel_web")
+
+
+def test_nginx_serves_static_and_hides_metrics():
+    assert "alias /srv/static/;" in _block(NGINX, "location /static/")
+    assert "return 404;" in _block(NGINX, "location = /metrics")
+
+
+def test_nginx_config_braces_balance_and_statements_end():
+    assert NGINX.count("{") == NGINX.count("}")
+    for line in NGINX.splitlines():
+        text = line.split("#", 1)[0].strip()
+        if text and not text.endswith(("{", "}", ";")):
+            raise AssertionError(f"unterminated nginx statement: {line!r}")
+
+
+def test_dockerfile_runs_the_graceful_worker():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    cmd = re.search(r"^CMD (.+)$", dockerfile, re.M).group(1)
+    assert shlex.split(cmd.replace(",", " ").strip("[]"))[:3] == ["python", "-m", "config.serve"]
