@@ -185,8 +185,8 @@ def database_url() -> str:
 class DaphneProcess:
     """A worker started with `python -m config.serve` (Daphne plus graceful shutdown) on the test database."""
 
-    def __init__(self, tmp_path, name: str, env: dict[str, str]) -> None:
-        self.port = _free_port()
+    def __init__(self, tmp_path, name: str, env: dict[str, str], port: int | None = None) -> None:
+        self.port = port or _free_port()
         self.url = f"ws://127.0.0.1:{self.port}"
         self.http = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / f"{name}.log"
@@ -224,8 +224,9 @@ def start_daphne(transactional_db, tmp_path):
     """Start Daphne workers on the test database (each on its own port); all are stopped at teardown."""
     started: list[DaphneProcess] = []
 
-    def start(name: str = "daphne", **env: str) -> DaphneProcess:
-        server = DaphneProcess(tmp_path, f"{name}-{len(started)}", service_env(**env))
+    def start(name: str = "daphne", *, port: int | None = None, **env: str) -> DaphneProcess:
+        """`port`: restart a worker where a killed one was (its clients reconnect to the same address)."""
+        server = DaphneProcess(tmp_path, f"{name}-{len(started)}", service_env(**env), port=port)
         started.append(server)
         return server
 

@@ -101,7 +101,7 @@ class CatalogueView(APIView):
                 raise InvalidBid("lots must be a non-empty list.", field="lots")
             lots = services.create_catalogue(
                 seller=request.user, stagger_seconds=data.get("stagger_seconds"),
-                lots=[_lot_fields(item, required=REQUIRED_TO_CREATE if i == 0 else REQUIRED_TO_CREATE[:3])
+                lots=[_lot_fields(item, required=REQUIRED_TO_CREATE if i == 0 else REQUIRED_TO_CREATE[:2])
                       for i, item in enumerate(items)],
             )
         except BidRefused as refusal:
@@ -175,7 +175,7 @@ def _refused(refusal: BidRefused) -> Response:
     return Response(events.error(refusal), status=HTTP_STATUS[refusal.code])
 
 
-REQUIRED_TO_CREATE = ("title", "starting_price", "starts_at", "ends_at")
+REQUIRED_TO_CREATE = ("title", "starting_price", "ends_at")  # no starts_at: open now, by the server's clock
 
 
 def _lot_fields(data: object, *, required: tuple[str, ...]) -> dict:

@@ -106,12 +106,13 @@ EDITABLE_FIELDS = ("title", "description", "starting_price", "reserve_price", "b
                    "soft_close_window", "soft_close_extension", "hard_end_at")
 
 
-def create_lot(*, seller, title: str, starting_price: object, starts_at: datetime, ends_at: datetime,
+def create_lot(*, seller, title: str, starting_price: object, ends_at: datetime, starts_at: datetime | None = None,
                description: str = "", reserve_price: object = None, soft_close_window: int | None = None,
                soft_close_extension: int | None = None, hard_end_at: datetime | None = None,
                buy_now_price: object = None) -> Lot:
-    """List a lot: open at once if it starts now or earlier, else scheduled."""
+    """List a lot: open at once if it starts now or earlier (or no start is given), else scheduled."""
     _check_seller(seller)
+    starts_at = starts_at or timezone.now()
     fields = _checked_fields(
         {"title": title, "description": description, "starting_price": starting_price, "reserve_price": reserve_price,
          "starts_at": starts_at, "ends_at": ends_at, "soft_close_window": soft_close_window,

@@ -139,6 +139,12 @@ class LotConsumer(GavelSocket):
         await fanout.hub().leave(self.lot_id, self)
         await super().disconnect(code)
 
+    async def on_ping(self, message: dict[str, Any]) -> None:
+        # The page pings to keep its clock estimate fresh; the answer also refreshes its watcher count.
+        pong = events.pong(now=timezone.now())
+        pong["watchers"] = (await presence.watcher_counts([self.lot_id]))[self.lot_id]
+        await self.send_json(pong)
+
     async def on_bid(self, message: dict[str, Any]) -> None:
         await self._decide(message, aplace_bid(user=self.scope.get("user"), lot_id=self.lot_id,
                                                amount=message.get("amount"), bid_id=message.get("bid_id"),

@@ -1,9 +1,10 @@
-// The lot page: one socket, a countdown on the server's clock, reconnect with backoff and resync by sequence.
+// The lot page: one socket; a countdown on the server's clock; reconnect with backoff and jitter, then `sync` from
+// the last sequence number seen, so nothing is missed; bidding disabled while disconnected.
 (() => {
+  const { money, toCents, newId, clock, left, api, wsUrl, backoff } = window.Gavel;
   const root = document.getElementById("lot");
   const lotId = root.dataset.lotId;
   const $ = (id) => document.getElementById(id);
-  const money = (cents) => (cents / 100).toFixed(2);
   const SENTENCES = {
     invalid: "That bid could not be read. Enter an amount like 12.50.",
     not_authenticated: "Please log in to bid.",
@@ -17,146 +18,214 @@
     busy: "The lot is very busy right now. Try again.",
     unavailable: "Bidding is briefly unavailable. Try again in a moment.",
   };
-  let hasReserve = false, buyNow = null;
-  let ws = null, seq = -1, endsAt = null, offsetMs = 0, minNext = null, status = "", myAlias = null;
-  let retry = 0;
-  const mySeqs = new Set(), aliasBySeq = new Map();  // learn our alias from our first accepted bid
-  function showYou(bidder) {
-    if ($("you")) $("you").textContent = bidder === myAlias ? "You are the high bidder." : (myAlias ? "You were outbid." : "");
-  }
-
-  function setServerTime(iso) { if (iso) offsetMs = Date.parse(iso) - Date.now(); }
-  function setConnected(on) {
-    $("conn").textContent = on ? "live" : "reconnecting…";
-    $("conn").className = on ? "conn live" : "conn";
-    if ($("bid-button")) $("bid-button").disabled = !on || status !== "open";
-  }
   const FORBIDDEN = {
     own_lot: "You cannot bid on your own lot.",
     banned: "Your account may not bid.",
     not_verified: "Your account is not yet verified for bidding.",
   };
-  function addHistory(amount, bidder, mine, kind) {
+  let ws = null, seq = -1, endsAt = null, minNext = null, status = "", myAlias = null, hasReserve = false;
+  let buyNow = null, attempt = 0, pingSent = null, leading = null, lastBidId = null, lastBid = null;
+  const mySeqs = new Set(), aliasBySeq = new Map();  // learn our alias from our first accepted bid
+
+  function setYou(state) {
+    leading = state;
+    const el = $("you");
+    if (!el) return;
+    el.className = "you " + (state === true ? "leading" : state === false ? "outbid" : "");
+    el.textContent = state === true ? "You are the high bidder." : state === false ? "You were outbid." : "";
+  }
+  function showLeader(bidder) { if (myAlias) setYou(bidder === myAlias); }
+  function feedback(text, bad = false) { const el = $("feedback"); if (el) { el.textContent = text; el.className = "feedback" + (bad ? " bad" : ""); } }
+  function canBid() { return ws && ws.readyState === WebSocket.OPEN && status === "open"; }
+  function setConnected(on) {
+    $("conn").textContent = on ? "live" : "reconnecting…";
+    $("conn").className = on ? "conn live" : "conn";
+    for (const b of document.querySelectorAll("#bid-button, #quick button, #buy-now")) b.disabled = !canBid();
+  }
+  function renderQuick() {
+    const box = $("quick");
+    if (!box || minNext === null) return;
+    box.replaceChildren();
+    // The next three amounts the increment table allows, starting at the minimum.
+    let amount = minNext;
+    for (let i = 0; i < 3; i++) {
+      const b = document.createElement("button");
+      b.type = "button"; b.textContent = money(amount); b.dataset.cents = amount; b.disabled = !canBid();
+      b.addEventListener("click", () => sendBid(Number(b.dataset.cents), null));
+      box.append(b);
+      amount += increment(amount);
+    }
+  }
+  function increment(cents) {  // bidding/increments.py, for the quick-bid buttons only: the server decides
+    for (const [upper, step] of [[2000, 100], [10000, 250], [50000, 500], [100000, 1000], [500000, 2500]]) if (cents < upper) return step;
+    return 5000;
+  }
+  function historyRow(amount, bidder, mine, kind, beaten) {
     const li = document.createElement("li");
-    const label = kind === "automatic" ? " · automatic bid" : kind === "buy_now" ? " · bought now" : "";
-    li.textContent = `${money(amount)} — ${bidder || ""}${mine ? " (you)" : ""}${label}`;
+    if (mine) li.className = "mine";
+    const who = document.createElement("span");
+    who.textContent = `${bidder || ""}${mine ? " (you)" : ""}`;
+    const tag = document.createElement("span");
+    tag.className = "tag";
+    tag.textContent = [kind === "automatic" ? "automatic bid" : kind === "buy_now" ? "bought now" : "", beaten ? "outbid at once" : ""].filter(Boolean).join(" · ");
+    const price = document.createElement("strong");
+    price.textContent = money(amount);
+    li.append(price, who, tag);
     $("history").prepend(li);
   }
-  function toCents(raw) {
-    if (!/^\d+(\.\d{1,2})?$/.test(raw)) return null;
-    const [whole, frac = ""] = raw.split(".");
-    return Number(whole) * 100 + Number(frac.padEnd(2, "0"));
-  }
-  function newBidId() { return (crypto.randomUUID && crypto.randomUUID()) || `${Date.now()}-${Math.random()}`; }
   async function loadHistory() {  // the snapshot has no history; the API does
-    try {
-      const body = await (await fetch(`/api/lots/${lotId}/bids/`, { credentials: "same-origin" })).json();
-      $("history").replaceChildren();
-      for (const b of body.bids.slice().reverse()) addHistory(b.amount, b.bidder, b.yours, b.kind);
-    } catch (e) { /* live events still arrive; the list fills as bids come */ }
+    const { ok, data } = await api("GET", `/api/lots/${lotId}/bids/`);
+    if (!ok) return;
+    $("history").replaceChildren();
+    for (const b of data.bids.slice().reverse()) historyRow(b.amount, b.bidder, b.yours, b.kind, b.outbid_at_once);
   }
+  function flashChange(id) { const el = $(id); el.classList.remove("changed"); void el.offsetWidth; el.classList.add("changed"); }
   function applyState(m) {
     if (m.seq !== undefined) seq = m.seq;
     if (m.ends_at) endsAt = Date.parse(m.ends_at);
-    if (m.min_next_bid !== undefined) { minNext = m.min_next_bid; if ($("min-next")) $("min-next").textContent = money(minNext); }
+    if (m.min_next_bid !== undefined) { minNext = m.min_next_bid; if ($("min-next")) $("min-next").textContent = money(minNext); renderQuick(); }
     if (m.bid_count !== undefined) $("bid-count").textContent = m.bid_count;
-    if (m.status) { status = m.status; $("status").textContent = status; }
-    if (m.reserve_met !== undefined && $("reserve")) $("reserve").textContent = hasReserve ? (m.reserve_met ? "met" : "not met") : "none";
+    if (m.status) { status = m.status; $("status").textContent = status; $("status").className = `pill ${status}`; }
+    if (m.reserve_met !== undefined) $("reserve").textContent = hasReserve ? (m.reserve_met ? "met" : "not met") : "none";
     if (m.watchers !== undefined) $("watchers").textContent = m.watchers;
     if ($("buy-now")) $("buy-now").hidden = !(buyNow && status === "open");
     setConnected(ws && ws.readyState === WebSocket.OPEN);
+    tick();
   }
   const handlers = {
     snapshot(m) {
-      setServerTime(m.server_time);
+      clock.observe(m.server_time);
       myAlias = m.you && m.you.alias;
       hasReserve = m.lot.has_reserve;
       buyNow = m.buy_now_price;
       if ($("buy-now-price") && buyNow) $("buy-now-price").textContent = money(buyNow);
-      if ($("your-max")) $("your-max").textContent = m.you && m.you.max_amount ? `Your hidden maximum: ${money(m.you.max_amount)}` : "";
+      if ($("your-max")) $("your-max").textContent = m.you && m.you.max_amount ? `Your secret maximum: ${money(m.you.max_amount)}` : "";
       $("high").textContent = m.high_bid ? money(m.high_bid.amount) : "no bids yet";
       $("high-bidder").textContent = m.high_bid ? m.high_bid.bidder : "";
-      if (m.high_bid) showYou(m.high_bid.bidder);
+      if (m.high_bid) showLeader(m.high_bid.bidder);
       applyState(m);
+      if (status === "closed" || status === "cancelled") $("countdown").textContent = "ended";
       loadHistory();
+      ping();
+      setTimeout(ping, 2500);  // by then this socket counts among the watchers
     },
     high_bid(m) {
       if (m.seq <= seq) return;  // already seen (replay overlap)
       if (m.seq > seq + 1 && seq >= 0) { requestSync(); return; }
-      setServerTime(m.server_time);
+      clock.observe(m.server_time);
       aliasBySeq.set(m.seq, m.bidder);
       if (mySeqs.has(m.seq)) myAlias = m.bidder;
       $("high").textContent = money(m.amount);
       $("high-bidder").textContent = m.bidder;
-      addHistory(m.amount, m.bidder, m.bidder === myAlias, m.buy_now ? "buy_now" : m.automatic ? "automatic" : "manual");
+      flashChange("high");
+      historyRow(m.amount, m.bidder, m.bidder === myAlias, m.buy_now ? "buy_now" : m.automatic ? "automatic" : "manual", m.outbid_at_once);
       buyNow = null;  // offered until the first bid
-      if (m.extended) { $("extended").hidden = false; setTimeout(() => { $("extended").hidden = true; }, 3000); }
-      showYou(m.bidder);
+      if (m.extended) { $("extended").hidden = false; flashChange("countdown"); setTimeout(() => { $("extended").hidden = true; }, 4000); }
+      showLeader(m.bidder);
       applyState(m);
     },
     closed(m) {
       if (m.seq <= seq) return;
       applyState({ ...m, status: "closed" });
       $("countdown").textContent = m.winner ? `Sold to ${m.winner} for ${money(m.amount)}` : "Ended without a sale";
+      if (myAlias && m.winner === myAlias) { const el = $("you"); if (el) { el.className = "you leading"; el.textContent = "You won this lot!"; } }
     },
     cancelled(m) {
       if (m.seq <= seq) return;
       applyState({ ...m, status: "cancelled" });
       $("countdown").textContent = `Withdrawn by the seller: ${m.reason}`;
     },
-    outbid(m) { if (String(m.lot) === lotId && $("you")) $("you").textContent = "You were outbid."; },
+    outbid(m) { if (String(m.lot) === lotId) setYou(false); },
     bid_accepted(m) {
-      $("feedback").textContent = m.leading === false
-        ? `Your bid of ${money(m.amount)} was recorded, but another bidder's earlier maximum beat it at once (see the automatic bid in the history).`
-        : `Bid of ${money(m.amount)} accepted.`;
-      if ($("your-max")) $("your-max").textContent = m.max_amount ? `Your hidden maximum: ${money(m.max_amount)}` : "";
       mySeqs.add(m.seq);
-      if (aliasBySeq.has(m.seq)) { myAlias = aliasBySeq.get(m.seq); showYou($("high-bidder").textContent); }
+      if (aliasBySeq.has(m.seq)) { myAlias = aliasBySeq.get(m.seq); }
+      if (m.leading === false) {
+        feedback(`Your bid of ${money(m.amount)} was recorded, but another bidder's earlier maximum beat it at once (see the automatic bid in the history).`, true);
+        setYou(false);
+      } else {
+        feedback(m.automatic ? `You lead at ${money(m.amount)} (raised automatically for your maximum).` : `Bid of ${money(m.amount)} accepted.`);
+        setYou(true);
+      }
+      if ($("your-max")) $("your-max").textContent = m.max_amount ? `Your secret maximum: ${money(m.max_amount)}` : "";
+      if (m.bid_id === lastBidId) lastBid = null;
     },
     bid_rejected(m) {
-      const sentence = (m.code === "forbidden" && FORBIDDEN[m.reason]) || (m.code === "invalid" && m.field === "max_amount" ? "Your maximum must be at least your bid, and can only be raised." : SENTENCES[m.code]) || m.message;
-      $("feedback").textContent = sentence + (m.code === "too_low" ? ` Bid at least ${money(m.min_next_bid)}.` : "");
+      if (m.bid_id === lastBidId) lastBid = null;
+      const sentence = (m.code === "forbidden" && FORBIDDEN[m.reason])
+        || (m.code === "invalid" && m.field === "max_amount" ? "Your maximum must be at least your bid, and can only be raised." : SENTENCES[m.code])
+        || m.message;
+      feedback(sentence + (m.code === "too_low" ? ` Bid at least ${money(m.min_next_bid)}.` : ""), true);
     },
     synced(m) { seq = Math.max(seq, m.seq); },
     resync() { requestSync(); },
-    pong(m) { setServerTime(m.server_time); },
-    error(m) { if (m.code === "rate_limited" && $("feedback")) $("feedback").textContent = SENTENCES.rate_limited; },
+    pong(m) {
+      if (m.watchers !== undefined) $("watchers").textContent = m.watchers;
+      if (pingSent !== null) { clock.observe(m.server_time, performance.now() - pingSent); pingSent = null; tick(); }
+    },
+    error(m) { if (m.code === "rate_limited") feedback(SENTENCES.rate_limited, true); },
   };
+  function ping() {
+    if (ws && ws.readyState === WebSocket.OPEN && pingSent === null) { pingSent = performance.now(); ws.send(JSON.stringify({ type: "ping" })); }
+  }
   function requestSync() { if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "sync", since_seq: Math.max(seq, 0) })); }
   function connect() {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    ws = new WebSocket(`${scheme}://${location.host}/ws/auctions/${lotId}/`);
-    ws.onopen = () => { retry = 0; setConnected(true); };
-    ws.onmessage = (e) => { const m = JSON.parse(e.data); if (handlers[m.type]) handlers[m.type](m); };
-    ws.onclose = (e) => {
+    ws = new WebSocket(wsUrl(`/ws/auctions/${lotId}/`));
+    const socket = ws;
+    let greeted = false;
+    socket.onopen = () => { attempt = 0; setConnected(true); };
+    socket.onmessage = (e) => {
+      const m = JSON.parse(e.data);
+      if (m.type === "snapshot" && !greeted && seq >= 0) {
+        // A reconnect: the snapshot is the state now; `sync` replays what happened while we were away, in order.
+        greeted = true;
+        const since = seq;
+        handlers.snapshot(m);
+        if (since < m.seq) socket.send(JSON.stringify({ type: "sync", since_seq: since }));
+        if (lastBid) socket.send(JSON.stringify(lastBid));  // retry an unanswered bid: same bid_id, same answer
+        return;
+      }
+      greeted = true;
+      if (handlers[m.type]) handlers[m.type](m);
+    };
+    socket.onclose = (e) => {
+      if (socket !== ws) return;
       setConnected(false);
       if (e.code === 4404) { $("status").textContent = "no such lot"; return; }
-      if (e.code === 4503) retry = 0;  // the server is restarting: another worker takes us at once
-      const delay = Math.min(30000, 500 * 2 ** retry++) * (0.5 + Math.random() / 2);
-      setTimeout(connect, delay);
+      if (e.code === 4503) attempt = 0;  // a worker restarting: another one takes us at once
+      setTimeout(connect, e.code === 4503 ? 100 : backoff(attempt++));
     };
   }
   function tick() {
-    if (endsAt && status !== "closed") {
-      const left = Math.max(0, endsAt - (Date.now() + offsetMs));
-      const s = Math.floor(left / 1000);
-      $("countdown").textContent = `${Math.floor(s / 3600)}h ${Math.floor(s / 60) % 60}m ${s % 60}s`;
-    }
+    if (endsAt && status === "open") $("countdown").textContent = left(endsAt);
+    else if (endsAt && status === "scheduled") $("countdown").textContent = "not started";
+  }
+  function sendBid(cents, maxCents) {
+    if (!canBid()) return;
+    const message = { type: "bid", amount: cents, bid_id: newId() };
+    if (maxCents !== null) message.max_amount = maxCents;
+    lastBidId = message.bid_id; lastBid = message;
+    feedback("Sending…");
+    ws.send(JSON.stringify(message));
   }
   const form = $("bid-form");
   if (form) form.addEventListener("submit", (e) => {
     e.preventDefault();
-    const cents = toCents($("amount").value.trim());
+    const cents = toCents($("amount").value);
     const rawMax = $("max-amount").value.trim();
     const maxCents = rawMax ? toCents(rawMax) : null;
-    if (cents === null || (rawMax && maxCents === null)) { $("feedback").textContent = SENTENCES.invalid; return; }
-    const message = { type: "bid", amount: cents, bid_id: newBidId() };
-    if (maxCents !== null) message.max_amount = maxCents;
-    ws.send(JSON.stringify(message));
+    if (cents === null || (rawMax && maxCents === null)) { feedback(SENTENCES.invalid, true); return; }
+    sendBid(cents, maxCents);
   });
   if ($("buy-now")) $("buy-now").addEventListener("click", () => {
-    if (confirm(`Buy this lot now for ${money(buyNow)}?`)) ws.send(JSON.stringify({ type: "buy_now", bid_id: newBidId() }));
+    if (canBid() && confirm(`Buy this lot now for ${money(buyNow)}?`)) ws.send(JSON.stringify({ type: "buy_now", bid_id: newId() }));
   });
-  setInterval(tick, 250);
+  const watch = $("watch");
+  if (watch) watch.addEventListener("click", async () => {
+    const on = watch.dataset.watching !== "1";
+    const { ok } = await api(on ? "PUT" : "DELETE", `/api/me/watchlist/${lotId}/`);
+    if (ok) { watch.dataset.watching = on ? "1" : "0"; watch.textContent = on ? "Watching ✓" : "Watch this lot"; }
+  });
+  setInterval(tick, 200);
+  setInterval(ping, 15000);  // keeps the clock estimate fresh
   connect();
 })();

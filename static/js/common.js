@@ -1,0 +1,85 @@
+// Shared by every page: money, the server clock, CSRF for the JSON API, and ws/me/ toasts.
+window.Gavel = (() => {
+  const money = (cents) => (cents === null || cents === undefined) ? "–" : (cents / 100).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const toCents = (raw) => {
+    raw = String(raw).trim();
+    if (!/^\d+(\.\d{1,2})?$/.test(raw)) return null;
+    const [whole, frac = ""] = raw.split(".");
+    return Number(whole) * 100 + Number(frac.padEnd(2, "0"));
+  };
+  const newId = () => (crypto.randomUUID && crypto.randomUUID()) || `${Date.now()}-${Math.random().toString(16).slice(2)}`;
+
+  // Server clock: offset = server time at the middle of the round trip minus local time, from the sample with the
+  // smallest round trip (the least uncertain). Without a ping yet, a plain receipt time is the first estimate.
+  let offsetMs = 0, bestRtt = Infinity;
+  const clock = {
+    now: () => Date.now() + offsetMs,
+    observe(serverIso, rttMs = null) {
+      if (!serverIso) return;
+      const rtt = rttMs === null ? 1000 : rttMs;  // unknown round trip: a weak sample, replaced by any ping
+      if (rtt <= bestRtt) { bestRtt = rtt; offsetMs = Date.parse(serverIso) + rtt / 2 - Date.now(); }
+    },
+  };
+  const left = (endsAtMs) => {
+    const ms = Math.max(0, endsAtMs - clock.now());
+    const s = Math.floor(ms / 1000), d = Math.floor(s / 86400), h = Math.floor(s / 3600) % 24, m = Math.floor(s / 60) % 60;
+    if (ms === 0) return "ended";
+    return (d ? `${d}d ` : "") + (d || h ? `${h}h ` : "") + `${m}m ${String(s % 60).padStart(2, "0")}s`;
+  };
+  const cookie = (name) => (document.cookie.split("; ").find((c) => c.startsWith(name + "=")) || "").split("=")[1] || "";
+  async function api(method, url, body) {
+    const response = await fetch(url, {
+      method, credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": decodeURIComponent(cookie("csrftoken")) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let data = null;
+    try { data = await response.json(); } catch (e) { data = null; }
+    return { ok: response.ok, status: response.status, data };
+  }
+  const wsUrl = (path) => `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
+  // Reconnect with exponential backoff and jitter; 4503 (a worker restarting) reconnects at once.
+  function backoff(attempt) { return Math.min(30000, 500 * 2 ** attempt) * (0.5 + Math.random() / 2); }
+
+  function toast(html) {
+    let box = document.getElementById("toasts");
+    if (!box) { box = document.createElement("div"); box.id = "toasts"; box.setAttribute("role", "status"); document.body.append(box); }
+    const el = document.createElement("div");
+    el.className = "toast";
+    el.innerHTML = html;
+    box.append(el);
+    setTimeout(() => el.remove(), 8000);
+  }
+  const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+  const lotLink = (m) => `<a href="/lots/${Number(m.lot)}/">${esc(m.title || "a lot")}</a>`;
+  const NOTICES = {
+    outbid: (m) => `You were outbid on ${lotLink(m)}: now ${money(m.amount)}.`,
+    won: (m) => `You won ${lotLink(m)} for ${money(m.amount)}!`,
+    lot_closing_soon: (m) => `${lotLink(m)} ends soon.`,
+    lot_closed: (m) => m.you_won ? null : `${lotLink(m)} has ended${m.winner ? ` — sold for ${money(m.amount)}` : " without a sale"}.`,
+    cancelled: (m) => `${lotLink(m)} was withdrawn: ${esc(m.reason)}`,
+  };
+
+  function personalSocket() {
+    if (document.body.dataset.user !== "1") return;
+    let attempt = 0;
+    const open = () => {
+      const ws = new WebSocket(wsUrl("/ws/me/"));
+      ws.onopen = () => { attempt = 0; };
+      ws.onmessage = (e) => {
+        const m = JSON.parse(e.data);
+        const text = NOTICES[m.type] && NOTICES[m.type](m);
+        if (text) toast(text);
+        document.dispatchEvent(new CustomEvent("gavel:notice", { detail: m }));
+      };
+      ws.onclose = (e) => {
+        if (e.code === 4401) return;
+        if (e.code === 4503) attempt = 0;
+        setTimeout(open, backoff(attempt++));
+      };
+    };
+    open();
+  }
+  document.addEventListener("DOMContentLoaded", personalSocket);
+  return { money, toCents, newId, clock, left, api, wsUrl, backoff, toast, esc };
+})();

@@ -1,0 +1,134 @@
+// The seller dashboard: every one of my lots live over ws/seller/ (bids, extensions, closes, watchers), and the
+// forms to list, schedule, edit (before the first bid) and cancel lots through the JSON API.
+(() => {
+  const { money, toCents, clock, left, api, wsUrl, backoff, esc } = window.Gavel;
+  const $ = (id) => document.getElementById(id);
+  const body = document.querySelector("#seller-lots tbody");
+  const lots = new Map();  // id -> row data
+  let ws = null, attempt = 0;
+
+  function reserveText(lot) {
+    if (lot.reserve_price === null || lot.reserve_price === undefined) return "none";
+    return `${money(lot.reserve_price)} · ${lot.reserve_met ? "met" : "not met"}`;
+  }
+  function render(lot, changed = false) {
+    let tr = body.querySelector(`tr[data-lot="${lot.id}"]`);
+    if (!tr) {
+      tr = document.createElement("tr");
+      tr.dataset.lot = lot.id;
+      tr.innerHTML = `<td data-label="Lot"></td><td data-label="Status"></td><td data-label="High bid" class="money"></td>
+        <td data-label="Bids" class="num"></td><td data-label="Watching" class="num watchers"></td><td data-label="Reserve"></td>
+        <td data-label="Time left" class="num left"></td><td class="actions"></td>`;
+      body.append(tr);
+    }
+    tr.children[0].innerHTML = `<a href="/lots/${lot.id}/">${esc(lot.title)}</a>`;
+    tr.children[1].innerHTML = `<span class="pill ${esc(lot.status)}">${esc(lot.status)}</span>`;
+    tr.children[2].textContent = lot.high_bid === null ? "–" : money(lot.high_bid);
+    tr.children[3].textContent = `${lot.bid_count}${lot.bidder_count ? ` (${lot.bidder_count} bidders)` : ""}`;
+    tr.children[4].textContent = lot.watchers ?? 0;
+    tr.children[5].textContent = reserveText(lot);
+    const actions = tr.children[7];
+    actions.replaceChildren();
+    if ((lot.status === "open" || lot.status === "scheduled") && lot.bid_count === 0) {
+      const edit = document.createElement("button"); edit.className = "secondary"; edit.textContent = "Edit";
+      edit.addEventListener("click", () => startEdit(lot));
+      const cancel = document.createElement("button"); cancel.className = "danger"; cancel.textContent = "Cancel";
+      cancel.addEventListener("click", () => cancelLot(lot));
+      actions.append(edit, " ", cancel);
+    }
+    if (changed) { tr.classList.remove("changed"); void tr.offsetWidth; tr.classList.add("changed"); }
+    $("no-lots").hidden = lots.size > 0;
+  }
+  function put(lot, changed) { lots.set(lot.id, { ...(lots.get(lot.id) || {}), ...lot }); render(lots.get(lot.id), changed); }
+  const handlers = {
+    seller_snapshot(m) {
+      clock.observe(m.server_time);
+      body.replaceChildren(); lots.clear();
+      for (const lot of m.lots) put(lot, false);
+      $("no-lots").hidden = m.lots.length > 0;
+    },
+    seller_lot(m) { const lot = { ...m.lot }; if (lot.watchers === null) delete lot.watchers; put(lot, true); },
+    high_bid(m) {
+      const lot = lots.get(m.lot); if (!lot) return;
+      clock.observe(m.server_time);
+      put({ id: m.lot, high_bid: m.amount, bid_count: m.bid_count, ends_at: m.ends_at, reserve_met: m.reserve_met,
+            status: "open", seq: m.seq, bidder_count: lot.bidder_count }, true);
+      if (m.extended) { const cell = body.querySelector(`tr[data-lot="${m.lot}"] .left`); if (cell) cell.dataset.extended = Date.now(); }
+    },
+    closed(m) { if (lots.has(m.lot)) put({ id: m.lot, status: "closed", high_bid: m.high_bid, reserve_met: m.reserve_met, winner_found: !!m.winner, sold_for: m.amount }, true); },
+    cancelled(m) { if (lots.has(m.lot)) put({ id: m.lot, status: "cancelled" }, true); },
+    watchers(m) { for (const [id, count] of Object.entries(m.lots)) if (lots.has(Number(id))) put({ id: Number(id), watchers: count }, false); },
+    resync() { ws.send(JSON.stringify({ type: "refresh" })); },
+  };
+  function connect() {
+    ws = new WebSocket(wsUrl("/ws/seller/"));
+    const socket = ws;
+    socket.onopen = () => { attempt = 0; $("conn").textContent = "live"; $("conn").className = "conn live"; };
+    socket.onmessage = (e) => { const m = JSON.parse(e.data); if (handlers[m.type]) handlers[m.type](m); };
+    socket.onclose = (e) => {
+      $("conn").textContent = "reconnecting…"; $("conn").className = "conn";
+      if (e.code === 4401) { location.href = "/accounts/login/?next=/sell/"; return; }
+      if (e.code === 4503) attempt = 0;
+      setTimeout(connect, e.code === 4503 ? 100 : backoff(attempt++));  // the new snapshot is the resync
+    };
+  }
+  function tick() {
+    for (const [id, lot] of lots) {
+      const cell = body.querySelector(`tr[data-lot="${id}"] .left`);
+      if (!cell) continue;
+      if (lot.status === "closed") cell.textContent = lot.winner_found === false ? "ended, no sale" : `sold${lot.sold_for ? ` for ${money(lot.sold_for)}` : ""}`;
+      else if (lot.status === "cancelled") cell.textContent = "withdrawn";
+      else if (Date.parse(lot.starts_at) > clock.now()) cell.textContent = `starts in ${left(Date.parse(lot.starts_at))}`;
+      else cell.textContent = left(Date.parse(lot.ends_at)) + (cell.dataset.extended && Date.now() - cell.dataset.extended < 5000 ? " (extended)" : "");
+    }
+  }
+
+  // --- the form: list, schedule, edit ----------------------------------------------------------------------------
+  const SENTENCES = { not_owner: "That lot is not yours.", has_bids: "A lot cannot be changed once it has bids.", banned: "Your account may not sell." };
+  function formFeedback(text, bad = false) { $("form-feedback").textContent = text; $("form-feedback").className = "feedback" + (bad ? " bad" : ""); }
+  const localInput = (iso) => { if (!iso) return ""; const d = new Date(iso); d.setMinutes(d.getMinutes() - d.getTimezoneOffset()); return d.toISOString().slice(0, 16); };
+  const cents = (id, required) => {
+    const raw = $(id).value.trim();
+    if (!raw) return required ? undefined : null;
+    const value = toCents(raw);
+    return value === null ? undefined : value;
+  };
+  function startEdit(lot) {
+    $("edit-id").value = lot.id; $("form-title").textContent = `Edit “${lot.title}”`; $("save").textContent = "Save changes";
+    $("cancel-edit").hidden = false;
+    $("f-title").value = lot.title; $("f-starting").value = (lot.min_next_bid / 100).toFixed(2);
+    $("f-reserve").value = lot.reserve_price ? (lot.reserve_price / 100).toFixed(2) : "";
+    $("f-buy-now").value = lot.buy_now_price ? (lot.buy_now_price / 100).toFixed(2) : "";
+    $("f-starts").value = localInput(lot.starts_at); $("f-ends").value = localInput(lot.ends_at);
+    api("GET", `/api/lots/${lot.id}/`).then(({ ok, data }) => { if (ok) $("f-description").value = data.lot.description; });
+    $("lot-form").scrollIntoView({ behavior: "smooth" });
+  }
+  function stopEdit() {
+    $("lot-form").reset(); $("edit-id").value = ""; $("form-title").textContent = "List a lot"; $("save").textContent = "List lot";
+    $("cancel-edit").hidden = true;
+  }
+  $("cancel-edit").addEventListener("click", stopEdit);
+  async function cancelLot(lot) {
+    const reason = prompt(`Why are you withdrawing “${lot.title}”? Bidders and watchers will see this.`);
+    if (!reason) return;
+    const { ok, data } = await api("POST", `/api/lots/${lot.id}/cancel/`, { reason });
+    formFeedback(ok ? `“${lot.title}” was withdrawn.` : (SENTENCES[data && data.reason] || (data && data.message) || "Could not cancel."), !ok);
+  }
+  $("lot-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const body = {
+      title: $("f-title").value.trim(), description: $("f-description").value,
+      starting_price: cents("f-starting", true), reserve_price: cents("f-reserve", false), buy_now_price: cents("f-buy-now", false),
+      starts_at: $("f-starts").value ? new Date($("f-starts").value).toISOString() : undefined,  // empty: now
+      ends_at: $("f-ends").value ? new Date($("f-ends").value).toISOString() : undefined,
+    };
+    if ([body.starting_price, body.reserve_price, body.buy_now_price].includes(undefined)) { formFeedback("Enter amounts like 25.00.", true); return; }
+    if (!body.ends_at) { formFeedback("Choose when the lot ends.", true); return; }
+    const id = $("edit-id").value;
+    const { ok, data } = await api(id ? "PATCH" : "POST", id ? `/api/lots/${id}/` : "/api/lots/", body);
+    if (ok) { formFeedback(id ? "Saved." : `Listed “${body.title}”.`); stopEdit(); return; }
+    formFeedback((data && (SENTENCES[data.reason] || data.message)) || "Could not save the lot.", true);
+  });
+  connect();
+  setInterval(tick, 250);
+})();
