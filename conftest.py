@@ -239,3 +239,13 @@ def start_daphne(transactional_db, tmp_path):
 def daphne_server(start_daphne):
     """One Daphne worker in a subprocess on the test database; its ws:// base URL."""
     return start_daphne().url
+
+
+# --- the audit every fault test ends with ---------------------------------------------------------------------------
+def assert_lot_verifies(lot_id: int) -> None:
+    """manage.py verify_lot: the bid log replayed from scratch reproduces the stored lot (call from sync code)."""
+    from auctions.models import Lot
+    from bidding.replay import verify_lot
+
+    problems = verify_lot(Lot.objects.get(pk=lot_id))
+    assert not problems, "verify_lot: " + "; ".join(problems)

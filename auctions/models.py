@@ -30,6 +30,8 @@ class Lot(models.Model):
     reserve_price = models.BigIntegerField(null=True, blank=True, help_text="Cents. Hidden; no sale below it.")
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField(help_text="Moves later when a bid lands inside the soft-close window.")
+    # The end as listed, before any soft-close extension: verify_lot replays extensions from it.
+    original_ends_at = models.DateTimeField(null=True, blank=True, editable=False)
     soft_close_window = models.PositiveIntegerField(default=_default_soft_close_window, help_text="Seconds.")
     soft_close_extension = models.PositiveIntegerField(default=_default_soft_close_extension, help_text="Seconds.")
     hard_end_at = models.DateTimeField(null=True, blank=True, help_text="Optional: extensions never go past it.")
@@ -66,6 +68,13 @@ class Lot(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.title}"
+
+    def save(self, *args, **kwargs):
+        if not self.bid_count:  # until the first bid, the end is the listed one
+            self.original_ends_at = self.ends_at
+            if kwargs.get("update_fields") is not None and "ends_at" in kwargs["update_fields"]:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "original_ends_at"}
+        super().save(*args, **kwargs)
 
     @property
     def reserve_met(self) -> bool:

@@ -47,3 +47,18 @@ class Bid(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} on lot {self.lot_id} (seq {self.seq})"
+
+
+class MaximumRaise(models.Model):
+    """The leader raising their own hidden maximum: no visible bid, so no Bid row or event, but the bid log must
+    still hold it for verify_lot to replay the lot exactly. Secret like every maximum."""
+
+    lot = models.ForeignKey("auctions.Lot", on_delete=models.CASCADE, related_name="maximum_raises")
+    bidder = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    max_amount = models.BigIntegerField(help_text="Cents.")
+    bid_id = models.CharField(max_length=64)
+    after_seq = models.PositiveBigIntegerField(help_text="The lot's sequence number when it was raised.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["lot", "after_seq", "id"]

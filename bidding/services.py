@@ -34,7 +34,7 @@ from bidding.exceptions import (
 from bidding.floors import committed_floor
 from bidding.locks import alot_lock, lot_lock
 from bidding.money import check_cents
-from bidding.models import Bid
+from bidding.models import Bid, MaximumRaise
 
 log = structlog.get_logger(__name__)
 
@@ -283,8 +283,11 @@ def _record_bid(user, *, lot_id: int, amount: int, bid_id: str, max_amount: int 
             for bid, text in zip(bids, texts):
                 events.broadcast_on_commit(lot.pk, bid.seq, text)
         else:
-            # The leader raised their own maximum: nothing visible changes, so no event and no sequence number.
+            # The leader raised their own maximum: nothing visible changes, so no event and no sequence number; the
+            # log keeps it for replay.
             Lot.objects.filter(pk=lot.pk).update(leader_max_amount=lot.leader_max_amount, status=lot.status)
+            MaximumRaise.objects.create(lot_id=lot.pk, bidder_id=user.pk, max_amount=max_amount,
+                                        bid_id=bid_id, after_seq=lot.seq)
         notices = tuple((user_id, events.outbid(lot, now=now)) for user_id in decision.outbid_user_ids)
     request = next((bid for bid in bids if bid.bid_id == bid_id), None)
     leading = decision.leader_id == user.pk

@@ -18,6 +18,7 @@ from bidding.exceptions import BidRefused
 from bidding.increments import increment_for
 from bidding.models import Bid
 from bidding.services import buy_now, place_bid
+from conftest import assert_lot_verifies
 
 pytestmark = pytest.mark.django_db
 
@@ -242,6 +243,7 @@ def test_racing_maxima_end_at_the_second_maximum_plus_one_increment(make_lot, se
     assert [seq for seq, _, _ in rows] == list(range(1, lot.seq + 1))
     standing = [amount for _, amount, beaten in rows if not beaten]
     assert standing == sorted(set(standing)) and standing[-1] == lot.high_bid_amount
+    assert_lot_verifies(lot.pk)
 
 
 async def _until(socket, kind: str) -> dict:

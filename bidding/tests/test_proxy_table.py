@@ -10,6 +10,7 @@ import pytest
 from bidding.exceptions import BidRefused
 from bidding.models import Bid
 from bidding.services import place_bid
+from conftest import assert_lot_verifies
 
 pytestmark = pytest.mark.django_db
 
@@ -80,3 +81,4 @@ def test_automatic_bidding(name, reserve, bids, price, leader, rows, refusals, m
                Bid.objects.filter(lot=lot).order_by("seq").values_list("bidder_id", "amount", "kind")]
     assert written == rows
     assert lot.seq == lot.bid_count == len(rows)
+    assert_lot_verifies(lot.pk)

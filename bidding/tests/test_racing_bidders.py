@@ -13,7 +13,7 @@ from django.conf import settings
 
 from auctions.models import Lot
 from bidding.models import Bid
-from conftest import ORIGIN, session_cookie
+from conftest import ORIGIN, assert_lot_verifies, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -89,3 +89,4 @@ async def test_racing_bidders_never_lose_an_update_or_accept_a_price_twice(daphn
     assert stored == accepted, "the database and the acknowledgements disagree"
     final = await Lot.objects.aget(pk=lot.pk)
     assert (final.high_bid_amount, final.seq, final.bid_count) == (broadcasts[-1][1], len(accepted), len(accepted))
+    await sync_to_async(assert_lot_verifies)(lot.pk)

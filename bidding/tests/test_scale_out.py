@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from auctions.models import Lot, LotEvent
 from bidding.models import Bid
-from conftest import ORIGIN, ROOT, service_env, session_cookie
+from conftest import ORIGIN, ROOT, assert_lot_verifies, service_env, session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis_only]
 
@@ -184,6 +184,8 @@ async def test_two_workers_and_a_closer_run_one_auction_and_survive_losing_a_wor
         await asyncio.gather(keep_bidding(bidder_a, 12), keep_bidding(bidder_b, 12), kill_a_soon())
         assert a.proc.wait(5) == -9
         assert bidder_a.reconnects >= 1 and all(w.reconnects >= 1 for w in watchers[0::2])
+
+        await sync_to_async(assert_lot_verifies)(lot.pk)  # the log replays to exactly what is stored
 
         # 4. The lot closes exactly once, by the closing worker, heard by everyone (now all on B).
         await Lot.objects.filter(pk=lot.pk).aupdate(ends_at=timezone.now() + timedelta(seconds=1))

@@ -1,0 +1,123 @@
+"""Replaying a lot's bid log from scratch: the audit behind `manage.py verify_lot` and every fault test.
+
+The bid rows (and the log of maxima raised without a visible bid) are fed, decision by decision, to the same rule
+function the live path uses (bidding/proxy.py), with the increment table and soft-close extensions; the result
+must reproduce every stored row and the lot's stored state: high bid, bidder, hidden maximum, sequence number,
+end time, events and winner.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from auctions.models import Lot, LotEvent
+from bidding import proxy
+from bidding.exceptions import BidRefused
+from bidding.increments import min_next_bid
+from bidding.models import Bid, MaximumRaise
+
+
+def verify_lot(lot: Lot) -> list[str]:
+    """Every way the stored lot differs from its replayed log (empty: consistent)."""
+    problems: list[str] = []
+    bids = list(Bid.objects.filter(lot=lot).order_by("seq"))
+    raises = list(MaximumRaise.objects.filter(lot=lot).order_by("after_seq", "id"))
+    price = leader = leader_max = None
+    ends = lot.original_ends_at
+    seq = i = r = 0
+
+    def apply_raises(upto: int) -> None:
+        nonlocal r, leader_max
+        while r < len(raises) and raises[r].after_seq <= upto:
+            raise_ = raises[r]
+            r += 1
+            if raise_.bidder_id != leader:
+                problems.append(f"maximum raised by user {raise_.bidder_id} at seq {raise_.after_seq}, not the leader")
+                continue
+            decision = proxy.resolve(price=price, leader_id=leader, leader_max=leader_max, bidder_id=leader,
+                                     amount=min_next_bid(starting_price=lot.starting_price, high_bid=price),
+                                     max_amount=raise_.max_amount, reserve=lot.reserve_price)
+            leader_max = decision.leader_max
+
+    while i < len(bids):
+        apply_raises(seq)
+        first = bids[i]
+        if first.kind == Bid.Kind.BUY_NOW:
+            if first.amount != lot.buy_now_price or price is not None:
+                problems.append(f"seq {first.seq}: buy now at {first.amount} does not match the lot's offer")
+            steps = [proxy.Step(first.bidder_id, first.amount, automatic=False, is_request=True)]
+            price, leader, leader_max = first.amount, first.bidder_id, None
+        else:
+            request = next((b for b in bids[i:i + 2] if b.requested_amount is not None), None)
+            if request is None:
+                problems.append(f"seq {first.seq}: no client request among the rows of this decision")
+                break
+            minimum = min_next_bid(starting_price=lot.starting_price, high_bid=price)
+            if request.requested_amount < minimum:
+                problems.append(f"seq {request.seq}: {request.requested_amount} accepted below the minimum {minimum}")
+            try:
+                decision = proxy.resolve(price=price, leader_id=leader, leader_max=leader_max,
+                                         bidder_id=request.bidder_id, amount=request.requested_amount,
+                                         max_amount=request.max_amount, reserve=lot.reserve_price)
+            except BidRefused as refusal:
+                problems.append(f"seq {request.seq}: the rules refuse this bid ({refusal.code})")
+                break
+            steps = list(decision.steps)
+            price, leader, leader_max = decision.price, decision.leader_id, decision.leader_max
+        stored = bids[i:i + len(steps)]
+        for offset, (step, row) in enumerate(zip(steps, stored)):
+            replayed = (seq + offset + 1, step.bidder_id, step.amount, step.outbid_at_once,
+                        Bid.Kind.BUY_NOW if first.kind == Bid.Kind.BUY_NOW else
+                        Bid.Kind.AUTOMATIC if step.automatic else Bid.Kind.MANUAL)
+            actual = (row.seq, row.bidder_id, row.amount, row.outbid_at_once, row.kind)
+            if replayed != actual:
+                problems.append(f"seq {row.seq}: stored (seq, bidder, amount, outbid_at_once, kind) {actual}, "
+                                f"replayed {replayed}")
+        if len(stored) != len(steps) or not steps:
+            problems.append(f"seq {first.seq}: {len(stored)} rows stored, {len(steps)} replayed")
+            break
+        if ends is not None:
+            at = first.created_at
+            if at >= ends:
+                problems.append(f"seq {first.seq}: accepted at {at.isoformat()}, after the end {ends.isoformat()}")
+            if ends - at <= timedelta(seconds=lot.soft_close_window):
+                new_end = at + timedelta(seconds=lot.soft_close_extension)
+                if lot.hard_end_at is not None:
+                    new_end = min(new_end, lot.hard_end_at)
+                ends = max(ends, new_end)
+        seq += len(steps)
+        i += len(steps)
+    apply_raises(seq)
+
+    if lot.status in (Lot.Status.CLOSED, Lot.Status.CANCELLED):
+        leader_max = None  # spent at the close
+    expected = {"high bid": price, "high bidder": leader, "hidden maximum": leader_max, "bid count": len(bids)}
+    stored = {"high bid": lot.high_bid_amount, "high bidder": lot.high_bidder_id,
+              "hidden maximum": lot.leader_max_amount, "bid count": lot.bid_count}
+    problems += [f"{name}: stored {stored[name]}, replayed {value}" for name, value in expected.items()
+                 if stored[name] != value]
+    if ends is not None and lot.ends_at != ends:
+        problems.append(f"end time: stored {lot.ends_at.isoformat()}, replayed {ends.isoformat()}")
+
+    events = list(LotEvent.objects.filter(lot=lot).order_by("seq").values_list("seq", "payload"))
+    if [s for s, _ in events] != list(range(1, lot.seq + 1)):
+        problems.append(f"event sequence numbers are not 1..{lot.seq} without gaps")
+    by_seq = dict(events)
+    for bid in bids:
+        event = by_seq.get(bid.seq) or {}
+        if (event.get("type"), event.get("amount")) != ("high_bid", bid.amount):
+            problems.append(f"seq {bid.seq}: the event does not announce this bid")
+    endings = [payload for _, payload in events if payload.get("type") in ("closed", "cancelled")]
+    if lot.seq != len(bids) + len(endings):
+        problems.append(f"sequence: stored {lot.seq}, replayed {len(bids) + len(endings)}")
+    if len(endings) > 1:
+        problems.append(f"{len(endings)} closing events (at most one)")
+    if lot.status == Lot.Status.CLOSED:
+        reserve_met = price is not None and (lot.reserve_price is None or price >= lot.reserve_price)
+        winner = leader if reserve_met else None
+        if lot.winner_id != winner:
+            problems.append(f"winner: stored {lot.winner_id}, replayed {winner}")
+        if not endings:
+            problems.append("closed without a closing event")
+    elif lot.winner_id is not None:
+        problems.append("a winner on a lot that is not closed")
+    return problems
