@@ -292,7 +292,9 @@ def _record_bid(user, *, lot_id: int, amount: int, bid_id: str, max_amount: int 
     request = next((bid for bid in bids if bid.bid_id == bid_id), None)
     leading = decision.leader_id == user.pk
     return BidOutcome(
-        lot_id=lot_id, bid_id=bid_id, amount=request.amount if request else lot.high_bid_amount, seq=lot.seq,
+        # The bid's own sequence number (its retry answers the same); an automatic answer after it has the next.
+        lot_id=lot_id, bid_id=bid_id, amount=request.amount if request else lot.high_bid_amount,
+        seq=request.seq if request else lot.seq,
         ends_at=lot.ends_at, min_next_bid=events.lot_min_next_bid(lot), leading=leading,
         automatic=request is not None and request.kind == Bid.Kind.AUTOMATIC,
         max_amount=lot.leader_max_amount if leading else None, notices=notices,
