@@ -16,7 +16,7 @@ from auctions import selectors, watchlist
 from bidding import events, fanout, presence, protocol
 from bidding.exceptions import BidRefused, Forbidden, InvalidBid, RateLimited, Unavailable
 from config import draining, metrics
-from bidding.rate_limit import TokenBucket
+from bidding.rate_limit import SharedBuckets, SocketCounts, TokenBucket
 from bidding.services import abuy_now, aplace_bid
 
 log = structlog.get_logger(__name__)
@@ -25,13 +25,34 @@ log = structlog.get_logger(__name__)
 CLOSE_LOT_NOT_FOUND = 4404
 CLOSE_NOT_AUTHENTICATED = 4401
 CLOSE_FLOODING = 4008
+CLOSE_TOO_MANY_SOCKETS = 4429
 
 # Reads run in the shared thread pool too (see bidding.services._in_thread).
 _lot_snapshot = database_sync_to_async(selectors.lot_snapshot, thread_sensitive=False)
 _events_since = database_sync_to_async(selectors.events_since, thread_sensitive=False)
 _watched_lot_ids = database_sync_to_async(watchlist.watched_lot_ids, thread_sensitive=False)
+def _session_is_valid(session_key: str, user_id: int) -> bool:
+    from importlib import import_module
+
+    from django.contrib.auth import get_user_model
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
+    data = store.load()  # {} once deleted (logout) or expired
+    if str(data.get("_auth_user_id")) != str(user_id):
+        return False
+    return get_user_model().objects.filter(pk=user_id, is_active=True).exists()
+
+
+_session_still_valid = database_sync_to_async(_session_is_valid, thread_sensitive=False)
+
+
 _seller_dashboard = database_sync_to_async(selectors.seller_dashboard, thread_sensitive=False)
 _is_sellers_lot = database_sync_to_async(selectors.is_sellers_lot, thread_sensitive=False)
+
+
+_user_buckets = SharedBuckets(rate=lambda: settings.WS_USER_RATE_PER_SECOND, burst=lambda: settings.WS_USER_RATE_BURST)
+_sockets_per_user = SocketCounts()
+_sockets_per_ip = SocketCounts()
 
 
 class GavelSocket(AsyncJsonWebsocketConsumer):
@@ -44,6 +65,25 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
     client_types: frozenset[str] = frozenset({"ping"})
     kind = "me"  # the metrics label of this socket
 
+    def admit(self) -> bool:
+        """The per-user and per-address socket caps; False: close with 4429 right after accepting."""
+        client = self.scope.get("client") or ("?", 0)
+        self.ip = client[0]
+        if not _sockets_per_ip.open(self.ip, settings.WS_MAX_SOCKETS_PER_IP):
+            self.ip = None
+            return False
+        if self.user_id is not None and not _sockets_per_user.open(self.user_id, settings.WS_MAX_SOCKETS_PER_USER):
+            _sockets_per_ip.close(self.ip)
+            self.ip = None
+            self.capped_user = False
+            return False
+        self.capped_user = self.user_id is not None
+        return True
+
+    async def refuse_over_cap(self) -> None:
+        log.warning("ws_refused", reason="too_many_sockets")
+        await self.close(code=CLOSE_TOO_MANY_SOCKETS)
+
     def start(self, **log_context: Any) -> None:
         metrics.WS_CONNECTIONS.labels(presence.PROCESS_ID, self.kind).inc()
         draining.register(self)
@@ -53,9 +93,36 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
         self.groups_joined: list[str] = []
         self.bucket = TokenBucket(rate=settings.WS_RATE_PER_SECOND, burst=settings.WS_RATE_BURST)
         self.flood_strikes = 0
+        self.revalidation: asyncio.Task | None = None
+        session = self.scope.get("session")
+        if self.user_id is not None and session is not None and session.session_key:
+            self.revalidation = asyncio.get_running_loop().create_task(self._revalidate(session.session_key))
         structlog.contextvars.bind_contextvars(conn_id=uuid.uuid4().hex[:12], user_id=self.user_id, **log_context)
 
+    async def _revalidate(self, session_key: str) -> None:
+        """A socket outlives the page that opened it: when its session ends (logout, expiry, a password change
+        that flushes sessions, a deactivated account), close it within WS_SESSION_REVALIDATE_SECONDS."""
+        while True:
+            await asyncio.sleep(settings.WS_SESSION_REVALIDATE_SECONDS)
+            try:
+                valid = await _session_still_valid(session_key, self.user_id)
+            except Exception:
+                log.exception("ws_session_check_failed")  # a database blip is not a logout; check again later
+                continue
+            if not valid:
+                log.info("ws_session_ended")
+                await self.close(code=CLOSE_NOT_AUTHENTICATED)
+                return
+
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "revalidation", None) is not None:
+            self.revalidation.cancel()
+        if getattr(self, "ip", None) is not None:
+            _sockets_per_ip.close(self.ip)
+            self.ip = None
+        if getattr(self, "capped_user", False):
+            _sockets_per_user.close(self.user_id)
+            self.capped_user = False
         if getattr(self, "counted", False):
             metrics.WS_CONNECTIONS.labels(presence.PROCESS_ID, self.kind).dec()
             draining.unregister(self)
@@ -77,7 +144,8 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
         except BidRefused as exc:
             message, refusal = None, exc
         metrics.WS_MESSAGES_IN.labels(self.kind, message["type"] if message else "invalid").inc()
-        if not self.bucket.allow():
+        # The connection's own bucket, then its user's, shared by all of that user's sockets here.
+        if not self.bucket.allow() or (self.user_id is not None and not _user_buckets.allow(self.user_id)):
             await self._refuse_flood(message)
             return
         self.flood_strikes = 0
@@ -122,6 +190,9 @@ class LotConsumer(GavelSocket):
         self.lot_id = int(self.scope["url_route"]["kwargs"]["lot_id"])
         self.start(lot_id=self.lot_id)
         await self.accept()
+        if not self.admit():
+            await self.refuse_over_cap()
+            return
         # Join before reading the snapshot: an event committed in between arrives with a seq the client already has.
         await fanout.hub().join(self.lot_id, self, self.base_send)
         if self.user_id is not None:
@@ -136,7 +207,8 @@ class LotConsumer(GavelSocket):
         await self.send_json(snapshot)
 
     async def disconnect(self, code: int) -> None:
-        await fanout.hub().leave(self.lot_id, self)
+        if hasattr(self, "lot_id"):  # not when the handshake was refused before connect()
+            await fanout.hub().leave(self.lot_id, self)
         await super().disconnect(code)
 
     async def on_ping(self, message: dict[str, Any]) -> None:
@@ -190,6 +262,9 @@ class MeConsumer(GavelSocket):
     async def connect(self) -> None:
         self.start()
         await self.accept()
+        if not self.admit():
+            await self.refuse_over_cap()
+            return
         if self.user_id is None:
             log.info("ws_refused", reason="not_authenticated")
             await self.close(code=CLOSE_NOT_AUTHENTICATED)
@@ -212,6 +287,9 @@ class SellerConsumer(GavelSocket):
         self.counts: dict[int, int] = {}
         self.presence_task: asyncio.Task | None = None
         await self.accept()
+        if not self.admit():
+            await self.refuse_over_cap()
+            return
         if self.user_id is None:
             log.info("ws_refused", reason="not_authenticated")
             await self.close(code=CLOSE_NOT_AUTHENTICATED)

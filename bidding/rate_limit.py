@@ -23,3 +23,46 @@ class TokenBucket:
             self.tokens -= 1.0
             return True
         return False
+
+
+class SharedBuckets:
+    """One bucket per key (a user), shared by all of that key's sockets in this process, so opening more sockets
+    buys no more messages. Buckets idle long enough to be full again are dropped."""
+
+    def __init__(self, *, rate: Callable[[], float], burst: Callable[[], int]) -> None:
+        self._rate, self._burst = rate, burst
+        self._buckets: dict[object, TokenBucket] = {}
+
+    def allow(self, key: object) -> bool:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) > 10_000:
+                self._forget_idle()
+            bucket = self._buckets[key] = TokenBucket(rate=self._rate(), burst=self._burst())
+        return bucket.allow()
+
+    def _forget_idle(self) -> None:
+        now = time.monotonic()
+        for key, bucket in list(self._buckets.items()):
+            if bucket.tokens + (now - bucket.updated) * bucket.rate >= bucket.capacity:
+                del self._buckets[key]
+
+
+class SocketCounts:
+    """Open sockets per key (a user, an IP address) in this process, for the per-user and per-IP caps."""
+
+    def __init__(self) -> None:
+        self._counts: dict[object, int] = {}
+
+    def open(self, key: object, limit: int) -> bool:
+        if self._counts.get(key, 0) >= limit:
+            return False
+        self._counts[key] = self._counts.get(key, 0) + 1
+        return True
+
+    def close(self, key: object) -> None:
+        remaining = self._counts.get(key, 0) - 1
+        if remaining > 0:
+            self._counts[key] = remaining
+        else:
+            self._counts.pop(key, None)

@@ -154,6 +154,12 @@ WS_RATE_PER_SECOND = env.float("WS_RATE_PER_SECOND", default=5.0)
 WS_RATE_BURST = env.int("WS_RATE_BURST", default=10)
 # A connection refused this many times in a row for flooding is closed with code 4008.
 WS_FLOOD_CLOSE_AFTER = env.int("WS_FLOOD_CLOSE_AFTER", default=20)
+# One user's sockets share one budget (per process), and each user and each client address may hold only so many
+# sockets (per process): opening more sockets buys a flooder nothing.
+WS_USER_RATE_PER_SECOND = env.float("WS_USER_RATE_PER_SECOND", default=10.0)
+WS_USER_RATE_BURST = env.int("WS_USER_RATE_BURST", default=20)
+WS_MAX_SOCKETS_PER_USER = env.int("WS_MAX_SOCKETS_PER_USER", default=20)
+WS_MAX_SOCKETS_PER_IP = env.int("WS_MAX_SOCKETS_PER_IP", default=500)
 # A sync asking for more events than this gets a fresh snapshot instead of a replay.
 SYNC_MAX_EVENTS = env.int("SYNC_MAX_EVENTS", default=500)
 
@@ -163,6 +169,9 @@ CLOSE_LOTS_INTERVAL_SECONDS = env.float("CLOSE_LOTS_INTERVAL_SECONDS", default=1
 # stale limit (crashed) stops counting.
 PRESENCE_INTERVAL_SECONDS = env.float("PRESENCE_INTERVAL_SECONDS", default=1.0)
 PRESENCE_STALE_SECONDS = env.float("PRESENCE_STALE_SECONDS", default=5.0)
+
+# A logged-out or expired session's open sockets are closed (4401) within this many seconds.
+WS_SESSION_REVALIDATE_SECONDS = env.float("WS_SESSION_REVALIDATE_SECONDS", default=30.0)
 
 # Operations: who may read /metrics (staff always), and how long SIGTERM waits for bids in flight.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

@@ -48,6 +48,11 @@ SERVER_ENV = {
     "LOG_LEVEL": "WARNING",
     "WS_RATE_PER_SECOND": "100000",
     "WS_RATE_BURST": "100000",
+    "WS_USER_RATE_PER_SECOND": "100000",
+    "WS_USER_RATE_BURST": "100000",
+    # Every benchmark client connects from 127.0.0.1, many as one user: the caps are for the open internet.
+    "WS_MAX_SOCKETS_PER_IP": "1000000",
+    "WS_MAX_SOCKETS_PER_USER": "1000000",
     "SOFT_CLOSE_WINDOW_SECONDS": "0",
     "PYTHONUNBUFFERED": "1",
 }

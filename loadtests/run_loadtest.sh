@@ -16,6 +16,8 @@ mkdir -p "$RESULTS"
 export DATABASE_URL=${LOADTEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/gavel_loadtest}
 export REDIS_URL=${LOADTEST_REDIS_URL:-redis://127.0.0.1:6379/3}
 export DEBUG=false SECRET_KEY=loadtest-only ALLOWED_HOSTS=127.0.0.1,localhost LOG_LEVEL=WARNING
+# All Locust users connect from 127.0.0.1: lift the per-address socket cap meant for the open internet.
+export WS_MAX_SOCKETS_PER_IP=${WS_MAX_SOCKETS_PER_IP:-1000000}
 
 psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'gavel_loadtest'" | grep -q 1 \
   || psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE gavel_loadtest" >/dev/null

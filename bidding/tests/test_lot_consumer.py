@@ -87,74 +87,11 @@ async def test_refusal_codes_reach_the_bidder_with_what_they_need(open_socket, m
     assert reply["message"]
 
 
-@pytest.mark.parametrize("origin", ["http://evil.example", "http://127.0.0.1.evil.com", None])
-async def test_foreign_or_missing_origin_is_refused_at_handshake(open_socket, lot, bidder, origin):
-    socket = await open_socket(lot.pk, bidder, origin=origin, expect_snapshot=False)
-    assert socket.refused_with is not None
-
-
 async def test_unknown_lot_closes_the_socket(open_socket):
     socket = await open_socket(987_654, expect_snapshot=False)
     closing = await socket.receive_output(timeout=3)
     assert closing == {"type": "websocket.close", "code": CLOSE_LOT_NOT_FOUND, "reason": None} or \
         closing.get("code") == CLOSE_LOT_NOT_FOUND
-
-
-BAD_FRAMES = [
-    ("not json", "error"),
-    ('["bid", 1000]', "error"),
-    ('"bid"', "error"),
-    ("{}", "error"),
-    ('{"type": "dance"}', "error"),
-    ('{"type": "lot.event", "payload": {"type": "high_bid", "seq": 99, "amount": 1}}', "error"),
-    ('{"type": "lot_event", "payload": {"type": "high_bid", "seq": 99, "amount": 1}}', "error"),
-    ('{"type": "user.event", "payload": {"type": "won"}}', "error"),
-    ('{"type": "bid", "bid_id": "f"}', "bid_rejected"),
-    ('{"type": "bid", "amount": 1000}', "bid_rejected"),
-    ('{"type": "bid", "amount": 1000.5, "bid_id": "f"}', "bid_rejected"),
-    ('{"type": "bid", "amount": 1000.0, "bid_id": "f"}', "bid_rejected"),
-    ('{"type": "bid", "amount": "1000", "bid_id": "f"}', "bid_rejected"),
-    ('{"type": "bid", "amount": -1000, "bid_id": "f"}', "bid_rejected"),
-    ('{"type": "bid", "amount": 0, "bid_id": "f"}', "bid_rejected"),
-    ('{"type": "bid", "amount": NaN, "bid_id": "f"}', "error"),
-    ('{"type": "bid", "amount": Infinity, "bid_id": "f"}', "error"),
-    ('{"type": "bid", "amount": 1234567890123456789012345678901234567890, "bid_id": "f"}', "bid_rejected"),
-    ('{"type": "bid", "amount": true, "bid_id": "f"}', "bid_rejected"),
-    ('{"type": "bid", "amount": 1000, "bid_id": 12}', "bid_rejected"),
-    ('{"type": "bid", "amount": 1000, "bid_id": ""}', "bid_rejected"),
-    ('{"type": "sync", "since_seq": -1}', "error"),
-    ('{"type": "sync", "since_seq": "0"}', "error"),
-    ('{"type": "bid", "amount": 1000, "bid_id": "f", "pad": "' + "x" * 4_100 + '"}', "error"),
-]
-
-
-@pytest.mark.parametrize(("frame", "reply_type"), BAD_FRAMES)
-async def test_bad_frames_get_code_invalid_and_change_nothing(open_socket, lot, bidder, frame, reply_type):
-    mine = await open_socket(lot.pk, bidder)
-    watcher = await open_socket(lot.pk)
-    await mine.send_to(text_data=frame)
-    reply = await mine.receive_json_from(timeout=3)
-    assert (reply["type"], reply["code"]) == (reply_type, "invalid")
-    assert await lot_state(lot) == (None, 0, 0)
-    assert await bids_on(lot) == []
-    assert await watcher.receive_nothing(timeout=0.2)
-
-
-async def test_binary_frame_is_invalid(open_socket, lot, bidder):
-    mine = await open_socket(lot.pk, bidder)
-    await mine.send_to(bytes_data=b'{"type": "bid", "amount": 1000, "bid_id": "b"}')
-    reply = await mine.receive_json_from(timeout=3)
-    assert (reply["type"], reply["code"]) == ("error", "invalid")
-    assert await bids_on(lot) == []
-
-
-async def test_forged_bidder_field_is_ignored(open_socket, lot, bidder, make_user):
-    other = await sync_to_async(make_user)("mallory-target")
-    mine = await open_socket(lot.pk, bidder)
-    await mine.send_json_to({"type": "bid", "amount": 1_000, "bid_id": "f", "bidder": other.pk, "user": other.pk})
-    await receive_until(mine, "bid_accepted")
-    fresh = await Lot.objects.aget(pk=lot.pk)
-    assert fresh.high_bidder_id == bidder.pk
 
 
 @override_settings(WS_RATE_PER_SECOND=0.01, WS_RATE_BURST=3, WS_FLOOD_CLOSE_AFTER=100)

@@ -1,0 +1,100 @@
+"""Limits that keep one client from hurting others: a per-user budget shared by all of a user's sockets, caps on
+sockets per user and per address, and a flooder next to an honest bidder on a real server."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+import websockets
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.test import override_settings
+
+from bidding.consumers import CLOSE_FLOODING, CLOSE_TOO_MANY_SOCKETS
+from bidding.models import Bid
+from conftest import ORIGIN, assert_lot_verifies, session_cookie
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@override_settings(WS_RATE_PER_SECOND=0.01, WS_RATE_BURST=10, WS_USER_RATE_PER_SECOND=0.01, WS_USER_RATE_BURST=4,
+                   WS_FLOOD_CLOSE_AFTER=100)
+async def test_one_users_sockets_share_one_budget(open_socket, lot, bidder):
+    sockets = [await open_socket(lot.pk, bidder) for _ in range(3)]
+    answers = []
+    for socket in sockets:
+        for _ in range(2):
+            await socket.send_json_to({"type": "ping"})
+            answers.append((await socket.receive_json_from(timeout=3)).get("code", "pong"))
+    assert answers == ["pong"] * 4 + ["rate_limited"] * 2
+    other = await open_socket(lot.pk)  # anonymous: its own budget only
+    await other.send_json_to({"type": "ping"})
+    assert (await other.receive_json_from(timeout=3))["type"] == "pong"
+
+
+@override_settings(WS_MAX_SOCKETS_PER_USER=2)
+async def test_a_user_may_hold_only_so_many_sockets(open_socket, lot, bidder):
+    first, _ = await open_socket(lot.pk, bidder), await open_socket(lot.pk, bidder)
+    third = await open_socket(lot.pk, bidder, expect_snapshot=False)
+    assert (await third.receive_output(timeout=3))["code"] == CLOSE_TOO_MANY_SOCKETS
+    await first.disconnect()
+    again = await open_socket(lot.pk, bidder)
+    assert again.snapshot["type"] == "snapshot"
+
+
+@override_settings(WS_MAX_SOCKETS_PER_IP=3)
+async def test_an_address_may_hold_only_so_many_sockets(open_socket, lot):
+    for _ in range(3):
+        await open_socket(lot.pk)
+    fourth = await open_socket(lot.pk, expect_snapshot=False)
+    assert (await fourth.receive_output(timeout=3))["code"] == CLOSE_TOO_MANY_SOCKETS
+
+
+async def _socket(base, lot_id, cookie):
+    socket = await websockets.connect(f"{base}/ws/auctions/{lot_id}/", origin=ORIGIN,
+                                      additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"})
+    json.loads(await socket.recv())
+    return socket
+
+
+async def test_a_flooder_next_to_an_honest_bidder_hurts_only_itself(daphne_server, lot, bidder, make_user):
+    mallory = await sync_to_async(make_user)("mallory")
+    flood_cookie = await sync_to_async(session_cookie)(mallory)
+    honest_cookie = await sync_to_async(session_cookie)(bidder)
+    flooders = [await _socket(daphne_server, lot.pk, flood_cookie) for _ in range(4)]
+    honest = await _socket(daphne_server, lot.pk, honest_cookie)
+
+    async def flood(socket):
+        closed_with = None
+        try:
+            for n in range(300):
+                await socket.send(json.dumps({"type": "bid", "amount": 1, "bid_id": f"f{n}"}))
+            while True:
+                await asyncio.wait_for(socket.recv(), 5)
+        except websockets.ConnectionClosed as closed:
+            closed_with = closed.rcvd.code if closed.rcvd else None
+        return closed_with
+
+    async def bid_honestly():
+        accepted = []
+        amount = 1_000
+        for n in range(8):
+            bid_id = f"honest-{n}"
+            await honest.send(json.dumps({"type": "bid", "amount": amount, "bid_id": bid_id}))
+            while True:
+                message = json.loads(await asyncio.wait_for(honest.recv(), 10))
+                if message.get("bid_id") == bid_id:
+                    break
+            assert message["type"] == "bid_accepted", message
+            accepted.append(message["amount"])
+            amount = message["amount"] + 100
+            await asyncio.sleep(0.25)
+        return accepted
+
+    codes, accepted = await asyncio.gather(asyncio.gather(*(flood(s) for s in flooders)), bid_honestly())
+    assert len(accepted) == 8, "the honest bidder's bids were all accepted"
+    assert all(code == CLOSE_FLOODING for code in codes), codes
+    assert await Bid.objects.filter(lot=lot, bidder=mallory).acount() == 0
+    await honest.close()
+    await sync_to_async(assert_lot_verifies)(lot.pk)
