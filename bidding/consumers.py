@@ -8,6 +8,7 @@ from typing import Any
 
 import structlog
 from channels.db import database_sync_to_async
+from redis.exceptions import RedisError
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
@@ -64,6 +65,20 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
 
     client_types: frozenset[str] = frozenset({"ping"})
     kind = "me"  # the metrics label of this socket
+
+    async def __call__(self, scope, receive, send):
+        """Channels' receive loop dies when the channel layer loses Redis; instead of Daphne's bare 1011, tell the
+        client to reconnect (4503), after which it resyncs from the database on whichever worker takes it."""
+        try:
+            await super().__call__(scope, receive, send)
+        except (RedisError, OSError) as exc:
+            log.error("ws_channel_layer_lost", error=repr(exc))
+            metrics.LAYER_SEND_FAILURES.labels("receive").inc()
+            await self.disconnect(draining.GOING_AWAY)  # Channels will not call it: its loop is what died
+            try:
+                await send({"type": "websocket.close", "code": draining.GOING_AWAY})
+            except Exception:  # the connection may be gone already; nothing else to tell
+                log.info("ws_close_after_layer_loss_failed")
 
     def admit(self) -> bool:
         """The per-user and per-address socket caps; False: close with 4429 right after accepting."""
@@ -128,7 +143,11 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
             draining.unregister(self)
             self.counted = False
         for group in getattr(self, "groups_joined", ()):
-            await self.channel_layer.group_discard(group, self.channel_name)
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except (RedisError, OSError) as exc:  # the group entry expires by itself (CHANNEL_GROUP_EXPIRY)
+                log.warning("ws_group_discard_failed", error=repr(exc))
+        self.groups_joined = []
         log.info("ws_close", code=code)
 
     async def send_json(self, content, close=False):

@@ -132,14 +132,18 @@ class LotHub:
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
-                delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
-                attempt += 1
-                log.error("fanout_subscription_lost", error=repr(exc), retry_in=delay)
-                await asyncio.sleep(delay)
-                await self._resubscribe()
+                log.error("fanout_subscription_lost", error=repr(exc))
+                # Until Redis is back, keep trying with backoff; a pub/sub with no subscription would read nothing
+                # forever.
+                while self.members:
+                    delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
+                    attempt += 1
+                    await asyncio.sleep(delay)
+                    if await self._resubscribe():
+                        break
         self._reader = None
 
-    async def _resubscribe(self) -> None:
+    async def _resubscribe(self) -> bool:
         try:
             await self._pubsub.aclose()
         except (RedisError, OSError):
@@ -149,12 +153,13 @@ class LotHub:
             if self.members:
                 await self._pubsub.subscribe(*(lot_channel(lot_id) for lot_id in self.members))
         except (RedisError, OSError) as exc:
-            log.error("fanout_resubscribe_failed", error=repr(exc))
-            return
+            log.warning("fanout_resubscribe_failed", error=repr(exc))
+            return False
         log.info("fanout_resubscribed", lots=len(self.members))
         # Anything published while we were away is gone from pub/sub but not from the database.
         for lot_id in list(self.members):
             await self.deliver(lot_id, json.dumps({"type": "resync", "lot": lot_id}))
+        return True
 
 
 async def _closing_loop() -> None:

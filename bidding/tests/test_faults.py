@@ -1,0 +1,195 @@
+"""Faults and races against real Daphne workers, PostgreSQL and Redis. Every test ends with the audit."""
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket as socketlib
+import subprocess
+import time
+
+import pytest
+import websockets
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from auctions.models import Lot, LotEvent
+from bidding.models import Bid
+from conftest import ORIGIN, assert_lot_verifies, session_cookie
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def connect(base: str, lot_id: int, cookie: str | None = None):
+    headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"} if cookie else {}
+    ws = await websockets.connect(f"{base}/ws/auctions/{lot_id}/", origin=ORIGIN, additional_headers=headers,
+                                  max_queue=None)
+    snapshot = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    assert snapshot["type"] == "snapshot"
+    return ws
+
+
+async def reply_to(ws, bid_id: str, timeout: float = 10) -> dict:
+    while True:
+        message = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+        if message.get("bid_id") == bid_id:
+            return message
+
+
+async def test_fifty_bidders_one_amount_one_instant_one_winner(daphne_server, lot, make_user):
+    users = [await sync_to_async(make_user)(f"racer{i}") for i in range(50)]
+    sockets = [await connect(daphne_server, lot.pk, await sync_to_async(session_cookie)(u)) for u in users]
+    watcher = await connect(daphne_server, lot.pk)
+    frames = [json.dumps({"type": "bid", "amount": 1_000, "bid_id": f"same-{i}"}) for i in range(50)]
+    await asyncio.gather(*(ws.send(frame) for ws, frame in zip(sockets, frames)))
+    replies = await asyncio.gather(*(reply_to(ws, f"same-{i}") for i, ws in enumerate(sockets)))
+    accepted = [r for r in replies if r["type"] == "bid_accepted"]
+    assert len(accepted) == 1 and accepted[0]["seq"] == 1
+    assert {r["code"] for r in replies if r["type"] == "bid_rejected"} <= {"too_low", "busy"}
+    broadcasts = []
+    try:
+        while True:
+            message = json.loads(await asyncio.wait_for(watcher.recv(), 1.0))
+            if message["type"] == "high_bid":
+                broadcasts.append(message["seq"])
+    except asyncio.TimeoutError:
+        pass
+    assert broadcasts == [1], "exactly one broadcast"
+    fresh = await Lot.objects.aget(pk=lot.pk)
+    assert (fresh.seq, fresh.bid_count, fresh.high_bid_amount) == (1, 1, 1_000)
+    for ws in [*sockets, watcher]:
+        await ws.close()
+    await sync_to_async(assert_lot_verifies)(lot.pk)
+
+
+async def test_one_bid_id_on_two_sockets_at_once_and_after_reconnect_is_one_bid(daphne_server, lot, bidder):
+    cookie = await sync_to_async(session_cookie)(bidder)
+    a, b = await connect(daphne_server, lot.pk, cookie), await connect(daphne_server, lot.pk, cookie)
+    frame = json.dumps({"type": "bid", "amount": 1_500, "bid_id": "twin"})
+    await asyncio.gather(a.send(frame), b.send(frame))
+    first, second = await asyncio.gather(reply_to(a, "twin"), reply_to(b, "twin"))
+    strip = lambda reply: {k: v for k, v in reply.items() if k != "duplicate"}  # noqa: E731
+    assert first["type"] == second["type"] == "bid_accepted"
+    assert strip(first) == strip(second), (first, second)
+    await a.close()
+    c = await connect(daphne_server, lot.pk, cookie)  # a reconnect, then the client's retry
+    await c.send(frame)
+    assert strip(await reply_to(c, "twin")) == strip(first)
+    await c.send(json.dumps({"type": "bid", "amount": 2_000, "bid_id": "twin"}))  # same id, different bid
+    changed = await reply_to(c, "twin")
+    assert (changed["type"], changed["code"]) == ("bid_rejected", "invalid")
+    assert await Bid.objects.filter(lot=lot).acount() == 1
+    for ws in (b, c):
+        await ws.close()
+    await sync_to_async(assert_lot_verifies)(lot.pk)
+
+
+def _free_port() -> int:
+    with socketlib.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class OwnRedis:
+    """A Redis of this test's own on another port, so the machine's Redis is never touched."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.proc = None
+        self.start()
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
+                                      "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                socketlib.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(5)
+
+
+def _bid_over_http(server, user, lot_id: int, amount: int, bid_id: str) -> tuple[int, dict]:
+    import urllib.error
+    import urllib.request
+
+    from rest_framework.authtoken.models import Token
+
+    token, _ = Token.objects.get_or_create(user=user)
+    request = urllib.request.Request(
+        f"{server.http}/api/lots/{lot_id}/bids/", method="POST",
+        data=json.dumps({"amount": amount, "bid_id": bid_id}).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Token {token.key}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+async def _reconnect(base: str, lot_id: int, cookie: str | None, since_seq: int):
+    """What the page does after a close: retry with backoff until a worker takes it, then `sync`."""
+    for attempt in range(40):
+        try:
+            ws = await connect(base, lot_id, cookie)
+            await ws.send(json.dumps({"type": "sync", "since_seq": since_seq}))
+            return ws
+        except (OSError, websockets.WebSocketException, AssertionError, asyncio.TimeoutError):
+            await asyncio.sleep(min(1.0, 0.05 * 2 ** attempt))
+    raise AssertionError("could not reconnect")
+
+
+async def _closed_code(ws, timeout: float) -> int | None:
+    try:
+        while True:
+            await asyncio.wait_for(ws.recv(), timeout)
+    except websockets.ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd else None
+
+
+@pytest.mark.redis_only
+async def test_redis_killed_and_restarted_empty_mid_auction(start_daphne, lot, bidder, make_user):
+    redis = OwnRedis()
+    try:
+        server = start_daphne("worker", REDIS_URL=f"redis://127.0.0.1:{redis.port}/0")
+        rival = await sync_to_async(make_user)("bob")
+        cookies = {u: await sync_to_async(session_cookie)(u) for u in (bidder, rival)}
+        alice = await connect(server.url, lot.pk, cookies[bidder])
+        watcher = await connect(server.url, lot.pk)
+        await alice.send(json.dumps({"type": "bid", "amount": 1_000, "bid_id": "before"}))
+        assert (await reply_to(alice, "before"))["type"] == "bid_accepted"
+
+        redis.kill()
+        # Sockets are told to go and come back (4503), not left hanging or dropped with a bare 1011.
+        assert await _closed_code(watcher, 10) == 4503
+        assert await _closed_code(alice, 10) == 4503
+        status, during = await sync_to_async(_bid_over_http)(server, rival, lot.pk, 1_100, "during")
+        assert (status, during["code"]) == (503, "unavailable")
+        assert await Bid.objects.filter(lot=lot).acount() == 1  # nothing half-applied
+
+        redis.start()  # empty: no lock keys, no groups, no subscriptions; the worker is not restarted
+        alice = await _reconnect(server.url, lot.pk, cookies[bidder], since_seq=1)
+        watcher = await _reconnect(server.url, lot.pk, None, since_seq=1)
+        bob = await _reconnect(server.url, lot.pk, cookies[rival], since_seq=1)
+        await bob.send(json.dumps({"type": "bid", "amount": 1_100, "bid_id": "after"}))
+        assert (await reply_to(bob, "after"))["type"] == "bid_accepted"
+        while True:  # the watcher hears it live again
+            message = json.loads(await asyncio.wait_for(watcher.recv(), 10))
+            if message["type"] == "high_bid":
+                assert (message["seq"], message["amount"]) == (2, 1_100)
+                break
+        notice = json.loads(await asyncio.wait_for(alice.recv(), 10))
+        while notice["type"] != "outbid":  # personal notices work again: fresh sockets joined fresh groups
+            notice = json.loads(await asyncio.wait_for(alice.recv(), 10))
+        assert notice["amount"] == 1_100
+        for ws in (alice, bob, watcher):
+            await ws.close()
+        await sync_to_async(assert_lot_verifies)(lot.pk)
+        assert await LotEvent.objects.filter(lot=lot).acount() == 2
+    finally:
+        redis.kill()
