@@ -44,6 +44,8 @@ def pytest_configure(config) -> None:
 
 
 def pytest_collection_modifyitems(config, items) -> None:
+    # Tests that restart PostgreSQL run last: every process's pooled connections die with the server.
+    items.sort(key=lambda item: "restarts_postgres" in item.keywords)
     if settings.REDIS_URL:
         return
     for item in items:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import socket as socketlib
 import subprocess
@@ -193,3 +194,74 @@ async def test_redis_killed_and_restarted_empty_mid_auction(start_daphne, lot, b
         assert await LotEvent.objects.filter(lot=lot).acount() == 2
     finally:
         redis.kill()
+
+
+async def test_a_worker_killed_after_commit_the_retry_on_another_gets_the_original_answer(start_daphne, lot, bidder):
+    """The worker committed the bid and died before answering (the same state: the row is in, no reply left):
+    the client retries the same bid_id on another worker and gets the original outcome; there is one row."""
+    from bidding.services import place_bid
+
+    a, b = start_daphne("worker-a"), start_daphne("worker-b")
+    cookie = await sync_to_async(session_cookie)(bidder)
+    on_a = await connect(a.url, lot.pk, cookie)
+    committed = await sync_to_async(place_bid)(user=bidder, lot_id=lot.pk, amount=1_200, bid_id="lost-ack")
+    a.proc.kill()
+    assert await _closed_code(on_a, 5) in (None, 1006)
+    on_b = await connect(b.url, lot.pk, cookie)
+    await on_b.send(json.dumps({"type": "bid", "amount": 1_200, "bid_id": "lost-ack"}))
+    reply = await reply_to(on_b, "lost-ack")
+    assert (reply["type"], reply["seq"], reply["amount"]) == ("bid_accepted", committed.seq, 1_200)
+    assert await Bid.objects.filter(lot=lot).acount() == 1
+    await on_b.close()
+    await sync_to_async(assert_lot_verifies)(lot.pk)
+
+
+def _postgres(action: str) -> None:
+    version = sorted(os.listdir("/etc/postgresql"))[0]
+    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action, *(
+        ["-m", "fast"] if action == "stop" else [])], check=True, capture_output=True, timeout=60)
+    if action == "start":
+        for _ in range(100):
+            if subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"]).returncode == 0:
+                return
+            time.sleep(0.1)
+        raise RuntimeError("PostgreSQL did not come back")
+
+
+@pytest.mark.restarts_postgres
+def test_postgres_restarted_mid_auction(start_daphne, lot, bidder, make_user):
+    """A sync test driving its sockets with asyncio.run, so that it can replace its own database connection, which
+    dies with the server, before the checks and the teardown."""
+    if not (shutil.which("pg_ctlcluster") and os.path.isdir("/etc/postgresql")):
+        pytest.fail("this test restarts the local PostgreSQL cluster and needs pg_ctlcluster (Debian)")
+    from django.db import connection, connections
+
+    server = start_daphne("worker")
+    rival = make_user("bob")
+    cookies = session_cookie(bidder), session_cookie(rival)
+
+    async def auction() -> tuple[dict, dict]:
+        alice = await connect(server.url, lot.pk, cookies[0])
+        bob = await connect(server.url, lot.pk, cookies[1])
+        await alice.send(json.dumps({"type": "bid", "amount": 1_000, "bid_id": "before"}))
+        assert (await reply_to(alice, "before"))["type"] == "bid_accepted"
+        try:
+            await asyncio.to_thread(_postgres, "stop")
+            await bob.send(json.dumps({"type": "bid", "amount": 1_100, "bid_id": "gap"}))
+            gap = await reply_to(bob, "gap")
+        finally:
+            await asyncio.to_thread(_postgres, "start")
+        await bob.send(json.dumps({"type": "bid", "amount": 1_100, "bid_id": "gap"}))  # the same bid, retried
+        resumed = await reply_to(bob, "gap")
+        for ws in (alice, bob):
+            await ws.close()
+        return gap, resumed
+
+    gap, resumed = asyncio.run(auction())
+    # Ours died with the server (here, and in the thread async tests use for the ORM); the next query reconnects.
+    connection.close()
+    asyncio.run(sync_to_async(connections.close_all)())
+    assert (gap["type"], gap["code"]) == ("bid_rejected", "unavailable")
+    assert (resumed["type"], resumed["amount"], resumed["seq"]) == ("bid_accepted", 1_100, 2)
+    assert Bid.objects.filter(lot=lot).count() == 2  # nothing half-written in the gap
+    assert_lot_verifies(lot.pk)
