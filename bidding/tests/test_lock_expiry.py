@@ -12,6 +12,7 @@ from auctions.models import Lot, LotEvent
 from bidding import locks, services
 from bidding.exceptions import BidRefused
 from bidding.models import Bid
+from conftest import assert_lot_verifies
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -61,3 +62,45 @@ def test_releasing_a_lock_that_expired_does_not_fail_the_committed_bid(lot, bidd
     outcome = services.place_bid(user=bidder, lot_id=lot.pk, amount=1_000, bid_id="slow")
     assert outcome.seq == 1
     assert Lot.objects.get(pk=lot.pk).high_bid_amount == 1_000
+
+
+@pytest.mark.redis_only
+def test_a_lock_that_expires_while_its_holder_stalls_loses_no_update(lot, bidder, make_user, settings, monkeypatch):
+    """Lock timeout 1 s; the first bidder's decision stalls 3 s before it reads the lot. The second bidder takes the
+    expired lock and commits a higher bid; the first, resuming, finds it under the row lock and is refused."""
+    settings.BID_LOCK_TIMEOUT_SECONDS = 1
+    settings.BID_LOCK_WAIT_SECONDS = 5
+    rival = make_user("bob")
+    original = services._record_bid
+    first_in = threading.Event()
+
+    def stalling_record(user, **fields):
+        if user.pk == bidder.pk:
+            first_in.set()
+            threading.Event().wait(3)  # a GC pause, a slow disk: the lock expires meanwhile
+        return original(user, **fields)
+
+    monkeypatch.setattr(services, "_record_bid", stalling_record)
+    results: dict[str, object] = {}
+
+    def bid(user, amount, name):
+        try:
+            results[name] = services.place_bid(user=user, lot_id=lot.pk, amount=amount, bid_id=name)
+        except BidRefused as refusal:
+            results[name] = refusal
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=bid, args=(bidder, 1_000, "first"))
+    first.start()
+    assert first_in.wait(5)
+    second = threading.Thread(target=bid, args=(rival, 1_500, "second"))
+    second.start()
+    second.join(10)
+    assert not isinstance(results["second"], BidRefused), results["second"]  # it got the expired lock in time
+    first.join(10)
+    assert isinstance(results["first"], BidRefused) and results["first"].code == "too_low"
+    fresh = Lot.objects.get(pk=lot.pk)
+    assert (fresh.high_bid_amount, fresh.high_bidder_id, fresh.seq) == (1_500, rival.pk, 1)
+    assert list(Bid.objects.filter(lot=lot).values_list("amount", flat=True)) == [1_500]
+    assert_lot_verifies(lot.pk)
