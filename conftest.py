@@ -187,14 +187,16 @@ def database_url() -> str:
 class DaphneProcess:
     """A worker started with `python -m config.serve` (Daphne plus graceful shutdown) on the test database."""
 
-    def __init__(self, tmp_path, name: str, env: dict[str, str], port: int | None = None) -> None:
+    def __init__(self, tmp_path, name: str, env: dict[str, str], port: int | None = None,
+                 daphne_args: tuple[str, ...] = ()) -> None:
         self.port = port or _free_port()
         self.url = f"ws://127.0.0.1:{self.port}"
         self.http = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / f"{name}.log"
         self._log = self.log_path.open("wb")  # a file, not a pipe: a full pipe would stall the server mid-test
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "config.serve", "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"],
+            [sys.executable, "-m", "config.serve", "-b", "127.0.0.1", "-p", str(self.port), *daphne_args,
+             "config.asgi:application"],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
@@ -226,9 +228,11 @@ def start_daphne(transactional_db, tmp_path):
     """Start Daphne workers on the test database (each on its own port); all are stopped at teardown."""
     started: list[DaphneProcess] = []
 
-    def start(name: str = "daphne", *, port: int | None = None, **env: str) -> DaphneProcess:
+    def start(name: str = "daphne", *, port: int | None = None, daphne_args: tuple[str, ...] = (),
+              **env: str) -> DaphneProcess:
         """`port`: restart a worker where a killed one was (its clients reconnect to the same address)."""
-        server = DaphneProcess(tmp_path, f"{name}-{len(started)}", service_env(**env), port=port)
+        server = DaphneProcess(tmp_path, f"{name}-{len(started)}", service_env(**env), port=port,
+                               daphne_args=daphne_args)
         started.append(server)
         return server
 

@@ -97,3 +97,10 @@ def test_dockerfile_runs_the_graceful_worker():
     dockerfile = (ROOT / "Dockerfile").read_text()
     cmd = re.search(r"^CMD (.+)$", dockerfile, re.M).group(1)
     assert shlex.split(cmd.replace(",", " ").strip("[]"))[:3] == ["python", "-m", "config.serve"]
+
+
+def test_nginx_drops_handshakes_and_requests_that_never_complete():
+    # Measured: Daphne itself keeps a half-sent upgrade request open (its HTTP factory timeout is 12 h).
+    server = _block(NGINX, "server {")
+    assert int(re.search(r"client_header_timeout (\d+)s;", server).group(1)) <= 15
+    assert int(re.search(r"client_body_timeout (\d+)s;", server).group(1)) <= 15

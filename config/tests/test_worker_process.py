@@ -98,3 +98,19 @@ async def test_two_hundred_open_sockets_hold_a_small_fixed_number_of_database_co
     bound = 1 + min(32, (os.cpu_count() or 1) + 4) + settings.BID_DECISION_THREADS
     print(f"\n{held} database connections held by one worker with 200 open sockets (bound {bound})")
     assert 0 < held <= bound, f"{held} connections for 200 sockets (bound {bound})"
+
+
+async def test_daphnes_own_frame_limit_drops_an_oversized_frame(start_daphne, lot):
+    """Above the application's 4 KiB (answered `invalid`), Daphne's 1 MiB message limit (pinned with Daphne 4.2.3)
+    ends the connection before the application sees the frame; nothing is written."""
+    server = start_daphne()
+    socket = await _connect(server, lot.pk)
+    try:
+        await socket.send('{"type": "bid", "amount": 1000, "bid_id": "big", "pad": "' + "x" * (1024 * 1024) + '"}')
+        while True:
+            await asyncio.wait_for(socket.recv(), 10)
+    except websockets.ConnectionClosed as closed:
+        assert closed.rcvd is None or closed.rcvd.code == 1009  # autobahn may drop the TCP connection outright
+    else:
+        raise AssertionError("the oversized frame did not end the connection")
+    assert await Bid.objects.filter(lot=lot).acount() == 0
