@@ -29,6 +29,7 @@ _refusal = inline_serializer("Refusal", {"type": serializers.CharField(), "code"
 _snapshot = inline_serializer("LotSnapshot", {"type": serializers.CharField(), "seq": serializers.IntegerField()})
 _lot_input = inline_serializer("LotInput", {
     "title": serializers.CharField(max_length=200), "description": serializers.CharField(required=False),
+    "photo_url": serializers.URLField(required=False, help_text="http(s) image address"),
     "starting_price": serializers.IntegerField(help_text="Cents."),
     "reserve_price": serializers.IntegerField(required=False, allow_null=True, help_text="Cents; hidden."),
     "buy_now_price": serializers.IntegerField(required=False, allow_null=True,

@@ -26,6 +26,7 @@ class Lot(models.Model):
     seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="lots")
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    photo_url = models.URLField(blank=True, max_length=500, help_text="An http(s) image address; shown on the lot page.")
     starting_price = models.BigIntegerField(help_text="Cents. The first bid must be at least this.")
     reserve_price = models.BigIntegerField(null=True, blank=True, help_text="Cents. Hidden; no sale below it.")
     starts_at = models.DateTimeField()

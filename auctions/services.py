@@ -102,19 +102,20 @@ def close_lot(lot: Lot, now: datetime) -> None:
 
 
 # --- what sellers do with their lots ----------------------------------------------------------------------------
-EDITABLE_FIELDS = ("title", "description", "starting_price", "reserve_price", "buy_now_price", "starts_at", "ends_at",
+EDITABLE_FIELDS = ("title", "description", "photo_url", "starting_price", "reserve_price", "buy_now_price", "starts_at", "ends_at",
                    "soft_close_window", "soft_close_extension", "hard_end_at")
 
 
 def create_lot(*, seller, title: str, starting_price: object, ends_at: datetime, starts_at: datetime | None = None,
-               description: str = "", reserve_price: object = None, soft_close_window: int | None = None,
+               description: str = "", photo_url: str = "", reserve_price: object = None, soft_close_window: int | None = None,
                soft_close_extension: int | None = None, hard_end_at: datetime | None = None,
                buy_now_price: object = None) -> Lot:
     """List a lot: open at once if it starts now or earlier (or no start is given), else scheduled."""
     _check_seller(seller)
     starts_at = starts_at or timezone.now()
     fields = _checked_fields(
-        {"title": title, "description": description, "starting_price": starting_price, "reserve_price": reserve_price,
+        {"title": title, "description": description, "photo_url": photo_url, "starting_price": starting_price,
+         "reserve_price": reserve_price,
          "starts_at": starts_at, "ends_at": ends_at, "soft_close_window": soft_close_window,
          "soft_close_extension": soft_close_extension, "hard_end_at": hard_end_at, "buy_now_price": buy_now_price},
         now=timezone.now(),
@@ -220,6 +221,9 @@ def _checked_fields(fields: dict, *, now: datetime) -> dict:
         raise InvalidBid("A title of 1 to 200 characters is needed.", field="title")
     if not isinstance(fields.get("description") or "", str):
         raise InvalidBid("description must be text.", field="description")
+    photo = fields.get("photo_url") or ""
+    if not isinstance(photo, str) or len(photo) > 500 or (photo and not _is_web_address(photo)):
+        raise InvalidBid("photo_url must be an http(s) address of at most 500 characters.", field="photo_url")
     starting = check_cents(fields["starting_price"], field="starting_price")
     reserve = fields.get("reserve_price")
     if reserve is not None and check_cents(reserve, field="reserve_price") < starting:
@@ -239,4 +243,15 @@ def _checked_fields(fields: dict, *, now: datetime) -> dict:
         value = fields.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 3600):
             raise InvalidBid(f"{name} must be a whole number of seconds from 0 to 3600.", field=name)
-    return {**fields, "title": title.strip(), "description": fields.get("description") or ""}
+    return {**fields, "title": title.strip(), "description": fields.get("description") or "", "photo_url": photo}
+
+
+def _is_web_address(value: str) -> bool:
+    from django.core.exceptions import ValidationError
+    from django.core.validators import URLValidator
+
+    try:
+        URLValidator(schemes=["http", "https"])(value)
+    except ValidationError:
+        return False
+    return True

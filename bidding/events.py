@@ -72,6 +72,7 @@ def snapshot(lot: Lot, *, now: datetime, high_bidder_number: int | None, your_nu
             "id": lot.pk,
             "title": lot.title,
             "description": lot.description,
+            "photo_url": lot.photo_url,
             "seller": lot.seller.get_username(),
             "starting_price": lot.starting_price,
             "starts_at": iso(lot.starts_at),

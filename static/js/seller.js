@@ -100,7 +100,9 @@
     $("f-reserve").value = lot.reserve_price ? (lot.reserve_price / 100).toFixed(2) : "";
     $("f-buy-now").value = lot.buy_now_price ? (lot.buy_now_price / 100).toFixed(2) : "";
     $("f-starts").value = localInput(lot.starts_at); $("f-ends").value = localInput(lot.ends_at);
-    api("GET", `/api/lots/${lot.id}/`).then(({ ok, data }) => { if (ok) $("f-description").value = data.lot.description; });
+    api("GET", `/api/lots/${lot.id}/`).then(({ ok, data }) => {
+      if (ok) { $("f-description").value = data.lot.description; $("f-photo").value = data.lot.photo_url || ""; }
+    });
     $("lot-form").scrollIntoView({ behavior: "smooth" });
   }
   function stopEdit() {
@@ -117,7 +119,7 @@
   $("lot-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const body = {
-      title: $("f-title").value.trim(), description: $("f-description").value,
+      title: $("f-title").value.trim(), description: $("f-description").value, photo_url: $("f-photo").value.trim(),
       starting_price: cents("f-starting", true), reserve_price: cents("f-reserve", false), buy_now_price: cents("f-buy-now", false),
       starts_at: $("f-starts").value ? new Date($("f-starts").value).toISOString() : undefined,  // empty: now
       ends_at: $("f-ends").value ? new Date($("f-ends").value).toISOString() : undefined,
