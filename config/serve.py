@@ -11,8 +11,36 @@ import asyncio
 import signal
 import sys
 
+import structlog
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
+from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
+
+log = structlog.get_logger(__name__)
+
+
+def _pending_bytes(transport) -> int:
+    """What Twisted still holds for this connection because the peer is not reading (its kernel buffer is full)."""
+    buffered = getattr(transport, "dataBuffer", b"")
+    return len(buffered) - getattr(transport, "offset", 0) + getattr(transport, "_tempDataLen", 0)
+
+
+class BoundedWebSocketProtocol(WebSocketProtocol):
+    """A peer that answers pings but never reads would make Daphne buffer every broadcast for it, without bound.
+    Past WS_MAX_PENDING_BYTES of unsent data the connection is aborted; the client, if it is alive, reconnects and
+    `sync`s. Other sockets never wait for it: writes never block."""
+
+    dropping = False
+
+    def serverSend(self, content, binary=False):
+        super().serverSend(content, binary)
+        from django.conf import settings
+
+        pending = _pending_bytes(self.transport)
+        if pending > settings.WS_MAX_PENDING_BYTES and not self.dropping:
+            self.dropping = True
+            log.warning("ws_peer_not_reading", pending_bytes=pending, path=getattr(self, "path", None))
+            self.transport.abortConnection()
 
 
 class GracefulServer(Server):
@@ -22,6 +50,7 @@ class GracefulServer(Server):
         self._stopping = False
 
     def run(self) -> None:
+        WebSocketFactory.protocol = BoundedWebSocketProtocol
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         super().run()

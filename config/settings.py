@@ -160,6 +160,8 @@ WS_USER_RATE_PER_SECOND = env.float("WS_USER_RATE_PER_SECOND", default=10.0)
 WS_USER_RATE_BURST = env.int("WS_USER_RATE_BURST", default=20)
 WS_MAX_SOCKETS_PER_USER = env.int("WS_MAX_SOCKETS_PER_USER", default=20)
 WS_MAX_SOCKETS_PER_IP = env.int("WS_MAX_SOCKETS_PER_IP", default=500)
+# A socket whose peer stops reading is aborted once this much is waiting to be sent to it (config/serve.py).
+WS_MAX_PENDING_BYTES = env.int("WS_MAX_PENDING_BYTES", default=1_048_576)
 # A sync asking for more events than this gets a fresh snapshot instead of a replay.
 SYNC_MAX_EVENTS = env.int("SYNC_MAX_EVENTS", default=500)
 

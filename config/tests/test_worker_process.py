@@ -5,6 +5,8 @@ import asyncio
 import json
 import os
 import signal
+import socket
+import time
 import urllib.request
 
 import psycopg
@@ -23,7 +25,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 async def _connect(server, lot_id: int, cookie: str | None = None):
     headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"} if cookie else {}
     socket = await websockets.connect(f"{server.url}/ws/auctions/{lot_id}/", origin=ORIGIN,
-                                      additional_headers=headers)
+                                      additional_headers=headers, max_queue=None)
     assert json.loads(await socket.recv())["type"] == "snapshot"
     return socket
 
@@ -114,3 +116,39 @@ async def test_daphnes_own_frame_limit_drops_an_oversized_frame(start_daphne, lo
     else:
         raise AssertionError("the oversized frame did not end the connection")
     assert await Bid.objects.filter(lot=lot).acount() == 0
+
+
+@pytest.mark.redis_only
+async def test_a_peer_that_stops_reading_is_dropped_and_nobody_else_waits(start_daphne, lot):
+    from bidding.fanout import lot_channel
+    from bidding.locks import redis_client
+
+    server = start_daphne(WS_MAX_PENDING_BYTES="1048576")
+    reader = await _connect(server, lot.pk)
+    # A tiny receive buffer, and max_queue=1: the client stops reading from the network once one message waits.
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.connect(("127.0.0.1", server.port))
+    raw.setblocking(False)
+    stalled = await websockets.connect(f"{server.url}/ws/auctions/{lot.pk}/", origin=ORIGIN, max_queue=1, sock=raw)
+    await asyncio.sleep(0.5)  # both subscribed
+    filler = "x" * 2000
+    count = 5000
+
+    def publish():  # 10 MB for each watcher (more than the kernel buffers), through the real fan-out
+        for n in range(count):
+            redis_client().publish(lot_channel(lot.pk), json.dumps({"type": "notice", "n": n, "filler": filler}))
+            if n % 4 == 0:
+                time.sleep(0.001)
+
+    publishing = asyncio.create_task(asyncio.to_thread(publish))
+    received = 0
+    while received < count:
+        message = json.loads(await asyncio.wait_for(reader.recv(), 10))
+        received += message.get("type") == "notice"
+    await publishing
+    assert received == count  # the reading socket got everything, undelayed by the stalled one
+    with pytest.raises(websockets.ConnectionClosed):
+        for _ in range(count + 10):  # what was already in flight drains, then the abort shows
+            await asyncio.wait_for(stalled.recv(), 10)
+    await reader.close()
