@@ -171,6 +171,30 @@ async def open_socket(ws_headers):
         await communicator.disconnect()
 
 
+@pytest.fixture
+async def open_path(ws_headers):
+    """Open any socket path (ws/me/, ws/seller/) through the full ASGI stack; asserts the handshake; closed at
+    teardown."""
+    from asgiref.sync import sync_to_async
+    from channels.testing import WebsocketCommunicator
+
+    from config.asgi import application
+
+    opened: list[WebsocketCommunicator] = []
+
+    async def open_(path: str, user=None):
+        headers = await sync_to_async(ws_headers)(user, origin=ORIGIN)
+        communicator = WebsocketCommunicator(application, path, headers=headers)
+        opened.append(communicator)
+        connected, _ = await communicator.connect()
+        assert connected
+        return communicator
+
+    yield open_
+    for communicator in opened:
+        await communicator.disconnect()
+
+
 # --- a real Daphne over real sockets ------------------------------------------------------------------------------
 def _free_port() -> int:
     with socket.socket() as sock:

@@ -95,9 +95,21 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
         self.capped_user = self.user_id is not None
         return True
 
-    async def refuse_over_cap(self) -> None:
-        log.warning("ws_refused", reason="too_many_sockets")
-        await self.close(code=CLOSE_TOO_MANY_SOCKETS)
+    async def open(self, *, login_required: bool, **log_context: Any) -> bool:
+        """Accept, apply the socket caps and the login rule, join the user's notice group; False: closed."""
+        self.start(**log_context)
+        await self.accept()
+        if not self.admit():
+            log.warning("ws_refused", reason="too_many_sockets")
+            await self.close(code=CLOSE_TOO_MANY_SOCKETS)
+            return False
+        if login_required and self.user_id is None:
+            log.info("ws_refused", reason="not_authenticated")
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)
+            return False
+        if self.user_id is not None:
+            await self.join_user_group()
+        return True
 
     def start(self, **log_context: Any) -> None:
         metrics.WS_CONNECTIONS.labels(presence.PROCESS_ID, self.kind).inc()
@@ -207,15 +219,10 @@ class LotConsumer(GavelSocket):
 
     async def connect(self) -> None:
         self.lot_id = int(self.scope["url_route"]["kwargs"]["lot_id"])
-        self.start(lot_id=self.lot_id)
-        await self.accept()
-        if not self.admit():
-            await self.refuse_over_cap()
+        if not await self.open(login_required=False, lot_id=self.lot_id):
             return
         # Join before reading the snapshot: an event committed in between arrives with a seq the client already has.
         await fanout.hub().join(self.lot_id, self, self.base_send)
-        if self.user_id is not None:
-            await self.join_user_group()
         snapshot = await _lot_snapshot(self.lot_id, viewer_id=self.user_id)
         if snapshot is None:
             log.info("ws_refused", reason="lot_not_found")
@@ -279,16 +286,8 @@ class MeConsumer(GavelSocket):
     """ws/me/: one personal socket for whichever page is open: outbid, won, lot_closing_soon, lot_closed."""
 
     async def connect(self) -> None:
-        self.start()
-        await self.accept()
-        if not self.admit():
-            await self.refuse_over_cap()
+        if not await self.open(login_required=True):
             return
-        if self.user_id is None:
-            log.info("ws_refused", reason="not_authenticated")
-            await self.close(code=CLOSE_NOT_AUTHENTICATED)
-            return
-        await self.join_user_group()
         log.info("ws_open", socket="me")
         await self.send_json(events.me(watching=await _watched_lot_ids(self.scope["user"]), now=timezone.now()))
 
@@ -301,19 +300,11 @@ class SellerConsumer(GavelSocket):
     kind = "seller"
 
     async def connect(self) -> None:
-        self.start(socket="seller")
         self.lot_ids: set[int] = set()
         self.counts: dict[int, int] = {}
         self.presence_task: asyncio.Task | None = None
-        await self.accept()
-        if not self.admit():
-            await self.refuse_over_cap()
+        if not await self.open(login_required=True, socket="seller"):
             return
-        if self.user_id is None:
-            log.info("ws_refused", reason="not_authenticated")
-            await self.close(code=CLOSE_NOT_AUTHENTICATED)
-            return
-        await self.join_user_group()
         await self.on_refresh({})
         self.presence_task = asyncio.get_running_loop().create_task(self._follow_presence())
         log.info("ws_open", lots=len(self.lot_ids))

@@ -42,6 +42,18 @@ class Refused(Exception):
     """A bid_rejected, reported as a Locust failure named by its refusal code."""
 
 
+def _messages(sock: websocket.WebSocket):
+    """Every message until the socket ends. Keep reading: websocket-client answers server pings only in recv()."""
+    while True:
+        try:
+            raw = sock.recv()
+        except Exception:
+            return
+        if not raw:
+            return
+        yield raw, json.loads(raw)
+
+
 class LotSocketUser(HttpUser):
     abstract = True
 
@@ -92,27 +104,23 @@ class LotSocketUser(HttpUser):
         return sock
 
     def _read(self, sock: websocket.WebSocket, lot_id: int) -> None:
-        # Keep reading: websocket-client answers server pings only inside recv().
-        while True:
-            try:
-                raw = sock.recv()
-            except Exception:
-                return
-            if not raw:
-                return
-            message = json.loads(raw)
+        for raw, message in _messages(sock):
             kind = message.get("type")
             if "min_next_bid" in message:
                 self.min_next[lot_id] = max(self.min_next.get(lot_id, 0), message["min_next_bid"])
             if kind == "high_bid":
-                lag_ms = (time.time() - datetime.fromisoformat(message["server_time"]).timestamp()) * 1000
-                self.environment.events.request.fire(request_type="broadcast", name="high_bid", response_time=lag_ms,
-                                                     response_length=len(raw), exception=None, context={})
+                self._broadcast("high_bid", raw, message)
             elif kind in ("bid_accepted", "bid_rejected"):
                 sent = self.pending.pop(message.get("bid_id"), None)
                 if sent is not None:
                     error = Refused(message["code"]) if kind == "bid_rejected" else None
                     self._fire("bid ack", "bid", sent, len(raw), error)
+
+    def _broadcast(self, name: str, raw: str, message: dict) -> None:
+        """Report a broadcast's lag: the server's commit time to its arrival here."""
+        lag_ms = (time.time() - datetime.fromisoformat(message["server_time"]).timestamp()) * 1000
+        self.environment.events.request.fire(request_type="broadcast", name=name, response_time=lag_ms,
+                                             response_length=len(raw), exception=None, context={})
 
     def _fire(self, request_type: str, name: str, started: float, length: int, exception) -> None:
         self.environment.events.request.fire(
@@ -191,19 +199,9 @@ class SellerUser(LotSocketUser):
         self.readers.append(gevent.spawn(self._read_dashboard, self.dashboard))
 
     def _read_dashboard(self, sock: websocket.WebSocket) -> None:
-        while True:
-            try:
-                raw = sock.recv()
-            except Exception:
-                return
-            if not raw:
-                return
-            message = json.loads(raw)
+        for raw, message in _messages(sock):
             if message.get("type") == "high_bid":
-                lag_ms = (time.time() - datetime.fromisoformat(message["server_time"]).timestamp()) * 1000
-                self.environment.events.request.fire(request_type="broadcast", name="seller high_bid",
-                                                     response_time=lag_ms, response_length=len(raw), exception=None,
-                                                     context={})
+                self._broadcast("seller high_bid", raw, message)
 
     @task
     def refresh(self) -> None:

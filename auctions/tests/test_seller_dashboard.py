@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 import websockets
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone
@@ -19,27 +18,14 @@ from bidding import presence
 from bidding.consumers import CLOSE_NOT_AUTHENTICATED
 from bidding.locks import redis_client
 from bidding.services import place_bid
-from config.asgi import application
 from conftest import ORIGIN
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-async def open_dashboard(ws_headers):
-    opened: list[WebsocketCommunicator] = []
-
-    async def open_(user=None):
-        headers = await sync_to_async(ws_headers)(user, origin=ORIGIN)
-        communicator = WebsocketCommunicator(application, "/ws/seller/", headers=headers)
-        opened.append(communicator)
-        connected, _ = await communicator.connect()
-        assert connected
-        return communicator
-
-    yield open_
-    for communicator in opened:
-        await communicator.disconnect()
+def open_dashboard(open_path):
+    return lambda user=None: open_path("/ws/seller/", user)
 
 
 async def next_of(socket, kind: str, *, timeout: float = 5) -> dict:

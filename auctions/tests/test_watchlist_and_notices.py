@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -13,25 +12,11 @@ from auctions.models import Lot, Watch
 from auctions.services import close_due_lots, send_closing_soon
 from bidding.consumers import CLOSE_NOT_AUTHENTICATED
 from bidding.services import place_bid
-from config.asgi import application
-from conftest import ORIGIN
 
 
 @pytest.fixture
-async def open_me(ws_headers):
-    opened: list[WebsocketCommunicator] = []
-
-    async def open_(user=None):
-        headers = await sync_to_async(ws_headers)(user, origin=ORIGIN)
-        communicator = WebsocketCommunicator(application, "/ws/me/", headers=headers)
-        opened.append(communicator)
-        connected, _ = await communicator.connect()
-        assert connected
-        return communicator
-
-    yield open_
-    for communicator in opened:
-        await communicator.disconnect()
+def open_me(open_path):
+    return lambda user=None: open_path("/ws/me/", user)
 
 
 @pytest.mark.django_db
