@@ -13,6 +13,7 @@ from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone
 
+from auctions.models import Lot
 from auctions.services import create_lot
 from bidding import presence
 from bidding.consumers import CLOSE_NOT_AUTHENTICATED
@@ -91,6 +92,11 @@ async def test_sync_is_checked_for_ownership_on_every_message(open_dashboard, ma
     await dashboard.send_json_to({"type": "sync", "lot": mine.pk, "since_seq": 0})
     assert (await next_of(dashboard, "high_bid"))["seq"] == 1
     assert (await next_of(dashboard, "synced"))["seq"] == 1
+    for bad in ({"type": "sync", "lot": str(mine.pk), "since_seq": 0}, {"type": "sync", "lot": True, "since_seq": 0},
+                {"type": "sync", "lot": mine.pk, "since_seq": -1}):
+        await dashboard.send_json_to(bad)
+        assert (await next_of(dashboard, "error"))["code"] == "invalid"
+    assert (await Lot.objects.aget(pk=mine.pk)).seq == 1  # reads only: nothing changed
     await dashboard.send_json_to({"type": "bid", "amount": 5_000, "bid_id": "x"})  # not a dashboard message
     assert (await next_of(dashboard, "error"))["code"] == "invalid"
 
