@@ -14,10 +14,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from auctions import selectors, watchlist
-from bidding import events, fanout, presence, protocol
+from bidding import admission, events, fanout, presence, protocol
 from bidding.exceptions import BidRefused, Forbidden, InvalidBid, RateLimited, Unavailable
 from config import draining, metrics
-from bidding.rate_limit import SharedBuckets, SocketCounts, TokenBucket
+from bidding.rate_limit import TokenBucket
 from bidding.services import abuy_now, aplace_bid
 
 log = structlog.get_logger(__name__)
@@ -51,11 +51,6 @@ _seller_dashboard = database_sync_to_async(selectors.seller_dashboard, thread_se
 _is_sellers_lot = database_sync_to_async(selectors.is_sellers_lot, thread_sensitive=False)
 
 
-_user_buckets = SharedBuckets(rate=lambda: settings.WS_USER_RATE_PER_SECOND, burst=lambda: settings.WS_USER_RATE_BURST)
-_sockets_per_user = SocketCounts()
-_sockets_per_ip = SocketCounts()
-
-
 class GavelSocket(AsyncJsonWebsocketConsumer):
     """What every socket shares: untrusted frames parsed strictly, a token bucket, personal notices.
 
@@ -80,26 +75,23 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
             except Exception:  # the connection may be gone already; nothing else to tell
                 log.info("ws_close_after_layer_loss_failed")
 
-    def admit(self) -> bool:
-        """The per-user and per-address socket caps; False: close with 4429 right after accepting."""
+    async def admit(self) -> bool:
+        """The per-user and per-address socket caps, across every process; False: close with 4429."""
         client = self.scope.get("client") or ("?", 0)
+        if not await admission.sockets_per_ip.open(client[0], settings.WS_MAX_SOCKETS_PER_IP):
+            return False
         self.ip = client[0]
-        if not _sockets_per_ip.open(self.ip, settings.WS_MAX_SOCKETS_PER_IP):
-            self.ip = None
-            return False
-        if self.user_id is not None and not _sockets_per_user.open(self.user_id, settings.WS_MAX_SOCKETS_PER_USER):
-            _sockets_per_ip.close(self.ip)
-            self.ip = None
-            self.capped_user = False
-            return False
-        self.capped_user = self.user_id is not None
+        if self.user_id is not None:
+            if not await admission.sockets_per_user.open(self.user_id, settings.WS_MAX_SOCKETS_PER_USER):
+                return False
+            self.capped_user = True
         return True
 
     async def open(self, *, login_required: bool, **log_context: Any) -> bool:
         """Accept, apply the socket caps and the login rule, join the user's notice group; False: closed."""
         self.start(**log_context)
         await self.accept()
-        if not self.admit():
+        if not await self.admit():
             log.warning("ws_refused", reason="too_many_sockets")
             await self.close(code=CLOSE_TOO_MANY_SOCKETS)
             return False
@@ -112,6 +104,7 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
         return True
 
     def start(self, **log_context: Any) -> None:
+        fanout.hub()  # its presence heartbeat keeps this process's sockets counted under the shared caps
         metrics.WS_CONNECTIONS.labels(presence.PROCESS_ID, self.kind).inc()
         draining.register(self)
         self.counted = True
@@ -120,6 +113,9 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
         self.groups_joined: list[str] = []
         self.bucket = TokenBucket(rate=settings.WS_RATE_PER_SECOND, burst=settings.WS_RATE_BURST)
         self.flood_strikes = 0
+        self.backlog_full = self.scope.get(fanout.BACKLOG_FULL)  # under config.serve: is the peer too far behind?
+        self.ip: str | None = None
+        self.capped_user = False
         self.revalidation: asyncio.Task | None = None
         session = self.scope.get("session")
         if self.user_id is not None and session is not None and session.session_key:
@@ -145,11 +141,11 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
         if getattr(self, "revalidation", None) is not None:
             self.revalidation.cancel()
         if getattr(self, "ip", None) is not None:
-            _sockets_per_ip.close(self.ip)
-            self.ip = None
+            ip, self.ip = self.ip, None
+            await admission.sockets_per_ip.close(ip)
         if getattr(self, "capped_user", False):
-            _sockets_per_user.close(self.user_id)
             self.capped_user = False
+            await admission.sockets_per_user.close(self.user_id)
         if getattr(self, "counted", False):
             metrics.WS_CONNECTIONS.labels(presence.PROCESS_ID, self.kind).dec()
             draining.unregister(self)
@@ -176,7 +172,7 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
             message, refusal = None, exc
         metrics.WS_MESSAGES_IN.labels(self.kind, message["type"] if message else "invalid").inc()
         # The connection's own bucket, then its user's, shared by all of that user's sockets here.
-        if not self.bucket.allow() or (self.user_id is not None and not _user_buckets.allow(self.user_id)):
+        if not self.bucket.allow() or (self.user_id is not None and not await admission.user_may_send(self.user_id)):
             await self._refuse_flood(message)
             return
         self.flood_strikes = 0

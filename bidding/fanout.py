@@ -9,8 +9,9 @@ second. Lot events take a shorter road instead:
 - each worker process keeps one hub per event loop with one Redis subscription per lot that has local watchers;
 - the hub writes the same text to each local socket through the ASGI ``send`` callable.
 
-Delivery stays at most once (Redis pub/sub keeps nothing for a subscriber that is away), so every event carries
-the lot's sequence number and clients ``sync`` from the database on a gap. When the subscription connection is
+Delivery stays at most once (Redis pub/sub keeps nothing for a subscriber that is away, and a socket whose peer
+is too far behind is skipped rather than buffered for), so every event carries the lot's sequence number and
+clients ``sync`` from the database on a gap. When the subscription connection is
 lost, the hub reconnects and sends every local socket a ``resync`` so none waits for an event it missed.
 Personal notices (``outbid``, ``won``) are rare and stay on the channel layer's user groups.
 """
@@ -36,6 +37,8 @@ from config import metrics
 log = structlog.get_logger(__name__)
 
 Send = Callable[[dict], Awaitable[None]]
+# The scope key under which config.serve puts a socket's "is its peer too far behind?" check.
+BACKLOG_FULL = "gavel.backlog_full"
 RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 
@@ -101,13 +104,20 @@ class LotHub:
         if not local:
             return
         _note_bid(lot_id, text)
-        metrics.WS_MESSAGES_OUT.labels("fanout").inc(len(local))
         message = {"type": "websocket.send", "text": text}
-        for send in list(local.values()):
+        skipped = 0
+        for key, send in list(local.items()):
+            behind = getattr(key, "backlog_full", None)
+            if behind is not None and behind():
+                skipped += 1  # at most once: the client sees the seq gap when it reads again, and syncs
+                continue
             try:
                 await send(message)
             except Exception:
                 log.exception("fanout_send_failed", lot_id=lot_id)
+        metrics.WS_MESSAGES_OUT.labels("fanout").inc(len(local) - skipped)
+        if skipped:
+            metrics.WS_BROADCASTS_SKIPPED.inc(skipped)
 
     def _new_pubsub(self):
         # Its own connection with no read timeout: a quiet lot is not a dead Redis (health checks find that).

@@ -4,7 +4,8 @@ Each process knows its own lot sockets (the fan-out hub holds them). Once a seco
 changed into one Redis hash per lot, a field per process, and stamps itself alive in a sorted set; every ten
 seconds it rewrites all of them, so a Redis restarted empty heals by itself. A reader sums the fields of the
 processes seen alive recently, so a worker that died (SIGKILL, no goodbye) drops out of the count within
-PRESENCE_STALE_SECONDS. Without Redis (one process) the hub's own counts are the answer.
+PRESENCE_STALE_SECONDS. The same heartbeat and rewrite serve the cross-process socket caps (bidding.admission).
+Without Redis (one process) the hub's own counts are the answer.
 """
 from __future__ import annotations
 
@@ -58,12 +59,16 @@ class PresencePublisher:
                 log.warning("presence_flush_failed", error=repr(exc))  # counts catch up at the next full rewrite
 
     async def flush(self) -> None:
+        from bidding.admission import rewrite_socket_counts
+
         self._flushes += 1
-        lot_ids = set(self.hub.watchers) if self._flushes % FULL_REWRITE_EVERY == 1 else set()
-        lot_ids |= self.changed
+        full = self._flushes % FULL_REWRITE_EVERY == 1
+        lot_ids = (set(self.hub.watchers) if full else set()) | self.changed
         self.changed = set()
         pipe = async_redis_client().pipeline(transaction=False)
         pipe.zadd(ALIVE_KEY, {PROCESS_ID: time.time()})
+        if full:
+            rewrite_socket_counts(pipe)  # the socket caps' fields heal on the same schedule
         for lot_id in lot_ids:
             count = self.hub.watchers.get(lot_id, 0)
             if count:

@@ -18,6 +18,8 @@ from prometheus_client.core import GaugeMetricFamily
 WS_CONNECTIONS = Gauge("gavel_ws_connections", "Open WebSocket connections.", ["process", "socket"])
 WS_MESSAGES_IN = Counter("gavel_ws_messages_in_total", "Frames received from clients.", ["socket", "type"])
 WS_MESSAGES_OUT = Counter("gavel_ws_messages_out_total", "Messages written to clients.", ["path"])
+WS_BROADCASTS_SKIPPED = Counter("gavel_ws_broadcasts_skipped_total",
+                                "Lot events not written to a socket whose peer was too far behind (it syncs later).")
 BIDS = Counter("gavel_bids_total", "Bid decisions by outcome and refusal code.", ["outcome", "code"])
 LOCK_WAIT = Histogram("gavel_bid_lock_wait_seconds", "Time waiting for a lot's lock.",
                       buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5))

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import sys
+import time
 
 import structlog
 from daphne.cli import CommandLineInterface
@@ -26,20 +28,50 @@ def _pending_bytes(transport) -> int:
 
 
 class BoundedWebSocketProtocol(WebSocketProtocol):
-    """A peer that answers pings but never reads would make Daphne buffer every broadcast for it, without bound.
-    Past WS_MAX_PENDING_BYTES of unsent data the connection is aborted; the client, if it is alive, reconnects and
-    `sync`s. Other sockets never wait for it: writes never block."""
+    """Daphne would buffer every broadcast for a peer that stops reading, without bound. Instead, while more than
+    WS_MAX_PENDING_BYTES wait unsent for a peer, the lot fan-out skips it (`backlog_full`): lot events are
+    delivered at most once and carry a seq, so the client sees the gap once it reads again and `sync`s. A peer
+    that stays that far behind for WS_STALL_SECONDS is dropped, and so is one whose backlog passes four times the
+    limit (direct replies are never skipped). Other sockets never wait for it: writes never block."""
 
     dropping = False
+    behind_since: float | None = None
+
+    def connectionMade(self):
+        from django.conf import settings
+
+        if settings.WS_SEND_BUFFER_BYTES:  # bounds what the kernel holds for a stalled peer, before our limit
+            self.transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, settings.WS_SEND_BUFFER_BYTES)
+        super().connectionMade()
+
+    def backlog_full(self) -> bool:
+        """True while this peer is too far behind for another broadcast (the fan-out asks before each one)."""
+        from django.conf import settings
+
+        pending = _pending_bytes(self.transport)
+        if pending <= settings.WS_MAX_PENDING_BYTES:
+            self.behind_since = None
+            return False
+        now = time.monotonic()
+        if self.behind_since is None:
+            self.behind_since = now
+            log.warning("ws_peer_behind", pending_bytes=pending, path=getattr(self, "path", None))
+        elif now - self.behind_since > settings.WS_STALL_SECONDS:
+            self._drop(pending, "stalled")
+        return True
 
     def serverSend(self, content, binary=False):
         super().serverSend(content, binary)
         from django.conf import settings
 
         pending = _pending_bytes(self.transport)
-        if pending > settings.WS_MAX_PENDING_BYTES and not self.dropping:
+        if pending > 4 * settings.WS_MAX_PENDING_BYTES:
+            self._drop(pending, "backlog")
+
+    def _drop(self, pending: int, why: str) -> None:
+        if not self.dropping:
             self.dropping = True
-            log.warning("ws_peer_not_reading", pending_bytes=pending, path=getattr(self, "path", None))
+            log.warning("ws_peer_not_reading", why=why, pending_bytes=pending, path=getattr(self, "path", None))
             self.transport.abortConnection()
 
 
@@ -48,6 +80,13 @@ class GracefulServer(Server):
         kwargs["signal_handlers"] = False  # ours, below, instead of the reactor's immediate stop
         super().__init__(*args, **kwargs)
         self._stopping = False
+
+    def create_application(self, protocol, scope):
+        if isinstance(protocol, BoundedWebSocketProtocol):
+            from bidding.fanout import BACKLOG_FULL
+
+            scope[BACKLOG_FULL] = protocol.backlog_full
+        return super().create_application(protocol, scope)
 
     def run(self) -> None:
         WebSocketFactory.protocol = BoundedWebSocketProtocol

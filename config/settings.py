@@ -160,8 +160,14 @@ WS_USER_RATE_PER_SECOND = env.float("WS_USER_RATE_PER_SECOND", default=10.0)
 WS_USER_RATE_BURST = env.int("WS_USER_RATE_BURST", default=20)
 WS_MAX_SOCKETS_PER_USER = env.int("WS_MAX_SOCKETS_PER_USER", default=20)
 WS_MAX_SOCKETS_PER_IP = env.int("WS_MAX_SOCKETS_PER_IP", default=500)
-# A socket whose peer stops reading is aborted once this much is waiting to be sent to it (config/serve.py).
+# While this much waits unsent for a peer, lot broadcasts skip it (it syncs the gap when it reads again); a peer
+# that stays that far behind for WS_STALL_SECONDS, or four times as far, is dropped (config/serve.py). Keep it well
+# above the largest reply a worker sends at once: a full `sync` replay, SYNC_MAX_EVENTS events of ~0.3 KiB.
 WS_MAX_PENDING_BYTES = env.int("WS_MAX_PENDING_BYTES", default=1_048_576)
+WS_STALL_SECONDS = env.float("WS_STALL_SECONDS", default=30.0)
+# The kernel's send buffer per socket (SO_SNDBUF; Linux doubles it). Autotuning would let it grow to
+# net.ipv4.tcp_wmem's maximum (4 MiB) for every stalled peer; a bid feed never needs that much. 0: the kernel's way.
+WS_SEND_BUFFER_BYTES = env.int("WS_SEND_BUFFER_BYTES", default=262_144)
 # A sync asking for more events than this gets a fresh snapshot instead of a replay.
 SYNC_MAX_EVENTS = env.int("SYNC_MAX_EVENTS", default=500)
 

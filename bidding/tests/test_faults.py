@@ -15,6 +15,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from auctions.models import Lot, LotEvent
+from bidding.increments import min_next_bid
 from bidding.models import Bid
 from conftest import ORIGIN, assert_lot_verifies, session_cookie
 
@@ -265,3 +266,76 @@ def test_postgres_restarted_mid_auction(start_daphne, lot, bidder, make_user):
     assert (resumed["type"], resumed["amount"], resumed["seq"]) == ("bid_accepted", 1_100, 2)
     assert Bid.objects.filter(lot=lot).count() == 2  # nothing half-written in the gap
     assert_lot_verifies(lot.pk)
+
+
+
+
+async def test_a_slow_consumer_misses_events_then_sync_restores_every_one(start_daphne, lot, bidder, make_user):
+    """A watcher whose page stops reading for a while (a frozen tab, a phone in a tunnel): the worker does not
+    buffer for it without bound. Once WS_MAX_PENDING_BYTES wait unsent, lot events skip it (at most once) while
+    everyone else gets them. When it reads again it gets what was queued, sees a seq jump on the next event, and
+    `sync` restores every missed event, in order, with no gap and no duplicate.
+
+    The buffers are scaled down (a 64 KiB backlog, an 8 KiB kernel buffer) so that a few hundred bids overflow
+    them; the backlog limit stays above the largest burst the worker itself sends (a `sync` replay)."""
+    server = start_daphne(WS_MAX_PENDING_BYTES="65536", WS_SEND_BUFFER_BYTES="8192", DB_CONN_MAX_AGE="60",
+                          WS_RATE_PER_SECOND="1000", WS_RATE_BURST="1000",
+                          WS_USER_RATE_PER_SECOND="1000", WS_USER_RATE_BURST="1000")
+    rival = await sync_to_async(make_user)("rival")
+    bidders = [await connect(server.url, lot.pk, await sync_to_async(session_cookie)(user)) for user in (bidder, rival)]
+    watcher = await connect(server.url, lot.pk)
+    raw = socketlib.socket()
+    raw.setsockopt(socketlib.SOL_SOCKET, socketlib.SO_RCVBUF, 4096)
+    raw.connect(("127.0.0.1", server.port))
+    raw.setblocking(False)
+    # max_queue=1: the client library stops reading from the network while one message waits unread.
+    slow = await websockets.connect(f"{server.url}/ws/auctions/{lot.pk}/", origin=ORIGIN, max_queue=1, sock=raw)
+    start_seq = json.loads(await slow.recv())["seq"]
+    amount = 1_000
+
+    async def bid(n: int) -> None:
+        nonlocal amount
+        ws = bidders[n % 2]
+        await ws.send(json.dumps({"type": "bid", "amount": amount, "bid_id": f"b{n}"}))
+        reply = await reply_to(ws, f"b{n}")
+        assert reply["type"] == "bid_accepted", reply
+        amount = min_next_bid(starting_price=0, high_bid=reply["amount"])
+
+    rounds = 0
+    while "ws_peer_behind" not in server.log_path.read_text() or rounds % 50:
+        await bid(rounds)  # the slow page reads nothing meanwhile
+        rounds += 1
+        assert rounds < 3_000, "the worker never noticed the peer that stopped reading"
+    for n in range(rounds, rounds + 100):  # well past the point where its events are skipped
+        await bid(n)
+    rounds += 100
+
+    live, replayed = [], []  # the page resumes: first what was queued for it, in order
+    try:
+        while True:
+            message = json.loads(await asyncio.wait_for(slow.recv(), 1))
+            if message["type"] == "high_bid":
+                live.append(message["seq"])
+    except asyncio.TimeoutError:
+        pass
+    await bid(rounds)  # the next event: the page sees the seq jump and syncs, as static/js/lot.js does
+    rounds += 1
+    jumped = json.loads(await asyncio.wait_for(slow.recv(), 5))
+    assert jumped["type"] == "high_bid" and jumped["seq"] > live[-1] + 1, jumped
+    await slow.send(json.dumps({"type": "sync", "since_seq": live[-1]}))
+    while (message := json.loads(await asyncio.wait_for(slow.recv(), 5)))["type"] != "synced":
+        replayed.append(message["seq"])
+    final_seq = start_seq + rounds
+    assert live == list(range(start_seq + 1, start_seq + 1 + len(live))), "what was queued arrived in order"
+    assert len(live) < rounds - 100, "events were skipped rather than buffered without bound"
+    assert live + replayed == list(range(start_seq + 1, final_seq + 1)), "sync restored every missed event"
+
+    watched = []
+    while len(watched) < rounds:  # the reading watcher missed nothing and was never cut off
+        message = json.loads(await asyncio.wait_for(watcher.recv(), 5))
+        if message["type"] == "high_bid":
+            watched.append(message["seq"])
+    assert watched == list(range(start_seq + 1, final_seq + 1))
+    for ws in (*bidders, watcher, slow):
+        await ws.close()
+    await sync_to_async(assert_lot_verifies)(lot.pk)

@@ -98,3 +98,51 @@ async def test_a_flooder_next_to_an_honest_bidder_hurts_only_itself(daphne_serve
     assert await Bid.objects.filter(lot=lot, bidder=mallory).acount() == 0
     await honest.close()
     await sync_to_async(assert_lot_verifies)(lot.pk)
+
+
+# --- limits that hold across worker processes (nginx spreads one user's sockets over all of them) -------------------
+async def _try_socket(server, lot_id, cookie):
+    """(socket, None) when admitted (its snapshot read), (None, close code) when refused."""
+    socket = await websockets.connect(f"{server.url}/ws/auctions/{lot_id}/", origin=ORIGIN,
+                                      additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"})
+    try:
+        assert json.loads(await asyncio.wait_for(socket.recv(), 5))["type"] == "snapshot"
+    except websockets.ConnectionClosed as closed:
+        return None, closed.rcvd.code
+    return socket, None
+
+
+@pytest.mark.redis_only
+async def test_socket_caps_and_the_user_budget_span_worker_processes(start_daphne, lot, bidder):
+    limits = {"WS_MAX_SOCKETS_PER_USER": "3", "WS_USER_RATE_PER_SECOND": "0.01", "WS_USER_RATE_BURST": "6",
+              "WS_RATE_BURST": "100", "PRESENCE_STALE_SECONDS": "2"}
+    a, b = start_daphne("a", **limits), start_daphne("b", **limits)
+    cookie = await sync_to_async(session_cookie)(bidder)
+
+    on_a = [(await _try_socket(a, lot.pk, cookie))[0] for _ in range(2)]
+    on_b, _ = await _try_socket(b, lot.pk, cookie)
+    assert all(on_a) and on_b is not None
+    for server in (a, b):  # a fourth socket is refused whichever worker it reaches
+        refused, code = await _try_socket(server, lot.pk, cookie)
+        assert refused is None and code == CLOSE_TOO_MANY_SOCKETS
+    await on_a[0].close()
+    await asyncio.sleep(0.3)  # the close is handled after the client's close frame; then the slot is free
+    again, _ = await _try_socket(b, lot.pk, cookie)
+    assert again is not None, "a closed socket frees its slot for any worker"
+
+    # One budget of 6 messages for the user, spent from two workers.
+    answers = []
+    for socket in (on_a[1], on_b, again, on_a[1]):
+        for _ in range(2):
+            await socket.send(json.dumps({"type": "ping"}))
+            answers.append(json.loads(await asyncio.wait_for(socket.recv(), 5)).get("code", "pong"))
+    assert answers == ["pong"] * 6 + ["rate_limited"] * 2
+
+    # A worker that dies without a goodbye stops counting once its heartbeat is stale.
+    a.proc.kill()
+    a.proc.wait()
+    await asyncio.sleep(2.5)
+    extra, code = await _try_socket(b, lot.pk, cookie)
+    assert extra is not None, f"the dead worker's sockets still counted (closed {code})"
+    for socket in (on_b, again, extra):
+        await socket.close()

@@ -123,7 +123,7 @@ async def test_a_peer_that_stops_reading_is_dropped_and_nobody_else_waits(start_
     from bidding.fanout import lot_channel
     from bidding.locks import redis_client
 
-    server = start_daphne(WS_MAX_PENDING_BYTES="1048576")
+    server = start_daphne(WS_MAX_PENDING_BYTES="1048576", WS_STALL_SECONDS="0.5")
     reader = await _connect(server, lot.pk)
     # A tiny receive buffer, and max_queue=1: the client stops reading from the network once one message waits.
     raw = socket.socket()
