@@ -13,7 +13,6 @@ import structlog
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
-from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -237,14 +236,7 @@ def _record_bid(user, *, lot_id: int, amount: int, bid_id: str, max_amount: int 
     of the leader) and one statement for the lot's new state, the bid and its event (bidding/statements.py).
     """
     with transaction.atomic():
-        lot = (
-            Lot.objects.select_for_update(of=("self",))
-            .annotate(
-                your_number=_bidder_number_of(user.pk),
-                leader_number=_bidder_number_of(OuterRef("high_bidder_id")),
-            )
-            .get(pk=lot_id)
-        )
+        lot = statements.lock_lot_for_decision(lot_id=lot_id, user_id=user.pk)
         now = timezone.now()
         check_lot_accepts(lot, now)
         check_amount(lot, amount)
@@ -351,10 +343,6 @@ def buy_now(*, user, lot_id: int, bid_id: object) -> BidOutcome:
 
 
 abuy_now = database_sync_to_async(buy_now, thread_sensitive=False)
-
-
-def _bidder_number_of(user_ref) -> Subquery:
-    return Subquery(Bid.objects.filter(lot=OuterRef("pk"), bidder_id=user_ref).values("bidder_number")[:1])
 
 
 def _extend_for_soft_close(lot: Lot, now: datetime) -> bool:
