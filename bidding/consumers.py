@@ -114,6 +114,7 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
         self.bucket = TokenBucket(rate=settings.WS_RATE_PER_SECOND, burst=settings.WS_RATE_BURST)
         self.flood_strikes = 0
         self.backlog_full = self.scope.get(fanout.BACKLOG_FULL)  # under config.serve: is the peer too far behind?
+        self.write_frame = self.scope.get(fanout.WRITE_FRAME)  # under config.serve: the fan-out's shortcut
         self.ip: str | None = None
         self.capped_user = False
         self.revalidation: asyncio.Task | None = None

@@ -7,7 +7,9 @@ second. Lot events take a shorter road instead:
 - the service encodes the event once and publishes the text on the Redis channel ``gavel:lot:<id>`` after commit
   (in single-process mode, straight to this process's hub);
 - each worker process keeps one hub per event loop with one Redis subscription per lot that has local watchers;
-- the hub writes the same text to each local socket through the ASGI ``send`` callable.
+- the hub writes the same text to each local socket: under ``python -m config.serve`` as one WebSocket frame built
+  once and written to each connection's transport (Daphne's own path would encode, frame and log per socket),
+  elsewhere through the ASGI ``send`` callable.
 
 Delivery stays at most once (Redis pub/sub keeps nothing for a subscriber that is away, and a socket whose peer
 is too far behind is skipped rather than buffered for), so every event carries the lot's sequence number and
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import struct
 import time
 import weakref
 from datetime import datetime
@@ -37,8 +40,23 @@ from config import metrics
 log = structlog.get_logger(__name__)
 
 Send = Callable[[dict], Awaitable[None]]
-# The scope key under which config.serve puts a socket's "is its peer too far behind?" check.
+# Scope keys under which config.serve puts a socket's "is its peer too far behind?" check and its writer of
+# prebuilt frames (absent under plain Daphne and in tests' communicators: then the ASGI send is used).
 BACKLOG_FULL = "gavel.backlog_full"
+WRITE_FRAME = "gavel.write_frame"
+
+
+def text_frame(text: str) -> bytes:
+    """One unfragmented, unmasked WebSocket text frame, as a server sends it (RFC 6455, section 5.2)."""
+    payload = text.encode()
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, size)
+    elif size < 65_536:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    return header + payload
 RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 
@@ -105,6 +123,7 @@ class LotHub:
             return
         _note_bid(lot_id, text)
         message = {"type": "websocket.send", "text": text}
+        frame: bytes | None = None  # built once, for every socket whose worker can take it as it is
         skipped = 0
         for key, send in list(local.items()):
             behind = getattr(key, "backlog_full", None)
@@ -112,6 +131,11 @@ class LotHub:
                 skipped += 1  # at most once: the client sees the seq gap when it reads again, and syncs
                 continue
             try:
+                write_frame = getattr(key, "write_frame", None)
+                if write_frame is not None:
+                    frame = frame or text_frame(text)
+                    if write_frame(frame):
+                        continue
                 await send(message)
             except Exception:
                 log.exception("fanout_send_failed", lot_id=lot_id)

@@ -62,6 +62,19 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
 
     def serverSend(self, content, binary=False):
         super().serverSend(content, binary)
+        self._check_backlog()
+
+    def write_frame(self, frame: bytes) -> bool:
+        """Write a text frame the lot fan-out built once for all its sockets (bidding/fanout.py): no per-socket
+        UTF-8 encoding, framing and logging in autobahn. False: not possible now (not open, or a per-message
+        compression extension negotiated, which Daphne does not offer); the caller sends the usual way."""
+        if self.state != self.STATE_OPEN or self.send_state != self.SEND_STATE_GROUND or self._perMessageCompress:
+            return False
+        self.transport.write(frame)
+        self._check_backlog()
+        return True
+
+    def _check_backlog(self) -> None:
         from django.conf import settings
 
         pending = _pending_bytes(self.transport)
@@ -83,9 +96,10 @@ class GracefulServer(Server):
 
     def create_application(self, protocol, scope):
         if isinstance(protocol, BoundedWebSocketProtocol):
-            from bidding.fanout import BACKLOG_FULL
+            from bidding.fanout import BACKLOG_FULL, WRITE_FRAME
 
             scope[BACKLOG_FULL] = protocol.backlog_full
+            scope[WRITE_FRAME] = protocol.write_frame
         return super().create_application(protocol, scope)
 
     def run(self) -> None:

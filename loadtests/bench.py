@@ -122,8 +122,11 @@ def daphne_workers(app: str, count: int):
             port = free_port()
             LOG_DIR.mkdir(parents=True, exist_ok=True)
             with (LOG_DIR / f"daphne-{app.split('.')[0]}-{len(procs)}.log").open("wb") as log:
+                # The app runs as in production (config.serve: Daphne plus its fan-out shortcut and limits); the
+                # baseline on plain Daphne, the bare stack it stands for.
+                runner = "config.serve" if app.startswith("config.") else "daphne"
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app],
+                    [sys.executable, "-m", runner, "-b", "127.0.0.1", "-p", str(port), app],
                     cwd=ROOT, env=os.environ, stdout=log, stderr=subprocess.STDOUT,
                 )
             procs.append((port, proc))
