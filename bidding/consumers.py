@@ -115,6 +115,7 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
         self.flood_strikes = 0
         self.backlog_full = self.scope.get(fanout.BACKLOG_FULL)  # under config.serve: is the peer too far behind?
         self.write_frame = self.scope.get(fanout.WRITE_FRAME)  # under config.serve: the fan-out's shortcut
+        self.held: list[str] | None = None  # lot events the fan-out keeps back until the snapshot is sent
         self.ip: str | None = None
         self.capped_user = False
         self.revalidation: asyncio.Task | None = None
@@ -218,7 +219,10 @@ class LotConsumer(GavelSocket):
         self.lot_id = int(self.scope["url_route"]["kwargs"]["lot_id"])
         if not await self.open(login_required=False, lot_id=self.lot_id):
             return
-        # Join before reading the snapshot: an event committed in between arrives with a seq the client already has.
+        # Join before reading the snapshot, so no event committed in between is missed; hold what arrives until the
+        # snapshot has gone out, so the snapshot is always the first message (a held event the snapshot already
+        # includes has a seq the client ignores).
+        self.held = []
         await fanout.hub().join(self.lot_id, self, self.base_send)
         snapshot = await _lot_snapshot(self.lot_id, viewer_id=self.user_id)
         if snapshot is None:
@@ -228,6 +232,9 @@ class LotConsumer(GavelSocket):
         log.info("ws_open")
         snapshot["watchers"] = (await presence.watcher_counts([self.lot_id]))[self.lot_id]
         await self.send_json(snapshot)
+        held, self.held = self.held, None
+        for text in held:
+            await self.send(text_data=text)
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "lot_id"):  # not when the handshake was refused before connect()

@@ -126,6 +126,10 @@ class LotHub:
         frame: bytes | None = None  # built once, for every socket whose worker can take it as it is
         skipped = 0
         for key, send in list(local.items()):
+            held = getattr(key, "held", None)
+            if held is not None:  # the socket's snapshot has not gone out yet: it goes first
+                held.append(text)
+                continue
             behind = getattr(key, "backlog_full", None)
             if behind is not None and behind():
                 skipped += 1  # at most once: the client sees the seq gap when it reads again, and syncs

@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import override_settings
 
-from auctions.models import Lot
+from auctions.models import Lot, LotEvent
 from bidding.consumers import CLOSE_FLOODING, CLOSE_LOT_NOT_FOUND
 from bidding.models import Bid
 from bidding.services import place_bid
@@ -39,6 +39,26 @@ async def test_connect_sends_a_snapshot_with_server_time(open_socket, lot):
     assert (snap["lot"]["id"], snap["high_bid"], snap["seq"], snap["status"]) == (lot.pk, None, 0, "open")
     assert snap["min_next_bid"] == 1_000 and snap["bid_count"] == 0
     assert snap["server_time"] and snap["ends_at"]
+
+
+async def test_the_snapshot_comes_first_even_when_a_bid_commits_while_it_is_read(open_socket, lot, bidder,
+                                                                                   monkeypatch):
+    from bidding import consumers, fanout
+
+    read_snapshot = consumers._lot_snapshot
+
+    async def snapshot_while_a_bid_commits(lot_id, viewer_id):
+        snap = await read_snapshot(lot_id, viewer_id=viewer_id)
+        outcome = await sync_to_async(place_bid)(user=bidder, lot_id=lot_id, amount=1_000, bid_id="meanwhile")
+        event = await LotEvent.objects.aget(lot_id=lot_id, seq=outcome.seq)
+        await fanout.hub().deliver(lot_id, json.dumps(event.payload))  # as the commit's broadcast would, now
+        return snap
+
+    monkeypatch.setattr(consumers, "_lot_snapshot", snapshot_while_a_bid_commits)
+    socket = await open_socket(lot.pk)
+    assert (socket.snapshot["type"], socket.snapshot["seq"]) == ("snapshot", 0), "the snapshot is the first message"
+    held = await socket.receive_json_from(timeout=3)
+    assert (held["type"], held["seq"]) == ("high_bid", 1), "the event from meanwhile follows the snapshot"
 
 
 async def test_bid_is_acknowledged_and_broadcast_to_every_watcher(open_socket, lot, bidder):
