@@ -11,6 +11,7 @@ Redis is unreachable, the process's own counts and buckets are the limit: a Redi
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import time
 import weakref
@@ -127,9 +128,9 @@ def _limiter() -> SlidingWindowCounterRateLimiter:
     return limiter
 
 
-def _budget_item() -> RateLimitItemPerSecond:
-    """WS_USER_RATE_BURST messages per window, the window as long as the rate takes to earn a full burst back."""
-    rate, burst = settings.WS_USER_RATE_PER_SECOND, settings.WS_USER_RATE_BURST
+@functools.lru_cache(maxsize=8)
+def _budget_item(rate: float, burst: int) -> RateLimitItemPerSecond:
+    """`burst` messages per window, the window as long as `rate` takes to earn a full burst back."""
     return RateLimitItemPerSecond(burst, max(1, math.ceil(burst / rate)))
 
 
@@ -137,7 +138,8 @@ async def user_may_send(user_id: int) -> bool:
     """One message from this user, on any socket in any process, spends from one budget."""
     if settings.REDIS_URL:
         try:
-            return await _limiter().hit(_budget_item(), "user", str(user_id))
+            item = _budget_item(settings.WS_USER_RATE_PER_SECOND, settings.WS_USER_RATE_BURST)
+            return await _limiter().hit(item, "user", str(user_id))
         except (RedisError, OSError) as exc:
             log.warning("user_budget_not_shared", error=repr(exc))
     return _local_budgets.allow(user_id)

@@ -1,4 +1,4 @@
-"""Token buckets for per-connection message limits."""
+"""Token buckets for message limits within one process (per connection; per user when Redis is away)."""
 from __future__ import annotations
 
 import time
@@ -47,22 +47,3 @@ class SharedBuckets:
             if bucket.tokens + (now - bucket.updated) * bucket.rate >= bucket.capacity:
                 del self._buckets[key]
 
-
-class SocketCounts:
-    """Open sockets per key (a user, an IP address) in this process, for the per-user and per-IP caps."""
-
-    def __init__(self) -> None:
-        self._counts: dict[object, int] = {}
-
-    def open(self, key: object, limit: int) -> bool:
-        if self._counts.get(key, 0) >= limit:
-            return False
-        self._counts[key] = self._counts.get(key, 0) + 1
-        return True
-
-    def close(self, key: object) -> None:
-        remaining = self._counts.get(key, 0) - 1
-        if remaining > 0:
-            self._counts[key] = remaining
-        else:
-            self._counts.pop(key, None)

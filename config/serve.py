@@ -14,6 +14,7 @@ import sys
 import time
 
 import structlog
+from django.conf import settings  # lazy: read only once a connection arrives, after setup
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
@@ -38,16 +39,12 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
     behind_since: float | None = None
 
     def connectionMade(self):
-        from django.conf import settings
-
         if settings.WS_SEND_BUFFER_BYTES:  # bounds what the kernel holds for a stalled peer, before our limit
             self.transport.getHandle().setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, settings.WS_SEND_BUFFER_BYTES)
         super().connectionMade()
 
     def backlog_full(self) -> bool:
         """True while this peer is too far behind for another broadcast (the fan-out asks before each one)."""
-        from django.conf import settings
-
         pending = _pending_bytes(self.transport)
         if pending <= settings.WS_MAX_PENDING_BYTES:
             self.behind_since = None
@@ -75,8 +72,6 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
         return True
 
     def _check_backlog(self) -> None:
-        from django.conf import settings
-
         pending = _pending_bytes(self.transport)
         if pending > 4 * settings.WS_MAX_PENDING_BYTES:
             self._drop(pending, "backlog")
@@ -114,7 +109,6 @@ class GracefulServer(Server):
         reactor.callFromThread(self._begin_drain)
 
     def _begin_drain(self) -> None:
-        from django.conf import settings
         from twisted.internet import reactor
 
         from config import draining
