@@ -147,6 +147,8 @@ MAX_BID_CENTS = env.int("MAX_BID_CENTS", default=1_000_000_000_000)
 
 # CPython's GIL switch interval for the ASGI process (default 0.005): see config/asgi.py.
 GIL_SWITCH_INTERVAL_SECONDS = env.float("GIL_SWITCH_INTERVAL_SECONDS", default=0.0005)
+# CPython's collector thresholds for the ASGI process (CPython's own: 700,10,10): see config/asgi.py.
+GC_THRESHOLDS = env.list("GC_THRESHOLDS", cast=int, default=[10_000, 20, 100])
 
 # --- WebSocket limits -------------------------------------------------------------------------------------------
 WS_MAX_MESSAGE_BYTES = env.int("WS_MAX_MESSAGE_BYTES", default=4096)

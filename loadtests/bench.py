@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import random
@@ -464,8 +465,7 @@ def ratio(ours: float, base: float, lower_is_better: bool = False) -> str:
 async def main_async(args, fixture: dict, cookies: dict[str, str]) -> list[tuple[str, str, str, str]]:
     rows: list[tuple[str, str, str, str]] = []
     quick = args.quick
-    sizes = [100, 500] if quick else [100, 1000, 5000]
-    bids = 10 if quick else 20
+    sizes = args.watchers or ([100, 500] if quick else [100, 1000, 5000])
     rate = args.rate
     want = set(args.only or ["fanout", "paced", "hot", "many", "memory"])
 
@@ -480,15 +480,20 @@ async def main_async(args, fixture: dict, cookies: dict[str, str]) -> list[tuple
     lots = fixture["lots"]
 
     if "fanout" in want:
-        for size in sizes:
+        # Each size at the steady pace, then one worker's capacity: 1,000 watchers at three times the pace.
+        runs = [(size, rate) for size in sizes]
+        if not quick and not args.watchers:
+            runs.append((1000, 3 * rate))
+        for run, (size, pace) in enumerate(runs):
             workers = 1 if size <= 1000 else 2
+            bids = 10 if quick else max(20, int(2 * pace))  # about two seconds of bids
             with daphne_workers("loadtests.baseline_asgi:application", workers) as base_procs:
-                base = await fanout_baseline([p for p, _ in base_procs], size, bids, rate, [p for _, p in base_procs])
-            lot_id = lots[sizes.index(size)]
+                base = await fanout_baseline([p for p, _ in base_procs], size, bids, pace, [p for _, p in base_procs])
+            lot_id = lots[run]
             with daphne_workers("config.asgi:application", workers) as app_procs:
-                ours = await fanout_app([p for p, _ in app_procs], lot_id, cookies[names[0]], size, bids, rate,
+                ours = await fanout_app([p for p, _ in app_procs], lot_id, cookies[names[0]], size, bids, pace,
                                         [p for _, p in app_procs])
-            label = f"fan-out, {size} watchers, {workers} worker{'s' if workers > 1 else ''}, {rate:g} bids/s"
+            label = f"fan-out, {size} watchers, {workers} worker{'s' if workers > 1 else ''}, {pace:g} bids/s"
             rows.append((label + ": p50 / p99 / max ms",
                          f"{fmt(ours['p50_ms'])} / {fmt(ours['p99_ms'])} / {fmt(ours['max_ms'])}",
                          f"{fmt(base['p50_ms'])} / {fmt(base['p99_ms'])} / {fmt(base['max_ms'])}",
@@ -559,12 +564,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", action="append", choices=["fanout", "paced", "hot", "many", "memory"])
+    parser.add_argument("--watchers", type=int, action="append",
+                        help="watchers in a fan-out run (repeatable; default 100, 1000 and 5000)")
     parser.add_argument("--rate", type=float, default=10.0, help="bids per second in the fan-out runs")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of the hot and many-lots runs")
     args = parser.parse_args()
     limit = raise_open_file_limit()
     prepare_database()
     django_setup()
+    # The clients' process holds thousands of sockets too: the same collector settings as the servers
+    # (config/asgi.py), so a client-side pause is not measured as delivery latency.
+    gc.set_threshold(10_000, 20, 100)
+    gc.freeze()
     started = time.time()
     fixture = seed(lots=200, bidders=400, prefix="bench")
     rows = asyncio.run(main_async(args, fixture, session_cookies(fixture["bidders"])))
