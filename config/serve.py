@@ -18,6 +18,7 @@ from django.conf import settings  # lazy: read only once a connection arrives, a
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
+from twisted.internet import tcp
 
 log = structlog.get_logger(__name__)
 
@@ -26,6 +27,22 @@ def _pending_bytes(transport) -> int:
     """What Twisted still holds for this connection because the peer is not reading (its kernel buffer is full)."""
     buffered = getattr(transport, "dataBuffer", b"")
     return len(buffered) - getattr(transport, "offset", 0) + getattr(transport, "_tempDataLen", 0)
+
+
+def _write_now(transport, data: bytes) -> None:
+    """Twisted's write only queues: it registers the socket with the event loop and sends on the next turn, then
+    unregisters it, two epoll changes and a dispatch per frame. With nothing queued before it, a frame can go to the
+    kernel at once, in order; what the kernel does not take (a full buffer), and any error, goes the usual way."""
+    if (isinstance(transport, tcp.Connection) and transport.connected and not transport.disconnecting
+            and not transport._tempDataLen and len(transport.dataBuffer) == transport.offset):
+        try:
+            sent = transport.socket.send(data)
+        except OSError:  # BlockingIOError included: Twisted's own write retries, or meets the error and closes
+            sent = 0
+        if sent == len(data):
+            return
+        data = data[sent:]
+    transport.write(data)
 
 
 class BoundedWebSocketProtocol(WebSocketProtocol):
@@ -67,7 +84,7 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
         compression extension negotiated, which Daphne does not offer); the caller sends the usual way."""
         if self.state != self.STATE_OPEN or self.send_state != self.SEND_STATE_GROUND or self._perMessageCompress:
             return False
-        self.transport.write(frame)
+        _write_now(self.transport, frame)
         self._check_backlog()
         return True
 
