@@ -6,12 +6,13 @@ let a losing bid through. Every wait is bounded, so a busy lot answers `busy` in
 
 Two entries, one lock: `lot_lock` for synchronous callers (HTTP, admin, scripts) and `alot_lock` for sockets.
 The socket path waits in the event loop, never in a worker thread: a hot lot must not tie up the thread pool that
-every other lot's bids share. Within one process, waiters for a lot queue on an asyncio gate, so only one of them
-at a time polls Redis.
+every other lot's bids share. Within one process a lot's bids queue in bidding/group_commit.py, and one lock is
+taken per group of them.
 """
 from __future__ import annotations
 
 import asyncio
+import secrets
 import threading
 import time
 import weakref
@@ -39,6 +40,13 @@ POLL_SECONDS = 0.002
 
 def lock_key(lot_id: int) -> str:
     return f"gavel:lot-lock:{lot_id}"
+
+
+def lock_token() -> str:
+    # redis-py's default token is uuid1(), which goes through libuuid's time-safe generator (a clock file under a
+    # file lock) while holding the GIL: a few percent of a hot lot's worker (py-spy, docs/performance.md). The
+    # token only has to tell this holder from any other; 128 random bits do.
+    return secrets.token_hex(16)
 
 
 @cache
@@ -116,7 +124,7 @@ def lot_lock(lot_id: int) -> Iterator[None]:
     lock = redis_client().lock(lock_key(lot_id), timeout=settings.BID_LOCK_TIMEOUT_SECONDS, sleep=POLL_SECONDS,
                                blocking_timeout=settings.BID_LOCK_WAIT_SECONDS)
     with _acquire_errors(lot_id):
-        acquired = lock.acquire()
+        acquired = lock.acquire(token=lock_token())
     if not acquired:
         raise Busy()
     LOCK_WAIT.observe(time.monotonic() - started)
@@ -128,51 +136,29 @@ def lot_lock(lot_id: int) -> Iterator[None]:
 
 
 # --- the socket path ---------------------------------------------------------------------------------------------
-_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, list]] = weakref.WeakKeyDictionary()
-
-
 @asynccontextmanager
-async def _lot_gate(lot_id: int, deadline: float) -> AsyncIterator[None]:
-    """This process's queue for one lot: [asyncio.Lock, number of users], dropped when nobody uses it."""
-    gates = _gates.setdefault(asyncio.get_running_loop(), {})
-    entry = gates.setdefault(lot_id, [asyncio.Lock(), 0])
-    entry[1] += 1
-    try:
-        try:
-            await asyncio.wait_for(entry[0].acquire(), max(0.0, deadline - time.monotonic()))
-        except asyncio.TimeoutError:
-            raise Busy() from None
-        try:
-            yield
-        finally:
-            entry[0].release()
-    finally:
-        entry[1] -= 1
-        if entry[1] == 0:
-            gates.pop(lot_id, None)
-
-
-@asynccontextmanager
-async def alot_lock(lot_id: int) -> AsyncIterator[None]:
-    """lot_lock for coroutines: same lock, same bounds; waits without holding a thread."""
+async def alot_lock(lot_id: int, *, deadline: float | None = None) -> AsyncIterator[None]:
+    """lot_lock for coroutines: same lock, same bounds (or until `deadline`, a time.monotonic() value); waits
+    without holding a thread. The socket path takes it once per group of queued bids (bidding/group_commit.py),
+    so within a process only one waiter per lot polls Redis."""
     started = time.monotonic()
-    deadline = started + settings.BID_LOCK_WAIT_SECONDS
-    async with _lot_gate(lot_id, deadline):
-        if settings.REDIS_URL:
-            async with _redis_lock(lot_id, deadline):
-                LOCK_WAIT.observe(time.monotonic() - started)
-                yield
-        else:
-            lock = _local_lock_for(lot_id)  # shared with synchronous callers in this process
-            while not lock.acquire(blocking=False):
-                if time.monotonic() >= deadline:
-                    raise Busy()
-                await asyncio.sleep(POLL_SECONDS)
+    if deadline is None:
+        deadline = started + settings.BID_LOCK_WAIT_SECONDS
+    if settings.REDIS_URL:
+        async with _redis_lock(lot_id, deadline):
             LOCK_WAIT.observe(time.monotonic() - started)
-            try:
-                yield
-            finally:
-                lock.release()
+            yield
+        return
+    lock = _local_lock_for(lot_id)  # shared with synchronous callers in this process
+    while not lock.acquire(blocking=False):
+        if time.monotonic() >= deadline:
+            raise Busy()
+        await asyncio.sleep(POLL_SECONDS)
+    LOCK_WAIT.observe(time.monotonic() - started)
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @asynccontextmanager
@@ -182,7 +168,7 @@ async def _redis_lock(lot_id: int, deadline: float) -> AsyncIterator[None]:
         blocking_timeout=max(0.001, deadline - time.monotonic()), thread_local=False,
     )
     with _acquire_errors(lot_id):
-        acquired = await lock.acquire()
+        acquired = await lock.acquire(token=lock_token())
     if not acquired:
         raise Busy()
     try:

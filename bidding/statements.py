@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone as dt_timezone
+from functools import cache
 
 from django.db import connection
 from django.utils import timezone
@@ -86,44 +87,66 @@ def lock_lot_for_decision(*, lot_id: int, user_id: int) -> Lot:
     raise Lot.DoesNotExist(f"lot {lot_id}")
 
 
-_WRITE_SQL = f"""
-WITH lot_update AS (
-    UPDATE {LOT} SET seq = %(seq)s, bid_count = %(bid_count)s, bidder_count = %(bidder_count)s,
-        high_bid_amount = %(high_bid)s, high_bidder_id = %(high_bidder)s, leader_max_amount = %(leader_max)s,
-        ends_at = %(ends_at)s, status = %(status)s
-    WHERE id = %(lot_id)s
-), new_bid AS (
-    INSERT INTO {BID} (lot_id, bidder_id, amount, bid_id, seq, bidder_number, created_at, kind, requested_amount,
-                       max_amount, outbid_at_once)
-    VALUES (%(lot_id)s, %(bidder_id)s, %(amount)s, %(bid_id)s, %(seq)s, %(bidder_number)s, %(created_at)s,
-            %(kind)s, %(requested_amount)s, %(max_amount)s, %(outbid_at_once)s)
-)
-INSERT INTO {EVENT} (lot_id, seq, payload, created_at) VALUES (%(lot_id)s, %(seq)s, %(payload)s::jsonb, %(now)s)
+_GROUP_LOCKED_READ_SQL = f"""
+SELECT l.*,
+       (SELECT json_object_agg(u.id, (SELECT b.bidder_number FROM {BID} b
+                                      WHERE b.lot_id = l.id AND b.bidder_id = u.id LIMIT 1))
+        FROM unnest(array_append(%(user_ids)s::bigint[], l.high_bidder_id::bigint)) AS u(id)
+        WHERE u.id IS NOT NULL) AS numbers
+FROM {LOT} l WHERE l.id = %(lot_id)s FOR UPDATE OF l
 """
+
+
+def lock_lot_for_group(*, lot_id: int, user_ids: list[int]) -> tuple[Lot, dict[int | None, int | None]]:
+    """lock_lot_for_decision for several bidders at once (PostgreSQL): the lot under its row lock, and the alias
+    number on this lot of each bidder and of the leader (None: not bid yet)."""
+    for lot in Lot.objects.raw(_GROUP_LOCKED_READ_SQL, {"lot_id": lot_id, "user_ids": list(user_ids)}):
+        found = lot.numbers if isinstance(lot.numbers, dict) else json.loads(lot.numbers or "{}")
+        numbers: dict[int | None, int | None] = {int(user_id): number for user_id, number in found.items()}
+        return lot, numbers
+    raise Lot.DoesNotExist(f"lot {lot_id}")
+
+
+_BID_COLUMNS = ("lot_id", "bidder_id", "amount", "bid_id", "seq", "bidder_number", "created_at", "kind",
+                "requested_amount", "max_amount", "outbid_at_once")
 
 _LOT_STATE = ("seq", "bid_count", "bidder_count", "high_bid_amount", "high_bidder_id", "leader_max_amount", "ends_at",
               "status")
 
 
+@cache
+def _write_sql(bid_count: int) -> str:
+    """The lot's new state, `bid_count` bids and their events, as one statement (data-modifying CTEs)."""
+    bid_rows = ", ".join(
+        "(" + ", ".join(f"%(b{i}_{column})s" for column in _BID_COLUMNS) + ")" for i in range(bid_count)
+    )
+    event_rows = ", ".join(f"(%(lot_id)s, %(b{i}_seq)s, %(e{i})s::jsonb, %(now)s)" for i in range(bid_count))
+    assignments = ", ".join(f"{column} = %(lot_{column})s" for column in _LOT_STATE)
+    return f"""
+WITH lot_update AS (
+    UPDATE {LOT} SET {assignments} WHERE id = %(lot_id)s
+), new_bids AS (
+    INSERT INTO {BID} ({", ".join(_BID_COLUMNS)}) VALUES {bid_rows}
+)
+INSERT INTO {EVENT} (lot_id, seq, payload, created_at) VALUES {event_rows}
+"""
+
+
 def write_decision(*, lot: Lot, bids: list[Bid], event_texts: list[str], now: datetime) -> None:
     """The lot's new state, its new bids and their events. Expects the row lock held (FOR UPDATE).
 
-    The common case, one bid, is one statement; a decision with automatic answers, or the laptop default (SQLite
-    has no data-modifying CTEs; it serves one process and no race), takes a few ORM statements in the caller's
-    transaction instead.
+    One statement on PostgreSQL, however many bids (a decision with automatic answers writes several; so does a
+    group of queued bids). The laptop default (SQLite has no data-modifying CTEs; it serves one process and no
+    race) takes a few ORM statements in the caller's transaction instead.
     """
-    if connection.vendor == "postgresql" and len(bids) == 1:
-        bid = bids[0]
+    if connection.vendor == "postgresql":
+        params: dict[str, object] = {"lot_id": lot.pk, "now": now}
+        params.update({f"lot_{column}": getattr(lot, column) for column in _LOT_STATE})
+        for i, (bid, text) in enumerate(zip(bids, event_texts, strict=True)):
+            params.update({f"b{i}_{column}": getattr(bid, column) for column in _BID_COLUMNS})
+            params[f"e{i}"] = text
         with connection.cursor() as cursor:
-            cursor.execute(_WRITE_SQL, {
-                "lot_id": lot.pk, "seq": lot.seq, "bid_count": lot.bid_count, "bidder_count": lot.bidder_count,
-                "high_bid": lot.high_bid_amount, "high_bidder": lot.high_bidder_id,
-                "leader_max": lot.leader_max_amount, "ends_at": lot.ends_at, "status": lot.status,
-                "bidder_id": bid.bidder_id, "amount": bid.amount, "bid_id": bid.bid_id,
-                "bidder_number": bid.bidder_number, "created_at": bid.created_at, "kind": bid.kind,
-                "requested_amount": bid.requested_amount, "max_amount": bid.max_amount,
-                "outbid_at_once": bid.outbid_at_once, "payload": event_texts[0], "now": now,
-            })
+            cursor.execute(_write_sql(len(bids)), params)
         return
     Lot.objects.filter(pk=lot.pk).update(**{name: getattr(lot, name) for name in _LOT_STATE})
     Bid.objects.bulk_create(bids)

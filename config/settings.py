@@ -139,6 +139,8 @@ BID_LOCK_TIMEOUT_SECONDS = env.float("BID_LOCK_TIMEOUT_SECONDS", default=5.0)
 BID_LOCK_WAIT_SECONDS = env.float("BID_LOCK_WAIT_SECONDS", default=2.0)
 # Threads per process that run the locked part of a bid (the transaction), apart from the shared ORM pool.
 BID_DECISION_THREADS = env.int("BID_DECISION_THREADS", default=4)
+# Most bids one lot's queue decides in one transaction (group commit, bidding/group_commit.py); 1 turns it off.
+BID_GROUP_MAX = env.int("BID_GROUP_MAX", default=20)
 # Anti-sniping: a bid within WINDOW seconds of the end pushes the end to at least now + EXTENSION.
 SOFT_CLOSE_WINDOW_SECONDS = env.int("SOFT_CLOSE_WINDOW_SECONDS", default=120)
 SOFT_CLOSE_EXTENSION_SECONDS = env.int("SOFT_CLOSE_EXTENSION_SECONDS", default=120)
