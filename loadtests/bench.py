@@ -517,14 +517,16 @@ async def main_async(args, fixture: dict, cookies: dict[str, str]) -> list[tuple
                      f"{paced['sent']} bids: {paced['codes']}"))
 
     if "hot" in want:
-        for workers in (1, 2):  # 2: the box's both cores, the lot's bidders split between the workers
+        # 2 workers: the box's both cores, the lot's bidders split between them (no per-lot routing, unlike
+        # deploy/nginx.conf): what racing across processes through the Redis lock costs.
+        for workers in (1, 2):
             with daphne_workers("config.asgi:application", workers) as app_procs:
                 ports = [p for p, _ in app_procs]
                 hot = await racing_bidders(
                     [(f"ws://127.0.0.1:{ports[n % workers]}/ws/auctions/{lots[10]}/", cookies[name])
                      for n, name in enumerate(names[:50])],
                     args.seconds, [], [p for _, p in app_procs])
-            label = f"hot lot, 50 racing bidders, {workers} worker{'s' if workers > 1 else ''}"
+            label = "hot lot, 50 racing bidders, " + ("1 worker" if workers == 1 else "spread over 2 workers")
             rows.append((f"{label}: accepted bids/s", fmt(hot["accepted_per_s"], 0),
                          f"{fmt(pg_loop, 0)} (PG loop)", ratio(hot["accepted_per_s"], pg_loop)))
             rows.append((f"{label}: ack p50 / p99 ms", f"{fmt(hot['ack_p50_ms'])} / {fmt(hot['ack_p99_ms'])}", "",
@@ -538,7 +540,8 @@ async def main_async(args, fixture: dict, cookies: dict[str, str]) -> list[tuple
             ports = [p for p, _ in app_procs]
             bidders = [(f"ws://127.0.0.1:{ports[i % 2]}/ws/auctions/{lot}/", cookies[names[2 * i + j]])
                        for i, lot in enumerate(many_lots) for j in range(2)]
-            watchers = [f"ws://127.0.0.1:{ports[(i + 1) % 2]}/ws/auctions/{lot}/"
+            # Each lot's sockets on one worker, as deploy/nginx.conf routes them.
+            watchers = [f"ws://127.0.0.1:{ports[i % 2]}/ws/auctions/{lot}/"
                         for i, lot in enumerate(many_lots) for _ in range(10)]
             many = await racing_bidders(bidders, args.seconds, watchers, [p for _, p in app_procs])
         rows.append((f"many lots, {len(many_lots)} lots x (2 bidders + 10 watchers), 2 workers: accepted bids/s",

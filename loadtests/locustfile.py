@@ -6,7 +6,8 @@ Run by `make loadtest` (see loadtests/run_loadtest.sh), or by hand against a run
 
 Environment:
     GAVEL_FIXTURE        path to the JSON printed by `manage.py seed_loadtest --json` (required)
-    GAVEL_WS_PORTS       comma-separated Daphne ports to spread sockets over (default: the host's port)
+    GAVEL_WS_PORTS       comma-separated Daphne ports to spread sockets over (default: the host's port); a lot's
+                         sockets all go to one of them, as behind deploy/nginx.conf
     GAVEL_BID_WAIT       "min,max" seconds between one bidder's bids (default "1,3")
     GAVEL_USER_WEIGHTS   "bidders,watchers,sellers" (default "3,10,1")
     GAVEL_MAX_SHARE      share of bids that carry a hidden maximum (automatic bidding), 0..1 (default 0.3)
@@ -24,6 +25,7 @@ import os
 import random
 import time
 import uuid
+import zlib
 from datetime import datetime
 from urllib.parse import urlparse
 
@@ -85,7 +87,12 @@ class LotSocketUser(HttpUser):
     def ws_url(self, path: str) -> str:
         host = urlparse(self.host)
         ports = os.environ.get("GAVEL_WS_PORTS")
-        port = random.choice(ports.split(",")) if ports else host.port
+        if not ports:
+            return f"ws://{host.hostname}:{host.port}{path}"
+        choices = ports.split(",")
+        # As deploy/nginx.conf routes them: every socket of one lot to one worker, other sockets anywhere.
+        port = choices[zlib.crc32(path.encode()) % len(choices)] if path.startswith("/ws/auctions/") else (
+            random.choice(choices))
         return f"ws://{host.hostname}:{port}{path}"
 
     def open_lot(self, lot_id: int) -> websocket.WebSocket | None:

@@ -73,11 +73,19 @@ def test_nginx_upgrades_websockets_and_keeps_them_open():
     ws = _block(NGINX, "location /ws/")
     for directive in ("proxy_http_version 1.1;", "proxy_set_header Upgrade $http_upgrade;",
                       "proxy_set_header Connection $connection_upgrade;", "proxy_set_header Host $host;",
-                      "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;", "proxy_pass http://gavel_web;"):
+                      "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;", "proxy_pass http://$ws_upstream;"):
         assert directive in ws, directive
     timeout = int(re.search(r"proxy_read_timeout (\d+)s;", ws).group(1))
     assert timeout >= 3600, "idle bid sockets would be cut by the proxy"
     assert "server web:8000" in _block(NGINX, "upstream gavel_web")
+
+
+def test_nginx_sends_every_socket_of_one_lot_to_one_worker():
+    """A lot's bids must queue in one process to be decided in groups (bidding/group_commit.py)."""
+    routes = dict(re.findall(r"^\s*(\S+)\s+(\w+);", _block(NGINX, "map $uri $ws_upstream"), re.M))
+    assert routes == {"~^/ws/auctions/": "gavel_lots", "default": "gavel_web"}
+    lots = _block(NGINX, "upstream gavel_lots")
+    assert "hash $uri consistent;" in lots and "server web:8000" in lots
 
 
 def test_nginx_serves_static_and_hides_metrics():
