@@ -381,10 +381,15 @@ async def paced_bidders(urls_and_cookies: list[tuple[str, str]], rate: float, se
     acks: list[float] = []
     codes: dict[str, int] = {}
     epoch = time.perf_counter_ns()
+    warmed = asyncio.Barrier(len(bidders))
 
     async def run(index: int, sock) -> None:
         bidder = ClockBidder(sock, epoch)
         await bidder.start()
+        # One bid each before the clock starts: a fresh worker opens its database connections (one per thread)
+        # and prepares its statements on first use; the figure is the steady state.
+        await bidder.bid()
+        await warmed.wait()
         start = time.monotonic() + index * interval / len(bidders)  # staggered, not in bursts
         n = 0
         while (due := start + n * interval) < start + seconds:
