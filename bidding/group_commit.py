@@ -57,6 +57,12 @@ class Queue(Generic[Item]):
                 future.set_exception(exc)
         self._taken.clear()
 
+    def fail_waiting(self, exc: BaseException) -> None:
+        for _, future in self._entries:
+            if not future.done():
+                future.set_exception(exc)
+        self._entries = []
+
     def _add(self, item: Item, future: asyncio.Future) -> None:
         # Items reach the queue after work of varying length (a bid's pre-check); an item that arrived earlier
         # still goes ahead of any later one waiting with it.
@@ -76,6 +82,8 @@ class GroupCommit(Generic[Item]):
     """`order`: the item's place in its queue (its arrival, say); items that tie keep the order they came in."""
 
     def __init__(self, decide: Decide, *, max_group: int, order: Callable[[Item], object]) -> None:
+        if max_group < 1:
+            raise ValueError(f"max_group must be at least 1 (BID_GROUP_MAX), not {max_group}")
         self._decide = decide
         self._max_group = max_group
         self._order = order
@@ -105,8 +113,11 @@ class GroupCommit(Generic[Item]):
             while queue.waiting:
                 try:
                     await self._decide(key, queue)
-                except Exception as exc:  # for the whole group (Redis down, say): each of its bidders is told
+                except Exception as exc:
+                    # The decider itself failed (Redis down, say): everyone waiting is told now; a bidder queued
+                    # behind would only meet the same failure, after a wait.
                     queue.fail_taken(exc)
+                    queue.fail_waiting(exc)
                 except BaseException as exc:
                     queue.fail_taken(exc)
                     raise

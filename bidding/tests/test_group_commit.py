@@ -211,3 +211,16 @@ async def test_bids_still_queued_when_the_wait_runs_out_are_answered_busy(lot, m
         answers = await asyncio.gather(*(one(user, 1_000 + i) for i, user in enumerate(users)))
     assert [a.code for a in answers] == ["busy"] * 3
     assert await Bid.objects.filter(lot_id=lot.pk).acount() == 0
+
+
+@pytest.mark.redis_only
+async def test_bids_queued_when_redis_is_down_are_all_answered_unavailable_at_once(lot, make_user, settings):
+    users = await sync_to_async(lambda: [make_user() for _ in range(4)])()
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    started = time.monotonic()
+    answers = await asyncio.gather(*(
+        services.aplace_bid(user=user, lot_id=lot.pk, amount=1_000 + 100 * i, bid_id=f"down{i}")
+        for i, user in enumerate(users)), return_exceptions=True)
+    assert [getattr(a, "code", a) for a in answers] == ["unavailable"] * 4
+    assert time.monotonic() - started < settings.BID_LOCK_WAIT_SECONDS  # told at once, not after the wait
+    assert await Bid.objects.filter(lot_id=lot.pk).acount() == 0
