@@ -216,3 +216,29 @@ async def test_two_workers_and_a_closer_run_one_auction_and_survive_losing_a_wor
             if client.socket is not None:
                 client.reader.cancel()
                 await client.socket.close()
+
+
+async def test_a_personal_notice_reaches_every_socket_of_its_user_on_another_worker(start_daphne, lot, bidder,
+                                                                                   make_user):
+    """Notices travel like lot events (one subscription per user per process): Bob outbids on worker B, and
+    Alice hears it on both of her sockets on worker A, the lot page and her personal socket."""
+    from bidding.tests.test_faults import connect, reply_to
+
+    a, b = start_daphne("worker-a"), start_daphne("worker-b")
+    rival = await sync_to_async(make_user)("bob")
+    alice_cookie, bob_cookie = await sync_to_async(session_cookie)(bidder), await sync_to_async(session_cookie)(rival)
+    alice = await connect(a.url, lot.pk, alice_cookie)
+    me = await websockets.connect(f"{a.url}/ws/me/", origin=ORIGIN,
+                                  additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={alice_cookie}"})
+    assert json.loads(await asyncio.wait_for(me.recv(), 5))["type"] == "me"
+    await alice.send(json.dumps({"type": "bid", "amount": 1_000, "bid_id": "a1"}))
+    assert (await reply_to(alice, "a1"))["type"] == "bid_accepted"
+    bob = await connect(b.url, lot.pk, bob_cookie)
+    await bob.send(json.dumps({"type": "bid", "amount": 1_100, "bid_id": "b1"}))
+    assert (await reply_to(bob, "b1"))["type"] == "bid_accepted"
+    for socket in (alice, me):
+        while (notice := json.loads(await asyncio.wait_for(socket.recv(), 5)))["type"] != "outbid":
+            pass
+        assert (notice["lot"], notice["amount"], notice["min_next_bid"]) == (lot.pk, 1_100, 1_200)
+    for socket in (alice, me, bob):
+        await socket.close()
