@@ -90,6 +90,10 @@ class LotHub:
         self.notified: dict[int, dict[object, Notify]] = {}  # user id -> that user's local sockets
         self.presence = PresencePublisher(self)
         self._pubsub = None
+        # One subscription command at a time: redis-py's PubSub opens its connection on its first command, and two
+        # first commands at once each opened one; the reader reads only the last, so channels subscribed on the
+        # other went deaf (sockets of many users opening together: bidding/tests/test_fanout_subscriptions.py).
+        self._commands = asyncio.Lock()
         self._reader: asyncio.Task | None = None
         self._closer: asyncio.Task | None = None
         if settings.CLOSE_LOTS_IN_WEB_PROCESS:
@@ -121,7 +125,8 @@ class LotHub:
             committed_floor.forget(lot_id)
             if settings.REDIS_URL and self._pubsub is not None:
                 try:
-                    await self._pubsub.unsubscribe(lot_channel(lot_id))
+                    async with self._commands:
+                        await self._pubsub.unsubscribe(lot_channel(lot_id))
                 except RedisError as exc:
                     log.warning("fanout_unsubscribe_failed", lot_id=lot_id, error=repr(exc))
 
@@ -141,7 +146,8 @@ class LotHub:
             del self.notified[user_id]
             if settings.REDIS_URL and self._pubsub is not None:
                 try:
-                    await self._pubsub.unsubscribe(user_channel(user_id))
+                    async with self._commands:
+                        await self._pubsub.unsubscribe(user_channel(user_id))
                 except RedisError as exc:
                     log.warning("fanout_unsubscribe_failed", user_id=user_id, error=repr(exc))
 
@@ -203,9 +209,10 @@ class LotHub:
         return client.pubsub(ignore_subscribe_messages=True)
 
     async def _subscribe(self, channel: str) -> None:
-        if self._pubsub is None:
-            self._pubsub = self._new_pubsub()
-        await self._pubsub.subscribe(channel)
+        async with self._commands:
+            if self._pubsub is None:
+                self._pubsub = self._new_pubsub()
+            await self._pubsub.subscribe(channel)
         if self._reader is None or self._reader.done():
             self._reader = self.loop.create_task(self._read())
 
@@ -236,17 +243,18 @@ class LotHub:
         self._reader = None
 
     async def _resubscribe(self) -> bool:
-        try:
-            await self._pubsub.aclose()
-        except (RedisError, OSError):
-            pass
-        self._pubsub = self._new_pubsub()
-        try:
-            if self._listening():
-                await self._pubsub.subscribe(*self._channels())
-        except (RedisError, OSError) as exc:
-            log.warning("fanout_resubscribe_failed", error=repr(exc))
-            return False
+        async with self._commands:
+            try:
+                await self._pubsub.aclose()
+            except (RedisError, OSError):
+                pass
+            self._pubsub = self._new_pubsub()
+            try:
+                if self._listening():
+                    await self._pubsub.subscribe(*self._channels())
+            except (RedisError, OSError) as exc:
+                log.warning("fanout_resubscribe_failed", error=repr(exc))
+                return False
         log.info("fanout_resubscribed", lots=len(self.members), users=len(self.notified))
         # Anything published while we were away is gone from pub/sub but not from the database.
         for lot_id in list(self.members):

@@ -316,6 +316,7 @@ class ClockBidder:
 
     def __init__(self, sock, epoch_ns: int) -> None:
         self.sock, self.epoch = sock, epoch_ns
+        self.high_bids = 0  # lot events heard: the check that every accepted bid reached this socket too
 
     async def start(self) -> None:
         self.min_next = json.loads(await self.sock.recv())["min_next_bid"]
@@ -329,6 +330,7 @@ class ClockBidder:
         await self.sock.send(json.dumps({"type": "bid", "amount": amount, "bid_id": bid_id}))
         while True:  # broadcasts interleave with the answer; they also keep min_next current
             reply = json.loads(await self.sock.recv())
+            self.high_bids += reply["type"] == "high_bid"
             if "min_next_bid" in reply and reply["type"] in ("high_bid", "bid_rejected"):
                 self.min_next = max(self.min_next, reply["min_next_bid"])
             if reply.get("bid_id") == bid_id:
@@ -341,7 +343,9 @@ class ClockBidder:
 async def racing_bidders(urls_and_cookies: list[tuple[str, str]], seconds: float, watcher_urls: list[str],
                          pids: list[int]) -> dict:
     """Each bidder bids the lot's minimum as fast as its acknowledgements allow, for `seconds`."""
-    watch = Watchers(await connect_many(watcher_urls), lambda raw: None) if watcher_urls else None
+    # Watchers keep each distinct high_bid frame they hear (its text is unique: seq, amount, time).
+    watch = Watchers(await connect_many(watcher_urls), lambda raw: raw if raw.startswith('{"type": "high_bid"') else None
+                     ) if watcher_urls else None
     bidders = await asyncio.gather(*(connect(url, cookie) for url, cookie in urls_and_cookies))
     acks: list[float] = []
     accepted = 0
@@ -349,9 +353,12 @@ async def racing_bidders(urls_and_cookies: list[tuple[str, str]], seconds: float
     stop = time.monotonic() + seconds
     epoch = time.perf_counter_ns()
 
+    clocks: list[ClockBidder] = []
+
     async def run(sock) -> None:
         nonlocal accepted
         bidder = ClockBidder(sock, epoch)
+        clocks.append(bidder)
         await bidder.start()
         while time.monotonic() < stop:
             reply, ms = await bidder.bid()
@@ -367,10 +374,17 @@ async def racing_bidders(urls_and_cookies: list[tuple[str, str]], seconds: float
     elapsed = time.monotonic() - started
     cpu = sum(cpu_seconds(p) for p in pids) - cpu_before
     await asyncio.gather(*(s.close() for s in bidders), return_exceptions=True)
+    watchers_heard = float("nan")
     if watch:
+        await asyncio.sleep(0.5)  # the last broadcasts land
+        watchers_heard = watch.received() / max(1, accepted)
         await watch.close()
     return {"accepted_per_s": accepted / elapsed, "ack_p50_ms": pct(acks, 50), "ack_p99_ms": pct(acks, 99),
             "attempts": len(acks), "refusals": refusals, "cpu_ms_per_accepted": cpu * 1000 / max(1, accepted),
+            # Each accepted bid is a high_bid frame to every bidder on its lot (the last few may still be on the
+            # wire when the sockets close): a lower figure means broadcasts were lost.
+            "heard_per_accepted": sum(clock.high_bids for clock in clocks) / max(1, accepted),
+            "watchers_heard_per_accepted": watchers_heard,
             "cpu_share": cpu / elapsed}
 
 
@@ -538,6 +552,8 @@ async def main_async(args, fixture: dict, cookies: dict[str, str]) -> list[tuple
                          f"{hot['attempts']} attempts, refusals {hot['refusals']}"))
             rows.append((f"{label}: worker CPU ms per accepted bid (CPU busy share)",
                          f"{fmt(hot['cpu_ms_per_accepted'], 2)} ({hot['cpu_share']:.0%})", "", ""))
+            rows.append((f"{label}: high_bid frames heard per accepted bid (50 bidders each hear each)",
+                         fmt(hot["heard_per_accepted"], 2), "", ""))
 
     if "many" in want:
         many_lots = lots[:50] if quick else lots[:200]
@@ -556,6 +572,8 @@ async def main_async(args, fixture: dict, cookies: dict[str, str]) -> list[tuple
                      f"refusals {many['refusals']}"))
         rows.append(("many lots: workers' CPU ms per accepted bid (CPU busy, both)",
                      f"{fmt(many['cpu_ms_per_accepted'], 2)} ({many['cpu_share']:.0%})", "", ""))
+        rows.append(("many lots: high_bid frames heard per accepted bid: its lot's 2 bidders / 10 watchers",
+                     f"{fmt(many['heard_per_accepted'], 2)} / {fmt(many['watchers_heard_per_accepted'], 2)}", "", ""))
 
     if "memory" in want:
         count = 500 if quick else 2000
