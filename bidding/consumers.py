@@ -100,8 +100,7 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_NOT_AUTHENTICATED)
             return False
         if self.user_id is not None:
-            await fanout.hub().join_user(self.user_id, self, self.personal_notice)
-            self.notified = True
+            await self.join_user_group()
         return True
 
     def start(self, **log_context: Any) -> None:
@@ -111,7 +110,7 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
         self.counted = True
         user = self.scope.get("user")
         self.user_id = user.pk if user is not None and user.is_authenticated else None
-        self.notified = False  # joined this user's personal notices (bidding/fanout.py)
+        self.groups_joined: list[str] = []
         self.bucket = TokenBucket(rate=settings.WS_RATE_PER_SECOND, burst=settings.WS_RATE_BURST)
         self.flood_strikes = 0
         self.backlog_full = self.scope.get(fanout.BACKLOG_FULL)  # under config.serve: is the peer too far behind?
@@ -153,9 +152,12 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
             metrics.WS_CONNECTIONS.labels(presence.PROCESS_ID, self.kind).dec()
             draining.unregister(self)
             self.counted = False
-        if getattr(self, "notified", False):
-            self.notified = False
-            await fanout.hub().leave_user(self.user_id, self)
+        for group in getattr(self, "groups_joined", ()):
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except (RedisError, OSError) as exc:  # the group entry expires by itself (CHANNEL_GROUP_EXPIRY)
+                log.warning("ws_group_discard_failed", error=repr(exc))
+        self.groups_joined = []
         log.info("ws_close", code=code)
 
     async def send_json(self, content, close=False):
@@ -186,9 +188,14 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
     async def on_ping(self, message: dict[str, Any]) -> None:
         await self.send_json(events.pong(now=timezone.now()))
 
-    async def personal_notice(self, payload: dict[str, Any]) -> None:
-        """One of this user's notices (outbid, won, lot_closing_soon, lot_closed), from the fan-out hub."""
-        await self.send_json(payload)
+    # Channel-layer handler for personal notices (outbid, won, lot_closing_soon, lot_closed): only sends.
+    async def user_event(self, event: dict[str, Any]) -> None:
+        await self.send_json(event["payload"])
+
+    async def join_user_group(self) -> None:
+        group = events.user_group(self.user_id)
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.groups_joined.append(group)
 
     async def _refuse_flood(self, message: dict[str, Any] | None) -> None:
         self.flood_strikes += 1
@@ -338,7 +345,8 @@ class SellerConsumer(GavelSocket):
         for payload in await _events_since(lot_id, since, viewer_id=None):
             await self.send_json(payload)
 
-    async def personal_notice(self, payload: dict[str, Any]) -> None:
+    async def user_event(self, event: dict[str, Any]) -> None:
+        payload = event["payload"]
         if payload["type"] == "seller_lot":
             await self._follow(payload["lot"]["id"])
         await self.send_json(payload)

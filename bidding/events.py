@@ -11,6 +11,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.db import transaction
 
 from bidding import fanout
@@ -25,6 +27,10 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 Payload = dict[str, Any]
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
 
 
 def bidder_alias(number: int | None) -> str | None:
@@ -252,11 +258,11 @@ def notify_on_commit(notify: list[tuple[int, Payload]]) -> None:
     transaction.on_commit(lambda: _send_notices(notices))
 
 
-def _notices(notify: list[tuple[int, Payload]]) -> list[tuple[int, str]]:
-    return [(user_id, encode(notice)) for user_id, notice in notify]
+def _notices(notify: list[tuple[int, Payload]]) -> list[tuple[str, dict]]:
+    return [(user_group(user_id), {"type": "user.event", "payload": notice}) for user_id, notice in notify]
 
 
-def _send_all(lot_id: int, seq: int, text: str, notices: list[tuple[int, str]]) -> None:
+def _send_all(lot_id: int, seq: int, text: str, notices: list[tuple[str, dict]]) -> None:
     try:
         fanout.publish(lot_id, text)
     except Exception:
@@ -266,20 +272,19 @@ def _send_all(lot_id: int, seq: int, text: str, notices: list[tuple[int, str]]) 
     _send_notices(notices)
 
 
-def _send_notices(notices: list[tuple[int, str]]) -> None:
-    try:
-        fanout.publish_notices(notices)
-    except Exception:
-        LAYER_SEND_FAILURES.labels("notice").inc()
-        log.exception("notice_failed", users=[user_id for user_id, _ in notices])
+def _send_notices(notices: list[tuple[str, dict]]) -> None:
+    if notices:
+        async_to_sync(_asend_notices)(notices)
 
 
-async def _asend_notices(notices: list[tuple[int, str]]) -> None:
-    try:
-        await fanout.apublish_notices(notices)
-    except Exception:
-        LAYER_SEND_FAILURES.labels("notice").inc()
-        log.exception("notice_failed", users=[user_id for user_id, _ in notices])
+async def _asend_notices(notices: list[tuple[str, dict]]) -> None:
+    layer = get_channel_layer()
+    for group, message in notices:
+        try:
+            await layer.group_send(group, message)
+        except Exception:
+            LAYER_SEND_FAILURES.labels("notice").inc()
+            log.exception("notice_failed", group=group, notice=message["payload"].get("type"))
 
 
 _notice_tasks: set[asyncio.Task] = set()

@@ -15,11 +15,7 @@ Delivery stays at most once (Redis pub/sub keeps nothing for a subscriber that i
 is too far behind is skipped rather than buffered for), so every event carries the lot's sequence number and
 clients ``sync`` from the database on a gap. When the subscription connection is
 lost, the hub reconnects and sends every local socket a ``resync`` so none waits for an event it missed.
-Personal notices (``outbid``, ``won``, ``lot_closed``…) take the same road on ``gavel:user:<id>``: one
-subscription per user with local sockets, the notice encoded once by its sender and decoded once per process. On
-the channel layer's user groups each cost channels-redis four round trips and a Lua script, then a channel-layer
-receive and dispatch per socket: 14% of a busy worker's time in the many-lots benchmark, where every accepted bid
-outbids someone (docs/performance.md).
+Personal notices (``outbid``, ``won``) are rare and stay on the channel layer's user groups.
 """
 from __future__ import annotations
 
@@ -37,14 +33,13 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from bidding.floors import committed_floor
-from bidding.locks import async_redis_client, redis_client
+from bidding.locks import redis_client
 from bidding.presence import PresencePublisher
 from config import metrics
 
 log = structlog.get_logger(__name__)
 
 Send = Callable[[dict], Awaitable[None]]
-Notify = Callable[[dict], Awaitable[None]]  # a socket's handler for one personal notice (the decoded payload)
 # Scope keys under which config.serve puts a socket's "is its peer too far behind?" check and its writer of
 # prebuilt frames (absent under plain Daphne and in tests' communicators: then the ASGI send is used).
 BACKLOG_FULL = "gavel.backlog_full"
@@ -69,15 +64,9 @@ def lot_channel(lot_id: int) -> str:
     return f"gavel:lot:{lot_id}"
 
 
-def user_channel(user_id: int) -> str:
-    return f"gavel:user:{user_id}"
-
-
-def _parse_channel(channel: bytes | str) -> tuple[str, int]:
-    """("lot" or "user", id) from a channel name."""
+def _lot_id_of(channel: bytes | str) -> int:
     name = channel.decode() if isinstance(channel, bytes) else channel
-    _, kind, number = name.split(":")
-    return kind, int(number)
+    return int(name.rsplit(":", 1)[1])
 
 
 class LotHub:
@@ -87,12 +76,11 @@ class LotHub:
         self.loop = loop
         self.members: dict[int, dict[object, Send]] = {}
         self.watchers: dict[int, int] = {}  # lot sockets per lot (seller dashboards listen but are not counted)
-        self.notified: dict[int, dict[object, Notify]] = {}  # user id -> that user's local sockets
         self.presence = PresencePublisher(self)
         self._pubsub = None
         # One subscription command at a time: redis-py's PubSub opens its connection on its first command, and two
-        # first commands at once each opened one; the reader reads only the last, so channels subscribed on the
-        # other went deaf (sockets of many users opening together: bidding/tests/test_fanout_subscriptions.py).
+        # first commands at once each opened one; the reader reads only the last, so lots subscribed on the other
+        # went deaf (sockets of several lots opening together: bidding/tests/test_fanout_subscriptions.py).
         self._commands = asyncio.Lock()
         self._reader: asyncio.Task | None = None
         self._closer: asyncio.Task | None = None
@@ -107,7 +95,7 @@ class LotHub:
             self.presence.mark(lot_id)
         local[key] = send
         if first and settings.REDIS_URL:
-            await self._subscribe(lot_channel(lot_id))
+            await self._subscribe(lot_id)
 
     async def leave(self, lot_id: int, key: object, *, watcher: bool = True) -> None:
         local = self.members.get(lot_id)
@@ -129,45 +117,6 @@ class LotHub:
                         await self._pubsub.unsubscribe(lot_channel(lot_id))
                 except RedisError as exc:
                     log.warning("fanout_unsubscribe_failed", lot_id=lot_id, error=repr(exc))
-
-    async def join_user(self, user_id: int, key: object, notify: Notify) -> None:
-        local = self.notified.setdefault(user_id, {})
-        first = not local
-        local[key] = notify
-        if first and settings.REDIS_URL:
-            await self._subscribe(user_channel(user_id))
-
-    async def leave_user(self, user_id: int, key: object) -> None:
-        local = self.notified.get(user_id)
-        if local is None:
-            return
-        local.pop(key, None)
-        if not local:
-            del self.notified[user_id]
-            if settings.REDIS_URL and self._pubsub is not None:
-                try:
-                    async with self._commands:
-                        await self._pubsub.unsubscribe(user_channel(user_id))
-                except RedisError as exc:
-                    log.warning("fanout_unsubscribe_failed", user_id=user_id, error=repr(exc))
-
-    async def notify(self, user_id: int, text: str) -> None:
-        """Hand one encoded personal notice to each of the user's local sockets."""
-        local = self.notified.get(user_id)
-        if not local:
-            return
-        payload = json.loads(text)
-        for key, handler in list(local.items()):
-            try:
-                await handler(payload)
-            except Exception:
-                log.exception("notice_send_failed", user_id=user_id, notice=payload.get("type"))
-
-    def _listening(self) -> bool:
-        return bool(self.members or self.notified)
-
-    def _channels(self) -> list[str]:
-        return [lot_channel(lot_id) for lot_id in self.members] + [user_channel(user_id) for user_id in self.notified]
 
     def count(self, lot_id: int) -> int:
         return len(self.members.get(lot_id, ()))
@@ -208,33 +157,29 @@ class LotHub:
         client = aredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, health_check_interval=15)
         return client.pubsub(ignore_subscribe_messages=True)
 
-    async def _subscribe(self, channel: str) -> None:
+    async def _subscribe(self, lot_id: int) -> None:
         async with self._commands:
             if self._pubsub is None:
                 self._pubsub = self._new_pubsub()
-            await self._pubsub.subscribe(channel)
+            await self._pubsub.subscribe(lot_channel(lot_id))
         if self._reader is None or self._reader.done():
             self._reader = self.loop.create_task(self._read())
 
     async def _read(self) -> None:
         attempt = 0
-        while self._listening():
+        while self.members:
             try:
                 message = await self._pubsub.get_message(timeout=1.0)
                 attempt = 0
                 if message is not None and message["type"] == "message":
-                    kind, number = _parse_channel(message["channel"])
-                    if kind == "lot":
-                        await self.deliver(number, message["data"].decode())
-                    else:
-                        await self.notify(number, message["data"].decode())
+                    await self.deliver(_lot_id_of(message["channel"]), message["data"].decode())
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
                 log.error("fanout_subscription_lost", error=repr(exc))
                 # Until Redis is back, keep trying with backoff; a pub/sub with no subscription would read nothing
                 # forever.
-                while self._listening():
+                while self.members:
                     delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
                     attempt += 1
                     await asyncio.sleep(delay)
@@ -250,12 +195,12 @@ class LotHub:
                 pass
             self._pubsub = self._new_pubsub()
             try:
-                if self._listening():
-                    await self._pubsub.subscribe(*self._channels())
+                if self.members:
+                    await self._pubsub.subscribe(*(lot_channel(lot_id) for lot_id in self.members))
             except (RedisError, OSError) as exc:
                 log.warning("fanout_resubscribe_failed", error=repr(exc))
                 return False
-        log.info("fanout_resubscribed", lots=len(self.members), users=len(self.notified))
+        log.info("fanout_resubscribed", lots=len(self.members))
         # Anything published while we were away is gone from pub/sub but not from the database.
         for lot_id in list(self.members):
             await self.deliver(lot_id, json.dumps({"type": "resync", "lot": lot_id}))
@@ -305,44 +250,6 @@ def publish(lot_id: int, text: str) -> None:
         future = asyncio.run_coroutine_threadsafe(local_hub.deliver(lot_id, text), loop)
         if not _in_loop(loop):
             future.result(timeout=5)  # keep events of a lot in order, as the Redis publish does
-
-
-def publish_notices(notices: list[tuple[int, str]]) -> None:
-    """Send encoded personal notices, (user id, text), to each user's sockets in every process. From any thread."""
-    if not notices:
-        return
-    if settings.REDIS_URL:
-        pipe = redis_client().pipeline(transaction=False)
-        for user_id, text in notices:
-            pipe.publish(user_channel(user_id), text)
-        pipe.execute()
-        return
-    for loop, local_hub in list(_hubs.items()):
-        if not loop.is_running():
-            continue
-        for user_id, text in notices:
-            future = asyncio.run_coroutine_threadsafe(local_hub.notify(user_id, text), loop)
-            if not _in_loop(loop):
-                future.result(timeout=5)
-
-
-async def apublish_notices(notices: list[tuple[int, str]]) -> None:
-    """publish_notices for coroutines: one pipelined round trip, without a thread."""
-    if not notices:
-        return
-    if settings.REDIS_URL:
-        pipe = async_redis_client().pipeline(transaction=False)
-        for user_id, text in notices:
-            pipe.publish(user_channel(user_id), text)
-        await pipe.execute()
-        return
-    current = asyncio.get_running_loop()
-    for loop, local_hub in list(_hubs.items()):
-        for user_id, text in notices:
-            if loop is current:
-                await local_hub.notify(user_id, text)
-            elif loop.is_running():
-                asyncio.run_coroutine_threadsafe(local_hub.notify(user_id, text), loop)
 
 
 def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:

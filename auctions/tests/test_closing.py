@@ -102,8 +102,8 @@ async def test_watchers_and_the_winner_hear_the_close(open_socket, make_lot, bid
     await sync_to_async(close_due_lots)()
     closed = await watcher.receive_json_from(timeout=3)
     assert (closed["type"], closed["seq"], closed["winner"], closed["amount"]) == ("closed", 2, "Bidder 1", 2_000)
-    heard = {(await winner.receive_json_from(timeout=3))["type"] for _ in range(3)}
-    assert heard == {"closed", "won", "lot_closed"}  # the lot's event, then her two personal notices
+    heard = {(await winner.receive_json_from(timeout=3))["type"] for _ in range(2)}
+    assert heard == {"closed", "won"}
     await winner.send_json_to({"type": "bid", "amount": 9_000, "bid_id": "too-late"})
     assert (await winner.receive_json_from(timeout=3))["code"] == "closed"
 

@@ -6,12 +6,13 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
 from django.contrib.auth.models import AnonymousUser
 from django.test import override_settings
 from django.utils import timezone
 
 from auctions.models import Lot, LotEvent
-from bidding import fanout
+from bidding import events
 from bidding.exceptions import BidRefused
 from bidding.models import Bid
 from bidding.services import place_bid
@@ -193,22 +194,19 @@ def test_redis_down_answers_unavailable_and_changes_nothing(lot, bidder):
 
 
 def test_outbid_bidder_is_told_only_after_commit(lot, bidder, make_user, django_capture_on_commit_callbacks):
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(events.user_group(bidder.pk), channel)
     place_bid(user=bidder, lot_id=lot.pk, amount=1_000, bid_id="b1")
     rival = make_user()
     with django_capture_on_commit_callbacks() as callbacks:
         place_bid(user=rival, lot_id=lot.pk, amount=1_100, bid_id="r1")
 
     async def deliveries():
-        received: asyncio.Queue = asyncio.Queue()
-        alices_socket = object()  # as a socket of hers joins her notices (bidding/consumers.py)
-        await fanout.hub().join_user(bidder.pk, alices_socket, received.put)
-        try:
-            with pytest.raises(asyncio.TimeoutError):
-                await asyncio.wait_for(received.get(), 0.2)  # nothing before the commit
-            await sync_to_async(lambda: [callback() for callback in callbacks])()
-            return await asyncio.wait_for(received.get(), 2)
-        finally:
-            await fanout.hub().leave_user(bidder.pk, alices_socket)
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(layer.receive(channel), 0.2)  # nothing before the commit
+        await sync_to_async(lambda: [callback() for callback in callbacks])()
+        return await asyncio.wait_for(layer.receive(channel), 2)
 
-    notice = async_to_sync(deliveries)()
+    notice = async_to_sync(deliveries)()["payload"]
     assert notice == {**notice, "type": "outbid", "lot": lot.pk, "amount": 1_100, "min_next_bid": 1_200, "seq": 2}

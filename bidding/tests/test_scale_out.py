@@ -220,8 +220,8 @@ async def test_two_workers_and_a_closer_run_one_auction_and_survive_losing_a_wor
 
 async def test_a_personal_notice_reaches_every_socket_of_its_user_on_another_worker(start_daphne, lot, bidder,
                                                                                    make_user):
-    """Notices travel like lot events (one subscription per user per process): Bob outbids on worker B, and
-    Alice hears it on both of her sockets on worker A, the lot page and her personal socket."""
+    """Personal notices cross workers (the channel layer's user groups): Bob outbids on worker B, and Alice hears
+    it on both of her sockets on worker A, the lot page and her personal socket."""
     from bidding.tests.test_faults import connect, reply_to
 
     a, b = start_daphne("worker-a"), start_daphne("worker-b")
