@@ -57,9 +57,14 @@ class Queue(Generic[Item]):
                 future.set_exception(exc)
         self._taken.clear()
 
-    def fail_waiting(self, exc: BaseException) -> None:
+    def fail_waiting(self, exc: BaseException | None) -> None:
+        """Answer every waiting item with `exc`, or cancel them (None)."""
         for _, future in self._entries:
-            if not future.done():
+            if future.done():
+                continue
+            if exc is None:
+                future.cancel()
+            else:
                 future.set_exception(exc)
         self._entries = []
 
@@ -67,11 +72,6 @@ class Queue(Generic[Item]):
         # Items reach the queue after work of varying length (a bid's pre-check); an item that arrived earlier
         # still goes ahead of any later one waiting with it.
         bisect.insort(self._entries, (item, future), key=lambda entry: self._order(entry[0]))
-
-    def _cancel_waiting(self) -> None:
-        for _, future in self._entries:
-            future.cancel()
-        self._entries = []
 
 
 # Takes and answers one group from the key's queue (or answers some waiting items, such as those out of time).
@@ -124,4 +124,4 @@ class GroupCommit(Generic[Item]):
                 queue.fail_taken(RuntimeError("taken from the queue and never answered"))
         finally:
             queues.pop(key, None)
-            queue._cancel_waiting()  # only when cancelled (the loop is shutting down)
+            queue.fail_waiting(None)  # only when cancelled (the loop is shutting down)
