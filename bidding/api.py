@@ -23,6 +23,7 @@ _bid_reply = inline_serializer("BidReply", {
     "amount": serializers.IntegerField(required=False), "seq": serializers.IntegerField(required=False),
     "leading": serializers.BooleanField(required=False), "automatic": serializers.BooleanField(required=False),
     "max_amount": serializers.IntegerField(required=False, allow_null=True),
+    "duplicate": serializers.BooleanField(required=False),
     "code": serializers.CharField(required=False), "message": serializers.CharField(required=False),
 })
 _bid_request = inline_serializer("BidRequest", {

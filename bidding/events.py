@@ -211,10 +211,11 @@ def pong(*, now: datetime) -> Payload:
 
 
 def bid_accepted(outcome: BidOutcome) -> Payload:
-    """To the bidder alone: `leading` false means a hidden maximum beat the bid at once; `max_amount` is theirs."""
+    """To the bidder alone: `leading` false means a hidden maximum beat the bid at once; `max_amount` is theirs.
+    A retry of an accepted bid gets exactly the original fields, with `duplicate` true."""
     return {"type": "bid_accepted", "lot": outcome.lot_id, "bid_id": outcome.bid_id, "amount": outcome.amount,
             "seq": outcome.seq, "leading": outcome.leading, "automatic": outcome.automatic,
-            "max_amount": outcome.max_amount}
+            "max_amount": outcome.max_amount, "duplicate": outcome.duplicate}
 
 
 def bid_rejected(bid_id: object, refusal: BidRefused) -> Payload:

@@ -28,6 +28,11 @@ class Bid(models.Model):
     requested_amount = models.BigIntegerField(null=True, blank=True, help_text="Cents the client sent (retries).")
     max_amount = models.BigIntegerField(null=True, blank=True, help_text="Cents. Hidden: shown to its owner only.")
     outbid_at_once = models.BooleanField(default=False, help_text="Beaten by an automatic bid in the same decision.")
+    standing_max = models.BigIntegerField(
+        null=True, blank=True,
+        help_text="Cents. On a request row: its bidder's own maximum standing after this bid, as their reply said "
+                  "(a retry gets the same). Hidden: shown to its owner only.",
+    )
     seq = models.PositiveBigIntegerField(help_text="The lot's event sequence number of this bid.")
     bidder_number = models.PositiveIntegerField(help_text="Public alias on this lot: 'Bidder N'.")
     created_at = models.DateTimeField(help_text="Server time the bid was accepted.")
@@ -56,9 +61,13 @@ class MaximumRaise(models.Model):
     lot = models.ForeignKey("auctions.Lot", on_delete=models.CASCADE, related_name="maximum_raises")
     bidder = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     max_amount = models.BigIntegerField(help_text="Cents.")
+    requested_amount = models.BigIntegerField(null=True, blank=True, help_text="Cents the client sent (retries).")
+    amount = models.BigIntegerField(null=True, blank=True, help_text="Cents: the visible price when it was raised.")
     bid_id = models.CharField(max_length=64)
     after_seq = models.PositiveBigIntegerField(help_text="The lot's sequence number when it was raised.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        # One bid_id names one action of one user: a retried raise finds its original instead of writing again.
+        constraints = [models.UniqueConstraint(fields=["bidder", "bid_id"], name="raise_bid_id_unique_per_bidder")]
         ordering = ["lot", "after_seq", "id"]

@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.models import Profile
 from auctions.models import Lot
 from bidding import events, proxy, statements
 from bidding.exceptions import (
@@ -38,6 +36,7 @@ from bidding.group_commit import GroupCommit, Queue
 from bidding.locks import alot_lock, lot_lock
 from bidding.money import check_cents
 from bidding.models import Bid, MaximumRaise
+from bidding.retries import Recorded, Request
 
 log = structlog.get_logger(__name__)
 
@@ -48,14 +47,28 @@ class BidOutcome:
     bid_id: str
     amount: int
     seq: int
-    ends_at: datetime
     min_next_bid: int | None = None
-    duplicate: bool = False
+    duplicate: bool = False  # a retry of an accepted action: every other field is the original answer's
     leading: bool = True  # False when a hidden maximum answered and beat the bid at once
     automatic: bool = False  # the system raised the bid above the amount sent (the other maximum, or the reserve)
     max_amount: int | None = None  # the requester's own maximum: told to them, never to anyone else
     # Personal notices this bid causes (the outbid leader): sent after the lock is released, not under it.
     notices: tuple[tuple[int, dict], ...] = ()
+
+    @classmethod
+    def of(cls, recorded: Recorded, *, bid_id: str, duplicate: bool, **extra) -> BidOutcome:
+        """The answer to an accepted action, original or retried: both are built here from what was recorded."""
+        return cls(lot_id=recorded.request.lot_id, bid_id=bid_id, amount=recorded.amount, seq=recorded.seq,
+                   leading=recorded.leading, automatic=recorded.automatic, max_amount=recorded.max_amount,
+                   duplicate=duplicate, **extra)
+
+
+def _retry_of(earlier: tuple | None, request: Request, *, bid_id: str) -> BidOutcome | None:
+    """The original answer if `bid_id` already named an accepted action of this bidder (InvalidBid if that action
+    was a different one); None if it is new."""
+    if earlier is None:
+        return None
+    return BidOutcome.of(Recorded.from_row(earlier).answer(request), bid_id=bid_id, duplicate=True)
 
 
 def check_bid_id(bid_id: object) -> str:
@@ -97,28 +110,11 @@ def check_amount(lot: Lot, amount: int) -> None:
         raise TooLow(f"The minimum next bid is {minimum} cents.", min_next_bid=minimum)
 
 
-def _earlier_outcome(user, *, lot_id: int, amount: int, bid_id: str, max_amount: int | None = None
-                     ) -> BidOutcome | None:
-    """A retry of a bid already accepted gets the original answer; a reused id for another bid is invalid."""
-    row = (
-        Bid.objects.filter(bidder_id=user.pk, bid_id=bid_id)
-        .annotate(sent=Coalesce("requested_amount", "amount"))
-        .values_list("lot_id", "sent", "max_amount", "amount", "seq", "lot__ends_at", "outbid_at_once")
-        .first()
-    )
-    return _outcome_of_earlier(row, lot_id=lot_id, amount=amount, bid_id=bid_id, max_amount=max_amount)
-
-
-def _outcome_of_earlier(row, *, lot_id: int, amount: int, bid_id: str, max_amount: int | None = None
-                        ) -> BidOutcome | None:
-    """`row`: (lot_id, amount sent, max_amount sent, amount recorded, seq, lot ends_at, outbid_at_once)."""
-    if row is None:
-        return None
-    earlier_lot, sent, earlier_max, recorded, seq, ends_at, outbid_at_once = row
-    if (earlier_lot, sent, earlier_max) != (lot_id, amount, max_amount):
-        raise InvalidBid("This bid_id was already used for a different bid.", field="bid_id")
-    return BidOutcome(lot_id=lot_id, bid_id=bid_id, amount=recorded, seq=seq, ends_at=ends_at, duplicate=True,
-                      leading=not outbid_at_once, automatic=recorded != sent, max_amount=earlier_max)
+def _earlier(user, *, lot_id: int, amount: int | None, bid_id: str, max_amount: int | None = None,
+             action: str = "bid") -> BidOutcome | None:
+    """A retry of an action accepted earlier gets its original answer; a reused id for another action is invalid."""
+    return _retry_of(statements.read_earlier(user_id=user.pk, bid_id=bid_id),
+                     Request(action, lot_id, amount, max_amount), bid_id=bid_id)
 
 
 def place_bid(*, user, lot_id: int, amount: object, bid_id: object, max_amount: object = None) -> BidOutcome:
@@ -153,10 +149,17 @@ async def aplace_bid(*, user, lot_id: int, amount: object, bid_id: object, max_a
     earlier = await _below_floor(user, **fields) or await _in_thread(_guarded)(_precheck, user, **fields)
     if earlier:
         return earlier
-    result = await _lot_decisions.submit(lot_id, QueuedBid(
-        user=user, lot_id=lot_id, amount=amount, bid_id=bid_id, max_amount=max_amount, received=received,
-        deadline=time.monotonic() + settings.BID_LOCK_WAIT_SECONDS,
-    ))
+    try:
+        result = await _lot_decisions.submit(lot_id, QueuedBid(
+            user=user, lot_id=lot_id, amount=amount, bid_id=bid_id, max_amount=max_amount, received=received,
+            deadline=time.monotonic() + settings.BID_LOCK_WAIT_SECONDS,
+        ))
+    except BidRefused:
+        raise
+    except Exception:
+        # The decider itself broke: every bid it held hears `unavailable`, and the socket stays open.
+        log.exception("bid_decision_failed", lot_id=lot_id, bid_id=bid_id)
+        raise Unavailable() from None
     if result is _BEATEN:
         return await _below_floor(user, **fields)
     outcome: BidOutcome = result
@@ -227,7 +230,7 @@ async def _below_floor(user, *, lot_id: int, amount: int, bid_id: str, max_amoun
     committed bids). Only a retry of a bid accepted earlier can still succeed, with its original outcome."""
     if not _beaten(lot_id, amount):
         return None
-    earlier = await _in_thread(_guarded)(_earlier_outcome, user, lot_id=lot_id, amount=amount, bid_id=bid_id,
+    earlier = await _in_thread(_guarded)(_earlier, user, lot_id=lot_id, amount=amount, bid_id=bid_id,
                                          max_amount=max_amount)
     if earlier:
         return earlier
@@ -255,7 +258,7 @@ def _precheck(user, *, lot_id: int, amount: int, bid_id: str, max_amount: int | 
     if user is None or not user.is_authenticated:
         raise NotAuthenticated()
     found = statements.read_precheck(lot_id=lot_id, user_id=user.pk, bid_id=bid_id)
-    earlier = _outcome_of_earlier(found.earlier, lot_id=lot_id, amount=amount, bid_id=bid_id, max_amount=max_amount)
+    earlier = _retry_of(found.earlier, Request("bid", lot_id, amount, max_amount), bid_id=bid_id)
     if earlier:
         return earlier
     if found.lot is None:
@@ -266,14 +269,18 @@ def _precheck(user, *, lot_id: int, amount: int, bid_id: str, max_amount: int | 
     return None
 
 
-def _guarded(step, user, *, lot_id: int, amount: int, bid_id: str, max_amount: int | None = None
-             ) -> BidOutcome | None:
+def _guarded(step, user, *, lot_id: int, amount: int | None, bid_id: str, max_amount: int | None = None,
+             action: str = "bid") -> BidOutcome | None:
     """Run a database step; database trouble becomes a refusal the client can act on, never a half-written bid."""
     try:
         return step(user, lot_id=lot_id, amount=amount, bid_id=bid_id, max_amount=max_amount)
+    except BidRefused:
+        raise
+    except Lot.DoesNotExist:
+        raise LotNotFound() from None  # deleted after the pre-check
     except IntegrityError:
-        # Only a concurrent twin with the same bid_id gets here (the row lock orders everything else).
-        earlier = _earlier_outcome(user, lot_id=lot_id, amount=amount, bid_id=bid_id, max_amount=max_amount)
+        # A twin with the same bid_id on another lot, committed meanwhile (one lot's row lock orders its own).
+        earlier = _earlier(user, lot_id=lot_id, amount=amount, bid_id=bid_id, max_amount=max_amount, action=action)
         if earlier:
             return earlier
         log.exception("bid_integrity_error", lot_id=lot_id, bid_id=bid_id)
@@ -281,8 +288,9 @@ def _guarded(step, user, *, lot_id: int, amount: int, bid_id: str, max_amount: i
     except (OperationalError, InterfaceError) as exc:
         log.error("bid_database_unavailable", lot_id=lot_id, bid_id=bid_id, error=repr(exc))
         raise Unavailable() from exc
-    except DatabaseError:
-        log.exception("bid_database_error", lot_id=lot_id, bid_id=bid_id)
+    except Exception:
+        # Whatever else went wrong, the transaction rolled back: the bidder hears `unavailable`, never a raw error.
+        log.exception("bid_decision_failed", lot_id=lot_id, bid_id=bid_id)
         raise Unavailable() from None
 
 
@@ -294,21 +302,37 @@ class _Applied:
     bids: list[Bid]
     texts: list[str]  # the lot events of `bids`, encoded once for the log and the fan-out
     maximum_raise: MaximumRaise | None = None
+    recorded_row: tuple = ()  # the action as bidding.retries reads it back, for retries later in the same group
 
 
 def _record_bid(user, *, lot_id: int, amount: int, bid_id: str, max_amount: int | None = None) -> BidOutcome:
     """The decision. Expects the lot lock held; takes the row lock, so it stays right if the lot lock expired.
 
     Two round trips and a commit in the common case: the locked read (with the alias numbers of this bidder and
-    of the leader) and one statement for the lot's new state, the bid and its event (bidding/statements.py).
+    of the leader, their flags and their earlier action under this bid_id) and one statement for the lot's new
+    state, the bid and its event (bidding/statements.py).
     """
     with transaction.atomic():
-        lot = statements.lock_lot_for_decision(lot_id=lot_id, user_id=user.pk)
-        numbers = {lot.high_bidder_id: lot.leader_number, user.pk: lot.your_number}
+        locked = statements.lock_lot_for_decision(lot_id=lot_id, user_id=user.pk, bid_id=bid_id)
+        retry = _locked_checks(locked, user, Request("bid", lot_id, amount, max_amount), bid_id=bid_id)
+        if retry is not None:
+            return retry
         now = timezone.now()
-        applied = _apply_bid(lot, numbers, user, now, amount=amount, bid_id=bid_id, max_amount=max_amount)
-        _write_applied(lot, [applied], now)
+        applied = _apply_bid(locked.lot, locked.numbers, user, now, amount=amount, bid_id=bid_id,
+                             max_amount=max_amount)
+        _write_applied(locked.lot, [applied], now)
     return applied.outcome
+
+
+def _locked_checks(locked: statements.Locked, user, request: Request, *, bid_id: str) -> BidOutcome | None:
+    """Under the row lock, before anything else: a retry of an accepted action gets its original answer; then the
+    bidder's flags, read in the same statement, so a ban or a lost verification counts even for a queued bid."""
+    retry = _retry_of(locked.earlier.get((user.pk, bid_id)), request, bid_id=bid_id)
+    if retry is not None:
+        return retry
+    can_bid, banned = locked.flags.get(user.pk, (False, False))
+    check_bidder(user, locked.lot, can_bid=can_bid, banned=banned)
+    return None
 
 
 def _record_bids(lot_id: int, queued: list[QueuedBid]) -> list[BidOutcome | BidRefused]:
@@ -322,36 +346,32 @@ def _record_bids(lot_id: int, queued: list[QueuedBid]) -> list[BidOutcome | BidR
         return [_decided_alone(item) for item in queued]
     try:
         with transaction.atomic():
-            lot, numbers = statements.lock_lot_for_group(lot_id=lot_id, user_ids=[item.user.pk for item in queued])
+            locked = statements.lock_lot_for_group(
+                lot_id=lot_id, requests=[(item.user.pk, item.bid_id) for item in queued])
             now = timezone.now()
             results: list[BidOutcome | BidRefused] = []
             applied = []
-            accepted: dict[tuple[int, str], tuple[QueuedBid, BidOutcome]] = {}
             for item in queued:
-                twin = accepted.get((item.user.pk, item.bid_id))
-                if twin is not None:  # a retry sent while the first was still queued: the first one's answer
-                    results.append(_twin_outcome(item, *twin))
-                    continue
+                request = Request("bid", lot_id, item.amount, item.max_amount)
                 try:
-                    done = _apply_bid(lot, numbers, item.user, now, amount=item.amount, bid_id=item.bid_id,
-                                      max_amount=item.max_amount)
+                    retry = _locked_checks(locked, item.user, request, bid_id=item.bid_id)
+                    if retry is not None:
+                        results.append(retry)
+                        continue
+                    done = _apply_bid(locked.lot, locked.numbers, item.user, now, amount=item.amount,
+                                      bid_id=item.bid_id, max_amount=item.max_amount)
                 except BidRefused as refusal:
                     results.append(refusal)
                     continue
                 applied.append(done)
                 results.append(done.outcome)
-                accepted[(item.user.pk, item.bid_id)] = (item, done.outcome)
-            _write_applied(lot, applied, now)
+                # A retry sent while this one was still queued, later in this very group, finds it here.
+                locked.earlier[(item.user.pk, item.bid_id)] = done.recorded_row
+            _write_applied(locked.lot, applied, now)
         return results
-    except DatabaseError as exc:
+    except (DatabaseError, Lot.DoesNotExist) as exc:
         log.warning("bid_group_decided_one_by_one", lot_id=lot_id, bids=len(queued), error=repr(exc))
         return [_decided_alone(item) for item in queued]
-
-
-def _twin_outcome(item: QueuedBid, first: QueuedBid, outcome: BidOutcome) -> BidOutcome | BidRefused:
-    if (item.amount, item.max_amount) != (first.amount, first.max_amount):
-        return InvalidBid("This bid_id was already used for a different bid.", field="bid_id")
-    return replace(outcome, duplicate=True, min_next_bid=None, notices=())
 
 
 def _decided_alone(item: QueuedBid) -> BidOutcome | BidRefused:
@@ -395,24 +415,23 @@ def _apply_bid(lot: Lot, numbers: dict[int | None, int | None], user, now: datet
             outbid_at_once=step.outbid_at_once)))
     lot.leader_max_amount = decision.leader_max
     lot.status = Lot.Status.OPEN
-    maximum_raise = None
-    if not bids:
-        # The leader raised their own maximum: nothing visible changes, so no event and no sequence number; the
-        # log keeps it for replay.
-        maximum_raise = MaximumRaise(lot_id=lot.pk, bidder_id=user.pk, max_amount=max_amount, bid_id=bid_id,
-                                     after_seq=lot.seq)
-    notices = tuple((user_id, events.outbid(lot, now=now)) for user_id in decision.outbid_user_ids)
+    standing_max = lot.leader_max_amount if decision.leader_id == user.pk else None
     request = next((bid for bid in bids if bid.bid_id == bid_id), None)
-    leading = decision.leader_id == user.pk
-    outcome = BidOutcome(
-        # The bid's own sequence number (its retry answers the same); an automatic answer after it has the next.
-        lot_id=lot.pk, bid_id=bid_id, amount=request.amount if request else lot.high_bid_amount,
-        seq=request.seq if request else lot.seq,
-        ends_at=lot.ends_at, min_next_bid=events.lot_min_next_bid(lot), leading=leading,
-        automatic=request is not None and request.kind == Bid.Kind.AUTOMATIC,
-        max_amount=lot.leader_max_amount if leading else None, notices=notices,
-    )
-    return _Applied(outcome=outcome, bids=bids, texts=texts, maximum_raise=maximum_raise)
+    maximum_raise = None
+    if request is not None:
+        request.standing_max = standing_max
+        row = (lot.pk, request.kind, amount, max_amount, request.amount, request.seq, request.outbid_at_once,
+               standing_max)
+    else:
+        # The leader raised their own maximum: nothing visible changes, so no event and no sequence number; the
+        # log keeps it for replay, and for its retries.
+        maximum_raise = MaximumRaise(lot_id=lot.pk, bidder_id=user.pk, max_amount=max_amount, bid_id=bid_id,
+                                     requested_amount=amount, amount=lot.high_bid_amount, after_seq=lot.seq)
+        row = (lot.pk, "raise", amount, max_amount, lot.high_bid_amount, lot.seq, False, standing_max)
+    notices = tuple((user_id, events.outbid(lot, now=now)) for user_id in decision.outbid_user_ids)
+    outcome = BidOutcome.of(Recorded.from_row(row), bid_id=bid_id, duplicate=False,
+                            min_next_bid=events.lot_min_next_bid(lot), notices=notices)
+    return _Applied(outcome=outcome, bids=bids, texts=texts, maximum_raise=maximum_raise, recorded_row=row)
 
 
 def _write_applied(lot: Lot, applied: list[_Applied], now: datetime) -> None:
@@ -420,8 +439,8 @@ def _write_applied(lot: Lot, applied: list[_Applied], now: datetime) -> None:
     bids = [bid for done in applied for bid in done.bids]
     texts = [text for done in applied for text in done.texts]
     if bids:
-        # A twin with the same bid_id that committed meanwhile makes this fail on the unique (bidder, bid_id)
-        # constraint; _guarded then answers with the twin's outcome.
+        # A twin with the same bid_id on another lot, committed meanwhile, makes this fail on the unique
+        # (bidder, bid_id) constraint; _guarded then answers with the twin's outcome.
         statements.write_decision(lot=lot, bids=bids, event_texts=texts, now=now)
         for bid, text in zip(bids, texts):
             events.broadcast_on_commit(lot.pk, bid.seq, text)
@@ -436,49 +455,41 @@ def buy_now(*, user, lot_id: int, bid_id: object) -> BidOutcome:
     """End the lot at once at its buy-now price for `user`: offered until the first bid (the simpler rule for
     bidders: once anyone has bid, the auction runs its course). The purchase is a bid row and the lot closes in
     the same transaction, with the usual closing broadcast and notices."""
-    from auctions.services import close_lot  # auctions.services builds on bidding; the import runs at call time
-
     bid_id = check_bid_id(bid_id)
     if user is None or not user.is_authenticated:
         raise NotAuthenticated()
     with lot_lock(lot_id):
-        try:
-            with transaction.atomic():
-                earlier = Bid.objects.filter(bidder_id=user.pk, bid_id=bid_id).values_list(
-                    "lot_id", "kind", "amount", "seq", "lot__ends_at").first()
-                if earlier is not None:
-                    if earlier[:2] != (lot_id, Bid.Kind.BUY_NOW):
-                        raise InvalidBid("This bid_id was already used for a different bid.", field="bid_id")
-                    return BidOutcome(lot_id=lot_id, bid_id=bid_id, amount=earlier[2], seq=earlier[3],
-                                      ends_at=earlier[4], duplicate=True)
-                lot = Lot.objects.select_for_update(of=("self",)).filter(pk=lot_id).first()
-                if lot is None:
-                    raise LotNotFound()
-                flags = Profile.objects.filter(user_id=user.pk).values_list("can_bid", "banned").first()
-                can_bid, banned = flags or (False, False)
-                check_bidder(user, lot, can_bid=can_bid, banned=banned)
-                now = timezone.now()
-                check_lot_accepts(lot, now)
-                if events.buy_now_price(lot, now) is None:
-                    raise BuyNowUnavailable()
-                lot.bidder_count += 1
-                lot.seq += 1
-                lot.bid_count += 1
-                lot.high_bid_amount, lot.high_bidder_id, lot.leader_max_amount = lot.buy_now_price, user.pk, None
-                lot.status = Lot.Status.OPEN
-                bid = Bid(lot_id=lot.pk, bidder_id=user.pk, amount=lot.buy_now_price, seq=lot.seq,
-                          bidder_number=lot.bidder_count, created_at=now, kind=Bid.Kind.BUY_NOW, bid_id=bid_id,
-                          requested_amount=lot.buy_now_price)
-                text = events.encode(events.high_bid(lot, amount=bid.amount, bidder_number=bid.bidder_number,
-                                                     now=now, extended=False, buy_now=True))
-                statements.write_decision(lot=lot, bids=[bid], event_texts=[text], now=now)
-                events.broadcast_on_commit(lot.pk, lot.seq, text)
-                close_lot(lot, now)
-        except (OperationalError, InterfaceError) as exc:
-            log.error("buy_now_database_unavailable", lot_id=lot_id, bid_id=bid_id, error=repr(exc))
-            raise Unavailable() from exc
+        return _guarded(_record_buy_now, user, lot_id=lot_id, amount=None, bid_id=bid_id, action="buy_now")
+
+
+def _record_buy_now(user, *, lot_id: int, bid_id: str, **_) -> BidOutcome:
+    from auctions.services import close_lot  # auctions.services builds on bidding; the import runs at call time
+
+    with transaction.atomic():
+        locked = statements.lock_lot_for_decision(lot_id=lot_id, user_id=user.pk, bid_id=bid_id)
+        retry = _locked_checks(locked, user, Request("buy_now", lot_id), bid_id=bid_id)
+        if retry is not None:
+            return retry
+        lot, now = locked.lot, timezone.now()
+        check_lot_accepts(lot, now)
+        if events.buy_now_price(lot, now) is None:
+            raise BuyNowUnavailable()
+        lot.bidder_count += 1
+        lot.seq += 1
+        lot.bid_count += 1
+        lot.high_bid_amount, lot.high_bidder_id, lot.leader_max_amount = lot.buy_now_price, user.pk, None
+        lot.status = Lot.Status.OPEN
+        bid = Bid(lot_id=lot.pk, bidder_id=user.pk, amount=lot.buy_now_price, seq=lot.seq,
+                  bidder_number=lot.bidder_count, created_at=now, kind=Bid.Kind.BUY_NOW, bid_id=bid_id,
+                  requested_amount=lot.buy_now_price)
+        text = events.encode(events.high_bid(lot, amount=bid.amount, bidder_number=bid.bidder_number,
+                                             now=now, extended=False, buy_now=True))
+        statements.write_decision(lot=lot, bids=[bid], event_texts=[text], now=now)
+        events.broadcast_on_commit(lot.pk, lot.seq, text)
+        close_lot(lot, now)
     log.info("lot_bought_now", lot_id=lot_id, bid_id=bid_id, amount=bid.amount)
-    return BidOutcome(lot_id=lot_id, bid_id=bid_id, amount=bid.amount, seq=bid.seq, ends_at=lot.ends_at)
+    row = (lot.pk, Bid.Kind.BUY_NOW, None, None, bid.amount, bid.seq, False, None)
+    return BidOutcome.of(Recorded.from_row(row), bid_id=bid_id, duplicate=False)
 
 
 abuy_now = database_sync_to_async(buy_now, thread_sensitive=False)

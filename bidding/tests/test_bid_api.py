@@ -27,8 +27,10 @@ def test_a_bid_over_http_is_accepted_like_one_over_the_socket(api, lot, bidder):
     response = post_bid(api, lot.pk, amount=1_000, bid_id="h1")
     assert response.status_code == 201
     assert response.json() == {"type": "bid_accepted", "lot": lot.pk, "bid_id": "h1", "amount": 1_000, "seq": 1,
-                               "leading": True, "automatic": False, "max_amount": None}
-    assert post_bid(api, lot.pk, amount=1_000, bid_id="h1").json() == response.json()  # a retry: same answer
+                               "leading": True, "automatic": False, "max_amount": None,
+                               "duplicate": False}
+    # A retry: the same answer, marked as a duplicate.
+    assert post_bid(api, lot.pk, amount=1_000, bid_id="h1").json() == {**response.json(), "duplicate": True}
     assert Bid.objects.filter(lot=lot).count() == 1
 
 

@@ -12,30 +12,14 @@ import time
 import pytest
 import websockets
 from asgiref.sync import sync_to_async
-from django.conf import settings
 
 from auctions.models import Lot, LotEvent
 from bidding.increments import min_next_bid
 from bidding.models import Bid
+from bidding.tests.live import bid_over_http, connect, reply_to
 from conftest import ORIGIN, assert_lot_verifies, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def connect(base: str, lot_id: int, cookie: str | None = None):
-    headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"} if cookie else {}
-    ws = await websockets.connect(f"{base}/ws/auctions/{lot_id}/", origin=ORIGIN, additional_headers=headers,
-                                  max_queue=None)
-    snapshot = json.loads(await asyncio.wait_for(ws.recv(), 5))
-    assert snapshot["type"] == "snapshot"
-    return ws
-
-
-async def reply_to(ws, bid_id: str, timeout: float = 10) -> dict:
-    while True:
-        message = json.loads(await asyncio.wait_for(ws.recv(), timeout))
-        if message.get("bid_id") == bid_id:
-            return message
 
 
 async def high_bid_seqs_until_quiet(ws, quiet: float = 1.0) -> list[int]:
@@ -120,24 +104,6 @@ class OwnRedis:
         self.proc.wait(5)
 
 
-def _bid_over_http(server, user, lot_id: int, amount: int, bid_id: str) -> tuple[int, dict]:
-    import urllib.error
-    import urllib.request
-
-    from rest_framework.authtoken.models import Token
-
-    token, _ = Token.objects.get_or_create(user=user)
-    request = urllib.request.Request(
-        f"{server.http}/api/lots/{lot_id}/bids/", method="POST",
-        data=json.dumps({"amount": amount, "bid_id": bid_id}).encode(),
-        headers={"Content-Type": "application/json", "Authorization": f"Token {token.key}"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
 async def _reconnect(base: str, lot_id: int, cookie: str | None, since_seq: int):
     """What the page does after a close: retry with backoff until a worker takes it, then `sync`."""
     for attempt in range(40):
@@ -174,7 +140,7 @@ async def test_redis_killed_and_restarted_empty_mid_auction(start_daphne, lot, b
         # Sockets are told to go and come back (4503), not left hanging or dropped with a bare 1011.
         assert await _closed_code(watcher, 10) == 4503
         assert await _closed_code(alice, 10) == 4503
-        status, during = await sync_to_async(_bid_over_http)(server, rival, lot.pk, 1_100, "during")
+        status, during = await sync_to_async(bid_over_http)(server, rival, lot.pk, 1_100, "during")
         assert (status, during["code"]) == (503, "unavailable")
         assert await Bid.objects.filter(lot=lot).acount() == 1  # nothing half-applied
 

@@ -12,6 +12,7 @@ from auctions.models import Lot, LotEvent
 from bidding.consumers import CLOSE_FLOODING, CLOSE_LOT_NOT_FOUND
 from bidding.models import Bid
 from bidding.services import place_bid
+from bidding.tests.live import receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,13 +24,6 @@ async def bids_on(lot) -> list[tuple[int, int]]:
 async def lot_state(lot) -> tuple:
     fresh = await Lot.objects.aget(pk=lot.pk)
     return fresh.high_bid_amount, fresh.bid_count, fresh.seq
-
-
-async def receive_until(communicator, message_type: str, timeout: float = 3) -> dict:
-    while True:
-        message = await communicator.receive_json_from(timeout=timeout)
-        if message["type"] == message_type:
-            return message
 
 
 async def test_connect_sends_a_snapshot_with_server_time(open_socket, lot):
@@ -67,7 +61,7 @@ async def test_bid_is_acknowledged_and_broadcast_to_every_watcher(open_socket, l
     await mine.send_json_to({"type": "bid", "amount": 1_000, "bid_id": "b-1"})
     ack = await receive_until(mine, "bid_accepted")
     assert ack == {"type": "bid_accepted", "lot": lot.pk, "bid_id": "b-1", "amount": 1_000, "seq": 1,
-                               "leading": True, "automatic": False, "max_amount": None}
+                   "leading": True, "automatic": False, "max_amount": None, "duplicate": False}
     seen = await watcher.receive_json_from(timeout=3)
     assert (seen["type"], seen["seq"], seen["amount"], seen["bidder"]) == ("high_bid", 1, 1_000, "Bidder 1")
     assert seen["min_next_bid"] == 1_100 and seen["bid_count"] == 1
@@ -195,7 +189,7 @@ async def test_a_retried_bid_id_gets_the_identical_reply_and_no_second_broadcast
     first = await receive_until(mine, "bid_accepted")
     await watcher.receive_json_from(timeout=3)
     await mine.send_json_to(frame)
-    assert await receive_until(mine, "bid_accepted") == first
+    assert await receive_until(mine, "bid_accepted") == {**first, "duplicate": True}
     assert await watcher.receive_nothing(timeout=0.3)
     assert await bids_on(lot) == [(1, 1_000)]
 

@@ -222,7 +222,7 @@ async def test_a_personal_notice_reaches_every_socket_of_its_user_on_another_wor
                                                                                    make_user):
     """Personal notices cross workers (the channel layer's user groups): Bob outbids on worker B, and Alice hears
     it on both of her sockets on worker A, the lot page and her personal socket."""
-    from bidding.tests.test_faults import connect, reply_to
+    from bidding.tests.live import connect, reply_to
 
     a, b = start_daphne("worker-a"), start_daphne("worker-b")
     rival = await sync_to_async(make_user)("bob")
