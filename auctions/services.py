@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
 
 from accounts.models import Profile
@@ -27,6 +27,21 @@ def closing_pass() -> tuple[int, list[int]]:
     if opened or warned or closed:
         log.info("close_lots_pass", opened=opened, warned=warned, closed=closed)
     return opened, closed
+
+
+def closing_pass_in_loop() -> None:
+    """One pass of a long-running closing loop (the closing worker, or the web process in single-process mode).
+
+    Django replaces connections only around requests, so a loop does it itself: before each pass, one that has
+    failed or outlived CONN_MAX_AGE is dropped; after a failed pass (a PostgreSQL restart or failover ends the
+    connection), the connection is dropped, logged, and the next pass opens a new one.
+    """
+    close_old_connections()
+    try:
+        closing_pass()
+    except DatabaseError:
+        log.exception("close_lots_pass_failed")
+        connection.close()
 
 
 def send_closing_soon(*, now: datetime | None = None) -> list[int]:

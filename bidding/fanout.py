@@ -211,9 +211,9 @@ async def _closing_loop() -> None:
     """Single-process mode: the closing worker runs inside the web process, so its broadcasts reach the sockets."""
     from channels.db import database_sync_to_async
 
-    from auctions.services import closing_pass
+    from auctions.services import closing_pass_in_loop
 
-    run_pass = database_sync_to_async(closing_pass, thread_sensitive=False)
+    run_pass = database_sync_to_async(closing_pass_in_loop, thread_sensitive=False)
     while True:
         try:
             await run_pass()

@@ -69,7 +69,7 @@ def async_redis_client() -> aredis.Redis:
     if client is None:
         pool = aredis.BlockingConnectionPool.from_url(
             settings.REDIS_URL, max_connections=settings.REDIS_MAX_CONNECTIONS, timeout=settings.BID_LOCK_WAIT_SECONDS,
-            socket_timeout=2, socket_connect_timeout=2,
+            socket_timeout=2, socket_connect_timeout=2, retry=settings.REDIS_ASYNC_RETRY,
         )
         client = _async_clients[loop] = aredis.Redis(connection_pool=pool)
     return client

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import environ
 import structlog
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -107,6 +110,10 @@ SPECTACULAR_SETTINGS = {"TITLE": "Gavel API", "VERSION": "1", "SERVE_INCLUDE_SCH
 # --- Redis: channel layer and per-lot lock --------------------------------------------------------------------
 # Unset means single-process mode: Channels' in-memory layer and an in-process lock (logged at start).
 REDIS_URL = env.str("REDIS_URL", default="")
+# Both asyncio Redis pools (the channel layer's; the lock's, shared by socket caps and presence) retry a command
+# once, at once, on a new connection when its pooled connection was dropped (Redis restarted): the first use after a
+# restart succeeds. Connection errors only: a command that timed out may have run.
+REDIS_ASYNC_RETRY = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
@@ -120,6 +127,7 @@ if REDIS_URL:
                     # redis-py 8 also defaults to a 5 s read timeout, the same as channels-redis' blocking
                     # BZPOPMIN: under load the read lost that race and the consumer died with 1011.
                     "socket_timeout": env.float("CHANNEL_LAYER_SOCKET_TIMEOUT", default=15.0),
+                    "retry": REDIS_ASYNC_RETRY,
                 }],
                 "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=1000),
                 # Never below Daphne's --websocket_timeout, or long-lived sockets silently leave their groups.

@@ -1,7 +1,10 @@
 """Closing ended lots: exactly once, with the result broadcast to watchers and told to the winner."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -13,6 +16,7 @@ from django.utils import timezone
 from auctions.models import Lot, LotEvent
 from auctions.services import close_due_lots, open_due_lots
 from bidding.services import place_bid
+from conftest import ROOT, database_url, service_env
 
 
 def _ending_lot(make_lot, **fields):
@@ -90,6 +94,51 @@ def test_close_lots_command_runs_once(make_lot):
     lot = _ending_lot(make_lot)
     call_command("close_lots", "--once")
     assert Lot.objects.get(pk=lot.pk).status == "closed"
+
+
+CLOSER_APP_NAME = "gavel-closer-under-test"
+
+
+def _terminate_idle_closer_backends() -> int:
+    """Between two passes (idle after a pass's last COMMIT): the next pass meets the dead connection in its first
+    statement, outside any transaction block."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                       " WHERE application_name = %s AND state = 'idle' AND query = 'COMMIT'", (CLOSER_APP_NAME,))
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_closing_worker_reconnects_after_its_database_connection_is_killed(make_lot, bidder, tmp_path):
+    """As a PostgreSQL restart or failover does: the worker's connection is terminated under it, and a lot that ends
+    then is still closed with its winner, without restarting the worker."""
+    interval = 0.25
+    log_path = tmp_path / "closer.log"
+    with log_path.open("wb") as log_file:
+        closer = subprocess.Popen(
+            [sys.executable, "manage.py", "close_lots", "--interval", str(interval)], cwd=ROOT,
+            # Production's connection reuse (CONN_MAX_AGE), so the worker keeps its connection between passes.
+            env=service_env(DATABASE_URL=f"{database_url()}?application_name={CLOSER_APP_NAME}", DB_CONN_MAX_AGE="60"),
+            stdout=log_file, stderr=subprocess.STDOUT)
+    try:
+        lot = make_lot()
+        place_bid(user=bidder, lot_id=lot.pk, amount=1_500, bid_id="b")
+        deadline = time.monotonic() + 15
+        while not (terminated := _terminate_idle_closer_backends()):  # once the worker is connected
+            assert closer.poll() is None and time.monotonic() < deadline, log_path.read_text()[-2000:]
+            time.sleep(0.05)
+        Lot.objects.filter(pk=lot.pk).update(ends_at=timezone.now() - timedelta(seconds=1))
+
+        deadline = time.monotonic() + 2 * interval + 2  # two passes, and room for a slow machine
+        while Lot.objects.get(pk=lot.pk).status != "closed" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        lot.refresh_from_db()
+        assert (lot.status, lot.winner, lot.high_bid_amount) == ("closed", bidder, 1_500), (
+            f"{terminated} connection(s) terminated; worker log: " + log_path.read_text()[-2000:])
+        assert closer.poll() is None, "the worker itself kept running"
+    finally:
+        closer.terminate()
+        closer.wait(10)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -167,6 +167,32 @@ async def test_redis_killed_and_restarted_empty_mid_auction(start_daphne, lot, b
         redis.kill()
 
 
+@pytest.mark.redis_only
+async def test_the_first_logged_in_socket_after_redis_returns_gets_its_snapshot_within_a_second(
+        start_daphne, lot, bidder):
+    redis = OwnRedis()
+    try:
+        server = start_daphne("worker", REDIS_URL=f"redis://127.0.0.1:{redis.port}/0")
+        cookie = await sync_to_async(session_cookie)(bidder)
+        before = await connect(server.url, lot.pk, cookie)  # every pool (layer, caps, lock) now holds connections
+        await before.send(json.dumps({"type": "bid", "amount": 1_000, "bid_id": "before"}))
+        assert (await reply_to(before, "before"))["type"] == "bid_accepted"
+
+        redis.kill()
+        assert await _closed_code(before, 10) == 4503
+        redis.start()  # on the same port; the worker is not restarted
+        started = time.monotonic()
+        after = await connect(server.url, lot.pk, cookie)  # the first try, not a retry loop
+        took = time.monotonic() - started
+        assert took < 1.0, f"the first socket after Redis returned waited {took:.1f} s for its snapshot"
+        await after.send(json.dumps({"type": "bid", "amount": 1_100, "bid_id": "after"}))
+        reply = await reply_to(after, "after", timeout=1.0)
+        assert reply["type"] == "bid_accepted", reply
+        await after.close()
+    finally:
+        redis.kill()
+
+
 async def test_a_worker_killed_after_commit_the_retry_on_another_gets_the_original_answer(start_daphne, lot, bidder):
     """The worker committed the bid and died before answering (the same state: the row is in, no reply left):
     the client retries the same bid_id on another worker and gets the original outcome; there is one row."""

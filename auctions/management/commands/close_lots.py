@@ -1,13 +1,9 @@
 import time
 
-import structlog
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import DatabaseError
 
-from auctions.services import closing_pass
-
-log = structlog.get_logger(__name__)
+from auctions.services import closing_pass, closing_pass_in_loop
 
 
 class Command(BaseCommand):
@@ -18,15 +14,10 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=None, help="Seconds between passes.")
 
     def handle(self, *args, once: bool, interval: float | None, **options):
+        if once:
+            closing_pass()
+            return
         interval = interval if interval is not None else settings.CLOSE_LOTS_INTERVAL_SECONDS
         while True:
-            try:
-                closing_pass()
-            except DatabaseError:
-                if once:
-                    raise
-                # A database blip must not kill the worker; the next pass retries.
-                log.exception("close_lots_pass_failed")
-            if once:
-                return
+            closing_pass_in_loop()  # a database blip must not kill the worker; the next pass retries
             time.sleep(interval)
