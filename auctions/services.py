@@ -188,7 +188,8 @@ def cancel_lot(*, user, lot_id: int, reason: str) -> Lot:
         lot.status = Lot.Status.CANCELLED
         lot.closed_at = now
         lot.seq += 1
-        lot.save(update_fields=["status", "closed_at", "seq"])
+        lot.leader_max_amount = None  # the maximum is spent; it stays secret forever
+        lot.save(update_fields=["status", "closed_at", "seq", "leader_max_amount"])
         notice = events.lot_cancelled(lot, reason=reason.strip(), now=now)
         events.record_and_broadcast(lot, notice, notify=[(uid, notice) for uid in interested_user_ids(lot.pk)])
     log.info("lot_cancelled", lot_id=lot.pk, user_id=user.pk, had_bids=bool(lot.bid_count))

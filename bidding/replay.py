@@ -79,7 +79,8 @@ def verify_lot(lot: Lot) -> list[str]:
             at = first.created_at
             if at >= ends:
                 problems.append(f"seq {first.seq}: accepted at {at.isoformat()}, after the end {ends.isoformat()}")
-            if ends - at <= timedelta(seconds=lot.soft_close_window):
+            # Buy now ends the lot at once: it never extends the end.
+            if first.kind != Bid.Kind.BUY_NOW and ends - at <= timedelta(seconds=lot.soft_close_window):
                 new_end = at + timedelta(seconds=lot.soft_close_extension)
                 if lot.hard_end_at is not None:
                     new_end = min(new_end, lot.hard_end_at)
