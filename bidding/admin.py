@@ -5,10 +5,18 @@ from bidding.models import Bid
 
 @admin.register(Bid)
 class BidAdmin(admin.ModelAdmin):
-    list_display = ("lot", "seq", "amount", "bidder", "bidder_number", "created_at")
+    """Bids are written only by bidding.services; the admin shows them, never a bidder's maximum."""
+
+    list_display = ("lot", "seq", "amount", "bidder", "bidder_number", "kind", "created_at")
     list_filter = ("lot",)
-    # Bids are written only by bidding.services.place_bid; the admin shows them.
-    readonly_fields = ("lot", "bidder", "amount", "bid_id", "seq", "bidder_number", "created_at")
+    fields = readonly_fields = ("lot", "seq", "bidder", "bidder_number", "amount", "kind", "outbid_at_once",
+                                "requested_amount", "bid_id", "created_at")
 
     def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False

@@ -1,7 +1,8 @@
 """Group names and one builder per message the server sends: the only place payloads are shaped.
 
-Every lot event (high_bid, closed) carries the lot's sequence number, is stored in auctions.LotEvent in the same
-transaction as the change it announces, and is broadcast only after that transaction commits.
+Every lot event (high_bid, extended, closed, cancelled) carries the lot's sequence number, is stored in
+auctions.LotEvent in the same transaction as the change it announces, and is broadcast only after that transaction
+commits.
 """
 from __future__ import annotations
 
@@ -167,6 +168,19 @@ def closed(lot: Lot, *, winner_number: int | None, now: datetime) -> Payload:
 def lot_cancelled(lot: Lot, *, reason: str, now: datetime) -> Payload:
     """A lot event (it carries the lot's seq) and, the same payload, a notice to its bidders and watchers."""
     return {"type": "cancelled", "lot": lot.pk, "title": lot.title, "seq": lot.seq, "status": lot.status,
+            "reason": reason, "server_time": iso(now)}
+
+
+def extended(lot: Lot, *, reason: str, now: datetime) -> Payload:
+    """Staff moved the end later: a lot event (it carries the lot's seq) and, the same payload, a notice to its
+    bidders, watchers and seller. verify_lot replays the end from these events."""
+    return {"type": "extended", "lot": lot.pk, "title": lot.title, "seq": lot.seq, "ends_at": iso(lot.ends_at),
+            "reason": reason, "server_time": iso(now)}
+
+
+def banned(*, reason: str, lot: Lot | None, now: datetime) -> Payload:
+    """To the banned user alone: they may watch, never bid; `lot` is where staff acted, if anywhere."""
+    return {"type": "banned", "lot": None if lot is None else lot.pk, "title": None if lot is None else lot.title,
             "reason": reason, "server_time": iso(now)}
 
 

@@ -3,11 +3,11 @@
 The bid rows (and the log of maxima raised without a visible bid) are fed, decision by decision, to the same rule
 function the live path uses (bidding/proxy.py), with the increment table and soft-close extensions; the result
 must reproduce every stored row and the lot's stored state: high bid, bidder, hidden maximum, sequence number,
-end time, events and winner.
+end time (soft-close extensions, and staff extensions read from their `extended` events), events and winner.
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from auctions.models import Lot, LotEvent
 from bidding import proxy
@@ -21,9 +21,27 @@ def verify_lot(lot: Lot) -> list[str]:
     problems: list[str] = []
     bids = list(Bid.objects.filter(lot=lot).order_by("seq"))
     raises = list(MaximumRaise.objects.filter(lot=lot).order_by("after_seq", "id"))
+    events = list(LotEvent.objects.filter(lot=lot).order_by("seq").values_list("seq", "payload"))
+    # Staff extensions take sequence numbers between bids. One before the first bid is already in
+    # original_ends_at (the end as it stood at the first bid); after it, the event sets the end.
+    extensions = [(s, datetime.fromisoformat(payload["ends_at"])) for s, payload in events
+                  if payload.get("type") == "extended"]
     price = leader = leader_max = None
     ends = lot.original_ends_at
-    seq = i = r = 0
+    seq = i = r = x = 0
+
+    def apply_extensions() -> None:
+        nonlocal x, seq, ends
+        while x < len(extensions) and extensions[x][0] == seq + 1:
+            at_seq, new_end = extensions[x]
+            x += 1
+            seq += 1
+            if not bids or at_seq < bids[0].seq or ends is None:
+                continue
+            if new_end <= ends:
+                problems.append(f"seq {at_seq}: an extension to {new_end.isoformat()}, not after the end "
+                                f"{ends.isoformat()}")
+            ends = new_end
 
     def apply_raises(upto: int) -> None:
         nonlocal r, leader_max
@@ -39,6 +57,7 @@ def verify_lot(lot: Lot) -> list[str]:
             leader_max = decision.leader_max
 
     while i < len(bids):
+        apply_extensions()
         apply_raises(seq)
         first = bids[i]
         if first.kind == Bid.Kind.BUY_NOW:
@@ -79,13 +98,15 @@ def verify_lot(lot: Lot) -> list[str]:
             at = first.created_at
             if at >= ends:
                 problems.append(f"seq {first.seq}: accepted at {at.isoformat()}, after the end {ends.isoformat()}")
-            if ends - at <= timedelta(seconds=lot.soft_close_window):
+            # Buy now ends the lot at once: it never extends the end.
+            if first.kind != Bid.Kind.BUY_NOW and ends - at <= timedelta(seconds=lot.soft_close_window):
                 new_end = at + timedelta(seconds=lot.soft_close_extension)
                 if lot.hard_end_at is not None:
                     new_end = min(new_end, lot.hard_end_at)
                 ends = max(ends, new_end)
         seq += len(steps)
         i += len(steps)
+    apply_extensions()
     apply_raises(seq)
 
     if lot.status in (Lot.Status.CLOSED, Lot.Status.CANCELLED):
@@ -98,7 +119,6 @@ def verify_lot(lot: Lot) -> list[str]:
     if ends is not None and lot.ends_at != ends:
         problems.append(f"end time: stored {lot.ends_at.isoformat()}, replayed {ends.isoformat()}")
 
-    events = list(LotEvent.objects.filter(lot=lot).order_by("seq").values_list("seq", "payload"))
     if [s for s, _ in events] != list(range(1, lot.seq + 1)):
         problems.append(f"event sequence numbers are not 1..{lot.seq} without gaps")
     by_seq = dict(events)
@@ -107,8 +127,10 @@ def verify_lot(lot: Lot) -> list[str]:
         if (event.get("type"), event.get("amount")) != ("high_bid", bid.amount):
             problems.append(f"seq {bid.seq}: the event does not announce this bid")
     endings = [payload for _, payload in events if payload.get("type") in ("closed", "cancelled")]
-    if lot.seq != len(bids) + len(endings):
-        problems.append(f"sequence: stored {lot.seq}, replayed {len(bids) + len(endings)}")
+    if x != len(extensions):
+        problems.append(f"seq {extensions[x][0]}: an extension out of sequence")
+    if lot.seq != len(bids) + len(extensions) + len(endings):
+        problems.append(f"sequence: stored {lot.seq}, replayed {len(bids) + len(extensions) + len(endings)}")
     if len(endings) > 1:
         problems.append(f"{len(endings)} closing events (at most one)")
     if lot.status == Lot.Status.CLOSED:

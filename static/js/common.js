@@ -58,6 +58,8 @@ window.Gavel = (() => {
     lot_closing_soon: (m) => `${lotLink(m)} ends soon.`,
     lot_closed: (m) => m.you_won ? null : `${lotLink(m)} has ended${m.winner ? ` — sold for ${money(m.amount)}` : " without a sale"}.`,
     cancelled: (m) => `${lotLink(m)} was withdrawn: ${esc(m.reason)}`,
+    extended: (m) => `${lotLink(m)} now ends later: ${esc(m.reason)}`,
+    banned: (m) => `Your account may no longer bid: ${esc(m.reason)}`,
   };
 
   function personalSocket() {

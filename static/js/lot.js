@@ -133,8 +133,17 @@
     cancelled(m) {
       if (m.seq <= seq) return;
       applyState({ ...m, status: "cancelled" });
-      $("countdown").textContent = `Withdrawn by the seller: ${m.reason}`;
+      $("countdown").textContent = `Withdrawn: ${m.reason}`;
     },
+    extended(m) {  // staff moved the end later
+      if (m.seq <= seq) return;
+      if (m.seq > seq + 1 && seq >= 0) { requestSync(); return; }
+      clock.observe(m.server_time);
+      applyState(m);
+      $("extended").hidden = false; flashChange("countdown"); setTimeout(() => { $("extended").hidden = true; }, 4000);
+      feedback(`The end was extended: ${m.reason}`);
+    },
+    banned(m) { feedback(`Your account may no longer bid: ${m.reason}`, true); },
     outbid(m) { if (String(m.lot) === lotId) setYou(false); },
     bid_accepted(m) {
       mySeqs.add(m.seq);
@@ -185,7 +194,13 @@
         return;
       }
       greeted = true;
+      // A personal notice about another lot (it arrives on every socket of ours) is not this page's state.
+      if (typeof m.lot === "number" && String(m.lot) !== lotId) return;
       if (handlers[m.type]) handlers[m.type](m);
+      else if (typeof m.seq === "number") {  // a lot event this page does not know: keep the sequence whole
+        if (m.seq === seq + 1) seq = m.seq;
+        else if (m.seq > seq + 1 && seq >= 0) requestSync();
+      }
     };
     socket.onclose = (e) => {
       if (socket !== ws) return;

@@ -57,6 +57,11 @@
     },
     closed(m) { if (lots.has(m.lot)) put({ id: m.lot, status: "closed", high_bid: m.high_bid, reserve_met: m.reserve_met, winner_found: !!m.winner, sold_for: m.amount }, true); },
     cancelled(m) { if (lots.has(m.lot)) put({ id: m.lot, status: "cancelled" }, true); },
+    extended(m) {  // staff moved the end (a lot event, and a notice to you: the same payload, applied twice)
+      if (!lots.has(m.lot)) return;
+      put({ id: m.lot, ends_at: m.ends_at, seq: Math.max(m.seq, lots.get(m.lot).seq || 0) }, true);
+      const cell = body.querySelector(`tr[data-lot="${m.lot}"] .left`); if (cell) cell.dataset.extended = Date.now();
+    },
     watchers(m) { for (const [id, count] of Object.entries(m.lots)) if (lots.has(Number(id))) put({ id: Number(id), watchers: count }, false); },
     resync() { ws.send(JSON.stringify({ type: "refresh" })); },
   };
