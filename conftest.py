@@ -271,6 +271,26 @@ def daphne_server(start_daphne):
     return start_daphne().url
 
 
+# --- the closing worker's clock --------------------------------------------------------------------------------------
+def closing_time(ends_at):
+    """The first moment the closing pass closes a lot that ends at `ends_at`: every bid received before an end is
+    decided (or answered busy) within auctions.services.decided_within() of it."""
+    from auctions.services import decided_within
+
+    return ends_at + decided_within() + timedelta(milliseconds=1)
+
+
+def long_ended(**fields) -> dict:
+    """Fields for Lot.objects.update() that move a lot's end (and its start) back far enough for the closing pass
+    to close it at once."""
+    from django.utils import timezone
+
+    from auctions.services import decided_within
+
+    ends_at = timezone.now() - decided_within() - timedelta(seconds=1)
+    return {"starts_at": ends_at - timedelta(hours=1), "ends_at": ends_at, **fields}
+
+
 # --- the audit every fault test ends with ---------------------------------------------------------------------------
 def assert_lot_verifies(lot_id: int) -> None:
     """manage.py verify_lot: the bid log replayed from scratch reproduces the stored lot (call from sync code)."""

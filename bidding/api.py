@@ -89,11 +89,12 @@ class LotBidsView(_BidWriteView):
                                                     403: _bid_reply, 404: _bid_reply, 409: _bid_reply,
                                                     429: _bid_reply, 503: _bid_reply})
     def post(self, request: Request, lot_id: int) -> Response:
+        received_at = timezone.now()  # first thing: on time means received before the end
         data = request.data if isinstance(request.data, dict) else {}
         bid_id = data.get("bid_id")
         try:
             outcome = place_bid(user=request.user, lot_id=lot_id, amount=data.get("amount"), bid_id=bid_id,
-                                max_amount=data.get("max_amount"))
+                                max_amount=data.get("max_amount"), received_at=received_at)
         except BidRefused as refusal:
             return _refusal_response(events.bid_rejected(bid_id, refusal), HTTP_STATUS[refusal.code])
         return Response(events.bid_accepted(outcome), status=201)
@@ -107,9 +108,10 @@ class BuyNowView(_BidWriteView):
                                                         403: _bid_reply, 404: _bid_reply, 409: _bid_reply,
                                                         429: _bid_reply, 503: _bid_reply})
     def post(self, request: Request, lot_id: int) -> Response:
+        received_at = timezone.now()
         bid_id = request.data.get("bid_id") if isinstance(request.data, dict) else None
         try:
-            outcome = buy_now(user=request.user, lot_id=lot_id, bid_id=bid_id)
+            outcome = buy_now(user=request.user, lot_id=lot_id, bid_id=bid_id, received_at=received_at)
         except BidRefused as refusal:
             return _refusal_response(events.bid_rejected(bid_id, refusal), HTTP_STATUS[refusal.code])
         return Response(events.bid_accepted(outcome), status=201)

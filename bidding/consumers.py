@@ -165,7 +165,9 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
         await super().send_json(content, close=close)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        self.received_ns = time.monotonic_ns()  # a bid's place in its lot's queue (bidding/group_commit.py)
+        # First thing: a bid's place in its lot's queue (bidding/group_commit.py), and the moment that decides
+        # whether it came before the lot's end.
+        self.received_ns, self.received_at = time.monotonic_ns(), timezone.now()
         try:
             message: dict[str, Any] | None = protocol.parse_frame(
                 text_data, bytes_data, max_bytes=settings.WS_MAX_MESSAGE_BYTES, allowed_types=self.client_types
@@ -251,11 +253,12 @@ class LotConsumer(GavelSocket):
     async def on_bid(self, message: dict[str, Any]) -> None:
         await self._decide(message, aplace_bid(user=self.scope.get("user"), lot_id=self.lot_id,
                                                amount=message.get("amount"), bid_id=message.get("bid_id"),
-                                               max_amount=message.get("max_amount"), received=self.received_ns))
+                                               max_amount=message.get("max_amount"), received=self.received_ns,
+                                               received_at=self.received_at))
 
     async def on_buy_now(self, message: dict[str, Any]) -> None:
         await self._decide(message, abuy_now(user=self.scope.get("user"), lot_id=self.lot_id,
-                                             bid_id=message.get("bid_id")))
+                                             bid_id=message.get("bid_id"), received_at=self.received_at))
 
     async def _decide(self, message: dict[str, Any], decision) -> None:
         bid_id, started = message.get("bid_id"), time.perf_counter()

@@ -108,12 +108,16 @@ def _release_errors(lot_id: int) -> Iterator[None]:
 
 # --- synchronous callers -----------------------------------------------------------------------------------------
 @contextmanager
-def lot_lock(lot_id: int) -> Iterator[None]:
-    """Hold the lot's lock for the block; raises Busy or Unavailable rather than waiting without bound."""
+def lot_lock(lot_id: int, *, wait: float | None = None) -> Iterator[None]:
+    """Hold the lot's lock for the block; raises Busy or Unavailable rather than waiting without bound (`wait`
+    seconds; default BID_LOCK_WAIT_SECONDS)."""
     started = time.monotonic()
+    wait = settings.BID_LOCK_WAIT_SECONDS if wait is None else wait
+    if wait <= 0:
+        raise Busy()
     if not settings.REDIS_URL:
         lock = _local_lock_for(lot_id)
-        if not lock.acquire(timeout=settings.BID_LOCK_WAIT_SECONDS):
+        if not lock.acquire(timeout=wait):
             raise Busy()
         LOCK_WAIT.observe(time.monotonic() - started)
         try:
@@ -122,7 +126,7 @@ def lot_lock(lot_id: int) -> Iterator[None]:
             lock.release()
         return
     lock = redis_client().lock(lock_key(lot_id), timeout=settings.BID_LOCK_TIMEOUT_SECONDS, sleep=POLL_SECONDS,
-                               blocking_timeout=settings.BID_LOCK_WAIT_SECONDS)
+                               blocking_timeout=wait)
     with _acquire_errors(lot_id):
         acquired = lock.acquire(token=lock_token())
     if not acquired:

@@ -35,7 +35,10 @@ class Bid(models.Model):
     )
     seq = models.PositiveBigIntegerField(help_text="The lot's event sequence number of this bid.")
     bidder_number = models.PositiveIntegerField(help_text="Public alias on this lot: 'Bidder N'.")
-    created_at = models.DateTimeField(help_text="Server time the bid was accepted.")
+    created_at = models.DateTimeField(help_text="Server time the bid was decided (accepted).")
+    # The rule for "on time": a bid received before the end counts, however long it then queued for the lot.
+    received_at = models.DateTimeField(
+        null=True, blank=True, help_text="Server time the request arrived (the socket frame or the HTTP request).")
 
     class Meta:
         constraints = [

@@ -95,9 +95,10 @@ def verify_lot(lot: Lot) -> list[str]:
             problems.append(f"seq {first.seq}: {len(stored)} rows stored, {len(steps)} replayed")
             break
         if ends is not None:
-            at = first.created_at
-            if at >= ends:
-                problems.append(f"seq {first.seq}: accepted at {at.isoformat()}, after the end {ends.isoformat()}")
+            # On time means received before the end; the soft close counts from when the bid was decided.
+            received, at = first.received_at or first.created_at, first.created_at
+            if received >= ends:
+                problems.append(f"seq {first.seq}: received at {received.isoformat()}, after the end {ends.isoformat()}")
             # Buy now ends the lot at once: it never extends the end.
             if first.kind != Bid.Kind.BUY_NOW and ends - at <= timedelta(seconds=lot.soft_close_window):
                 new_end = at + timedelta(seconds=lot.soft_close_extension)

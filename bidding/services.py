@@ -97,11 +97,19 @@ def check_bidder(user, lot: Lot, *, can_bid: bool, banned: bool) -> None:
         raise Forbidden("Your account is not yet verified for bidding.", reason="not_verified")
 
 
-def check_lot_accepts(lot: Lot, now: datetime) -> None:
-    if lot.is_over_at(now):
+def check_lot_accepts(lot: Lot, received_at: datetime) -> None:
+    """On time means received before the end (and after the start), however long the bid then queued."""
+    if lot.is_over_at(received_at):
         raise LotClosed()
-    if not lot.accepts_bids_at(now):
+    if not lot.accepts_bids_at(received_at):
         raise LotNotOpen(starts_at=events.iso(lot.starts_at))
+
+
+def check_in_time(received_at: datetime, now: datetime) -> None:
+    """A bid is decided within BID_LOCK_WAIT_SECONDS of its receipt or answered `busy`: the closing worker relies on
+    it to know when every bid received before a lot's end has been decided."""
+    if (now - received_at).total_seconds() > settings.BID_LOCK_WAIT_SECONDS:
+        raise Busy()
 
 
 def check_amount(lot: Lot, amount: int) -> None:
@@ -117,42 +125,48 @@ def _earlier(user, *, lot_id: int, amount: int | None, bid_id: str, max_amount: 
                      Request(action, lot_id, amount, max_amount), bid_id=bid_id)
 
 
-def place_bid(*, user, lot_id: int, amount: object, bid_id: object, max_amount: object = None) -> BidOutcome:
+def place_bid(*, user, lot_id: int, amount: object, bid_id: object, max_amount: object = None,
+              received_at: datetime | None = None) -> BidOutcome:
     """Place `amount` cents on lot `lot_id` for `user`, optionally with a hidden maximum for automatic bidding
-    (bidding/proxy.py); return the outcome or raise a BidRefused.
+    (bidding/proxy.py); return the outcome or raise a BidRefused. `received_at`: when the request arrived (the
+    transport stamps it first thing; default: now); the bid is on time if that is before the end.
 
     Takes the lot lock itself (callers hold none). The bid is committed, and its broadcast scheduled, before this
     returns, so whoever tells the bidder "accepted" tells the truth.
     """
+    received_at = received_at or timezone.now()
     amount, bid_id, max_amount = check_bid_fields(amount, bid_id, max_amount)
     fields = {"lot_id": lot_id, "amount": amount, "bid_id": bid_id, "max_amount": max_amount}
-    earlier = _guarded(_precheck, user, **fields)
+    earlier = _guarded(_precheck, user, **fields, received_at=received_at)
     if earlier:
         return earlier
-    with lot_lock(lot_id):
-        outcome = _guarded(_record_bid, user, **fields)
+    with lot_lock(lot_id, wait=_wait_left(received_at)):
+        outcome = _guarded(_record_bid, user, **fields, received_at=received_at)
     events.notify_on_commit(list(outcome.notices))  # at once, or at the caller's commit if it holds a transaction
     return outcome
 
 
 async def aplace_bid(*, user, lot_id: int, amount: object, bid_id: object, max_amount: object = None,
-                     received: int | None = None) -> BidOutcome:
+                     received: int | None = None, received_at: datetime | None = None) -> BidOutcome:
     """place_bid for the socket path: the same checks and the same decision; the ORM runs in the shared thread
     pool and the lock is awaited in the event loop, so a hot lot never ties up the pool. Bids queued for a lot
     in this process are decided in groups (bidding/group_commit.py), in the order they were `received`
-    (time.monotonic_ns(); default: now), not the order their pre-checks ended."""
+    (time.monotonic_ns(); default: now), not the order their pre-checks ended; `received_at` is the same moment
+    on the wall clock, which decides whether the bid is on time (place_bid)."""
     received = time.monotonic_ns() if received is None else received
+    received_at = received_at or timezone.now()
     amount, bid_id, max_amount = check_bid_fields(amount, bid_id, max_amount)
     if user is None or not user.is_authenticated:
         raise NotAuthenticated()
     fields = {"lot_id": lot_id, "amount": amount, "bid_id": bid_id, "max_amount": max_amount}
-    earlier = await _below_floor(user, **fields) or await _in_thread(_guarded)(_precheck, user, **fields)
+    earlier = await _below_floor(user, **fields) or await _in_thread(_guarded)(_precheck, user, **fields,
+                                                                               received_at=received_at)
     if earlier:
         return earlier
     try:
         result = await _lot_decisions.submit(lot_id, QueuedBid(
             user=user, lot_id=lot_id, amount=amount, bid_id=bid_id, max_amount=max_amount, received=received,
-            deadline=time.monotonic() + settings.BID_LOCK_WAIT_SECONDS,
+            received_at=received_at, deadline=received / 1e9 + settings.BID_LOCK_WAIT_SECONDS,
         ))
     except BidRefused:
         raise
@@ -177,6 +191,7 @@ class QueuedBid:
     bid_id: str
     max_amount: int | None
     received: int  # time.monotonic_ns() when the socket handed it over: the queue's order
+    received_at: datetime  # the same moment on the wall clock: on time or not
     deadline: float  # time.monotonic() after which it is answered `busy` instead of waiting on
 
 
@@ -253,7 +268,8 @@ async def _decide_in_thread(step, *args):
     return await database_sync_to_async(step, thread_sensitive=False, executor=_decision_pool)(*args)
 
 
-def _precheck(user, *, lot_id: int, amount: int, bid_id: str, max_amount: int | None) -> BidOutcome | None:
+def _precheck(user, *, lot_id: int, amount: int, bid_id: str, max_amount: int | None, received_at: datetime
+              ) -> BidOutcome | None:
     """Everything that can be refused without the lock, from one read. Returns the earlier outcome of a retry."""
     if user is None or not user.is_authenticated:
         raise NotAuthenticated()
@@ -264,16 +280,16 @@ def _precheck(user, *, lot_id: int, amount: int, bid_id: str, max_amount: int | 
     if found.lot is None:
         raise LotNotFound()
     check_bidder(user, found.lot, can_bid=found.can_bid, banned=found.banned)
-    check_lot_accepts(found.lot, timezone.now())
+    check_lot_accepts(found.lot, received_at)
     check_amount(found.lot, amount)
     return None
 
 
 def _guarded(step, user, *, lot_id: int, amount: int | None, bid_id: str, max_amount: int | None = None,
-             action: str = "bid") -> BidOutcome | None:
+             action: str = "bid", **more) -> BidOutcome | None:
     """Run a database step; database trouble becomes a refusal the client can act on, never a half-written bid."""
     try:
-        return step(user, lot_id=lot_id, amount=amount, bid_id=bid_id, max_amount=max_amount)
+        return step(user, lot_id=lot_id, amount=amount, bid_id=bid_id, max_amount=max_amount, **more)
     except BidRefused:
         raise
     except Lot.DoesNotExist:
@@ -305,7 +321,8 @@ class _Applied:
     recorded_row: tuple = ()  # the action as bidding.retries reads it back, for retries later in the same group
 
 
-def _record_bid(user, *, lot_id: int, amount: int, bid_id: str, max_amount: int | None = None) -> BidOutcome:
+def _record_bid(user, *, lot_id: int, amount: int, bid_id: str, max_amount: int | None, received_at: datetime
+                ) -> BidOutcome:
     """The decision. Expects the lot lock held; takes the row lock, so it stays right if the lot lock expired.
 
     Two round trips and a commit in the common case: the locked read (with the alias numbers of this bidder and
@@ -319,7 +336,7 @@ def _record_bid(user, *, lot_id: int, amount: int, bid_id: str, max_amount: int 
             return retry
         now = timezone.now()
         applied = _apply_bid(locked.lot, locked.numbers, user, now, amount=amount, bid_id=bid_id,
-                             max_amount=max_amount)
+                             max_amount=max_amount, received_at=received_at)
         _write_applied(locked.lot, [applied], now)
     return applied.outcome
 
@@ -359,7 +376,8 @@ def _record_bids(lot_id: int, queued: list[QueuedBid]) -> list[BidOutcome | BidR
                         results.append(retry)
                         continue
                     done = _apply_bid(locked.lot, locked.numbers, item.user, now, amount=item.amount,
-                                      bid_id=item.bid_id, max_amount=item.max_amount)
+                                      bid_id=item.bid_id, max_amount=item.max_amount,
+                                      received_at=item.received_at)
                 except BidRefused as refusal:
                     results.append(refusal)
                     continue
@@ -377,16 +395,17 @@ def _record_bids(lot_id: int, queued: list[QueuedBid]) -> list[BidOutcome | BidR
 def _decided_alone(item: QueuedBid) -> BidOutcome | BidRefused:
     try:
         return _guarded(_record_bid, item.user, lot_id=item.lot_id, amount=item.amount, bid_id=item.bid_id,
-                        max_amount=item.max_amount)
+                        max_amount=item.max_amount, received_at=item.received_at)
     except BidRefused as refusal:
         return refusal
 
 
 def _apply_bid(lot: Lot, numbers: dict[int | None, int | None], user, now: datetime, *, amount: int, bid_id: str,
-               max_amount: int | None) -> _Applied:
+               max_amount: int | None, received_at: datetime) -> _Applied:
     """Decide one bid against `lot` (row-locked, updated here in memory) and `numbers` (bidder id -> alias on this
     lot, None: none yet; updated too). Raises a BidRefused, leaving both untouched, when the bid cannot stand."""
-    check_lot_accepts(lot, now)
+    check_in_time(received_at, now)
+    check_lot_accepts(lot, received_at)
     check_amount(lot, amount)
     decision = proxy.resolve(price=lot.high_bid_amount, leader_id=lot.high_bidder_id,
                              leader_max=lot.leader_max_amount, bidder_id=user.pk, amount=amount,
@@ -402,7 +421,7 @@ def _apply_bid(lot: Lot, numbers: dict[int | None, int | None], user, now: datet
         lot.high_bid_amount, lot.high_bidder_id = step.amount, step.bidder_id
         bids.append(Bid(
             lot_id=lot.pk, bidder_id=step.bidder_id, amount=step.amount, seq=lot.seq,
-            bidder_number=numbers[step.bidder_id], created_at=now,
+            bidder_number=numbers[step.bidder_id], created_at=now, received_at=received_at,
             kind=Bid.Kind.AUTOMATIC if step.automatic else Bid.Kind.MANUAL,
             outbid_at_once=step.outbid_at_once,
             bid_id=bid_id if step.is_request else None,
@@ -451,18 +470,20 @@ def _write_applied(lot: Lot, applied: list[_Applied], now: datetime) -> None:
         MaximumRaise.objects.bulk_create(raises)
 
 
-def buy_now(*, user, lot_id: int, bid_id: object) -> BidOutcome:
+def buy_now(*, user, lot_id: int, bid_id: object, received_at: datetime | None = None) -> BidOutcome:
     """End the lot at once at its buy-now price for `user`: offered until the first bid (the simpler rule for
     bidders: once anyone has bid, the auction runs its course). The purchase is a bid row and the lot closes in
     the same transaction, with the usual closing broadcast and notices."""
+    received_at = received_at or timezone.now()
     bid_id = check_bid_id(bid_id)
     if user is None or not user.is_authenticated:
         raise NotAuthenticated()
-    with lot_lock(lot_id):
-        return _guarded(_record_buy_now, user, lot_id=lot_id, amount=None, bid_id=bid_id, action="buy_now")
+    with lot_lock(lot_id, wait=_wait_left(received_at)):
+        return _guarded(_record_buy_now, user, lot_id=lot_id, amount=None, bid_id=bid_id, action="buy_now",
+                        received_at=received_at)
 
 
-def _record_buy_now(user, *, lot_id: int, bid_id: str, **_) -> BidOutcome:
+def _record_buy_now(user, *, lot_id: int, bid_id: str, received_at: datetime, **_) -> BidOutcome:
     from auctions.services import close_lot  # auctions.services builds on bidding; the import runs at call time
 
     with transaction.atomic():
@@ -471,8 +492,9 @@ def _record_buy_now(user, *, lot_id: int, bid_id: str, **_) -> BidOutcome:
         if retry is not None:
             return retry
         lot, now = locked.lot, timezone.now()
-        check_lot_accepts(lot, now)
-        if events.buy_now_price(lot, now) is None:
+        check_in_time(received_at, now)
+        check_lot_accepts(lot, received_at)
+        if events.buy_now_price(lot, received_at) is None:
             raise BuyNowUnavailable()
         lot.bidder_count += 1
         lot.seq += 1
@@ -480,7 +502,8 @@ def _record_buy_now(user, *, lot_id: int, bid_id: str, **_) -> BidOutcome:
         lot.high_bid_amount, lot.high_bidder_id, lot.leader_max_amount = lot.buy_now_price, user.pk, None
         lot.status = Lot.Status.OPEN
         bid = Bid(lot_id=lot.pk, bidder_id=user.pk, amount=lot.buy_now_price, seq=lot.seq,
-                  bidder_number=lot.bidder_count, created_at=now, kind=Bid.Kind.BUY_NOW, bid_id=bid_id,
+                  bidder_number=lot.bidder_count, created_at=now, received_at=received_at, kind=Bid.Kind.BUY_NOW,
+                  bid_id=bid_id,
                   requested_amount=lot.buy_now_price)
         text = events.encode(events.high_bid(lot, amount=bid.amount, bidder_number=bid.bidder_number,
                                              now=now, extended=False, buy_now=True))
@@ -493,6 +516,11 @@ def _record_buy_now(user, *, lot_id: int, bid_id: str, **_) -> BidOutcome:
 
 
 abuy_now = database_sync_to_async(buy_now, thread_sensitive=False)
+
+
+def _wait_left(received_at: datetime) -> float:
+    """What is left of a bid's wait for its lot, counted from its receipt."""
+    return settings.BID_LOCK_WAIT_SECONDS - (timezone.now() - received_at).total_seconds()
 
 
 def _extend_for_soft_close(lot: Lot, now: datetime) -> bool:

@@ -194,7 +194,7 @@ def _json(value, empty=None):
 
 
 _BID_COLUMNS = ("lot_id", "bidder_id", "amount", "bid_id", "seq", "bidder_number", "created_at", "kind",
-                "requested_amount", "max_amount", "outbid_at_once", "standing_max")
+                "requested_amount", "max_amount", "outbid_at_once", "standing_max", "received_at")
 
 _LOT_STATE = ("seq", "bid_count", "bidder_count", "high_bid_amount", "high_bidder_id", "leader_max_amount", "ends_at",
               "status")

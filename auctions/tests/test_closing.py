@@ -11,23 +11,22 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.core.management import call_command
 from django.db import connection
-from django.utils import timezone
 
 from auctions.models import Lot, LotEvent
-from auctions.services import close_due_lots, open_due_lots
+from auctions.services import close_due_lots, decided_within, open_due_lots
 from bidding.services import place_bid
-from conftest import ROOT, database_url, service_env
+from conftest import ROOT, database_url, long_ended, service_env
 
 
 def _ending_lot(make_lot, **fields):
-    return make_lot(starts_in=timedelta(hours=-1), ends_in=timedelta(seconds=-1), **fields)
+    return make_lot(starts_in=timedelta(hours=-1), ends_in=-decided_within() - timedelta(seconds=1), **fields)
 
 
 @pytest.mark.django_db
 def test_an_ended_lot_closes_with_its_winner_and_price(make_lot, bidder):
     lot = make_lot()
     place_bid(user=bidder, lot_id=lot.pk, amount=1_500, bid_id="b")
-    Lot.objects.filter(pk=lot.pk).update(ends_at=timezone.now() - timedelta(seconds=1))
+    Lot.objects.filter(pk=lot.pk).update(**long_ended())
     assert close_due_lots() == [lot.pk]
     lot.refresh_from_db()
     assert (lot.status, lot.winner, lot.high_bid_amount, lot.seq) == ("closed", bidder, 1_500, 2)
@@ -39,7 +38,7 @@ def test_an_ended_lot_closes_with_its_winner_and_price(make_lot, bidder):
 def test_a_lot_under_its_reserve_closes_without_a_winner(make_lot, bidder):
     lot = make_lot(reserve_price=5_000)
     place_bid(user=bidder, lot_id=lot.pk, amount=1_500, bid_id="b")
-    Lot.objects.filter(pk=lot.pk).update(ends_at=timezone.now() - timedelta(seconds=1))
+    Lot.objects.filter(pk=lot.pk).update(**long_ended())
     close_due_lots()
     lot.refresh_from_db()
     assert (lot.status, lot.winner) == ("closed", None)
@@ -127,7 +126,7 @@ def test_the_closing_worker_reconnects_after_its_database_connection_is_killed(m
         while not (terminated := _terminate_idle_closer_backends()):  # once the worker is connected
             assert closer.poll() is None and time.monotonic() < deadline, log_path.read_text()[-2000:]
             time.sleep(0.05)
-        Lot.objects.filter(pk=lot.pk).update(ends_at=timezone.now() - timedelta(seconds=1))
+        Lot.objects.filter(pk=lot.pk).update(**long_ended())
 
         deadline = time.monotonic() + 2 * interval + 2  # two passes, and room for a slow machine
         while Lot.objects.get(pk=lot.pk).status != "closed" and time.monotonic() < deadline:
@@ -147,7 +146,7 @@ async def test_watchers_and_the_winner_hear_the_close(open_socket, make_lot, bid
     await sync_to_async(place_bid)(user=bidder, lot_id=lot.pk, amount=2_000, bid_id="b")
     watcher = await open_socket(lot.pk)
     winner = await open_socket(lot.pk, bidder)
-    await Lot.objects.filter(pk=lot.pk).aupdate(ends_at=timezone.now() - timedelta(seconds=1))
+    await Lot.objects.filter(pk=lot.pk).aupdate(**long_ended())
     await sync_to_async(close_due_lots)()
     closed = await watcher.receive_json_from(timeout=3)
     assert (closed["type"], closed["seq"], closed["winner"], closed["amount"]) == ("closed", 2, "Bidder 1", 2_000)
@@ -164,6 +163,6 @@ async def test_the_web_process_can_close_lots_itself(open_socket, make_lot, sett
     settings.CLOSE_LOTS_INTERVAL_SECONDS = 0.1
     lot = await sync_to_async(make_lot)(ends_in=timedelta(seconds=1))
     watcher = await open_socket(lot.pk)
-    closed = await watcher.receive_json_from(timeout=5)
+    closed = await watcher.receive_json_from(timeout=5 + decided_within().total_seconds())
     assert (closed["type"], closed["lot"], closed["winner"]) == ("closed", lot.pk, None)
     assert (await Lot.objects.aget(pk=lot.pk)).status == "closed"

@@ -12,7 +12,7 @@ from django.utils import timezone
 from auctions.models import Lot
 from auctions.services import cancel_lot, close_due_lots
 from bidding.services import buy_now, place_bid
-from conftest import assert_lot_verifies
+from conftest import assert_lot_verifies, closing_time
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,7 @@ def _bid(user, lot, amount, maximum=None) -> None:
 
 def _close(lot) -> None:
     """The clock passes the lot's end (as it stands now) and the closing worker runs."""
-    close_due_lots(now=Lot.objects.get(pk=lot.pk).ends_at + timedelta(seconds=1))
+    close_due_lots(now=closing_time(Lot.objects.get(pk=lot.pk).ends_at))
 
 
 def closed_with_a_winner(lot, p):

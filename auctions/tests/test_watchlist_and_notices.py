@@ -5,13 +5,13 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.utils import timezone
 from rest_framework.test import APIClient
 
 from auctions.models import Lot, Watch
 from auctions.services import close_due_lots, send_closing_soon
 from bidding.consumers import CLOSE_NOT_AUTHENTICATED
 from bidding.services import place_bid
+from conftest import long_ended
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ async def test_watchers_and_bidders_hear_closing_soon_once_then_the_result(open_
     for socket in (watcher_me, bidder_me):
         soon = await socket.receive_json_from(timeout=3)
         assert (soon["type"], soon["lot"], soon["high_bid"]) == ("lot_closing_soon", lot.pk, 1_000)
-    await Lot.objects.filter(pk=lot.pk).aupdate(ends_at=timezone.now() - timedelta(seconds=1))
+    await Lot.objects.filter(pk=lot.pk).aupdate(**long_ended())
     await sync_to_async(close_due_lots)()
     closed = await watcher_me.receive_json_from(timeout=3)
     assert (closed["type"], closed["winner"], closed["amount"], closed["you_won"]) == ("lot_closed", "Bidder 1",

@@ -18,7 +18,7 @@ from bidding.exceptions import BidRefused
 from bidding.increments import increment_for
 from bidding.models import Bid
 from bidding.services import buy_now, place_bid
-from conftest import assert_lot_verifies
+from conftest import assert_lot_verifies, closing_time
 
 pytestmark = pytest.mark.django_db
 
@@ -114,7 +114,7 @@ def test_reserve_met_by_a_maximum_lifts_the_price_and_the_lot_sells(make_lot, se
     lot.refresh_from_db()
     assert lot.reserve_met
     Lot.objects.filter(pk=lot.pk).update(ends_at=lot.starts_at + timedelta(seconds=1))
-    close_due_lots()
+    close_due_lots(now=closing_time(lot.starts_at + timedelta(seconds=1)))
     lot.refresh_from_db()
     assert (lot.winner, lot.high_bid_amount, lot.leader_max_amount) == (bidder, 4_000, None)
 
@@ -123,7 +123,7 @@ def test_a_lot_closing_under_its_reserve_has_no_winner(make_lot, seller, bidder)
     lot = make_lot(seller=seller, reserve_price=4_000)
     place_bid(user=bidder, lot_id=lot.pk, amount=1_000, bid_id="a1", max_amount=3_000)
     Lot.objects.filter(pk=lot.pk).update(ends_at=lot.starts_at + timedelta(seconds=1))
-    close_due_lots()
+    close_due_lots(now=closing_time(lot.starts_at + timedelta(seconds=1)))
     lot.refresh_from_db()
     assert (lot.status, lot.winner, lot.reserve_met) == ("closed", None, False)
     assert LotEvent.objects.get(lot=lot, seq=lot.seq).payload["reserve_met"] is False

@@ -11,6 +11,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from auctions.models import Lot
 from auctions.services import close_due_lots
+from conftest import closing_time
 from bidding.exceptions import BidRefused
 from bidding.increments import min_next_bid
 from bidding.models import Bid
@@ -92,7 +93,7 @@ class BiddingMachine(RuleBasedStateMachine):
     @rule()
     def the_clock_reaches_the_end(self):
         self.lot.refresh_from_db()
-        close_due_lots(now=self.lot.ends_at + timedelta(seconds=1))
+        close_due_lots(now=closing_time(self.lot.ends_at))
         self.lot.refresh_from_db()
         assert self.lot.status == Lot.Status.CLOSED
         self.closed = True

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from auctions.models import Lot
 from auctions.services import close_due_lots
 from bidding.services import buy_now, place_bid
-from conftest import assert_lot_verifies
+from conftest import assert_lot_verifies, closing_time
 
 pytestmark = pytest.mark.django_db
 
@@ -53,7 +53,7 @@ def test_a_closed_lot_and_a_bought_lot_verify(make_lot, seller, make_user, busy_
     bought = make_lot(seller=seller, buy_now_price=50_000)
     buy_now(user=make_user("d"), lot_id=bought.pk, bid_id="n")
     busy_lot.refresh_from_db()
-    close_due_lots(now=busy_lot.ends_at + timedelta(seconds=1))  # the clock moves on; nothing is edited by hand
+    close_due_lots(now=closing_time(busy_lot.ends_at))  # the clock moves on; nothing is edited by hand
     output = run("--all")
     assert Lot.objects.get(pk=busy_lot.pk).status == "closed"
     assert "difference" not in output and output.count(": ok") == Lot.objects.count()
