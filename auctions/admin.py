@@ -17,6 +17,19 @@ from bidding.exceptions import BidRefused
 from bidding.models import Bid
 
 
+class ViewOnlyAdmin(admin.ModelAdmin):
+    """Shown, never added, edited or deleted here: the services write these rows, under the lot's locks."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 class ReasonForm(forms.Form):
     reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}),
                              help_text="Told to the lot's bidders and watchers (and the seller).")
@@ -39,7 +52,7 @@ class BanForm(ReasonForm):
 
 
 @admin.register(Lot)
-class LotAdmin(admin.ModelAdmin):
+class LotAdmin(ViewOnlyAdmin):
     list_display = ("id", "title", "seller", "status", "high_bid_amount", "bid_count", "starts_at", "ends_at")
     list_filter = ("status",)
     search_fields = ("title", "seller__username")
@@ -50,16 +63,8 @@ class LotAdmin(admin.ModelAdmin):
         "high_bid_amount", "high_bidder", "bid_count", "bidder_count", "seq", "winner", "closed_at",
         "closing_soon_sent_at", "created_at",
     )
+    # Lots are listed through auctions.services.create_lot (its checks, the seller's dashboard), never added here.
     actions = ["cancel_lots", "extend_lots", "ban_bidder"]
-
-    def has_add_permission(self, request) -> bool:
-        return False  # lots are listed through auctions.services.create_lot (its checks, the seller's dashboard)
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def has_operate_permission(self, request) -> bool:
         """Who may run the staff actions: staff allowed to change lots."""
@@ -120,17 +125,8 @@ class LotAdmin(admin.ModelAdmin):
 
 
 @admin.register(LotEvent)
-class LotEventAdmin(admin.ModelAdmin):
+class LotEventAdmin(ViewOnlyAdmin):
     """The lot's broadcasts, as sent: the record `sync` replays and verify_lot checks."""
 
     list_display = ("lot", "seq", "created_at")
     fields = readonly_fields = ("lot", "seq", "payload", "created_at")
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
