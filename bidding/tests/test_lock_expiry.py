@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_same_price_from_many_threads_with_the_lock_gone_accepts_exactly_one(lot, make_user, monkeypatch):
-    monkeypatch.setattr(services, "lot_lock", lambda lot_id: nullcontext())
+    monkeypatch.setattr(services, "lot_lock", lambda lot_id, **_: nullcontext())
     users = [make_user() for _ in range(12)]
     barrier = threading.Barrier(len(users))
     outcomes: list[str] = []
