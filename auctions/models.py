@@ -97,10 +97,28 @@ class LotEvent(models.Model):
     seq = models.PositiveBigIntegerField()
     payload = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
+    # The outbox mark: set once a publish of the event succeeded. The relay (bidding/outbox.py) republishes any
+    # event left unmarked for a second or two, e.g. by a worker that died between its commit and its publish.
+    published_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["lot", "seq"], name="lot_event_seq_unique")]
+        # Only the few unpublished rows are indexed: the relay's scan stays cheap however long the history.
+        indexes = [models.Index(fields=["lot", "seq"], condition=Q(published_at__isnull=True),
+                                name="lot_event_unpublished")]
         ordering = ["lot", "seq"]
+
+
+class Notice(models.Model):
+    """A personal notice (outbid, won, lot_closed, closing soon, staff actions), stored in the transaction that
+    causes it, so `ws/me/` can replay what a user missed while away (`sync` with `since_id`)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notices")
+    payload = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "id"], name="notice_user_id")]
 
 
 class Watch(models.Model):

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from auctions.models import Lot, LotEvent
+from auctions.models import Lot, LotEvent, Notice
 from bidding import events
 from bidding.models import Bid
 
@@ -66,3 +66,29 @@ def seller_dashboard(seller_id: int, *, watchers: dict[int, int] | None = None) 
 
 def is_sellers_lot(lot_id: int, seller_id: int) -> bool:
     return Lot.objects.filter(pk=lot_id, seller_id=seller_id).exists()
+
+
+def lot_seq(lot_id: int) -> int | None:
+    """The lot's latest sequence number (one primary-key read): told on `pong` so an idle client sees a gap."""
+    return Lot.objects.filter(pk=lot_id).values_list("seq", flat=True).first()
+
+
+NOTICE_REPLAY_MAX = 100
+NOTICE_REPLAY_KEEPS = timedelta(days=7)
+
+
+def latest_notice_id(user_id: int) -> int:
+    return Notice.objects.filter(user_id=user_id).order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def notices_since(user_id: int, since_id: int) -> list[events.Payload]:
+    """The user's personal notices after `since_id` (the last NOTICE_REPLAY_MAX of them, from the last week), in
+    order, each with its `id`; then `synced` with the latest id."""
+    rows = list(
+        Notice.objects.filter(user_id=user_id, id__gt=since_id,
+                              created_at__gte=timezone.now() - NOTICE_REPLAY_KEEPS)
+        .order_by("-id").values_list("id", "payload")[:NOTICE_REPLAY_MAX]
+    )
+    replay = [{**payload, "id": notice_id} for notice_id, payload in reversed(rows)]
+    last_id = rows[0][0] if rows else latest_notice_id(user_id)
+    return [*replay, events.me_synced(last_id=last_id, now=timezone.now())]

@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import Profile
 from auctions.models import Lot
 from auctions.watchlist import interested_user_ids
-from bidding import events
+from bidding import events, outbox
 from bidding.exceptions import Forbidden, InvalidBid, LotClosed, LotNotFound, NotAuthenticated
 from bidding.locks import lot_lock
 from bidding.money import check_cents
@@ -23,10 +23,12 @@ log = structlog.get_logger(__name__)
 
 
 def closing_pass() -> tuple[int, list[int]]:
-    """One pass of the closing worker: open what is due, warn of what ends soon, close what has ended."""
+    """One pass of the closing worker: open what is due, warn of what ends soon, close what has ended; then
+    republish any lot event a worker committed but never published (the outbox relay)."""
     opened = open_due_lots()
     warned = send_closing_soon()
     closed = close_due_lots()
+    outbox.outbox_pass()
     if opened or warned or closed:
         log.info("close_lots_pass", opened=opened, warned=warned, closed=closed)
     return opened, closed
@@ -158,7 +160,7 @@ def _tell_seller(lot: Lot, *, watchers: int | None) -> None:
     """The seller's dashboard, wherever it is open, picks the lot up (after commit)."""
     now = timezone.now()
     events.notify_on_commit([(lot.seller_id, events.seller_lot_changed(
-        events.seller_lot(lot, now=now, watchers=watchers), now=now))])
+        events.seller_lot(lot, now=now, watchers=watchers), now=now))], stored=False)
 
 
 NULLABLE_FIELDS = ("reserve_price", "hard_end_at", "buy_now_price")

@@ -32,6 +32,25 @@ CLOSE_TOO_MANY_SOCKETS = 4429
 _lot_snapshot = database_sync_to_async(selectors.lot_snapshot, thread_sensitive=False)
 _events_since = database_sync_to_async(selectors.events_since, thread_sensitive=False)
 _watched_lot_ids = database_sync_to_async(watchlist.watched_lot_ids, thread_sensitive=False)
+_notices_since = database_sync_to_async(selectors.notices_since, thread_sensitive=False)
+_latest_notice_id = database_sync_to_async(selectors.latest_notice_id, thread_sensitive=False)
+_lot_seq = database_sync_to_async(selectors.lot_seq, thread_sensitive=False)
+
+# A lot's latest seq, read at most once a second per process however many of its sockets ping.
+LOT_SEQ_FRESH_SECONDS = 1.0
+_lot_seqs: dict[int, tuple[float, int | None]] = {}
+
+
+async def latest_seq(lot_id: int) -> int | None:
+    now = time.monotonic()
+    cached = _lot_seqs.get(lot_id)
+    if cached is not None and now - cached[0] < LOT_SEQ_FRESH_SECONDS:
+        return cached[1]
+    seq = await _lot_seq(lot_id)
+    if len(_lot_seqs) > 10_000:
+        _lot_seqs.clear()
+    _lot_seqs[lot_id] = (now, seq)
+    return seq
 def _session_is_valid(session_key: str, user_id: int) -> bool:
     from importlib import import_module
 
@@ -245,9 +264,11 @@ class LotConsumer(GavelSocket):
         await super().disconnect(code)
 
     async def on_ping(self, message: dict[str, Any]) -> None:
-        # The page pings to keep its clock estimate fresh; the answer also refreshes its watcher count.
+        # The page pings to keep its clock estimate fresh; the answer also refreshes its watcher count, and tells
+        # the lot's latest seq, so a client whose last event was lost sees the gap even when nothing else happens.
         pong = events.pong(now=timezone.now())
         pong["watchers"] = (await presence.watcher_counts([self.lot_id]))[self.lot_id]
+        pong["seq"] = await latest_seq(self.lot_id)
         await self.send_json(pong)
 
     async def on_bid(self, message: dict[str, Any]) -> None:
@@ -291,13 +312,26 @@ class LotConsumer(GavelSocket):
 
 
 class MeConsumer(GavelSocket):
-    """ws/me/: one personal socket for whichever page is open: outbid, won, lot_closing_soon, lot_closed."""
+    """ws/me/: one personal socket for whichever page is open: outbid, won, lot_closing_soon, lot_closed. Every
+    notice is stored with an `id`; `sync` replays those after the id the client last saw."""
+
+    client_types = frozenset({"sync", "ping"})
 
     async def connect(self) -> None:
         if not await self.open(login_required=True):
             return
         log.info("ws_open", socket="me")
-        await self.send_json(events.me(watching=await _watched_lot_ids(self.scope["user"]), now=timezone.now()))
+        await self.send_json(events.me(watching=await _watched_lot_ids(self.scope["user"]),
+                                       last_id=await _latest_notice_id(self.user_id), now=timezone.now()))
+
+    async def on_sync(self, message: dict[str, Any]) -> None:
+        try:
+            since = protocol.since_id(message)
+        except BidRefused as refusal:
+            await self.send_json(events.error(refusal))
+            return
+        for payload in await _notices_since(self.user_id, since):
+            await self.send_json(payload)
 
 
 class SellerConsumer(GavelSocket):

@@ -16,7 +16,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from bidding import fanout
+from bidding import fanout, outbox
 from bidding.exceptions import BidRefused
 from bidding.increments import min_next_bid
 from config.metrics import LAYER_SEND_FAILURES
@@ -212,8 +212,9 @@ def lot_closed(lot: Lot, *, winner_number: int | None, you_won: bool, now: datet
             "you_won": you_won, "server_time": iso(now)}
 
 
-def me(*, watching: list[int], now: datetime) -> Payload:
-    return {"type": "me", "watching": watching, "server_time": iso(now)}
+def me(*, watching: list[int], last_id: int, now: datetime) -> Payload:
+    """The greeting on ws/me/: `last_id` is the user's latest notice (a client with none stored starts there)."""
+    return {"type": "me", "watching": watching, "last_id": last_id, "server_time": iso(now)}
 
 
 def synced(*, seq: int, now: datetime) -> Payload:
@@ -222,6 +223,11 @@ def synced(*, seq: int, now: datetime) -> Payload:
 
 def pong(*, now: datetime) -> Payload:
     return {"type": "pong", "server_time": iso(now)}
+
+
+def me_synced(*, last_id: int, now: datetime) -> Payload:
+    """After a `sync` on ws/me/: the id of the user's latest notice (remember it; sync after it next time)."""
+    return {"type": "synced", "last_id": last_id, "server_time": iso(now)}
 
 
 def bid_accepted(outcome: BidOutcome) -> Payload:
@@ -249,41 +255,74 @@ def encode(payload: Payload) -> str:
 
 
 def record_and_broadcast(lot: Lot, payload: Payload, *, notify: list[tuple[int, Payload]] = ()) -> None:
-    """Store a lot event (inside the caller's transaction) and send it, plus personal notices, after commit."""
+    """Store a lot event and its personal notices (inside the caller's transaction) and send them after commit."""
     from auctions.models import LotEvent
 
     LotEvent.objects.create(lot=lot, seq=payload["seq"], payload=payload)
-    broadcast_on_commit(lot.pk, payload["seq"], encode(payload), notify=notify)
+    broadcast_on_commit(lot.pk, payload["seq"], encode(payload), notify=store_notices(notify))
 
 
 def broadcast_on_commit(lot_id: int, seq: int, text: str, *, notify: list[tuple[int, Payload]] = ()) -> None:
-    """Send a stored lot event and personal notices once the transaction commits.
+    """Send a stored lot event and personal notices once the transaction commits."""
+    broadcast_all_on_commit(lot_id, [(seq, text)], notify=notify)
+
+
+def broadcast_all_on_commit(lot_id: int, texts: list[tuple[int, str]], *,
+                            notify: list[tuple[int, Payload]] = ()) -> None:
+    """Send stored lot events, (seq, encoded text) in sequence order, and personal notices once the transaction
+    commits; then mark the events published, all of them in one write (bidding/outbox.py).
 
     Called under the lot's lock and row lock, so the sends leave in sequence order.
     """
     notices = _notices(notify)
-    transaction.on_commit(lambda: _send_all(lot_id, seq, text, notices))
+    transaction.on_commit(lambda: _send_all(lot_id, texts, notices))
 
 
-def notify_on_commit(notify: list[tuple[int, Payload]]) -> None:
-    """Personal notices only (no lot event), once the transaction commits."""
+def notify_on_commit(notify: list[tuple[int, Payload]], *, stored: bool = True) -> None:
+    """Personal notices only (no lot event), once the transaction commits. `stored`: each is kept for ws/me/
+    replay (store_notices, in the caller's transaction); a dashboard update (`seller_lot`) is not."""
     if not notify:
         return
-    notices = _notices(notify)
+    notices = _notices(store_notices(notify) if stored else notify)
     transaction.on_commit(lambda: _send_notices(notices))
+
+
+def store_notices(notify: list[tuple[int, Payload]]) -> list[tuple[int, Payload]]:
+    """Store each personal notice (inside the caller's transaction) and return them with their `id`, which the
+    client remembers and replays after (`sync` on ws/me/). Notices already stored (they carry an `id`, e.g. the
+    `outbid` notices written with their bid) are returned as they are."""
+    from auctions.models import Notice
+
+    fresh = [(user_id, payload) for user_id, payload in notify if "id" not in payload]
+    if not fresh:
+        return list(notify)
+    rows = Notice.objects.bulk_create([Notice(user_id=user_id, payload=payload) for user_id, payload in fresh])
+    ids = iter(row.pk for row in rows)
+    # A copy per user: one payload object may be shared (a lot event told to many) and is stored as it is.
+    return [(user_id, payload if "id" in payload else {**payload, "id": next(ids)}) for user_id, payload in notify]
 
 
 def _notices(notify: list[tuple[int, Payload]]) -> list[tuple[str, dict]]:
     return [(user_group(user_id), {"type": "user.event", "payload": notice}) for user_id, notice in notify]
 
 
-def _send_all(lot_id: int, seq: int, text: str, notices: list[tuple[str, dict]]) -> None:
-    try:
-        fanout.publish(lot_id, text)
-    except Exception:
-        # The event is committed and replayable via `sync`; a failed send must not undo or hide it.
-        LAYER_SEND_FAILURES.labels("broadcast").inc()
-        log.exception("broadcast_failed", lot_id=lot_id, seq=seq)
+def _send_all(lot_id: int, texts: list[tuple[int, str]], notices: list[tuple[str, dict]]) -> None:
+    first = None  # the run of events published in a row, marked as one range
+    for seq, text in texts:
+        try:
+            fanout.publish(lot_id, text)
+        except Exception:
+            # The event is committed and replayable via `sync`; a failed send must not undo or hide it. Left
+            # unmarked, the relay publishes it again.
+            LAYER_SEND_FAILURES.labels("broadcast").inc()
+            log.exception("broadcast_failed", lot_id=lot_id, seq=seq)
+            if first is not None:
+                outbox.marks.add(lot_id, first, seq - 1)
+            first = None
+            continue
+        first = seq if first is None else first
+    if first is not None:
+        outbox.marks.add(lot_id, first, texts[-1][0])
     _send_notices(notices)
 
 

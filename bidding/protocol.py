@@ -35,3 +35,10 @@ def since_seq(message: dict[str, Any]) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidBid("since_seq must be a non-negative integer.", field="since_seq")
     return value
+
+
+def since_id(message: dict[str, Any]) -> int:
+    value = message.get("since_id")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidBid("since_id must be a non-negative integer.", field="since_id")
+    return value

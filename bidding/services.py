@@ -460,9 +460,9 @@ def _write_applied(lot: Lot, applied: list[_Applied], now: datetime) -> None:
     if bids:
         # A twin with the same bid_id on another lot, committed meanwhile, makes this fail on the unique
         # (bidder, bid_id) constraint; _guarded then answers with the twin's outcome.
-        statements.write_decision(lot=lot, bids=bids, event_texts=texts, now=now)
-        for bid, text in zip(bids, texts):
-            events.broadcast_on_commit(lot.pk, bid.seq, text)
+        statements.write_decision(lot=lot, bids=bids, event_texts=texts, now=now,
+                                  notices=[notice for done in applied for notice in done.outcome.notices])
+        events.broadcast_all_on_commit(lot.pk, [(bid.seq, text) for bid, text in zip(bids, texts)])
     elif applied:
         Lot.objects.filter(pk=lot.pk).update(leader_max_amount=lot.leader_max_amount, status=lot.status)
     raises = [done.maximum_raise for done in applied if done.maximum_raise is not None]

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import Profile
-from auctions.models import Lot, LotEvent
+from auctions.models import Lot, LotEvent, Notice
 from bidding.models import Bid, MaximumRaise
 
 LOT = Lot._meta.db_table
@@ -25,6 +25,7 @@ PROFILE = Profile._meta.db_table
 BID = Bid._meta.db_table
 EVENT = LotEvent._meta.db_table
 RAISE = MaximumRaise._meta.db_table
+NOTICE = Notice._meta.db_table
 
 # What a bidder already did under a bid_id, whichever table holds it: a bid's request row (or a buy-now), or a
 # maximum raised without a visible bid. Columns: see bidding.retries.Recorded.from_row.
@@ -201,25 +202,37 @@ _LOT_STATE = ("seq", "bid_count", "bidder_count", "high_bid_amount", "high_bidde
 
 
 @cache
-def _write_sql(bid_count: int) -> str:
-    """The lot's new state, `bid_count` bids and their events, as one statement (data-modifying CTEs)."""
+def _write_sql(bid_count: int, notice_count: int = 0) -> str:
+    """The lot's new state, `bid_count` bids and their events, and `notice_count` personal notices (the outbid
+    leaders'), as one statement (data-modifying CTEs); it returns the notices' ids, in order."""
     bid_rows = ", ".join(
         "(" + ", ".join(f"%(b{i}_{column})s" for column in _BID_COLUMNS) + ")" for i in range(bid_count)
     )
     event_rows = ", ".join(f"(%(lot_id)s, %(b{i}_seq)s, %(e{i})s::jsonb, %(now)s)" for i in range(bid_count))
     assignments = ", ".join(f"{column} = %(lot_{column})s" for column in _LOT_STATE)
+    events_insert = f"INSERT INTO {EVENT} (lot_id, seq, payload, created_at) VALUES {event_rows}"
+    if notice_count:
+        notice_rows = ", ".join(f"(%(n{i}_user)s, %(n{i}_payload)s::jsonb, %(now)s)" for i in range(notice_count))
+        tail = f"""new_events AS (
+    {events_insert}
+)
+INSERT INTO {NOTICE} (user_id, payload, created_at) VALUES {notice_rows} RETURNING id"""
+    else:
+        tail = events_insert
     return f"""
 WITH lot_update AS (
     UPDATE {LOT} SET {assignments} WHERE id = %(lot_id)s
 ), new_bids AS (
     INSERT INTO {BID} ({", ".join(_BID_COLUMNS)}) VALUES {bid_rows}
-)
-INSERT INTO {EVENT} (lot_id, seq, payload, created_at) VALUES {event_rows}
+){"," if notice_count else ""}
+{tail}
 """
 
 
-def write_decision(*, lot: Lot, bids: list[Bid], event_texts: list[str], now: datetime) -> None:
-    """The lot's new state, its new bids and their events. Expects the row lock held (FOR UPDATE).
+def write_decision(*, lot: Lot, bids: list[Bid], event_texts: list[str], now: datetime,
+                   notices: list[tuple[int, dict]] = ()) -> None:
+    """The lot's new state, its new bids and their events, and the personal notices they cause (each notice's
+    payload gets its stored `id`). Expects the row lock held (FOR UPDATE).
 
     One statement on PostgreSQL, however many bids (a decision with automatic answers writes several; so does a
     group of queued bids). The laptop default (SQLite has no data-modifying CTEs; it serves one process and no
@@ -231,14 +244,24 @@ def write_decision(*, lot: Lot, bids: list[Bid], event_texts: list[str], now: da
         for i, (bid, text) in enumerate(zip(bids, event_texts, strict=True)):
             params.update({f"b{i}_{column}": getattr(bid, column) for column in _BID_COLUMNS})
             params[f"e{i}"] = text
+        for i, (user_id, payload) in enumerate(notices):
+            params[f"n{i}_user"] = user_id
+            params[f"n{i}_payload"] = json.dumps(payload)
         with connection.cursor() as cursor:
-            cursor.execute(_write_sql(len(bids)), params)
+            cursor.execute(_write_sql(len(bids), len(notices)), params)
+            if notices:
+                # One multi-row VALUES insert takes its ids from the sequence in row order.
+                for (_, payload), (notice_id,) in zip(notices, sorted(cursor.fetchall()), strict=True):
+                    payload["id"] = notice_id
         return
     Lot.objects.filter(pk=lot.pk).update(**{name: getattr(lot, name) for name in _LOT_STATE})
     Bid.objects.bulk_create(bids)
     LotEvent.objects.bulk_create(
         [LotEvent(lot_id=lot.pk, seq=bid.seq, payload=json.loads(text)) for bid, text in zip(bids, event_texts)]
     )
+    rows = Notice.objects.bulk_create([Notice(user_id=user_id, payload=dict(payload)) for user_id, payload in notices])
+    for (_, payload), row in zip(notices, rows):
+        payload["id"] = row.pk
 
 
 def _aware(value: datetime | str | None) -> datetime | None:

@@ -182,11 +182,11 @@ async def test_a_group_whose_write_fails_is_decided_bid_by_bid(lot, make_user, g
     original = statements.write_decision
     failed: list[int] = []
 
-    def fails_once_for_a_group(*, lot, bids, event_texts, now):
+    def fails_once_for_a_group(*, lot, bids, event_texts, now, **more):
         if len(bids) > 1 and not failed:
             failed.append(len(bids))
             raise IntegrityError("simulated: a twin committed meanwhile")
-        return original(lot=lot, bids=bids, event_texts=event_texts, now=now)
+        return original(lot=lot, bids=bids, event_texts=event_texts, now=now, **more)
 
     monkeypatch.setattr(statements, "write_decision", fails_once_for_a_group)
     answers = await _send_while_held(lot.pk, *one_by_one(*[(user, 1_000 + 100 * i, f"s{i}", None)

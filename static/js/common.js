@@ -62,6 +62,17 @@ window.Gavel = (() => {
     banned: (m) => `Your account may no longer bid: ${esc(m.reason)}`,
   };
 
+  // Every notice has an id; the last one seen is remembered (across pages and tabs), and on each (re)connect the
+  // socket replays what came after it (`sync`), so nothing is lost while the bidder is away.
+  const LAST_NOTICE = "gavel.lastNoticeId";
+  const storedLastId = () => { try { return Number(localStorage.getItem(LAST_NOTICE)) || null; } catch (e) { return null; } };
+  const seenIds = new Set();
+  function remember(id) {
+    seenIds.add(id);
+    if (seenIds.size > 500) seenIds.delete(seenIds.values().next().value);
+    try { if (id > (storedLastId() || 0)) localStorage.setItem(LAST_NOTICE, String(id)); } catch (e) { /* private mode */ }
+  }
+
   function personalSocket() {
     if (document.body.dataset.user !== "1") return;
     let attempt = 0;
@@ -70,6 +81,17 @@ window.Gavel = (() => {
       ws.onopen = () => { attempt = 0; };
       ws.onmessage = (e) => {
         const m = JSON.parse(e.data);
+        if (m.type === "me") {  // first visit: start from now; otherwise replay what we missed
+          const since = storedLastId();
+          if (since === null || since > m.last_id) { try { localStorage.setItem(LAST_NOTICE, String(m.last_id)); } catch (err) { /* private mode */ } }
+          else if (since < m.last_id) ws.send(JSON.stringify({ type: "sync", since_id: since }));
+          return;
+        }
+        if (m.type === "synced") { if (m.last_id) remember(m.last_id); return; }
+        if (typeof m.id === "number") {
+          if (seenIds.has(m.id)) return;  // live and replayed: once is enough
+          remember(m.id);
+        }
         const text = NOTICES[m.type] && NOTICES[m.type](m);
         if (text) toast(text);
         document.dispatchEvent(new CustomEvent("gavel:notice", { detail: m }));

@@ -169,6 +169,8 @@
     resync() { requestSync(); },
     pong(m) {
       if (m.watchers !== undefined) $("watchers").textContent = m.watchers;
+      // The lot's latest seq: an event lost on its way (the last bid, the close) shows here as a gap.
+      if (typeof m.seq === "number" && seq >= 0 && m.seq > seq) requestSync();
       if (pingSent !== null) { clock.observe(m.server_time, performance.now() - pingSent); pingSent = null; tick(); }
     },
     error(m) { if (m.code === "rate_limited") feedback(SENTENCES.rate_limited, true); },
@@ -241,6 +243,6 @@
     if (ok) { watch.dataset.watching = on ? "1" : "0"; watch.textContent = on ? "Watching ✓" : "Watch this lot"; }
   });
   setInterval(tick, 200);
-  setInterval(ping, 15000);  // keeps the clock estimate fresh
+  setInterval(ping, 15000);  // keeps the clock estimate fresh, and an idle page's seq checked (pong.seq)
   connect();
 })();

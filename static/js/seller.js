@@ -50,6 +50,7 @@
     seller_lot(m) { const lot = { ...m.lot }; if (lot.watchers === null) delete lot.watchers; put(lot, true); },
     high_bid(m) {
       const lot = lots.get(m.lot); if (!lot) return;
+      if (typeof lot.seq === "number" && m.seq <= lot.seq) return;  // already applied (a relayed duplicate)
       clock.observe(m.server_time);
       put({ id: m.lot, high_bid: m.amount, bid_count: m.bid_count, ends_at: m.ends_at, reserve_met: m.reserve_met,
             status: "open", seq: m.seq, bidder_count: lot.bidder_count }, true);
@@ -59,6 +60,7 @@
     cancelled(m) { if (lots.has(m.lot)) put({ id: m.lot, status: "cancelled" }, true); },
     extended(m) {  // staff moved the end (a lot event, and a notice to you: the same payload, applied twice)
       if (!lots.has(m.lot)) return;
+      if (typeof lots.get(m.lot).seq === "number" && m.seq < lots.get(m.lot).seq) return;  // an older one, relayed again
       put({ id: m.lot, ends_at: m.ends_at, seq: Math.max(m.seq, lots.get(m.lot).seq || 0) }, true);
       const cell = body.querySelector(`tr[data-lot="${m.lot}"] .left`); if (cell) cell.dataset.extended = Date.now();
     },
