@@ -20,7 +20,7 @@ from auctions.services import close_due_lots
 from bidding import fanout, outbox
 from bidding.services import place_bid
 from bidding.tests.live import connect, receive_until
-from conftest import ROOT, service_env
+from conftest import ROOT, long_ended, service_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -127,7 +127,7 @@ async def test_a_bidder_away_when_outbid_gets_the_notice_on_sync(open_path, make
     lot = await sync_to_async(make_lot)()
     await sync_to_async(place_bid)(user=alice, lot_id=lot.pk, amount=1_500, bid_id="a")
     await sync_to_async(place_bid)(user=bob, lot_id=lot.pk, amount=2_000, bid_id="b")
-    await Lot.objects.filter(pk=lot.pk).aupdate(ends_at=timezone.now() - timedelta(seconds=1))
+    await Lot.objects.filter(pk=lot.pk).aupdate(**long_ended())
     await sync_to_async(close_due_lots)()
 
     me = await open_path("/ws/me/", alice)
