@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/gavel
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: install demo serve browser test test-redis test-single services loadtest bench clean
+.PHONY: install demo serve browser lint test test-redis test-single services loadtest bench clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,13 @@ services:
 browser:
 	scripts/ensure-browser.sh
 
-# The whole suite with Redis (channel layer + lock), then again in single-process mode (no REDIS_URL).
-test: install services browser test-redis test-single
+# Lint and format (ruff.toml), then the whole suite with Redis (channel layer + lock), then again in single-process
+# mode (no REDIS_URL).
+test: install services browser lint test-redis test-single
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test-redis:
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DB_CONN_MAX_AGE=0 LOG_LEVEL=WARNING \

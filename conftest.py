@@ -1,4 +1,5 @@
 """Shared fixtures: real PostgreSQL and Redis checks, factories, sessions, and a live Daphne."""
+
 from __future__ import annotations
 
 import os
@@ -93,17 +94,27 @@ def make_user(django_user_model):
 
 @pytest.fixture
 def make_lot(make_user):
-    def make(*, seller=None, starting_price: int = 1_000, ends_in: timedelta = timedelta(hours=1),
-             starts_in: timedelta = timedelta(seconds=-1), **fields):
+    def make(
+        *,
+        seller=None,
+        starting_price: int = 1_000,
+        ends_in: timedelta = timedelta(hours=1),
+        starts_in: timedelta = timedelta(seconds=-1),
+        **fields,
+    ):
         from django.utils import timezone
 
         from auctions.models import Lot
 
         now = timezone.now()
         return Lot.objects.create(
-            seller=seller or make_user(can_bid=False), title=fields.pop("title", "A lot"),
-            starting_price=starting_price, starts_at=now + starts_in, ends_at=now + ends_in,
-            status=fields.pop("status", Lot.Status.OPEN), **fields,
+            seller=seller or make_user(can_bid=False),
+            title=fields.pop("title", "A lot"),
+            starting_price=starting_price,
+            starts_at=now + starts_in,
+            ends_at=now + ends_in,
+            status=fields.pop("status", Lot.Status.OPEN),
+            **fields,
         )
 
     return make
@@ -211,17 +222,30 @@ def database_url() -> str:
 class DaphneProcess:
     """A worker started with `python -m config.serve` (Daphne plus graceful shutdown) on the test database."""
 
-    def __init__(self, tmp_path, name: str, env: dict[str, str], port: int | None = None,
-                 daphne_args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, tmp_path, name: str, env: dict[str, str], port: int | None = None, daphne_args: tuple[str, ...] = ()
+    ) -> None:
         self.port = port or _free_port()
         self.url = f"ws://127.0.0.1:{self.port}"
         self.http = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / f"{name}.log"
         self._log = self.log_path.open("wb")  # a file, not a pipe: a full pipe would stall the server mid-test
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "config.serve", "-b", "127.0.0.1", "-p", str(self.port), *daphne_args,
-             "config.asgi:application"],
-            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "config.serve",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                *daphne_args,
+                "config.asgi:application",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
         while not _reachable("127.0.0.1", self.port):
@@ -243,8 +267,7 @@ class DaphneProcess:
 
 def service_env(**overrides: str) -> dict[str, str]:
     """The environment of a server or worker process started by a test: the test database, no pinned connections."""
-    return {**os.environ, "DATABASE_URL": database_url(), "DB_CONN_MAX_AGE": "0", "PYTHONUNBUFFERED": "1",
-            **overrides}
+    return {**os.environ, "DATABASE_URL": database_url(), "DB_CONN_MAX_AGE": "0", "PYTHONUNBUFFERED": "1", **overrides}
 
 
 @pytest.fixture
@@ -252,11 +275,13 @@ def start_daphne(transactional_db, tmp_path):
     """Start Daphne workers on the test database (each on its own port); all are stopped at teardown."""
     started: list[DaphneProcess] = []
 
-    def start(name: str = "daphne", *, port: int | None = None, daphne_args: tuple[str, ...] = (),
-              **env: str) -> DaphneProcess:
+    def start(
+        name: str = "daphne", *, port: int | None = None, daphne_args: tuple[str, ...] = (), **env: str
+    ) -> DaphneProcess:
         """`port`: restart a worker where a killed one was (its clients reconnect to the same address)."""
-        server = DaphneProcess(tmp_path, f"{name}-{len(started)}", service_env(**env), port=port,
-                               daphne_args=daphne_args)
+        server = DaphneProcess(
+            tmp_path, f"{name}-{len(started)}", service_env(**env), port=port, daphne_args=daphne_args
+        )
         started.append(server)
         return server
 

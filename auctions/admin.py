@@ -4,6 +4,7 @@ Live state is written only by the services, under the lot's lock and row lock: a
 and saved after it would silently undo the bid's effects. What staff may do to a live lot are actions here, each
 one call to a service (auctions/services.py) that stores an event, broadcasts it and tells the people affected.
 """
+
 from __future__ import annotations
 
 from django import forms
@@ -31,13 +32,19 @@ class ViewOnlyAdmin(admin.ModelAdmin):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}),
-                             help_text="Told to the lot's bidders and watchers (and the seller).")
+    reason = forms.CharField(
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Told to the lot's bidders and watchers (and the seller).",
+    )
 
 
 class ExtendForm(ReasonForm):
-    minutes = forms.IntegerField(min_value=1, max_value=services.MAX_EXTENSION_SECONDS // 60,
-                                 help_text="Added to each lot's current end (never past its hard end).")
+    minutes = forms.IntegerField(
+        min_value=1,
+        max_value=services.MAX_EXTENSION_SECONDS // 60,
+        help_text="Added to each lot's current end (never past its hard end).",
+    )
 
 
 class BanForm(ReasonForm):
@@ -46,8 +53,12 @@ class BanForm(ReasonForm):
     def __init__(self, *args, lot: Lot, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["reason"].help_text = "Told to the banned user."
-        bidders = (Bid.objects.filter(lot=lot).order_by("bidder_number")
-                   .values_list("bidder_id", "bidder_number", "bidder__username").distinct())
+        bidders = (
+            Bid.objects.filter(lot=lot)
+            .order_by("bidder_number")
+            .values_list("bidder_id", "bidder_number", "bidder__username")
+            .distinct()
+        )
         self.fields["bidder"].choices = [(pk, f"Bidder {number} ({username})") for pk, number, username in bidders]
 
 
@@ -58,10 +69,29 @@ class LotAdmin(ViewOnlyAdmin):
     search_fields = ("title", "seller__username")
     # Every field is shown read-only; leader_max_amount is never shown at all: it is a bidder's secret.
     fields = readonly_fields = (
-        "title", "description", "photo_url", "seller", "status", "starting_price", "reserve_price", "buy_now_price",
-        "starts_at", "ends_at", "original_ends_at", "hard_end_at", "soft_close_window", "soft_close_extension",
-        "high_bid_amount", "high_bidder", "bid_count", "bidder_count", "seq", "winner", "closed_at",
-        "closing_soon_sent_at", "created_at",
+        "title",
+        "description",
+        "photo_url",
+        "seller",
+        "status",
+        "starting_price",
+        "reserve_price",
+        "buy_now_price",
+        "starts_at",
+        "ends_at",
+        "original_ends_at",
+        "hard_end_at",
+        "soft_close_window",
+        "soft_close_extension",
+        "high_bid_amount",
+        "high_bidder",
+        "bid_count",
+        "bidder_count",
+        "seq",
+        "winner",
+        "closed_at",
+        "closing_soon_sent_at",
+        "created_at",
     )
     # Lots are listed through auctions.services.create_lot (its checks, the seller's dashboard), never added here.
     actions = ["cancel_lots", "extend_lots", "ban_bidder"]
@@ -74,22 +104,51 @@ class LotAdmin(ViewOnlyAdmin):
     def cancel_lots(self, request, queryset):
         form = ReasonForm(request.POST if "apply" in request.POST else None)
         if not form.is_valid():
-            return self._ask(request, queryset, form, action="cancel_lots", title="Cancel lots",
-                             intro="Bidding stops at once; bids are void; nobody wins.", submit="Cancel these lots")
+            return self._ask(
+                request,
+                queryset,
+                form,
+                action="cancel_lots",
+                title="Cancel lots",
+                intro="Bidding stops at once; bids are void; nobody wins.",
+                submit="Cancel these lots",
+            )
         for lot in queryset:
-            self._run(request, lot, f"{lot} cancelled.", services.cancel_lot, user=request.user, lot_id=lot.pk,
-                      reason=form.cleaned_data["reason"])
+            self._run(
+                request,
+                lot,
+                f"{lot} cancelled.",
+                services.cancel_lot,
+                user=request.user,
+                lot_id=lot.pk,
+                reason=form.cleaned_data["reason"],
+            )
         return None
 
     @admin.action(description="Extend the end…", permissions=["operate"])
     def extend_lots(self, request, queryset):
         form = ExtendForm(request.POST if "apply" in request.POST else None)
         if not form.is_valid():
-            return self._ask(request, queryset, form, action="extend_lots", title="Extend lots",
-                             intro="Each lot's end moves later; watchers see the new end at once.", submit="Extend")
+            return self._ask(
+                request,
+                queryset,
+                form,
+                action="extend_lots",
+                title="Extend lots",
+                intro="Each lot's end moves later; watchers see the new end at once.",
+                submit="Extend",
+            )
         for lot in queryset:
-            self._run(request, lot, f"{lot} extended.", services.extend_lot, user=request.user, lot_id=lot.pk,
-                      seconds=form.cleaned_data["minutes"] * 60, reason=form.cleaned_data["reason"])
+            self._run(
+                request,
+                lot,
+                f"{lot} extended.",
+                services.extend_lot,
+                user=request.user,
+                lot_id=lot.pk,
+                seconds=form.cleaned_data["minutes"] * 60,
+                reason=form.cleaned_data["reason"],
+            )
         return None
 
     @admin.action(description="Ban a bidder of this lot…", permissions=["operate"])
@@ -100,11 +159,25 @@ class LotAdmin(ViewOnlyAdmin):
         lot = queryset.get()
         form = BanForm(request.POST if "apply" in request.POST else None, lot=lot)
         if not form.is_valid():
-            return self._ask(request, queryset, form, action="ban_bidder", title="Ban a bidder",
-                             intro="Their standing bids stand (cancel the lot to void them); they cannot bid again.",
-                             submit="Ban")
-        self._run(request, lot, "Bidder banned.", services.ban_bidder, user=request.user,
-                  bidder_id=form.cleaned_data["bidder"], reason=form.cleaned_data["reason"], lot_id=lot.pk)
+            return self._ask(
+                request,
+                queryset,
+                form,
+                action="ban_bidder",
+                title="Ban a bidder",
+                intro="Their standing bids stand (cancel the lot to void them); they cannot bid again.",
+                submit="Ban",
+            )
+        self._run(
+            request,
+            lot,
+            "Bidder banned.",
+            services.ban_bidder,
+            user=request.user,
+            bidder_id=form.cleaned_data["bidder"],
+            reason=form.cleaned_data["reason"],
+            lot_id=lot.pk,
+        )
         return None
 
     def _run(self, request, lot: Lot, done: str, service, **arguments) -> None:
@@ -117,11 +190,21 @@ class LotAdmin(ViewOnlyAdmin):
 
     def _ask(self, request, queryset, form, *, action: str, title: str, intro: str, submit: str):
         """The intermediate page: the action's form; it posts back to the changelist with the same selection."""
-        return TemplateResponse(request, "admin/auctions/lot/staff_action.html", {
-            **self.admin_site.each_context(request), "opts": self.model._meta, "title": title, "intro": intro,
-            "submit": submit, "form": form, "lots": queryset, "action": action,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        })
+        return TemplateResponse(
+            request,
+            "admin/auctions/lot/staff_action.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": title,
+                "intro": intro,
+                "submit": submit,
+                "form": form,
+                "lots": queryset,
+                "action": action,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
 
 
 @admin.register(LotEvent)

@@ -1,4 +1,5 @@
 """HTTP API for lot state, for a page's first paint and for scripts; live updates come over the lot socket."""
+
 from __future__ import annotations
 
 from django.utils import timezone
@@ -15,30 +16,49 @@ from auctions.models import Lot
 from bidding import events
 from bidding.exceptions import HTTP_STATUS, BidRefused, InvalidBid, NotAuthenticated
 
-_lot_row = inline_serializer("LotRow", many=True, fields={
-    "id": serializers.IntegerField(), "title": serializers.CharField(), "status": serializers.CharField(),
-    "high_bid": serializers.IntegerField(allow_null=True), "bid_count": serializers.IntegerField(),
-    "min_next_bid": serializers.IntegerField(), "starts_at": serializers.DateTimeField(),
-    "ends_at": serializers.DateTimeField(), "seq": serializers.IntegerField(), "reserve_met": serializers.BooleanField(),
-    "has_reserve": serializers.BooleanField(), "buy_now_price": serializers.IntegerField(allow_null=True),
-})
+_lot_row = inline_serializer(
+    "LotRow",
+    many=True,
+    fields={
+        "id": serializers.IntegerField(),
+        "title": serializers.CharField(),
+        "status": serializers.CharField(),
+        "high_bid": serializers.IntegerField(allow_null=True),
+        "bid_count": serializers.IntegerField(),
+        "min_next_bid": serializers.IntegerField(),
+        "starts_at": serializers.DateTimeField(),
+        "ends_at": serializers.DateTimeField(),
+        "seq": serializers.IntegerField(),
+        "reserve_met": serializers.BooleanField(),
+        "has_reserve": serializers.BooleanField(),
+        "buy_now_price": serializers.IntegerField(allow_null=True),
+    },
+)
 
 
-_refusal = inline_serializer("Refusal", {"type": serializers.CharField(), "code": serializers.CharField(),
-                                        "message": serializers.CharField()})
+_refusal = inline_serializer(
+    "Refusal", {"type": serializers.CharField(), "code": serializers.CharField(), "message": serializers.CharField()}
+)
 _snapshot = inline_serializer("LotSnapshot", {"type": serializers.CharField(), "seq": serializers.IntegerField()})
-_lot_input = inline_serializer("LotInput", {
-    "title": serializers.CharField(max_length=200), "description": serializers.CharField(required=False),
-    "photo_url": serializers.URLField(required=False, help_text="http(s) image address"),
-    "starting_price": serializers.IntegerField(help_text="Cents."),
-    "reserve_price": serializers.IntegerField(required=False, allow_null=True, help_text="Cents; hidden."),
-    "buy_now_price": serializers.IntegerField(required=False, allow_null=True,
-                                              help_text="Cents; offered until the first bid."),
-    "starts_at": serializers.DateTimeField(), "ends_at": serializers.DateTimeField(),
-    "soft_close_window": serializers.IntegerField(required=False), "soft_close_extension": serializers.IntegerField(
-        required=False),
-    "hard_end_at": serializers.DateTimeField(required=False, allow_null=True),
-}, many=False)
+_lot_input = inline_serializer(
+    "LotInput",
+    {
+        "title": serializers.CharField(max_length=200),
+        "description": serializers.CharField(required=False),
+        "photo_url": serializers.URLField(required=False, help_text="http(s) image address"),
+        "starting_price": serializers.IntegerField(help_text="Cents."),
+        "reserve_price": serializers.IntegerField(required=False, allow_null=True, help_text="Cents; hidden."),
+        "buy_now_price": serializers.IntegerField(
+            required=False, allow_null=True, help_text="Cents; offered until the first bid."
+        ),
+        "starts_at": serializers.DateTimeField(),
+        "ends_at": serializers.DateTimeField(),
+        "soft_close_window": serializers.IntegerField(required=False),
+        "soft_close_extension": serializers.IntegerField(required=False),
+        "hard_end_at": serializers.DateTimeField(required=False, allow_null=True),
+    },
+    many=False,
+)
 
 
 class LotListView(APIView):
@@ -54,8 +74,10 @@ class LotListView(APIView):
             return _refused(refusal)
         return Response(selectors.lot_snapshot(lot.pk, viewer_id=request.user.pk), status=201)
 
-    @extend_schema(operation_id="lots_list", responses=inline_serializer("LotList", {"server_time": serializers.DateTimeField(),
-                                                           "lots": _lot_row}))
+    @extend_schema(
+        operation_id="lots_list",
+        responses=inline_serializer("LotList", {"server_time": serializers.DateTimeField(), "lots": _lot_row}),
+    )
     def get(self, request: Request) -> Response:
         now = timezone.now()
         lots = Lot.objects.filter(status__in=[Lot.Status.SCHEDULED, Lot.Status.OPEN]).order_by("ends_at")[:500]
@@ -67,8 +89,10 @@ class LotDetailView(APIView):
 
     parser_classes = [JSONParser]
 
-    @extend_schema(request=_lot_input, responses={200: _snapshot, 400: _refusal, 401: _refusal, 403: _refusal,
-                                                  404: _refusal, 409: _refusal})
+    @extend_schema(
+        request=_lot_input,
+        responses={200: _snapshot, 400: _refusal, 401: _refusal, 403: _refusal, 404: _refusal, 409: _refusal},
+    )
     def patch(self, request: Request, lot_id: int) -> Response:
         try:
             services.update_lot(user=request.user, lot_id=lot_id, changes=_lot_fields(request.data, required=()))
@@ -90,10 +114,15 @@ class CatalogueView(APIView):
 
     parser_classes = [JSONParser]
 
-    @extend_schema(request=inline_serializer("Catalogue", {"stagger_seconds": serializers.IntegerField(),
-                                                           "lots": _lot_input}),
-                   responses={201: inline_serializer("CatalogueCreated", {"lots": _lot_row}), 400: _refusal,
-                              401: _refusal, 403: _refusal})
+    @extend_schema(
+        request=inline_serializer("Catalogue", {"stagger_seconds": serializers.IntegerField(), "lots": _lot_input}),
+        responses={
+            201: inline_serializer("CatalogueCreated", {"lots": _lot_row}),
+            400: _refusal,
+            401: _refusal,
+            403: _refusal,
+        },
+    )
     def post(self, request: Request) -> Response:
         data = request.data if isinstance(request.data, dict) else {}
         items = data.get("lots")
@@ -101,9 +130,12 @@ class CatalogueView(APIView):
             if not isinstance(items, list) or not items:
                 raise InvalidBid("lots must be a non-empty list.", field="lots")
             lots = services.create_catalogue(
-                seller=request.user, stagger_seconds=data.get("stagger_seconds"),
-                lots=[_lot_fields(item, required=REQUIRED_TO_CREATE if i == 0 else REQUIRED_TO_CREATE[:2])
-                      for i, item in enumerate(items)],
+                seller=request.user,
+                stagger_seconds=data.get("stagger_seconds"),
+                lots=[
+                    _lot_fields(item, required=REQUIRED_TO_CREATE if i == 0 else REQUIRED_TO_CREATE[:2])
+                    for i, item in enumerate(items)
+                ],
             )
         except BidRefused as refusal:
             return _refused(refusal)
@@ -116,9 +148,10 @@ class LotCancelView(APIView):
 
     parser_classes = [JSONParser]
 
-    @extend_schema(request=inline_serializer("CancelLot", {"reason": serializers.CharField(max_length=500)}),
-                   responses={200: _snapshot, 400: _refusal, 401: _refusal, 403: _refusal, 404: _refusal,
-                              409: _refusal})
+    @extend_schema(
+        request=inline_serializer("CancelLot", {"reason": serializers.CharField(max_length=500)}),
+        responses={200: _snapshot, 400: _refusal, 401: _refusal, 403: _refusal, 404: _refusal, 409: _refusal},
+    )
     def post(self, request: Request, lot_id: int) -> Response:
         data = request.data if isinstance(request.data, dict) else {}
         try:
@@ -143,8 +176,9 @@ class SellerLotsView(APIView):
 class WatchlistView(APIView):
     """The lots I watch, soonest end first."""
 
-    @extend_schema(responses=inline_serializer("Watchlist", {"lots": serializers.ListField(
-        child=serializers.IntegerField())}))
+    @extend_schema(
+        responses=inline_serializer("Watchlist", {"lots": serializers.ListField(child=serializers.IntegerField())})
+    )
     def get(self, request: Request) -> Response:
         if not request.user.is_authenticated:
             return _refused(NotAuthenticated("Log in to keep a watchlist."))
@@ -154,13 +188,25 @@ class WatchlistView(APIView):
 class WatchLotView(APIView):
     """PUT: watch the lot. DELETE: stop watching it."""
 
-    @extend_schema(request=None, responses={200: inline_serializer("Watching", {
-        "lot": serializers.IntegerField(), "watching": serializers.BooleanField()})})
+    @extend_schema(
+        request=None,
+        responses={
+            200: inline_serializer(
+                "Watching", {"lot": serializers.IntegerField(), "watching": serializers.BooleanField()}
+            )
+        },
+    )
     def put(self, request: Request, lot_id: int) -> Response:
         return self._change(watchlist.watch_lot, request, lot_id, watching=True)
 
-    @extend_schema(request=None, responses={200: inline_serializer("NotWatching", {
-        "lot": serializers.IntegerField(), "watching": serializers.BooleanField()})})
+    @extend_schema(
+        request=None,
+        responses={
+            200: inline_serializer(
+                "NotWatching", {"lot": serializers.IntegerField(), "watching": serializers.BooleanField()}
+            )
+        },
+    )
     def delete(self, request: Request, lot_id: int) -> Response:
         return self._change(watchlist.unwatch_lot, request, lot_id, watching=False)
 

@@ -1,4 +1,5 @@
 """Idempotent creation of users and lots for demos, load tests and benchmarks."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -11,8 +12,9 @@ from accounts.models import Profile
 from auctions.models import Lot
 
 
-def ensure_user(username: str, password: str, *, can_bid: bool, is_staff: bool = False,
-                password_hash: str | None = None):
+def ensure_user(
+    username: str, password: str, *, can_bid: bool, is_staff: bool = False, password_hash: str | None = None
+):
     """`password_hash` lets a caller hash once for many users (hashing costs ~0.3 s each)."""
     User = get_user_model()
     user, _ = User.objects.get_or_create(username=username, defaults={"is_staff": is_staff})
@@ -29,13 +31,18 @@ def ensure_open_lots(seller, *, titles: list[str], minutes: float, starting_pric
     now = timezone.now()
     lots = []
     for title in titles:
-        lot = Lot.objects.filter(seller=seller, title=title, status__in=[Lot.Status.OPEN, Lot.Status.SCHEDULED],
-                                 ends_at__gt=now).first()
+        lot = Lot.objects.filter(
+            seller=seller, title=title, status__in=[Lot.Status.OPEN, Lot.Status.SCHEDULED], ends_at__gt=now
+        ).first()
         if lot is None:
             lot = Lot.objects.create(
-                seller=seller, title=title, description=f"{title}, listed for testing the live bid path.",
-                starting_price=starting_price, starts_at=now - timedelta(seconds=1),
-                ends_at=now + timedelta(minutes=minutes), status=Lot.Status.OPEN,
+                seller=seller,
+                title=title,
+                description=f"{title}, listed for testing the live bid path.",
+                starting_price=starting_price,
+                starts_at=now - timedelta(seconds=1),
+                ends_at=now + timedelta(minutes=minutes),
+                status=Lot.Status.OPEN,
             )
         lots.append(lot)
     return lots

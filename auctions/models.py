@@ -1,4 +1,5 @@
 """The lot: what is sold, when, and its current state. Money is integer cents throughout."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -26,7 +27,9 @@ class Lot(models.Model):
     seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="lots")
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
-    photo_url = models.URLField(blank=True, max_length=500, help_text="An http(s) image address; shown on the lot page.")
+    photo_url = models.URLField(
+        blank=True, max_length=500, help_text="An http(s) image address; shown on the lot page."
+    )
     starting_price = models.BigIntegerField(help_text="Cents. The first bid must be at least this.")
     reserve_price = models.BigIntegerField(null=True, blank=True, help_text="Cents. Hidden; no sale below it.")
     starts_at = models.DateTimeField()
@@ -104,9 +107,13 @@ class LotEvent(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["lot", "seq"], name="lot_event_seq_unique")]
         # Only the few unpublished rows are indexed: the relay's scan stays cheap however long the history.
-        indexes = [models.Index(fields=["lot", "seq"], condition=Q(published_at__isnull=True),
-                                name="lot_event_unpublished")]
+        indexes = [
+            models.Index(fields=["lot", "seq"], condition=Q(published_at__isnull=True), name="lot_event_unpublished")
+        ]
         ordering = ["lot", "seq"]
+
+    def __str__(self) -> str:
+        return f"lot {self.lot_id} event {self.seq}"
 
 
 class Notice(models.Model):
@@ -120,6 +127,9 @@ class Notice(models.Model):
     class Meta:
         indexes = [models.Index(fields=["user", "id"], name="notice_user_id")]
 
+    def __str__(self) -> str:
+        return f"notice {self.pk} to user {self.user_id}"
+
 
 class Watch(models.Model):
     """A user's watchlist entry: they hear of the lot's last minute and its result wherever they are."""
@@ -130,3 +140,6 @@ class Watch(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "lot"], name="watch_unique_per_user")]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} watches lot {self.lot_id}"

@@ -1,4 +1,5 @@
 """Reads of lot state for clients: snapshots and event replay."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -57,8 +58,9 @@ def seller_dashboard(seller_id: int, *, watchers: dict[int, int] | None = None) 
     now = timezone.now()
     lots = (
         Lot.objects.filter(seller_id=seller_id)
-        .filter(Q(status__in=[Lot.Status.SCHEDULED, Lot.Status.OPEN])
-                | Q(closed_at__gte=now - SELLER_DASHBOARD_KEEPS_ENDED))
+        .filter(
+            Q(status__in=[Lot.Status.SCHEDULED, Lot.Status.OPEN]) | Q(closed_at__gte=now - SELLER_DASHBOARD_KEEPS_ENDED)
+        )
         .order_by("ends_at")[:SELLER_DASHBOARD_MAX_LOTS]
     )
     return [events.seller_lot(lot, now=now, watchers=(watchers or {}).get(lot.pk, 0)) for lot in lots]
@@ -85,9 +87,9 @@ def notices_since(user_id: int, since_id: int) -> list[events.Payload]:
     """The user's personal notices after `since_id` (the last NOTICE_REPLAY_MAX of them, from the last week), in
     order, each with its `id`; then `synced` with the latest id."""
     rows = list(
-        Notice.objects.filter(user_id=user_id, id__gt=since_id,
-                              created_at__gte=timezone.now() - NOTICE_REPLAY_KEEPS)
-        .order_by("-id").values_list("id", "payload")[:NOTICE_REPLAY_MAX]
+        Notice.objects.filter(user_id=user_id, id__gt=since_id, created_at__gte=timezone.now() - NOTICE_REPLAY_KEEPS)
+        .order_by("-id")
+        .values_list("id", "payload")[:NOTICE_REPLAY_MAX]
     )
     replay = [{**payload, "id": notice_id} for notice_id, payload in reversed(rows)]
     last_id = rows[0][0] if rows else latest_notice_id(user_id)

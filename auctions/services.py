@@ -1,5 +1,6 @@
 """Lot status transitions: the clock opening and closing lots; sellers listing, editing and cancelling them; staff
 cancelling, extending and banning bidders (the admin's actions)."""
+
 from __future__ import annotations
 
 from contextlib import nullcontext
@@ -16,8 +17,8 @@ from auctions.watchlist import interested_user_ids
 from bidding import events, outbox
 from bidding.exceptions import Forbidden, InvalidBid, LotClosed, LotNotFound, NotAuthenticated
 from bidding.locks import lot_lock
-from bidding.money import check_cents
 from bidding.models import Bid
+from bidding.money import check_cents
 
 log = structlog.get_logger(__name__)
 
@@ -55,9 +56,13 @@ def send_closing_soon(*, now: datetime | None = None) -> list[int]:
     with transaction.atomic():
         lots = list(
             Lot.objects.select_for_update(skip_locked=True)
-            .filter(status__in=[Lot.Status.SCHEDULED, Lot.Status.OPEN], closing_soon_sent_at__isnull=True,
-                    starts_at__lte=now, ends_at__gt=now,
-                    ends_at__lte=now + timedelta(seconds=settings.LOT_CLOSING_SOON_SECONDS))
+            .filter(
+                status__in=[Lot.Status.SCHEDULED, Lot.Status.OPEN],
+                closing_soon_sent_at__isnull=True,
+                starts_at__lte=now,
+                ends_at__gt=now,
+                ends_at__lte=now + timedelta(seconds=settings.LOT_CLOSING_SOON_SECONDS),
+            )
             .order_by("ends_at")[:100]
         )
         for lot in lots:
@@ -124,27 +129,64 @@ def close_lot(lot: Lot, now: datetime) -> None:
         for user_id in interested_user_ids(lot.pk) | {lot.seller_id}  # the seller hears the result wherever they are
     ]
     events.record_and_broadcast(lot, events.closed(lot, winner_number=winner_number, now=now), notify=notify)
-    log.info("lot_closed", lot_id=lot.pk, seq=lot.seq, winner_id=lot.winner_id, amount=lot.high_bid_amount,
-             reserve_met=lot.reserve_met)
+    log.info(
+        "lot_closed",
+        lot_id=lot.pk,
+        seq=lot.seq,
+        winner_id=lot.winner_id,
+        amount=lot.high_bid_amount,
+        reserve_met=lot.reserve_met,
+    )
 
 
 # --- what sellers do with their lots ----------------------------------------------------------------------------
-EDITABLE_FIELDS = ("title", "description", "photo_url", "starting_price", "reserve_price", "buy_now_price", "starts_at", "ends_at",
-                   "soft_close_window", "soft_close_extension", "hard_end_at")
+EDITABLE_FIELDS = (
+    "title",
+    "description",
+    "photo_url",
+    "starting_price",
+    "reserve_price",
+    "buy_now_price",
+    "starts_at",
+    "ends_at",
+    "soft_close_window",
+    "soft_close_extension",
+    "hard_end_at",
+)
 
 
-def create_lot(*, seller, title: str, starting_price: object, ends_at: datetime, starts_at: datetime | None = None,
-               description: str = "", photo_url: str = "", reserve_price: object = None, soft_close_window: int | None = None,
-               soft_close_extension: int | None = None, hard_end_at: datetime | None = None,
-               buy_now_price: object = None) -> Lot:
+def create_lot(
+    *,
+    seller,
+    title: str,
+    starting_price: object,
+    ends_at: datetime,
+    starts_at: datetime | None = None,
+    description: str = "",
+    photo_url: str = "",
+    reserve_price: object = None,
+    soft_close_window: int | None = None,
+    soft_close_extension: int | None = None,
+    hard_end_at: datetime | None = None,
+    buy_now_price: object = None,
+) -> Lot:
     """List a lot: open at once if it starts now or earlier (or no start is given), else scheduled."""
     _check_seller(seller)
     starts_at = starts_at or timezone.now()
     fields = _checked_fields(
-        {"title": title, "description": description, "photo_url": photo_url, "starting_price": starting_price,
-         "reserve_price": reserve_price,
-         "starts_at": starts_at, "ends_at": ends_at, "soft_close_window": soft_close_window,
-         "soft_close_extension": soft_close_extension, "hard_end_at": hard_end_at, "buy_now_price": buy_now_price},
+        {
+            "title": title,
+            "description": description,
+            "photo_url": photo_url,
+            "starting_price": starting_price,
+            "reserve_price": reserve_price,
+            "starts_at": starts_at,
+            "ends_at": ends_at,
+            "soft_close_window": soft_close_window,
+            "soft_close_extension": soft_close_extension,
+            "hard_end_at": hard_end_at,
+            "buy_now_price": buy_now_price,
+        },
         now=timezone.now(),
     )
     # Unset soft-close knobs take the site's defaults; unset reserve and hard end stay unset.
@@ -159,8 +201,10 @@ def create_lot(*, seller, title: str, starting_price: object, ends_at: datetime,
 def _tell_seller(lot: Lot, *, watchers: int | None) -> None:
     """The seller's dashboard, wherever it is open, picks the lot up (after commit)."""
     now = timezone.now()
-    events.notify_on_commit([(lot.seller_id, events.seller_lot_changed(
-        events.seller_lot(lot, now=now, watchers=watchers), now=now))], stored=False)
+    events.notify_on_commit(
+        [(lot.seller_id, events.seller_lot_changed(events.seller_lot(lot, now=now, watchers=watchers), now=now))],
+        stored=False,
+    )
 
 
 NULLABLE_FIELDS = ("reserve_price", "hard_end_at", "buy_now_price")

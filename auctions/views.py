@@ -1,4 +1,5 @@
 """The pages. Each renders what it can at once; its script keeps it live (sockets or the JSON API)."""
+
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
@@ -20,25 +21,44 @@ def lot_list(request):
 def lot_detail(request, lot_id: int):
     lot = get_object_or_404(Lot.objects.select_related("seller"), pk=lot_id)
     user = request.user
-    return render(request, "auctions/lot_detail.html", {
-        "lot": lot,
-        "is_seller": user.is_authenticated and lot.seller_id == user.pk,
-        "watching": user.is_authenticated and Watch.objects.filter(user=user, lot=lot).exists(),
-    })
+    return render(
+        request,
+        "auctions/lot_detail.html",
+        {
+            "lot": lot,
+            "is_seller": user.is_authenticated and lot.seller_id == user.pk,
+            "watching": user.is_authenticated and Watch.objects.filter(user=user, lot=lot).exists(),
+        },
+    )
 
 
 @login_required
 def my_bids(request):
     now = timezone.now()
-    mine = dict(Bid.objects.filter(bidder=request.user).values("lot_id").annotate(top=Max("amount"))
-                .values_list("lot_id", "top"))
+    mine = dict(
+        Bid.objects.filter(bidder=request.user)
+        .values("lot_id")
+        .annotate(top=Max("amount"))
+        .values_list("lot_id", "top")
+    )
     bid_lots = Lot.objects.filter(pk__in=mine).order_by("ends_at")[:200]
     watched = Lot.objects.filter(watches__user=request.user).order_by("ends_at")[:200]
-    return render(request, "auctions/my_bids.html", {
-        "bids": [{**events.lot_summary(lot, now), "mine": mine[lot.pk], "leading": lot.high_bidder_id == request.user.pk,
-                  "won": lot.winner_id == request.user.pk} for lot in bid_lots],
-        "watched": [events.lot_summary(lot, now) for lot in watched],
-    })
+    return render(
+        request,
+        "auctions/my_bids.html",
+        {
+            "bids": [
+                {
+                    **events.lot_summary(lot, now),
+                    "mine": mine[lot.pk],
+                    "leading": lot.high_bidder_id == request.user.pk,
+                    "won": lot.winner_id == request.user.pk,
+                }
+                for lot in bid_lots
+            ],
+            "watched": [events.lot_summary(lot, now) for lot in watched],
+        },
+    )
 
 
 @login_required

@@ -1,4 +1,5 @@
 """The watchlist, and who should hear of a lot's end: one entry point per action."""
+
 from __future__ import annotations
 
 from auctions.models import Lot, Watch

@@ -10,5 +10,16 @@ class BidAdmin(ViewOnlyAdmin):
 
     list_display = ("lot", "seq", "amount", "bidder", "bidder_number", "kind", "received_at", "created_at")
     list_filter = ("lot",)
-    fields = readonly_fields = ("lot", "seq", "bidder", "bidder_number", "amount", "kind", "outbid_at_once",
-                                "requested_amount", "bid_id", "received_at", "created_at")
+    fields = readonly_fields = (
+        "lot",
+        "seq",
+        "bidder",
+        "bidder_number",
+        "amount",
+        "kind",
+        "outbid_at_once",
+        "requested_amount",
+        "bid_id",
+        "received_at",
+        "created_at",
+    )

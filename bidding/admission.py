@@ -8,6 +8,7 @@ every process rewrites its own fields now and then, so a Redis restarted empty h
 is a sliding-window counter from `limits` (one script call per message). Without Redis (one process), or while
 Redis is unreachable, the process's own counts and buckets are the limit: a Redis outage never locks people out.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -33,7 +34,7 @@ SOCKET_KEY_TTL_SECONDS = 86_400
 
 # KEYS: the cap's hash, the alive set. ARGV: this process, the limit, alive-since, now.
 # Sums this process's field and the fields of processes seen alive; admits and counts the socket if under the limit.
-_ADMIT = """
+_ADMIT = f"""
 local total = 0
 local fields = redis.call('HGETALL', KEYS[1])
 for i = 1, #fields, 2 do
@@ -51,9 +52,9 @@ if total >= tonumber(ARGV[2]) then
 end
 redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
-redis.call('EXPIRE', KEYS[1], %d)
+redis.call('EXPIRE', KEYS[1], {SOCKET_KEY_TTL_SECONDS})
 return 1
-""" % SOCKET_KEY_TTL_SECONDS
+"""
 
 
 class SocketCap:
@@ -73,8 +74,16 @@ class SocketCap:
             try:
                 client = async_redis_client()
                 now = time.time()
-                admitted = await client.eval(_ADMIT, 2, self.redis_key(key), presence.ALIVE_KEY,
-                                             presence.PROCESS_ID, limit, now - settings.PRESENCE_STALE_SECONDS, now)
+                admitted = await client.eval(
+                    _ADMIT,
+                    2,
+                    self.redis_key(key),
+                    presence.ALIVE_KEY,
+                    presence.PROCESS_ID,
+                    limit,
+                    now - settings.PRESENCE_STALE_SECONDS,
+                    now,
+                )
             except (RedisError, OSError) as exc:
                 log.warning("socket_cap_not_shared", cap=self.name, error=repr(exc))  # this process's cap holds
                 admitted = 1
@@ -122,8 +131,12 @@ def _limiter() -> SlidingWindowCounterRateLimiter:
     loop = asyncio.get_running_loop()
     limiter = _limiters.get(loop)
     if limiter is None:
-        storage = RedisStorage("async+" + settings.REDIS_URL, implementation="redispy", key_prefix="gavel:budget",
-                               connection_pool=async_redis_client().connection_pool)
+        storage = RedisStorage(
+            "async+" + settings.REDIS_URL,
+            implementation="redispy",
+            key_prefix="gavel:budget",
+            connection_pool=async_redis_client().connection_pool,
+        )
         limiter = _limiters[loop] = SlidingWindowCounterRateLimiter(storage)
     return limiter
 

@@ -1,4 +1,5 @@
 """HTTP API for bids: the same service, the same codes and payloads as the lot socket."""
+
 from __future__ import annotations
 
 from django.db.models import Max
@@ -17,23 +18,38 @@ from bidding.exceptions import HTTP_STATUS, BidRefused, NotAuthenticated, RateLi
 from bidding.models import Bid
 from bidding.services import buy_now, place_bid
 
-_bid_reply = inline_serializer("BidReply", {
-    "type": serializers.ChoiceField(["bid_accepted", "bid_rejected"]),
-    "lot": serializers.IntegerField(required=False), "bid_id": serializers.CharField(allow_null=True),
-    "amount": serializers.IntegerField(required=False), "seq": serializers.IntegerField(required=False),
-    "leading": serializers.BooleanField(required=False), "automatic": serializers.BooleanField(required=False),
-    "max_amount": serializers.IntegerField(required=False, allow_null=True),
-    "duplicate": serializers.BooleanField(required=False),
-    "code": serializers.CharField(required=False), "message": serializers.CharField(required=False),
-})
-_bid_request = inline_serializer("BidRequest", {
-    "amount": serializers.IntegerField(help_text="Cents; at least the minimum next bid."),
-    "max_amount": serializers.IntegerField(required=False, help_text="Cents; your hidden maximum (automatic bids)."),
-    "bid_id": serializers.CharField(max_length=64, help_text="Client-chosen; reuse it to retry."),
-})
-_buy_now_request = inline_serializer("BuyNowRequest", {
-    "bid_id": serializers.CharField(max_length=64, help_text="Client-chosen; reuse it to retry."),
-})
+_bid_reply = inline_serializer(
+    "BidReply",
+    {
+        "type": serializers.ChoiceField(["bid_accepted", "bid_rejected"]),
+        "lot": serializers.IntegerField(required=False),
+        "bid_id": serializers.CharField(allow_null=True),
+        "amount": serializers.IntegerField(required=False),
+        "seq": serializers.IntegerField(required=False),
+        "leading": serializers.BooleanField(required=False),
+        "automatic": serializers.BooleanField(required=False),
+        "max_amount": serializers.IntegerField(required=False, allow_null=True),
+        "duplicate": serializers.BooleanField(required=False),
+        "code": serializers.CharField(required=False),
+        "message": serializers.CharField(required=False),
+    },
+)
+_bid_request = inline_serializer(
+    "BidRequest",
+    {
+        "amount": serializers.IntegerField(help_text="Cents; at least the minimum next bid."),
+        "max_amount": serializers.IntegerField(
+            required=False, help_text="Cents; your hidden maximum (automatic bids)."
+        ),
+        "bid_id": serializers.CharField(max_length=64, help_text="Client-chosen; reuse it to retry."),
+    },
+)
+_buy_now_request = inline_serializer(
+    "BuyNowRequest",
+    {
+        "bid_id": serializers.CharField(max_length=64, help_text="Client-chosen; reuse it to retry."),
+    },
+)
 
 
 class _BidWriteView(APIView):
@@ -45,8 +61,10 @@ class _BidWriteView(APIView):
 
     def throttled(self, request, wait):
         refusal = RateLimited(retry_after=int(wait or 1))
-        raise _Refused(events.bid_rejected(request.data.get("bid_id") if hasattr(request.data, "get") else None,
-                                           refusal), HTTP_STATUS[refusal.code])
+        raise _Refused(
+            events.bid_rejected(request.data.get("bid_id") if hasattr(request.data, "get") else None, refusal),
+            HTTP_STATUS[refusal.code],
+        )
 
     def handle_exception(self, exc):
         if isinstance(exc, _Refused):
@@ -60,53 +78,106 @@ class LotBidsView(_BidWriteView):
     def get_throttles(self):
         return [ScopedRateThrottle()] if self.request.method == "POST" else []
 
-
-    @extend_schema(responses=inline_serializer("BidHistory", {
-        "lot": serializers.IntegerField(),
-        "bids": inline_serializer("BidRow", {
-            "seq": serializers.IntegerField(), "amount": serializers.IntegerField(),
-            "bidder": serializers.CharField(), "at": serializers.DateTimeField(), "yours": serializers.BooleanField(),
-            "kind": serializers.ChoiceField(["manual", "automatic", "buy_now"]),
-            "outbid_at_once": serializers.BooleanField(),
-            "your_max_amount": serializers.IntegerField(allow_null=True, required=False),
-        }, many=True),
-    }))
+    @extend_schema(
+        responses=inline_serializer(
+            "BidHistory",
+            {
+                "lot": serializers.IntegerField(),
+                "bids": inline_serializer(
+                    "BidRow",
+                    {
+                        "seq": serializers.IntegerField(),
+                        "amount": serializers.IntegerField(),
+                        "bidder": serializers.CharField(),
+                        "at": serializers.DateTimeField(),
+                        "yours": serializers.BooleanField(),
+                        "kind": serializers.ChoiceField(["manual", "automatic", "buy_now"]),
+                        "outbid_at_once": serializers.BooleanField(),
+                        "your_max_amount": serializers.IntegerField(allow_null=True, required=False),
+                    },
+                    many=True,
+                ),
+            },
+        )
+    )
     def get(self, request: Request, lot_id: int) -> Response:
         if not Lot.objects.filter(pk=lot_id).exists():
             return Response({"code": "not_found", "message": "There is no such lot."}, status=404)
         viewer = request.user.pk if request.user.is_authenticated else None
-        rows = Bid.objects.filter(lot_id=lot_id).order_by("-seq").values_list(
-            "seq", "amount", "bidder_number", "created_at", "bidder_id", "kind", "outbid_at_once", "max_amount")[:500]
-        return Response({"lot": lot_id, "bids": [
-            {"seq": seq, "amount": amount, "bidder": events.bidder_alias(number), "at": events.iso(at),
-             "yours": bidder_id == viewer, "kind": kind, "outbid_at_once": outbid_at_once,
-             # A maximum is shown to its owner only.
-             **({"your_max_amount": max_amount} if bidder_id == viewer else {})}
-            for seq, amount, number, at, bidder_id, kind, outbid_at_once, max_amount in rows
-        ]})
+        rows = (
+            Bid.objects.filter(lot_id=lot_id)
+            .order_by("-seq")
+            .values_list(
+                "seq", "amount", "bidder_number", "created_at", "bidder_id", "kind", "outbid_at_once", "max_amount"
+            )[:500]
+        )
+        return Response(
+            {
+                "lot": lot_id,
+                "bids": [
+                    {
+                        "seq": seq,
+                        "amount": amount,
+                        "bidder": events.bidder_alias(number),
+                        "at": events.iso(at),
+                        "yours": bidder_id == viewer,
+                        "kind": kind,
+                        "outbid_at_once": outbid_at_once,
+                        # A maximum is shown to its owner only.
+                        **({"your_max_amount": max_amount} if bidder_id == viewer else {}),
+                    }
+                    for seq, amount, number, at, bidder_id, kind, outbid_at_once, max_amount in rows
+                ],
+            }
+        )
 
-    @extend_schema(request=_bid_request, responses={201: _bid_reply, 400: _bid_reply, 401: _bid_reply,
-                                                    403: _bid_reply, 404: _bid_reply, 409: _bid_reply,
-                                                    429: _bid_reply, 503: _bid_reply})
+    @extend_schema(
+        request=_bid_request,
+        responses={
+            201: _bid_reply,
+            400: _bid_reply,
+            401: _bid_reply,
+            403: _bid_reply,
+            404: _bid_reply,
+            409: _bid_reply,
+            429: _bid_reply,
+            503: _bid_reply,
+        },
+    )
     def post(self, request: Request, lot_id: int) -> Response:
         received_at = timezone.now()  # first thing: on time means received before the end
         data = request.data if isinstance(request.data, dict) else {}
         bid_id = data.get("bid_id")
         try:
-            outcome = place_bid(user=request.user, lot_id=lot_id, amount=data.get("amount"), bid_id=bid_id,
-                                max_amount=data.get("max_amount"), received_at=received_at)
+            outcome = place_bid(
+                user=request.user,
+                lot_id=lot_id,
+                amount=data.get("amount"),
+                bid_id=bid_id,
+                max_amount=data.get("max_amount"),
+                received_at=received_at,
+            )
         except BidRefused as refusal:
             return _refusal_response(events.bid_rejected(bid_id, refusal), HTTP_STATUS[refusal.code])
         return Response(events.bid_accepted(outcome), status=201)
 
 
-
 class BuyNowView(_BidWriteView):
     """POST: buy the lot now at its buy-now price (offered until the first bid); the lot closes at once."""
 
-    @extend_schema(request=_buy_now_request, responses={201: _bid_reply, 400: _bid_reply, 401: _bid_reply,
-                                                        403: _bid_reply, 404: _bid_reply, 409: _bid_reply,
-                                                        429: _bid_reply, 503: _bid_reply})
+    @extend_schema(
+        request=_buy_now_request,
+        responses={
+            201: _bid_reply,
+            400: _bid_reply,
+            401: _bid_reply,
+            403: _bid_reply,
+            404: _bid_reply,
+            409: _bid_reply,
+            429: _bid_reply,
+            503: _bid_reply,
+        },
+    )
     def post(self, request: Request, lot_id: int) -> Response:
         received_at = timezone.now()
         bid_id = request.data.get("bid_id") if isinstance(request.data, dict) else None
@@ -134,21 +205,52 @@ def _refusal_response(payload: dict, status: int) -> Response:
 class MyBidsView(APIView):
     """The lots I bid on: my highest bid on each, whether I lead, and the lot's state; soonest end first."""
 
-    @extend_schema(responses=inline_serializer("MyBids", {"lots": inline_serializer("MyBidRow", {
-        "lot": serializers.IntegerField(), "title": serializers.CharField(), "status": serializers.CharField(),
-        "my_highest": serializers.IntegerField(), "high_bid": serializers.IntegerField(),
-        "leading": serializers.BooleanField(), "won": serializers.BooleanField(), "ends_at": serializers.DateTimeField(),
-    }, many=True)}))
+    @extend_schema(
+        responses=inline_serializer(
+            "MyBids",
+            {
+                "lots": inline_serializer(
+                    "MyBidRow",
+                    {
+                        "lot": serializers.IntegerField(),
+                        "title": serializers.CharField(),
+                        "status": serializers.CharField(),
+                        "my_highest": serializers.IntegerField(),
+                        "high_bid": serializers.IntegerField(),
+                        "leading": serializers.BooleanField(),
+                        "won": serializers.BooleanField(),
+                        "ends_at": serializers.DateTimeField(),
+                    },
+                    many=True,
+                )
+            },
+        )
+    )
     def get(self, request: Request) -> Response:
         if not request.user.is_authenticated:
             return _refusal_response(events.error(NotAuthenticated()), HTTP_STATUS[NotAuthenticated.code])
         now = timezone.now()
-        mine = dict(Bid.objects.filter(bidder_id=request.user.pk).values("lot_id").annotate(top=Max("amount"))
-                    .values_list("lot_id", "top"))
+        mine = dict(
+            Bid.objects.filter(bidder_id=request.user.pk)
+            .values("lot_id")
+            .annotate(top=Max("amount"))
+            .values_list("lot_id", "top")
+        )
         lots = Lot.objects.filter(pk__in=mine).order_by("ends_at")[:500]
-        return Response({"lots": [
-            {"lot": lot.pk, "title": lot.title, "status": events.lot_status_at(lot, now), "my_highest": mine[lot.pk],
-             "high_bid": lot.high_bid_amount, "leading": lot.high_bidder_id == request.user.pk,
-             "won": lot.winner_id == request.user.pk, "ends_at": events.iso(lot.ends_at)}
-            for lot in lots
-        ]})
+        return Response(
+            {
+                "lots": [
+                    {
+                        "lot": lot.pk,
+                        "title": lot.title,
+                        "status": events.lot_status_at(lot, now),
+                        "my_highest": mine[lot.pk],
+                        "high_bid": lot.high_bid_amount,
+                        "leading": lot.high_bidder_id == request.user.pk,
+                        "won": lot.winner_id == request.user.pk,
+                        "ends_at": events.iso(lot.ends_at),
+                    }
+                    for lot in lots
+                ]
+            }
+        )

@@ -1,4 +1,5 @@
 """The sockets: parse, authorize, call the service, send. Nothing here decides a bid."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,17 +9,17 @@ from typing import Any
 
 import structlog
 from channels.db import database_sync_to_async
-from redis.exceptions import RedisError
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from auctions import selectors, watchlist
 from bidding import admission, events, fanout, presence, protocol
 from bidding.exceptions import BidRefused, Forbidden, InvalidBid, RateLimited, Unavailable
-from config import draining, metrics
 from bidding.rate_limit import TokenBucket
 from bidding.services import abuy_now, aplace_bid
+from config import draining, metrics
 
 log = structlog.get_logger(__name__)
 
@@ -51,6 +52,8 @@ async def latest_seq(lot_id: int) -> int | None:
         _lot_seqs.clear()
     _lot_seqs[lot_id] = (now, seq)
     return seq
+
+
 def _session_is_valid(session_key: str, user_id: int) -> bool:
     from importlib import import_module
 
@@ -272,14 +275,29 @@ class LotConsumer(GavelSocket):
         await self.send_json(pong)
 
     async def on_bid(self, message: dict[str, Any]) -> None:
-        await self._decide(message, aplace_bid(user=self.scope.get("user"), lot_id=self.lot_id,
-                                               amount=message.get("amount"), bid_id=message.get("bid_id"),
-                                               max_amount=message.get("max_amount"), received=self.received_ns,
-                                               received_at=self.received_at))
+        await self._decide(
+            message,
+            aplace_bid(
+                user=self.scope.get("user"),
+                lot_id=self.lot_id,
+                amount=message.get("amount"),
+                bid_id=message.get("bid_id"),
+                max_amount=message.get("max_amount"),
+                received=self.received_ns,
+                received_at=self.received_at,
+            ),
+        )
 
     async def on_buy_now(self, message: dict[str, Any]) -> None:
-        await self._decide(message, abuy_now(user=self.scope.get("user"), lot_id=self.lot_id,
-                                             bid_id=message.get("bid_id"), received_at=self.received_at))
+        await self._decide(
+            message,
+            abuy_now(
+                user=self.scope.get("user"),
+                lot_id=self.lot_id,
+                bid_id=message.get("bid_id"),
+                received_at=self.received_at,
+            ),
+        )
 
     async def _decide(self, message: dict[str, Any], decision) -> None:
         bid_id, started = message.get("bid_id"), time.perf_counter()
@@ -291,14 +309,25 @@ class LotConsumer(GavelSocket):
                 outcome = await decision
             except BidRefused as refusal:
                 metrics.BIDS.labels("refused", refusal.code).inc()
-                log.info("bid_refused", bid_id=events.bid_rejected(bid_id, refusal)["bid_id"], code=refusal.code,
-                         latency_ms=round((time.perf_counter() - started) * 1000, 2))
+                log.info(
+                    "bid_refused",
+                    bid_id=events.bid_rejected(bid_id, refusal)["bid_id"],
+                    code=refusal.code,
+                    latency_ms=round((time.perf_counter() - started) * 1000, 2),
+                )
                 await self.send_json(events.bid_rejected(bid_id, refusal))
                 return
             metrics.BIDS.labels("accepted", "").inc()
-            log.info("bid_accepted", bid_id=outcome.bid_id, amount=outcome.amount, seq=outcome.seq,
-                     kind=message["type"], leading=outcome.leading, duplicate=outcome.duplicate,
-                     latency_ms=round((time.perf_counter() - started) * 1000, 2))
+            log.info(
+                "bid_accepted",
+                bid_id=outcome.bid_id,
+                amount=outcome.amount,
+                seq=outcome.seq,
+                kind=message["type"],
+                leading=outcome.leading,
+                duplicate=outcome.duplicate,
+                latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            )
             await self.send_json(events.bid_accepted(outcome))
 
     async def on_sync(self, message: dict[str, Any]) -> None:
@@ -321,8 +350,13 @@ class MeConsumer(GavelSocket):
         if not await self.open(login_required=True):
             return
         log.info("ws_open", socket="me")
-        await self.send_json(events.me(watching=await _watched_lot_ids(self.scope["user"]),
-                                       last_id=await _latest_notice_id(self.user_id), now=timezone.now()))
+        await self.send_json(
+            events.me(
+                watching=await _watched_lot_ids(self.scope["user"]),
+                last_id=await _latest_notice_id(self.user_id),
+                now=timezone.now(),
+            )
+        )
 
     async def on_sync(self, message: dict[str, Any]) -> None:
         try:

@@ -4,6 +4,7 @@ Every lot event (high_bid, extended, closed, cancelled) carries the lot's sequen
 auctions.LotEvent in the same transaction as the change it announces, and is broadcast only after that transaction
 commits.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -65,8 +66,9 @@ def buy_now_price(lot: Lot, now: datetime) -> int | None:
     return lot.buy_now_price
 
 
-def snapshot(lot: Lot, *, now: datetime, high_bidder_number: int | None, your_number: int | None,
-             your_max: int | None = None) -> Payload:
+def snapshot(
+    lot: Lot, *, now: datetime, high_bidder_number: int | None, your_number: int | None, your_max: int | None = None
+) -> Payload:
     return {
         "type": "snapshot",
         "lot": {
@@ -100,18 +102,33 @@ def snapshot(lot: Lot, *, now: datetime, high_bidder_number: int | None, your_nu
 
 def lot_summary(lot: Lot, now: datetime) -> Payload:
     """A lot's public state in a list (lots list, my lots)."""
-    return {"id": lot.pk, "title": lot.title, "status": lot_status_at(lot, now),
-            "high_bid": lot.high_bid_amount, "bid_count": lot.bid_count, "min_next_bid": lot_min_next_bid(lot),
-            "starts_at": iso(lot.starts_at), "ends_at": iso(lot.ends_at), "seq": lot.seq,
-            "reserve_met": lot.reserve_met, "has_reserve": lot.reserve_price is not None,
-            "buy_now_price": buy_now_price(lot, now)}
+    return {
+        "id": lot.pk,
+        "title": lot.title,
+        "status": lot_status_at(lot, now),
+        "high_bid": lot.high_bid_amount,
+        "bid_count": lot.bid_count,
+        "min_next_bid": lot_min_next_bid(lot),
+        "starts_at": iso(lot.starts_at),
+        "ends_at": iso(lot.ends_at),
+        "seq": lot.seq,
+        "reserve_met": lot.reserve_met,
+        "has_reserve": lot.reserve_price is not None,
+        "buy_now_price": buy_now_price(lot, now),
+    }
 
 
 def seller_lot(lot: Lot, *, now: datetime, watchers: int) -> Payload:
     """One row of the seller's live dashboard: the public state plus what only the seller may know about their own
     lot (its reserve). Never a bidder's maximum."""
-    return {**lot_summary(lot, now), "reserve_price": lot.reserve_price, "bidder_count": lot.bidder_count,
-            "hard_end_at": iso(lot.hard_end_at), "watchers": watchers, "winner_found": lot.winner_id is not None}
+    return {
+        **lot_summary(lot, now),
+        "reserve_price": lot.reserve_price,
+        "bidder_count": lot.bidder_count,
+        "hard_end_at": iso(lot.hard_end_at),
+        "watchers": watchers,
+        "winner_found": lot.winner_id is not None,
+    }
 
 
 def seller_snapshot(rows: list[Payload], *, now: datetime) -> Payload:
@@ -124,12 +141,24 @@ def seller_lot_changed(row: Payload, *, now: datetime) -> Payload:
 
 
 def watchers(counts: dict[int, int], *, now: datetime) -> Payload:
-    return {"type": "watchers", "lots": {str(lot_id): count for lot_id, count in counts.items()},
-            "server_time": iso(now)}
+    return {
+        "type": "watchers",
+        "lots": {str(lot_id): count for lot_id, count in counts.items()},
+        "server_time": iso(now),
+    }
 
 
-def high_bid(lot: Lot, *, amount: int, bidder_number: int, now: datetime, extended: bool, automatic: bool = False,
-             outbid_at_once: bool = False, buy_now: bool = False) -> Payload:
+def high_bid(
+    lot: Lot,
+    *,
+    amount: int,
+    bidder_number: int,
+    now: datetime,
+    extended: bool,
+    automatic: bool = False,
+    outbid_at_once: bool = False,
+    buy_now: bool = False,
+) -> Payload:
     """One bid row. A client bid answered by a hidden maximum makes two or three of these, in sequence order; the
     last one is the lot's state. Never carries anyone's maximum."""
     return {
@@ -167,21 +196,40 @@ def closed(lot: Lot, *, winner_number: int | None, now: datetime) -> Payload:
 
 def lot_cancelled(lot: Lot, *, reason: str, now: datetime) -> Payload:
     """A lot event (it carries the lot's seq) and, the same payload, a notice to its bidders and watchers."""
-    return {"type": "cancelled", "lot": lot.pk, "title": lot.title, "seq": lot.seq, "status": lot.status,
-            "reason": reason, "server_time": iso(now)}
+    return {
+        "type": "cancelled",
+        "lot": lot.pk,
+        "title": lot.title,
+        "seq": lot.seq,
+        "status": lot.status,
+        "reason": reason,
+        "server_time": iso(now),
+    }
 
 
 def extended(lot: Lot, *, reason: str, now: datetime) -> Payload:
     """Staff moved the end later: a lot event (it carries the lot's seq) and, the same payload, a notice to its
     bidders, watchers and seller. verify_lot replays the end from these events."""
-    return {"type": "extended", "lot": lot.pk, "title": lot.title, "seq": lot.seq, "ends_at": iso(lot.ends_at),
-            "reason": reason, "server_time": iso(now)}
+    return {
+        "type": "extended",
+        "lot": lot.pk,
+        "title": lot.title,
+        "seq": lot.seq,
+        "ends_at": iso(lot.ends_at),
+        "reason": reason,
+        "server_time": iso(now),
+    }
 
 
 def banned(*, reason: str, lot: Lot | None, now: datetime) -> Payload:
     """To the banned user alone: they may watch, never bid; `lot` is where staff acted, if anywhere."""
-    return {"type": "banned", "lot": None if lot is None else lot.pk, "title": None if lot is None else lot.title,
-            "reason": reason, "server_time": iso(now)}
+    return {
+        "type": "banned",
+        "lot": None if lot is None else lot.pk,
+        "title": None if lot is None else lot.title,
+        "reason": reason,
+        "server_time": iso(now),
+    }
 
 
 def outbid(lot: Lot, *, now: datetime) -> Payload:
@@ -202,14 +250,28 @@ def won(lot: Lot, *, now: datetime) -> Payload:
 
 
 def lot_closing_soon(lot: Lot, *, now: datetime) -> Payload:
-    return {"type": "lot_closing_soon", "lot": lot.pk, "title": lot.title, "ends_at": iso(lot.ends_at),
-            "high_bid": lot.high_bid_amount, "min_next_bid": lot_min_next_bid(lot), "server_time": iso(now)}
+    return {
+        "type": "lot_closing_soon",
+        "lot": lot.pk,
+        "title": lot.title,
+        "ends_at": iso(lot.ends_at),
+        "high_bid": lot.high_bid_amount,
+        "min_next_bid": lot_min_next_bid(lot),
+        "server_time": iso(now),
+    }
 
 
 def lot_closed(lot: Lot, *, winner_number: int | None, you_won: bool, now: datetime) -> Payload:
-    return {"type": "lot_closed", "lot": lot.pk, "title": lot.title, "winner": bidder_alias(winner_number),
-            "amount": lot.high_bid_amount if lot.winner_id else None, "reserve_met": lot.reserve_met,
-            "you_won": you_won, "server_time": iso(now)}
+    return {
+        "type": "lot_closed",
+        "lot": lot.pk,
+        "title": lot.title,
+        "winner": bidder_alias(winner_number),
+        "amount": lot.high_bid_amount if lot.winner_id else None,
+        "reserve_met": lot.reserve_met,
+        "you_won": you_won,
+        "server_time": iso(now),
+    }
 
 
 def me(*, watching: list[int], last_id: int, now: datetime) -> Payload:
@@ -233,16 +295,23 @@ def me_synced(*, last_id: int, now: datetime) -> Payload:
 def bid_accepted(outcome: BidOutcome) -> Payload:
     """To the bidder alone: `leading` false means a hidden maximum beat the bid at once; `max_amount` is theirs.
     A retry of an accepted bid gets exactly the original fields, with `duplicate` true."""
-    return {"type": "bid_accepted", "lot": outcome.lot_id, "bid_id": outcome.bid_id, "amount": outcome.amount,
-            "seq": outcome.seq, "leading": outcome.leading, "automatic": outcome.automatic,
-            "max_amount": outcome.max_amount, "duplicate": outcome.duplicate}
+    return {
+        "type": "bid_accepted",
+        "lot": outcome.lot_id,
+        "bid_id": outcome.bid_id,
+        "amount": outcome.amount,
+        "seq": outcome.seq,
+        "leading": outcome.leading,
+        "automatic": outcome.automatic,
+        "max_amount": outcome.max_amount,
+        "duplicate": outcome.duplicate,
+    }
 
 
 def bid_rejected(bid_id: object, refusal: BidRefused) -> Payload:
     # Echo the client's id only when it is one we could have accepted, so the reply stays small and plain.
     echo = bid_id if isinstance(bid_id, str) and 0 < len(bid_id) <= 64 else None
-    return {"type": "bid_rejected", "bid_id": echo, "code": refusal.code, "message": refusal.message,
-            **refusal.details}
+    return {"type": "bid_rejected", "bid_id": echo, "code": refusal.code, "message": refusal.message, **refusal.details}
 
 
 def error(refusal: BidRefused) -> Payload:
@@ -267,8 +336,9 @@ def broadcast_on_commit(lot_id: int, seq: int, text: str, *, notify: list[tuple[
     broadcast_all_on_commit(lot_id, [(seq, text)], notify=notify)
 
 
-def broadcast_all_on_commit(lot_id: int, texts: list[tuple[int, str]], *,
-                            notify: list[tuple[int, Payload]] = ()) -> None:
+def broadcast_all_on_commit(
+    lot_id: int, texts: list[tuple[int, str]], *, notify: list[tuple[int, Payload]] = ()
+) -> None:
     """Send stored lot events, (seq, encoded text) in sequence order, and personal notices once the transaction
     commits; then mark the events published, all of them in one write (bidding/outbox.py).
 

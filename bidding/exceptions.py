@@ -3,6 +3,7 @@
 The consumer and the HTTP API both turn these into the same reply (bidding.events.bid_rejected), so a client
 sees one vocabulary whatever the transport. docs/protocol.md lists them.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -17,6 +17,7 @@ clients ``sync`` from the database on a gap. When the subscription connection is
 lost, the hub reconnects and sends every local socket a ``resync`` so none waits for an event it missed.
 Personal notices (``outbid``, ``won``) are rare and stay on the channel layer's user groups.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -24,8 +25,8 @@ import json
 import struct
 import time
 import weakref
-from datetime import datetime
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 import redis.asyncio as aredis
 import structlog
@@ -57,6 +58,8 @@ def text_frame(text: str) -> bytes:
     else:
         header = struct.pack("!BBQ", 0x81, 127, size)
     return header + payload
+
+
 RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
 
 
@@ -265,4 +268,6 @@ def _note_bid(lot_id: int, text: str) -> None:
     if text.startswith('{"type": "high_bid"'):
         event = json.loads(text)
         committed_floor.raise_to(lot_id, event["min_next_bid"])
-        metrics.BROADCAST_LATENCY.observe(max(0.0, time.time() - datetime.fromisoformat(event["server_time"]).timestamp()))
+        metrics.BROADCAST_LATENCY.observe(
+            max(0.0, time.time() - datetime.fromisoformat(event["server_time"]).timestamp())
+        )

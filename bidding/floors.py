@@ -3,6 +3,7 @@
 High bids only ever rise, so a bid below a committed floor is too low now and forever; refusing it needs no lock
 and no query. The database still decides every bid that clears the floor.
 """
+
 from __future__ import annotations
 
 import threading

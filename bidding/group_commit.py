@@ -5,6 +5,7 @@ holds the lot: the lock's round trips, the hop to the decision thread and back, 
 Deciding what queued meanwhile as one group pays that once per group instead of once per bid, without waiting
 for anything: a bid that finds the lot idle is decided at once, alone. Arrival order is kept.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -33,7 +34,7 @@ class Queue(Generic[Item]):
         """Remove and return, in arrival order, the waiting items `select` accepts (all of them by default, at most
         the group size either way). Each must then be answered."""
         chosen = [(item, future) for item, future in self._entries if select is None or select(item)]
-        chosen = chosen[:self._max_group]
+        chosen = chosen[: self._max_group]
         for item, future in chosen:
             self._taken[id(item)] = future
         gone = {id(item) for item, _ in chosen}

@@ -1,4 +1,5 @@
 """The bid increment table: how much a new bid must beat the current high bid by. All cents."""
+
 from __future__ import annotations
 
 # (upper bound of the current high bid, exclusive; increment). The last row applies to everything above.

@@ -9,6 +9,7 @@ The socket path waits in the event loop, never in a worker thread: a hot lot mus
 every other lot's bids share. Within one process a lot's bids queue in bidding/group_commit.py, and one lock is
 taken per group of them.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -68,8 +69,12 @@ def async_redis_client() -> aredis.Redis:
     client = _async_clients.get(loop)
     if client is None:
         pool = aredis.BlockingConnectionPool.from_url(
-            settings.REDIS_URL, max_connections=settings.REDIS_MAX_CONNECTIONS, timeout=settings.BID_LOCK_WAIT_SECONDS,
-            socket_timeout=2, socket_connect_timeout=2, retry=settings.REDIS_ASYNC_RETRY,
+            settings.REDIS_URL,
+            max_connections=settings.REDIS_MAX_CONNECTIONS,
+            timeout=settings.BID_LOCK_WAIT_SECONDS,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+            retry=settings.REDIS_ASYNC_RETRY,
         )
         client = _async_clients[loop] = aredis.Redis(connection_pool=pool)
     return client
@@ -125,8 +130,9 @@ def lot_lock(lot_id: int, *, wait: float | None = None) -> Iterator[None]:
         finally:
             lock.release()
         return
-    lock = redis_client().lock(lock_key(lot_id), timeout=settings.BID_LOCK_TIMEOUT_SECONDS, sleep=POLL_SECONDS,
-                               blocking_timeout=wait)
+    lock = redis_client().lock(
+        lock_key(lot_id), timeout=settings.BID_LOCK_TIMEOUT_SECONDS, sleep=POLL_SECONDS, blocking_timeout=wait
+    )
     with _acquire_errors(lot_id):
         acquired = lock.acquire(token=lock_token())
     if not acquired:
@@ -168,8 +174,11 @@ async def alot_lock(lot_id: int, *, deadline: float | None = None) -> AsyncItera
 @asynccontextmanager
 async def _redis_lock(lot_id: int, deadline: float) -> AsyncIterator[None]:
     lock = async_redis_client().lock(
-        lock_key(lot_id), timeout=settings.BID_LOCK_TIMEOUT_SECONDS, sleep=POLL_SECONDS,
-        blocking_timeout=max(0.001, deadline - time.monotonic()), thread_local=False,
+        lock_key(lot_id),
+        timeout=settings.BID_LOCK_TIMEOUT_SECONDS,
+        sleep=POLL_SECONDS,
+        blocking_timeout=max(0.001, deadline - time.monotonic()),
+        thread_local=False,
     )
     with _acquire_errors(lot_id):
         acquired = await lock.acquire(token=lock_token())

@@ -20,8 +20,10 @@ class Bid(models.Model):
     lot = models.ForeignKey("auctions.Lot", on_delete=models.CASCADE, related_name="bids")
     bidder = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bids")
     amount = models.BigIntegerField(help_text="Cents.")
-    bid_id = models.CharField(
-        max_length=64, null=True, blank=True,
+    bid_id = models.CharField(  # noqa: DJ001 - NULL, not "", so the (bidder, bid_id) constraint spares automatic rows
+        max_length=64,
+        null=True,
+        blank=True,
         help_text="Client-chosen id; a retry with the same id is not a new bid. None on automatic answers.",
     )
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.MANUAL)
@@ -29,16 +31,18 @@ class Bid(models.Model):
     max_amount = models.BigIntegerField(null=True, blank=True, help_text="Cents. Hidden: shown to its owner only.")
     outbid_at_once = models.BooleanField(default=False, help_text="Beaten by an automatic bid in the same decision.")
     standing_max = models.BigIntegerField(
-        null=True, blank=True,
+        null=True,
+        blank=True,
         help_text="Cents. On a request row: its bidder's own maximum standing after this bid, as their reply said "
-                  "(a retry gets the same). Hidden: shown to its owner only.",
+        "(a retry gets the same). Hidden: shown to its owner only.",
     )
     seq = models.PositiveBigIntegerField(help_text="The lot's event sequence number of this bid.")
     bidder_number = models.PositiveIntegerField(help_text="Public alias on this lot: 'Bidder N'.")
     created_at = models.DateTimeField(help_text="Server time the bid was decided (accepted).")
     # The rule for "on time": a bid received before the end counts, however long it then queued for the lot.
     received_at = models.DateTimeField(
-        null=True, blank=True, help_text="Server time the request arrived (the socket frame or the HTTP request).")
+        null=True, blank=True, help_text="Server time the request arrived (the socket frame or the HTTP request)."
+    )
 
     class Meta:
         constraints = [
@@ -46,8 +50,9 @@ class Bid(models.Model):
             models.UniqueConstraint(fields=["lot", "seq"], name="bid_seq_unique_per_lot"),
             # The last line of defence against a lost update: no price ever stands twice as a lot's high bid. (A
             # bid that ties a hidden maximum is recorded, beaten at once, at the same amount: the earlier one leads.)
-            models.UniqueConstraint(fields=["lot", "amount"], condition=Q(outbid_at_once=False),
-                                    name="bid_amount_unique_per_lot"),
+            models.UniqueConstraint(
+                fields=["lot", "amount"], condition=Q(outbid_at_once=False), name="bid_amount_unique_per_lot"
+            ),
             models.CheckConstraint(condition=Q(amount__gt=0), name="bid_amount_positive"),
         ]
         indexes = [models.Index(fields=["lot", "bidder"])]
@@ -74,3 +79,6 @@ class MaximumRaise(models.Model):
         # One bid_id names one action of one user: a retried raise finds its original instead of writing again.
         constraints = [models.UniqueConstraint(fields=["bidder", "bid_id"], name="raise_bid_id_unique_per_bidder")]
         ordering = ["lot", "after_seq", "id"]
+
+    def __str__(self) -> str:
+        return f"maximum raised on lot {self.lot_id} after seq {self.after_seq}"

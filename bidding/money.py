@@ -1,4 +1,5 @@
 """Money crosses every boundary as a positive integer number of cents; anything else is refused."""
+
 from __future__ import annotations
 
 from django.conf import settings

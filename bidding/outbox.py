@@ -10,6 +10,7 @@ had in fact gone out is harmless: clients ignore a `seq` they already have.
 Marks leave the bid path: they are queued and written by one background thread per process, one statement for
 everything published in the last MARK_DELAY_SECONDS (never under the lot's lock, never a write per bid).
 """
+
 from __future__ import annotations
 
 import json
@@ -88,7 +89,8 @@ def mark_published(ranges: list[tuple[int, int, int]]) -> None:
         return
     for lot_id, first, last in ranges:  # the laptop default (SQLite): one process, few events
         LotEvent.objects.filter(lot_id=lot_id, seq__gte=first, seq__lte=last, published_at__isnull=True).update(
-            published_at=now)
+            published_at=now
+        )
 
 
 def encode_stored(payload: dict) -> str:

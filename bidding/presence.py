@@ -7,6 +7,7 @@ processes seen alive recently, so a worker that died (SIGKILL, no goodbye) drops
 PRESENCE_STALE_SECONDS. The same heartbeat and rewrite serve the cross-process socket caps (bidding.admission).
 Without Redis (one process) the hub's own counts are the answer.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -95,5 +96,5 @@ async def watcher_counts(lot_ids: list[int]) -> dict[int, int]:
     alive = set(alive)
     return {
         lot_id: sum(int(count) for process, count in fields.items() if process in alive)
-        for lot_id, fields in zip(lot_ids, per_lot)
+        for lot_id, fields in zip(lot_ids, per_lot, strict=False)
     }

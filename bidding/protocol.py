@@ -1,4 +1,5 @@
 """Parsing of client frames. Every frame is untrusted: it becomes a dict with a known `type` or an InvalidBid."""
+
 from __future__ import annotations
 
 import json
@@ -7,13 +8,13 @@ from typing import Any
 from bidding.exceptions import InvalidBid
 
 
-
 def _refuse_constant(name: str) -> Any:
     raise InvalidBid(f"{name} is not a number this protocol accepts.")
 
 
-def parse_frame(text_data: str | None, bytes_data: bytes | None, *, max_bytes: int,
-                allowed_types: frozenset[str]) -> dict[str, Any]:
+def parse_frame(
+    text_data: str | None, bytes_data: bytes | None, *, max_bytes: int, allowed_types: frozenset[str]
+) -> dict[str, Any]:
     """A dict whose `type` is one of `allowed_types` (the socket's own list: never a handler name), or InvalidBid."""
     if text_data is None:
         raise InvalidBid("Frames must be text (JSON), not binary.")

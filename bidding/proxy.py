@@ -10,6 +10,7 @@ The rules bidders know from the large marketplaces:
 The decision (bidding.services) calls `resolve` under the row lock and writes each step as a bid row with its own
 sequence number, so history and replay stay exact; `verify_lot` replays the same function.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -53,23 +54,37 @@ def _kept_max(maximum: int | None, price: int) -> int | None:
     return maximum if maximum is not None and maximum > price else None
 
 
-def resolve(*, price: int | None, leader_id: int | None, leader_max: int | None, bidder_id: int, amount: int,
-            max_amount: int | None, reserve: int | None) -> Resolution:
+def resolve(
+    *,
+    price: int | None,
+    leader_id: int | None,
+    leader_max: int | None,
+    bidder_id: int,
+    amount: int,
+    max_amount: int | None,
+    reserve: int | None,
+) -> Resolution:
     """`amount` has already been checked against the minimum next bid; `max_amount`, if given, is >= amount."""
     reach = max_amount if max_amount is not None else amount  # the most this bidder will pay now
 
     if price is None or leader_id is None:
         shown = _lift_to_reserve(amount, reach, reserve)
-        return Resolution(steps=(Step(bidder_id, shown, automatic=shown > amount, is_request=True),),
-                          leader_id=bidder_id, leader_max=_kept_max(max_amount, shown))
+        return Resolution(
+            steps=(Step(bidder_id, shown, automatic=shown > amount, is_request=True),),
+            leader_id=bidder_id,
+            leader_max=_kept_max(max_amount, shown),
+        )
 
     defended = leader_max if leader_max is not None else price  # the leader's reach
 
     if leader_id == bidder_id:
         if max_amount is None:
             # A plain bid above your own lead raises the visible price, as you asked.
-            return Resolution(steps=(Step(bidder_id, amount, automatic=False, is_request=True),),
-                              leader_id=bidder_id, leader_max=_kept_max(leader_max, amount))
+            return Resolution(
+                steps=(Step(bidder_id, amount, automatic=False, is_request=True),),
+                leader_id=bidder_id,
+                leader_max=_kept_max(leader_max, amount),
+            )
         if max_amount < defended:
             raise InvalidBid("Your maximum can only be raised, not lowered.", field="max_amount")
         shown = _lift_to_reserve(price, max_amount, reserve)
@@ -85,8 +100,12 @@ def resolve(*, price: int | None, leader_id: int | None, leader_max: int | None,
         shown = max(amount, min(reach, defended + increment_for(defended)))
         shown = _lift_to_reserve(shown, reach, reserve)
         steps.append(Step(bidder_id, shown, automatic=shown > amount, is_request=True))
-        return Resolution(steps=tuple(steps), leader_id=bidder_id, leader_max=_kept_max(max_amount, shown),
-                          outbid_user_ids=(leader_id,))
+        return Resolution(
+            steps=tuple(steps),
+            leader_id=bidder_id,
+            leader_max=_kept_max(max_amount, shown),
+            outbid_user_ids=(leader_id,),
+        )
 
     # The leader's maximum covers this bid (a tie goes to the earlier maximum): the bid stands in the history,
     # beaten at once by the leader's automatic answer.
@@ -96,5 +115,6 @@ def resolve(*, price: int | None, leader_id: int | None, leader_max: int | None,
         Step(bidder_id, reach, automatic=reach > amount, outbid_at_once=True, is_request=True),
         Step(leader_id, answer, automatic=True),
     )
-    return Resolution(steps=steps, leader_id=leader_id, leader_max=_kept_max(leader_max, answer),
-                      outbid_user_ids=(bidder_id,))
+    return Resolution(
+        steps=steps, leader_id=leader_id, leader_max=_kept_max(leader_max, answer), outbid_user_ids=(bidder_id,)
+    )

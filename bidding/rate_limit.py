@@ -1,4 +1,5 @@
 """Token buckets for message limits within one process (per connection; per user when Redis is away)."""
+
 from __future__ import annotations
 
 import time
@@ -46,4 +47,3 @@ class SharedBuckets:
         for key, bucket in list(self._buckets.items()):
             if bucket.tokens + (now - bucket.updated) * bucket.rate >= bucket.capacity:
                 del self._buckets[key]
-

@@ -5,6 +5,7 @@ function the live path uses (bidding/proxy.py), with the increment table and sof
 must reproduce every stored row and the lot's stored state: high bid, bidder, hidden maximum, sequence number,
 end time (soft-close extensions, and staff extensions read from their `extended` events), events and winner.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -24,8 +25,9 @@ def verify_lot(lot: Lot) -> list[str]:
     events = list(LotEvent.objects.filter(lot=lot).order_by("seq").values_list("seq", "payload"))
     # Staff extensions take sequence numbers between bids. One before the first bid is already in
     # original_ends_at (the end as it stood at the first bid); after it, the event sets the end.
-    extensions = [(s, datetime.fromisoformat(payload["ends_at"])) for s, payload in events
-                  if payload.get("type") == "extended"]
+    extensions = [
+        (s, datetime.fromisoformat(payload["ends_at"])) for s, payload in events if payload.get("type") == "extended"
+    ]
     price = leader = leader_max = None
     ends = lot.original_ends_at
     seq = i = r = x = 0
@@ -39,8 +41,9 @@ def verify_lot(lot: Lot) -> list[str]:
             if not bids or at_seq < bids[0].seq or ends is None:
                 continue
             if new_end <= ends:
-                problems.append(f"seq {at_seq}: an extension to {new_end.isoformat()}, not after the end "
-                                f"{ends.isoformat()}")
+                problems.append(
+                    f"seq {at_seq}: an extension to {new_end.isoformat()}, not after the end {ends.isoformat()}"
+                )
             ends = new_end
 
     def apply_raises(upto: int) -> None:
@@ -51,9 +54,15 @@ def verify_lot(lot: Lot) -> list[str]:
             if raise_.bidder_id != leader:
                 problems.append(f"maximum raised by user {raise_.bidder_id} at seq {raise_.after_seq}, not the leader")
                 continue
-            decision = proxy.resolve(price=price, leader_id=leader, leader_max=leader_max, bidder_id=leader,
-                                     amount=min_next_bid(starting_price=lot.starting_price, high_bid=price),
-                                     max_amount=raise_.max_amount, reserve=lot.reserve_price)
+            decision = proxy.resolve(
+                price=price,
+                leader_id=leader,
+                leader_max=leader_max,
+                bidder_id=leader,
+                amount=min_next_bid(starting_price=lot.starting_price, high_bid=price),
+                max_amount=raise_.max_amount,
+                reserve=lot.reserve_price,
+            )
             leader_max = decision.leader_max
 
     while i < len(bids):
@@ -66,7 +75,7 @@ def verify_lot(lot: Lot) -> list[str]:
             steps = [proxy.Step(first.bidder_id, first.amount, automatic=False, is_request=True)]
             price, leader, leader_max = first.amount, first.bidder_id, None
         else:
-            request = next((b for b in bids[i:i + 2] if b.requested_amount is not None), None)
+            request = next((b for b in bids[i : i + 2] if b.requested_amount is not None), None)
             if request is None:
                 problems.append(f"seq {first.seq}: no client request among the rows of this decision")
                 break
@@ -74,23 +83,38 @@ def verify_lot(lot: Lot) -> list[str]:
             if request.requested_amount < minimum:
                 problems.append(f"seq {request.seq}: {request.requested_amount} accepted below the minimum {minimum}")
             try:
-                decision = proxy.resolve(price=price, leader_id=leader, leader_max=leader_max,
-                                         bidder_id=request.bidder_id, amount=request.requested_amount,
-                                         max_amount=request.max_amount, reserve=lot.reserve_price)
+                decision = proxy.resolve(
+                    price=price,
+                    leader_id=leader,
+                    leader_max=leader_max,
+                    bidder_id=request.bidder_id,
+                    amount=request.requested_amount,
+                    max_amount=request.max_amount,
+                    reserve=lot.reserve_price,
+                )
             except BidRefused as refusal:
                 problems.append(f"seq {request.seq}: the rules refuse this bid ({refusal.code})")
                 break
             steps = list(decision.steps)
             price, leader, leader_max = decision.price, decision.leader_id, decision.leader_max
-        stored = bids[i:i + len(steps)]
-        for offset, (step, row) in enumerate(zip(steps, stored)):
-            replayed = (seq + offset + 1, step.bidder_id, step.amount, step.outbid_at_once,
-                        Bid.Kind.BUY_NOW if first.kind == Bid.Kind.BUY_NOW else
-                        Bid.Kind.AUTOMATIC if step.automatic else Bid.Kind.MANUAL)
+        stored = bids[i : i + len(steps)]
+        for offset, (step, row) in enumerate(zip(steps, stored, strict=False)):
+            replayed = (
+                seq + offset + 1,
+                step.bidder_id,
+                step.amount,
+                step.outbid_at_once,
+                Bid.Kind.BUY_NOW
+                if first.kind == Bid.Kind.BUY_NOW
+                else Bid.Kind.AUTOMATIC
+                if step.automatic
+                else Bid.Kind.MANUAL,
+            )
             actual = (row.seq, row.bidder_id, row.amount, row.outbid_at_once, row.kind)
             if replayed != actual:
-                problems.append(f"seq {row.seq}: stored (seq, bidder, amount, outbid_at_once, kind) {actual}, "
-                                f"replayed {replayed}")
+                problems.append(
+                    f"seq {row.seq}: stored (seq, bidder, amount, outbid_at_once, kind) {actual}, replayed {replayed}"
+                )
         if len(stored) != len(steps) or not steps:
             problems.append(f"seq {first.seq}: {len(stored)} rows stored, {len(steps)} replayed")
             break
@@ -98,7 +122,9 @@ def verify_lot(lot: Lot) -> list[str]:
             # On time means received before the end; the soft close counts from when the bid was decided.
             received, at = first.received_at or first.created_at, first.created_at
             if received >= ends:
-                problems.append(f"seq {first.seq}: received at {received.isoformat()}, after the end {ends.isoformat()}")
+                problems.append(
+                    f"seq {first.seq}: received at {received.isoformat()}, after the end {ends.isoformat()}"
+                )
             # Buy now ends the lot at once: it never extends the end.
             if first.kind != Bid.Kind.BUY_NOW and ends - at <= timedelta(seconds=lot.soft_close_window):
                 new_end = at + timedelta(seconds=lot.soft_close_extension)
@@ -113,10 +139,15 @@ def verify_lot(lot: Lot) -> list[str]:
     if lot.status in (Lot.Status.CLOSED, Lot.Status.CANCELLED):
         leader_max = None  # spent at the close
     expected = {"high bid": price, "high bidder": leader, "hidden maximum": leader_max, "bid count": len(bids)}
-    stored = {"high bid": lot.high_bid_amount, "high bidder": lot.high_bidder_id,
-              "hidden maximum": lot.leader_max_amount, "bid count": lot.bid_count}
-    problems += [f"{name}: stored {stored[name]}, replayed {value}" for name, value in expected.items()
-                 if stored[name] != value]
+    stored = {
+        "high bid": lot.high_bid_amount,
+        "high bidder": lot.high_bidder_id,
+        "hidden maximum": lot.leader_max_amount,
+        "bid count": lot.bid_count,
+    }
+    problems += [
+        f"{name}: stored {stored[name]}, replayed {value}" for name, value in expected.items() if stored[name] != value
+    ]
     if ends is not None and lot.ends_at != ends:
         problems.append(f"end time: stored {lot.ends_at.isoformat()}, replayed {ends.isoformat()}")
 

@@ -5,6 +5,7 @@ Accepted actions are stored (a bid's request row, a buy-now, a maximum raised wi
 are not, so a copy of a refused bid is simply decided again. The answer a retry gets is rebuilt from the stored
 action by the same function that built the original (`Recorded.answer`), so the two cannot drift apart.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,8 +43,14 @@ class Recorded:
             request = Request("buy_now", lot_id)
         else:
             request = Request("bid", lot_id, sent, max_sent)
-        return cls(request=request, amount=amount, seq=seq, leading=not outbid_at_once,
-                   automatic=kind == "automatic", max_amount=standing_max if not outbid_at_once else None)
+        return cls(
+            request=request,
+            amount=amount,
+            seq=seq,
+            leading=not outbid_at_once,
+            automatic=kind == "automatic",
+            max_amount=standing_max if not outbid_at_once else None,
+        )
 
     def answer(self, request: Request) -> Recorded:
         """The original answer for a retry of `request`; InvalidBid if the id was used for something else."""

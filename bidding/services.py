@@ -3,6 +3,7 @@
 Check, then do: cheap checks first, outside any lock; then, under the lot lock and inside one transaction, the
 lot row is re-read FOR UPDATE and every rule is checked again against the database, which decides.
 """
+
 from __future__ import annotations
 
 import time
@@ -34,8 +35,8 @@ from bidding.exceptions import (
 from bidding.floors import committed_floor
 from bidding.group_commit import GroupCommit, Queue
 from bidding.locks import alot_lock, lot_lock
-from bidding.money import check_cents
 from bidding.models import Bid, MaximumRaise
+from bidding.money import check_cents
 from bidding.retries import Recorded, Request
 
 log = structlog.get_logger(__name__)
@@ -58,9 +59,17 @@ class BidOutcome:
     @classmethod
     def of(cls, recorded: Recorded, *, bid_id: str, duplicate: bool, **extra) -> BidOutcome:
         """The answer to an accepted action, original or retried: both are built here from what was recorded."""
-        return cls(lot_id=recorded.request.lot_id, bid_id=bid_id, amount=recorded.amount, seq=recorded.seq,
-                   leading=recorded.leading, automatic=recorded.automatic, max_amount=recorded.max_amount,
-                   duplicate=duplicate, **extra)
+        return cls(
+            lot_id=recorded.request.lot_id,
+            bid_id=bid_id,
+            amount=recorded.amount,
+            seq=recorded.seq,
+            leading=recorded.leading,
+            automatic=recorded.automatic,
+            max_amount=recorded.max_amount,
+            duplicate=duplicate,
+            **extra,
+        )
 
 
 def _retry_of(earlier: tuple | None, request: Request, *, bid_id: str) -> BidOutcome | None:
@@ -118,15 +127,20 @@ def check_amount(lot: Lot, amount: int) -> None:
         raise TooLow(f"The minimum next bid is {minimum} cents.", min_next_bid=minimum)
 
 
-def _earlier(user, *, lot_id: int, amount: int | None, bid_id: str, max_amount: int | None = None,
-             action: str = "bid") -> BidOutcome | None:
+def _earlier(
+    user, *, lot_id: int, amount: int | None, bid_id: str, max_amount: int | None = None, action: str = "bid"
+) -> BidOutcome | None:
     """A retry of an action accepted earlier gets its original answer; a reused id for another action is invalid."""
-    return _retry_of(statements.read_earlier(user_id=user.pk, bid_id=bid_id),
-                     Request(action, lot_id, amount, max_amount), bid_id=bid_id)
+    return _retry_of(
+        statements.read_earlier(user_id=user.pk, bid_id=bid_id),
+        Request(action, lot_id, amount, max_amount),
+        bid_id=bid_id,
+    )
 
 
-def place_bid(*, user, lot_id: int, amount: object, bid_id: object, max_amount: object = None,
-              received_at: datetime | None = None) -> BidOutcome:
+def place_bid(
+    *, user, lot_id: int, amount: object, bid_id: object, max_amount: object = None, received_at: datetime | None = None
+) -> BidOutcome:
     """Place `amount` cents on lot `lot_id` for `user`, optionally with a hidden maximum for automatic bidding
     (bidding/proxy.py); return the outcome or raise a BidRefused. `received_at`: when the request arrived (the
     transport stamps it first thing; default: now); the bid is on time if that is before the end.
@@ -146,8 +160,16 @@ def place_bid(*, user, lot_id: int, amount: object, bid_id: object, max_amount: 
     return outcome
 
 
-async def aplace_bid(*, user, lot_id: int, amount: object, bid_id: object, max_amount: object = None,
-                     received: int | None = None, received_at: datetime | None = None) -> BidOutcome:
+async def aplace_bid(
+    *,
+    user,
+    lot_id: int,
+    amount: object,
+    bid_id: object,
+    max_amount: object = None,
+    received: int | None = None,
+    received_at: datetime | None = None,
+) -> BidOutcome:
     """place_bid for the socket path: the same checks and the same decision; the ORM runs in the shared thread
     pool and the lock is awaited in the event loop, so a hot lot never ties up the pool. Bids queued for a lot
     in this process are decided in groups (bidding/group_commit.py), in the order they were `received`
@@ -159,15 +181,25 @@ async def aplace_bid(*, user, lot_id: int, amount: object, bid_id: object, max_a
     if user is None or not user.is_authenticated:
         raise NotAuthenticated()
     fields = {"lot_id": lot_id, "amount": amount, "bid_id": bid_id, "max_amount": max_amount}
-    earlier = await _below_floor(user, **fields) or await _in_thread(_guarded)(_precheck, user, **fields,
-                                                                               received_at=received_at)
+    earlier = await _below_floor(user, **fields) or await _in_thread(_guarded)(
+        _precheck, user, **fields, received_at=received_at
+    )
     if earlier:
         return earlier
     try:
-        result = await _lot_decisions.submit(lot_id, QueuedBid(
-            user=user, lot_id=lot_id, amount=amount, bid_id=bid_id, max_amount=max_amount, received=received,
-            received_at=received_at, deadline=received / 1e9 + settings.BID_LOCK_WAIT_SECONDS,
-        ))
+        result = await _lot_decisions.submit(
+            lot_id,
+            QueuedBid(
+                user=user,
+                lot_id=lot_id,
+                amount=amount,
+                bid_id=bid_id,
+                max_amount=max_amount,
+                received=received,
+                received_at=received_at,
+                deadline=received / 1e9 + settings.BID_LOCK_WAIT_SECONDS,
+            ),
+        )
     except BidRefused:
         raise
     except Exception:
@@ -204,7 +236,7 @@ async def _decide_queued(lot_id: int, queue: Queue[QueuedBid]) -> None:
     waiting on another process would hold bids computed before that process's latest, all of them beaten."""
     while True:
         now = time.monotonic()
-        expired = queue.take(lambda bid: bid.deadline <= now)
+        expired = queue.take(lambda bid, now=now: bid.deadline <= now)
         queue.answer(expired, [Busy() for _ in expired])
         if not queue.waiting:
             return
@@ -220,7 +252,7 @@ async def _decide_queued(lot_id: int, queue: Queue[QueuedBid]) -> None:
                 deciding = [index for index in range(len(group)) if index not in results]
                 if deciding:
                     decided = await _decide_in_thread(_record_bids, lot_id, [group[index] for index in deciding])
-                    results.update(zip(deciding, decided))
+                    results.update(zip(deciding, decided, strict=False))
                     # Before the next group is decided, so that a retry queued behind its own bid is seen as one.
                     for result in decided:
                         if isinstance(result, BidOutcome) and result.min_next_bid is not None:
@@ -231,8 +263,9 @@ async def _decide_queued(lot_id: int, queue: Queue[QueuedBid]) -> None:
             continue  # the earliest deadline passed: those bids are answered busy, the rest try again
 
 
-_lot_decisions: GroupCommit[QueuedBid] = GroupCommit(_decide_queued, max_group=settings.BID_GROUP_MAX,
-                                                     order=lambda bid: bid.received)
+_lot_decisions: GroupCommit[QueuedBid] = GroupCommit(
+    _decide_queued, max_group=settings.BID_GROUP_MAX, order=lambda bid: bid.received
+)
 
 
 def _beaten(lot_id: int, amount: int) -> bool:
@@ -245,8 +278,9 @@ async def _below_floor(user, *, lot_id: int, amount: int, bid_id: str, max_amoun
     committed bids). Only a retry of a bid accepted earlier can still succeed, with its original outcome."""
     if not _beaten(lot_id, amount):
         return None
-    earlier = await _in_thread(_guarded)(_earlier, user, lot_id=lot_id, amount=amount, bid_id=bid_id,
-                                         max_amount=max_amount)
+    earlier = await _in_thread(_guarded)(
+        _earlier, user, lot_id=lot_id, amount=amount, bid_id=bid_id, max_amount=max_amount
+    )
     if earlier:
         return earlier
     floor = committed_floor.get(lot_id)
@@ -268,8 +302,9 @@ async def _decide_in_thread(step, *args):
     return await database_sync_to_async(step, thread_sensitive=False, executor=_decision_pool)(*args)
 
 
-def _precheck(user, *, lot_id: int, amount: int, bid_id: str, max_amount: int | None, received_at: datetime
-              ) -> BidOutcome | None:
+def _precheck(
+    user, *, lot_id: int, amount: int, bid_id: str, max_amount: int | None, received_at: datetime
+) -> BidOutcome | None:
     """Everything that can be refused without the lock, from one read. Returns the earlier outcome of a retry."""
     if user is None or not user.is_authenticated:
         raise NotAuthenticated()
@@ -285,8 +320,17 @@ def _precheck(user, *, lot_id: int, amount: int, bid_id: str, max_amount: int | 
     return None
 
 
-def _guarded(step, user, *, lot_id: int, amount: int | None, bid_id: str, max_amount: int | None = None,
-             action: str = "bid", **more) -> BidOutcome | None:
+def _guarded(
+    step,
+    user,
+    *,
+    lot_id: int,
+    amount: int | None,
+    bid_id: str,
+    max_amount: int | None = None,
+    action: str = "bid",
+    **more,
+) -> BidOutcome | None:
     """Run a database step; database trouble becomes a refusal the client can act on, never a half-written bid."""
     try:
         return step(user, lot_id=lot_id, amount=amount, bid_id=bid_id, max_amount=max_amount, **more)
@@ -321,8 +365,9 @@ class _Applied:
     recorded_row: tuple = ()  # the action as bidding.retries reads it back, for retries later in the same group
 
 
-def _record_bid(user, *, lot_id: int, amount: int, bid_id: str, max_amount: int | None, received_at: datetime
-                ) -> BidOutcome:
+def _record_bid(
+    user, *, lot_id: int, amount: int, bid_id: str, max_amount: int | None, received_at: datetime
+) -> BidOutcome:
     """The decision. Expects the lot lock held; takes the row lock, so it stays right if the lot lock expired.
 
     Two round trips and a commit in the common case: the locked read (with the alias numbers of this bidder and
@@ -335,8 +380,16 @@ def _record_bid(user, *, lot_id: int, amount: int, bid_id: str, max_amount: int 
         if retry is not None:
             return retry
         now = timezone.now()
-        applied = _apply_bid(locked.lot, locked.numbers, user, now, amount=amount, bid_id=bid_id,
-                             max_amount=max_amount, received_at=received_at)
+        applied = _apply_bid(
+            locked.lot,
+            locked.numbers,
+            user,
+            now,
+            amount=amount,
+            bid_id=bid_id,
+            max_amount=max_amount,
+            received_at=received_at,
+        )
         _write_applied(locked.lot, [applied], now)
     return applied.outcome
 
@@ -364,7 +417,8 @@ def _record_bids(lot_id: int, queued: list[QueuedBid]) -> list[BidOutcome | BidR
     try:
         with transaction.atomic():
             locked = statements.lock_lot_for_group(
-                lot_id=lot_id, requests=[(item.user.pk, item.bid_id) for item in queued])
+                lot_id=lot_id, requests=[(item.user.pk, item.bid_id) for item in queued]
+            )
             now = timezone.now()
             results: list[BidOutcome | BidRefused] = []
             applied = []
@@ -375,9 +429,16 @@ def _record_bids(lot_id: int, queued: list[QueuedBid]) -> list[BidOutcome | BidR
                     if retry is not None:
                         results.append(retry)
                         continue
-                    done = _apply_bid(locked.lot, locked.numbers, item.user, now, amount=item.amount,
-                                      bid_id=item.bid_id, max_amount=item.max_amount,
-                                      received_at=item.received_at)
+                    done = _apply_bid(
+                        locked.lot,
+                        locked.numbers,
+                        item.user,
+                        now,
+                        amount=item.amount,
+                        bid_id=item.bid_id,
+                        max_amount=item.max_amount,
+                        received_at=item.received_at,
+                    )
                 except BidRefused as refusal:
                     results.append(refusal)
                     continue
@@ -394,22 +455,44 @@ def _record_bids(lot_id: int, queued: list[QueuedBid]) -> list[BidOutcome | BidR
 
 def _decided_alone(item: QueuedBid) -> BidOutcome | BidRefused:
     try:
-        return _guarded(_record_bid, item.user, lot_id=item.lot_id, amount=item.amount, bid_id=item.bid_id,
-                        max_amount=item.max_amount, received_at=item.received_at)
+        return _guarded(
+            _record_bid,
+            item.user,
+            lot_id=item.lot_id,
+            amount=item.amount,
+            bid_id=item.bid_id,
+            max_amount=item.max_amount,
+            received_at=item.received_at,
+        )
     except BidRefused as refusal:
         return refusal
 
 
-def _apply_bid(lot: Lot, numbers: dict[int | None, int | None], user, now: datetime, *, amount: int, bid_id: str,
-               max_amount: int | None, received_at: datetime) -> _Applied:
+def _apply_bid(
+    lot: Lot,
+    numbers: dict[int | None, int | None],
+    user,
+    now: datetime,
+    *,
+    amount: int,
+    bid_id: str,
+    max_amount: int | None,
+    received_at: datetime,
+) -> _Applied:
     """Decide one bid against `lot` (row-locked, updated here in memory) and `numbers` (bidder id -> alias on this
     lot, None: none yet; updated too). Raises a BidRefused, leaving both untouched, when the bid cannot stand."""
     check_in_time(received_at, now)
     check_lot_accepts(lot, received_at)
     check_amount(lot, amount)
-    decision = proxy.resolve(price=lot.high_bid_amount, leader_id=lot.high_bidder_id,
-                             leader_max=lot.leader_max_amount, bidder_id=user.pk, amount=amount,
-                             max_amount=max_amount, reserve=lot.reserve_price)
+    decision = proxy.resolve(
+        price=lot.high_bid_amount,
+        leader_id=lot.high_bidder_id,
+        leader_max=lot.leader_max_amount,
+        bidder_id=user.pk,
+        amount=amount,
+        max_amount=max_amount,
+        reserve=lot.reserve_price,
+    )
     extended = _extend_for_soft_close(lot, now) if decision.steps else False
     bids, texts = [], []
     for step in decision.steps:
@@ -419,19 +502,35 @@ def _apply_bid(lot: Lot, numbers: dict[int | None, int | None], user, now: datet
         lot.seq += 1
         lot.bid_count += 1
         lot.high_bid_amount, lot.high_bidder_id = step.amount, step.bidder_id
-        bids.append(Bid(
-            lot_id=lot.pk, bidder_id=step.bidder_id, amount=step.amount, seq=lot.seq,
-            bidder_number=numbers[step.bidder_id], created_at=now, received_at=received_at,
-            kind=Bid.Kind.AUTOMATIC if step.automatic else Bid.Kind.MANUAL,
-            outbid_at_once=step.outbid_at_once,
-            bid_id=bid_id if step.is_request else None,
-            requested_amount=amount if step.is_request else None,
-            max_amount=max_amount if step.is_request else None,
-        ))
-        texts.append(events.encode(events.high_bid(
-            lot, amount=step.amount, bidder_number=numbers[step.bidder_id], now=now,
-            extended=extended and len(texts) == 0, automatic=step.automatic,
-            outbid_at_once=step.outbid_at_once)))
+        bids.append(
+            Bid(
+                lot_id=lot.pk,
+                bidder_id=step.bidder_id,
+                amount=step.amount,
+                seq=lot.seq,
+                bidder_number=numbers[step.bidder_id],
+                created_at=now,
+                received_at=received_at,
+                kind=Bid.Kind.AUTOMATIC if step.automatic else Bid.Kind.MANUAL,
+                outbid_at_once=step.outbid_at_once,
+                bid_id=bid_id if step.is_request else None,
+                requested_amount=amount if step.is_request else None,
+                max_amount=max_amount if step.is_request else None,
+            )
+        )
+        texts.append(
+            events.encode(
+                events.high_bid(
+                    lot,
+                    amount=step.amount,
+                    bidder_number=numbers[step.bidder_id],
+                    now=now,
+                    extended=extended and len(texts) == 0,
+                    automatic=step.automatic,
+                    outbid_at_once=step.outbid_at_once,
+                )
+            )
+        )
     lot.leader_max_amount = decision.leader_max
     lot.status = Lot.Status.OPEN
     standing_max = lot.leader_max_amount if decision.leader_id == user.pk else None
@@ -439,17 +538,37 @@ def _apply_bid(lot: Lot, numbers: dict[int | None, int | None], user, now: datet
     maximum_raise = None
     if request is not None:
         request.standing_max = standing_max
-        row = (lot.pk, request.kind, amount, max_amount, request.amount, request.seq, request.outbid_at_once,
-               standing_max)
+        row = (
+            lot.pk,
+            request.kind,
+            amount,
+            max_amount,
+            request.amount,
+            request.seq,
+            request.outbid_at_once,
+            standing_max,
+        )
     else:
         # The leader raised their own maximum: nothing visible changes, so no event and no sequence number; the
         # log keeps it for replay, and for its retries.
-        maximum_raise = MaximumRaise(lot_id=lot.pk, bidder_id=user.pk, max_amount=max_amount, bid_id=bid_id,
-                                     requested_amount=amount, amount=lot.high_bid_amount, after_seq=lot.seq)
+        maximum_raise = MaximumRaise(
+            lot_id=lot.pk,
+            bidder_id=user.pk,
+            max_amount=max_amount,
+            bid_id=bid_id,
+            requested_amount=amount,
+            amount=lot.high_bid_amount,
+            after_seq=lot.seq,
+        )
         row = (lot.pk, "raise", amount, max_amount, lot.high_bid_amount, lot.seq, False, standing_max)
     notices = tuple((user_id, events.outbid(lot, now=now)) for user_id in decision.outbid_user_ids)
-    outcome = BidOutcome.of(Recorded.from_row(row), bid_id=bid_id, duplicate=False,
-                            min_next_bid=events.lot_min_next_bid(lot), notices=notices)
+    outcome = BidOutcome.of(
+        Recorded.from_row(row),
+        bid_id=bid_id,
+        duplicate=False,
+        min_next_bid=events.lot_min_next_bid(lot),
+        notices=notices,
+    )
     return _Applied(outcome=outcome, bids=bids, texts=texts, maximum_raise=maximum_raise, recorded_row=row)
 
 
@@ -460,9 +579,14 @@ def _write_applied(lot: Lot, applied: list[_Applied], now: datetime) -> None:
     if bids:
         # A twin with the same bid_id on another lot, committed meanwhile, makes this fail on the unique
         # (bidder, bid_id) constraint; _guarded then answers with the twin's outcome.
-        statements.write_decision(lot=lot, bids=bids, event_texts=texts, now=now,
-                                  notices=[notice for done in applied for notice in done.outcome.notices])
-        events.broadcast_all_on_commit(lot.pk, [(bid.seq, text) for bid, text in zip(bids, texts)])
+        statements.write_decision(
+            lot=lot,
+            bids=bids,
+            event_texts=texts,
+            now=now,
+            notices=[notice for done in applied for notice in done.outcome.notices],
+        )
+        events.broadcast_all_on_commit(lot.pk, [(bid.seq, text) for bid, text in zip(bids, texts, strict=False)])
     elif applied:
         Lot.objects.filter(pk=lot.pk).update(leader_max_amount=lot.leader_max_amount, status=lot.status)
     raises = [done.maximum_raise for done in applied if done.maximum_raise is not None]
@@ -479,8 +603,9 @@ def buy_now(*, user, lot_id: int, bid_id: object, received_at: datetime | None =
     if user is None or not user.is_authenticated:
         raise NotAuthenticated()
     with lot_lock(lot_id, wait=_wait_left(received_at)):
-        return _guarded(_record_buy_now, user, lot_id=lot_id, amount=None, bid_id=bid_id, action="buy_now",
-                        received_at=received_at)
+        return _guarded(
+            _record_buy_now, user, lot_id=lot_id, amount=None, bid_id=bid_id, action="buy_now", received_at=received_at
+        )
 
 
 def _record_buy_now(user, *, lot_id: int, bid_id: str, received_at: datetime, **_) -> BidOutcome:
@@ -501,12 +626,23 @@ def _record_buy_now(user, *, lot_id: int, bid_id: str, received_at: datetime, **
         lot.bid_count += 1
         lot.high_bid_amount, lot.high_bidder_id, lot.leader_max_amount = lot.buy_now_price, user.pk, None
         lot.status = Lot.Status.OPEN
-        bid = Bid(lot_id=lot.pk, bidder_id=user.pk, amount=lot.buy_now_price, seq=lot.seq,
-                  bidder_number=lot.bidder_count, created_at=now, received_at=received_at, kind=Bid.Kind.BUY_NOW,
-                  bid_id=bid_id,
-                  requested_amount=lot.buy_now_price)
-        text = events.encode(events.high_bid(lot, amount=bid.amount, bidder_number=bid.bidder_number,
-                                             now=now, extended=False, buy_now=True))
+        bid = Bid(
+            lot_id=lot.pk,
+            bidder_id=user.pk,
+            amount=lot.buy_now_price,
+            seq=lot.seq,
+            bidder_number=lot.bidder_count,
+            created_at=now,
+            received_at=received_at,
+            kind=Bid.Kind.BUY_NOW,
+            bid_id=bid_id,
+            requested_amount=lot.buy_now_price,
+        )
+        text = events.encode(
+            events.high_bid(
+                lot, amount=bid.amount, bidder_number=bid.bidder_number, now=now, extended=False, buy_now=True
+            )
+        )
         statements.write_decision(lot=lot, bids=[bid], event_texts=[text], now=now)
         events.broadcast_on_commit(lot.pk, lot.seq, text)
         close_lot(lot, now)

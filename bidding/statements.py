@@ -5,11 +5,12 @@ The ORM costs about 0.5 ms of Python per query on the target machine (docs/perfo
 eight of them; the hot lot is CPU-bound on exactly that. Everything else stays in the ORM. Column and table names
 come from the models, so a renamed field fails loudly here rather than silently elsewhere.
 """
+
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone as dt_timezone
+from datetime import UTC, datetime
 from functools import cache
 
 from django.db import connection
@@ -65,12 +66,20 @@ LEFT JOIN {_ONE_ACTION} e ON 1 = 1
 def read_precheck(*, lot_id: int, user_id: int, bid_id: str) -> Precheck:
     with connection.cursor() as cursor:
         cursor.execute(_PRECHECK_SQL, {"lot_id": lot_id, "user_id": user_id, "bid_id": bid_id})
-        (pk, seller_id, status, starts_at, ends_at, starting_price, high_bid, can_bid, banned,
-         *earlier_row) = cursor.fetchone()
+        (pk, seller_id, status, starts_at, ends_at, starting_price, high_bid, can_bid, banned, *earlier_row) = (
+            cursor.fetchone()
+        )
     lot = None
     if pk is not None:
-        lot = Lot(pk=pk, seller_id=seller_id, status=status, starts_at=_aware(starts_at), ends_at=_aware(ends_at),
-                  starting_price=starting_price, high_bid_amount=high_bid)
+        lot = Lot(
+            pk=pk,
+            seller_id=seller_id,
+            status=status,
+            starts_at=_aware(starts_at),
+            ends_at=_aware(ends_at),
+            starting_price=starting_price,
+            high_bid_amount=high_bid,
+        )
     earlier = tuple(earlier_row) if earlier_row[0] is not None else None
     return Precheck(lot=lot, can_bid=bool(can_bid), banned=bool(banned), earlier=earlier)
 
@@ -127,11 +136,18 @@ def _read_locked(sql: str, params: dict) -> tuple[Lot, dict] | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    values = dict(zip(names, row))
+    values = dict(zip(names, row, strict=False))
     fields = [field.attname for field in Lot._meta.concrete_fields]
     lot = Lot.from_db(connection.alias, fields, [values.pop(name) for name in fields])
-    for name in ("starts_at", "ends_at", "original_ends_at", "hard_end_at", "closed_at", "closing_soon_sent_at",
-                 "created_at"):
+    for name in (
+        "starts_at",
+        "ends_at",
+        "original_ends_at",
+        "hard_end_at",
+        "closed_at",
+        "closing_soon_sent_at",
+        "created_at",
+    ):
         setattr(lot, name, _aware(getattr(lot, name)))
     return lot, values
 
@@ -150,7 +166,8 @@ def lock_lot_for_decision(*, lot_id: int, user_id: int, bid_id: str) -> Locked:
     lot, extra = found
     earlier = tuple(extra[f"earlier_{column}"] for column in _ACTION_COLUMNS.split(", "))
     return Locked(
-        lot=lot, numbers={lot.high_bidder_id: extra["leader_number"], user_id: extra["your_number"]},
+        lot=lot,
+        numbers={lot.high_bidder_id: extra["leader_number"], user_id: extra["your_number"]},
         flags={user_id: (bool(extra["your_can_bid"]), bool(extra["your_banned"]))},
         earlier={(user_id, bid_id): earlier} if earlier[0] is not None else {},
     )
@@ -175,15 +192,19 @@ FROM {LOT} l WHERE l.id = %(lot_id)s
 
 def lock_lot_for_group(*, lot_id: int, requests: list[tuple[int, str]]) -> Locked:
     """lock_lot_for_decision for several (bidder id, bid_id) requests at once (PostgreSQL)."""
-    params = {"lot_id": lot_id, "user_ids": [user_id for user_id, _ in requests],
-              "bid_ids": [bid_id for _, bid_id in requests]}
+    params = {
+        "lot_id": lot_id,
+        "user_ids": [user_id for user_id, _ in requests],
+        "bid_ids": [bid_id for _, bid_id in requests],
+    }
     found = _read_locked(_GROUP_LOCKED_READ_SQL, params)
     if found is None:
         raise Lot.DoesNotExist(f"lot {lot_id}")
     lot, extra = found
     numbers = {int(user_id): number for user_id, number in _json(extra["numbers"]).items()}
-    flags = {int(user_id): (bool(can_bid), bool(banned))
-             for user_id, (can_bid, banned) in _json(extra["flags"]).items()}
+    flags = {
+        int(user_id): (bool(can_bid), bool(banned)) for user_id, (can_bid, banned) in _json(extra["flags"]).items()
+    }
     earlier = {(user_id, bid_id): tuple(row) for user_id, bid_id, *row in _json(extra["earlier"], [])}
     return Locked(lot=lot, numbers=numbers, flags=flags, earlier=earlier)
 
@@ -194,11 +215,32 @@ def _json(value, empty=None):
     return json.loads(value) if isinstance(value, str) else value
 
 
-_BID_COLUMNS = ("lot_id", "bidder_id", "amount", "bid_id", "seq", "bidder_number", "created_at", "kind",
-                "requested_amount", "max_amount", "outbid_at_once", "standing_max", "received_at")
+_BID_COLUMNS = (
+    "lot_id",
+    "bidder_id",
+    "amount",
+    "bid_id",
+    "seq",
+    "bidder_number",
+    "created_at",
+    "kind",
+    "requested_amount",
+    "max_amount",
+    "outbid_at_once",
+    "standing_max",
+    "received_at",
+)
 
-_LOT_STATE = ("seq", "bid_count", "bidder_count", "high_bid_amount", "high_bidder_id", "leader_max_amount", "ends_at",
-              "status")
+_LOT_STATE = (
+    "seq",
+    "bid_count",
+    "bidder_count",
+    "high_bid_amount",
+    "high_bidder_id",
+    "leader_max_amount",
+    "ends_at",
+    "status",
+)
 
 
 @cache
@@ -229,8 +271,9 @@ WITH lot_update AS (
 """
 
 
-def write_decision(*, lot: Lot, bids: list[Bid], event_texts: list[str], now: datetime,
-                   notices: list[tuple[int, dict]] = ()) -> None:
+def write_decision(
+    *, lot: Lot, bids: list[Bid], event_texts: list[str], now: datetime, notices: list[tuple[int, dict]] = ()
+) -> None:
     """The lot's new state, its new bids and their events, and the personal notices they cause (each notice's
     payload gets its stored `id`). Expects the row lock held (FOR UPDATE).
 
@@ -257,10 +300,13 @@ def write_decision(*, lot: Lot, bids: list[Bid], event_texts: list[str], now: da
     Lot.objects.filter(pk=lot.pk).update(**{name: getattr(lot, name) for name in _LOT_STATE})
     Bid.objects.bulk_create(bids)
     LotEvent.objects.bulk_create(
-        [LotEvent(lot_id=lot.pk, seq=bid.seq, payload=json.loads(text)) for bid, text in zip(bids, event_texts)]
+        [
+            LotEvent(lot_id=lot.pk, seq=bid.seq, payload=json.loads(text))
+            for bid, text in zip(bids, event_texts, strict=False)
+        ]
     )
     rows = Notice.objects.bulk_create([Notice(user_id=user_id, payload=dict(payload)) for user_id, payload in notices])
-    for (_, payload), row in zip(notices, rows):
+    for (_, payload), row in zip(notices, rows, strict=False):
         payload["id"] = row.pk
 
 
@@ -270,4 +316,4 @@ def _aware(value: datetime | str | None) -> datetime | None:
         return None
     if isinstance(value, str):
         value = parse_datetime(value)
-    return value if timezone.is_aware(value) else timezone.make_aware(value, dt_timezone.utc)
+    return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)

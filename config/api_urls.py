@@ -1,7 +1,15 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from auctions.api import CatalogueView, LotCancelView, LotDetailView, LotListView, SellerLotsView, WatchlistView, WatchLotView
+from auctions.api import (
+    CatalogueView,
+    LotCancelView,
+    LotDetailView,
+    LotListView,
+    SellerLotsView,
+    WatchlistView,
+    WatchLotView,
+)
 from bidding.api import BuyNowView, LotBidsView, MyBidsView
 
 urlpatterns = [

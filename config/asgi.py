@@ -1,4 +1,5 @@
 """HTTP goes to Django; WebSockets pass the Origin check, then the session, then the URL router."""
+
 import os
 
 from django.core.asgi import get_asgi_application

@@ -2,10 +2,11 @@
 
 On SIGTERM the worker stops being ready, lets bids already being decided finish, then closes every socket with
 4503 "going away, reconnect" so clients reconnect to another worker and `sync`. (Not 1001: Daphne's WebSocket
-library, autobahn, lets a server send only 1000 or an application code 3000-4999.) No accepted bid is lost: a bid is committed
-before its `bid_accepted` is sent, and a bid that arrives while draining is refused `unavailable` (retry elsewhere
-with the same bid_id).
+library, autobahn, lets a server send only 1000 or an application code 3000-4999.) No accepted bid is lost: a bid
+is committed before its `bid_accepted` is sent, and a bid that arrives while draining is refused `unavailable`
+(retry elsewhere with the same bid_id).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -52,7 +53,7 @@ async def drain(*, timeout: float) -> None:
     _draining = True
     started = time.monotonic()
     log.info("drain_started", sockets=len(_sockets), in_flight=_in_flight)
-    while _in_flight and time.monotonic() - started < timeout:
+    while _in_flight and time.monotonic() - started < timeout:  # noqa: ASYNC110 - a count, not an event to await
         await asyncio.sleep(0.01)
     if _in_flight:
         log.error("drain_timeout", in_flight=_in_flight)

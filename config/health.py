@@ -1,5 +1,6 @@
 """Load-balancer probes: /healthz (this process answers) and /readyz (it can serve bids: PostgreSQL and Redis
 reachable, not shutting down)."""
+
 from __future__ import annotations
 
 import structlog

@@ -4,6 +4,7 @@ Each Daphne process keeps its own registry; Prometheus scrapes every worker dire
 outside, docs/operations.md). Labels are bounded sets (socket kind, message type, refusal code): never a lot or
 user id.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -14,22 +15,29 @@ from django.utils import timezone
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-
 WS_CONNECTIONS = Gauge("gavel_ws_connections", "Open WebSocket connections.", ["process", "socket"])
 WS_MESSAGES_IN = Counter("gavel_ws_messages_in_total", "Frames received from clients.", ["socket", "type"])
 WS_MESSAGES_OUT = Counter("gavel_ws_messages_out_total", "Messages written to clients.", ["path"])
-WS_BROADCASTS_SKIPPED = Counter("gavel_ws_broadcasts_skipped_total",
-                                "Lot events not written to a socket whose peer was too far behind (it syncs later).")
+WS_BROADCASTS_SKIPPED = Counter(
+    "gavel_ws_broadcasts_skipped_total",
+    "Lot events not written to a socket whose peer was too far behind (it syncs later).",
+)
 BIDS = Counter("gavel_bids_total", "Bid decisions by outcome and refusal code.", ["outcome", "code"])
-LOCK_WAIT = Histogram("gavel_bid_lock_wait_seconds", "Time waiting for a lot's lock.",
-                      buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5))
+LOCK_WAIT = Histogram(
+    "gavel_bid_lock_wait_seconds",
+    "Time waiting for a lot's lock.",
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
+)
 BROADCAST_LATENCY = Histogram(
     "gavel_bid_to_broadcast_seconds",
     "From a bid's decision (its server_time) to its event reaching this process's sockets.",
     buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
-LAYER_SEND_FAILURES = Counter("gavel_channel_layer_send_failures_total",
-                              "Broadcasts or notices that could not be handed to Redis / the channel layer.", ["kind"])
+LAYER_SEND_FAILURES = Counter(
+    "gavel_channel_layer_send_failures_total",
+    "Broadcasts or notices that could not be handed to Redis / the channel layer.",
+    ["kind"],
+)
 
 KNOWN_MESSAGE_TYPES = frozenset({"bid", "buy_now", "sync", "ping", "refresh"})
 
@@ -50,11 +58,16 @@ class ClosingLag:
     def collect(self):
         from auctions.models import Lot  # apps are loaded by the time anyone scrapes
 
-        oldest = (Lot.objects.filter(status__in=[Lot.Status.SCHEDULED, Lot.Status.OPEN], ends_at__lte=timezone.now())
-                  .order_by("ends_at").values_list("ends_at", flat=True).first())
+        oldest = (
+            Lot.objects.filter(status__in=[Lot.Status.SCHEDULED, Lot.Status.OPEN], ends_at__lte=timezone.now())
+            .order_by("ends_at")
+            .values_list("ends_at", flat=True)
+            .first()
+        )
         lag = 0.0 if oldest is None else (timezone.now() - oldest).total_seconds()
-        yield GaugeMetricFamily("gavel_closing_lag_seconds", "Age of the oldest lot past its end and not yet closed.",
-                                value=lag)
+        yield GaugeMetricFamily(
+            "gavel_closing_lag_seconds", "Age of the oldest lot past its end and not yet closed.", value=lag
+        )
 
 
 REGISTRY.register(ClosingLag())
@@ -74,7 +87,7 @@ def _allowed(request: HttpRequest) -> bool:
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
     if not _allowed(request):
-        return HttpResponse("Forbidden: staff, a METRICS_TOKEN bearer, or loopback only.\n", status=403,
-                            content_type="text/plain")
+        return HttpResponse(
+            "Forbidden: staff, a METRICS_TOKEN bearer, or loopback only.\n", status=403, content_type="text/plain"
+        )
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
-

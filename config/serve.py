@@ -2,9 +2,10 @@
 
 Daphne's own SIGTERM handling stops the reactor at once, dropping every socket without a close frame. Here the
 signal starts a drain instead (config/draining.py): /readyz turns 503, bids being decided finish and are answered,
-then every socket is closed with 4503 "going away, reconnect", and only then does the reactor stop. A second signal stops at
-once.
+then every socket is closed with 4503 "going away, reconnect", and only then does the reactor stop. A second
+signal stops at once.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -14,10 +15,10 @@ import sys
 import time
 
 import structlog
-from django.conf import settings  # lazy: read only once a connection arrives, after setup
 from daphne.cli import CommandLineInterface
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
+from django.conf import settings  # lazy: read only once a connection arrives, after setup
 from twisted.internet import tcp
 
 log = structlog.get_logger(__name__)
@@ -33,8 +34,13 @@ def _write_now(transport, data: bytes) -> None:
     """Twisted's write only queues: it registers the socket with the event loop and sends on the next turn, then
     unregisters it, two epoll changes and a dispatch per frame. With nothing queued before it, a frame can go to the
     kernel at once, in order; what the kernel does not take (a full buffer), and any error, goes the usual way."""
-    if (isinstance(transport, tcp.Connection) and transport.connected and not transport.disconnecting
-            and not transport._tempDataLen and len(transport.dataBuffer) == transport.offset):
+    if (
+        isinstance(transport, tcp.Connection)
+        and transport.connected
+        and not transport.disconnecting
+        and not transport._tempDataLen
+        and len(transport.dataBuffer) == transport.offset
+    ):
         try:
             sent = transport.socket.send(data)
         except OSError:  # BlockingIOError included: Twisted's own write retries, or meets the error and closes

@@ -3,6 +3,7 @@
 Every knob has a default that runs on a laptop: SQLite, no Redis (single-process mode with Channels' in-memory
 layer and an in-process lock). Production sets DATABASE_URL, REDIS_URL, SECRET_KEY, DEBUG=false, ALLOWED_HOSTS.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -119,16 +120,18 @@ if REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [{
-                    "address": REDIS_URL,
-                    # redis-py 8 caps a pool at 100 connections and fails (not waits) past it: a burst of
-                    # handshakes doing group_add hit that at once in the benchmark.
-                    "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=1000),
-                    # redis-py 8 also defaults to a 5 s read timeout, the same as channels-redis' blocking
-                    # BZPOPMIN: under load the read lost that race and the consumer died with 1011.
-                    "socket_timeout": env.float("CHANNEL_LAYER_SOCKET_TIMEOUT", default=15.0),
-                    "retry": REDIS_ASYNC_RETRY,
-                }],
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        # redis-py 8 caps a pool at 100 connections and fails (not waits) past it: a burst of
+                        # handshakes doing group_add hit that at once in the benchmark.
+                        "max_connections": env.int("CHANNEL_LAYER_MAX_CONNECTIONS", default=1000),
+                        # redis-py 8 also defaults to a 5 s read timeout, the same as channels-redis' blocking
+                        # BZPOPMIN: under load the read lost that race and the consumer died with 1011.
+                        "socket_timeout": env.float("CHANNEL_LAYER_SOCKET_TIMEOUT", default=15.0),
+                        "retry": REDIS_ASYNC_RETRY,
+                    }
+                ],
                 "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=1000),
                 # Never below Daphne's --websocket_timeout, or long-lived sockets silently leave their groups.
                 "group_expiry": env.int("CHANNEL_GROUP_EXPIRY", default=86400),

@@ -3,6 +3,7 @@
 Same Daphne, same channel layer settings (REDIS_URL) as the real app, none of the bid path: whatever the app costs
 beyond this is ours.
 """
+
 import os
 
 import django
@@ -10,9 +11,9 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 django.setup()
 
-from channels.generic.websocket import AsyncWebsocketConsumer  # noqa: E402
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.urls import path  # noqa: E402
+from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.routing import ProtocolTypeRouter, URLRouter
+from django.urls import path
 
 GROUP = "bench-baseline"
 

@@ -5,11 +5,12 @@
     .venv/bin/python loadtests/bench.py --quick         # smaller sizes, for a smoke run
     .venv/bin/python loadtests/bench.py --only fanout   # one scenario (fanout, hot, many, memory)
 
-It creates its own database (gavel_bench, afresh each run) and uses Redis db 2, starts Daphne workers for the app and for the
-bare-Channels baseline (loadtests/baseline_asgi.py) on 127.0.0.1 only, drives them with asyncio `websockets`
+It creates its own database (gavel_bench, afresh each run) and uses Redis db 2, starts Daphne workers for the app and
+for the bare-Channels baseline (loadtests/baseline_asgi.py) on 127.0.0.1 only, drives them with asyncio `websockets`
 clients, and stops everything it started. The servers run with the per-connection rate limit raised (a benchmark
 client is not a person), otherwise with production settings (DEBUG off).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,10 +18,8 @@ import asyncio
 import gc
 import json
 import os
-import random
 import resource
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -63,7 +62,7 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
 
 # --- set-up ------------------------------------------------------------------------------------------------------
 def raise_open_file_limit() -> int:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return hard
 
@@ -91,9 +90,25 @@ def django_setup() -> None:
 
 def seed(lots: int, bidders: int, prefix: str) -> dict:
     out = subprocess.run(
-        [sys.executable, "manage.py", "seed_loadtest", "--lots", str(lots), "--bidders", str(bidders),
-         "--minutes", "120", "--prefix", prefix, "--json"],
-        cwd=ROOT, check=True, capture_output=True, text=True, env=os.environ,
+        [
+            sys.executable,
+            "manage.py",
+            "seed_loadtest",
+            "--lots",
+            str(lots),
+            "--bidders",
+            str(bidders),
+            "--minutes",
+            "120",
+            "--prefix",
+            prefix,
+            "--json",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+        env=os.environ,
     ).stdout
     return json.loads(out)
 
@@ -131,7 +146,10 @@ def daphne_workers(app: str, count: int):
                 runner = "config.serve" if app.startswith("config.") else "daphne"
                 proc = subprocess.Popen(
                     [sys.executable, "-m", runner, "-b", "127.0.0.1", "-p", str(port), app],
-                    cwd=ROOT, env=os.environ, stdout=log, stderr=subprocess.STDOUT,
+                    cwd=ROOT,
+                    env=os.environ,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
                 )
             procs.append((port, proc))
         for port, proc in procs:
@@ -142,7 +160,7 @@ def daphne_workers(app: str, count: int):
                     break
                 except OSError:
                     if proc.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"daphne for {app} did not start")
+                        raise RuntimeError(f"daphne for {app} did not start") from None
                     time.sleep(0.1)
         yield [(port, proc.pid) for port, proc in procs]
     finally:
@@ -170,14 +188,21 @@ def cpu_seconds(pid: int) -> float:
 # --- clients -----------------------------------------------------------------------------------------------------
 async def connect(url: str, cookie: str | None = None):
     headers = {"Cookie": cookie} if cookie else {}
-    return await websockets.connect(url, origin=ORIGIN, additional_headers=headers, compression=None,
-                                    max_queue=None, open_timeout=60, ping_interval=None)
+    return await websockets.connect(
+        url,
+        origin=ORIGIN,
+        additional_headers=headers,
+        compression=None,
+        max_queue=None,
+        open_timeout=60,
+        ping_interval=None,
+    )
 
 
 async def connect_many(urls: list[str], batch: int = 200) -> list:
     sockets = []
     for start in range(0, len(urls), batch):
-        sockets += await asyncio.gather(*(connect(url) for url in urls[start:start + batch]))
+        sockets += await asyncio.gather(*(connect(url) for url in urls[start : start + batch]))
     return sockets
 
 
@@ -185,7 +210,7 @@ def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 class Watchers:
@@ -236,7 +261,9 @@ def fanout_stats(watchers: Watchers, sent: dict, started: float) -> dict:
     last = max((t for seen in watchers.arrivals for t in seen.values()), default=started)
     expected = len(sent) * len(watchers.sockets)
     return {
-        "p50_ms": pct(latencies, 50), "p99_ms": pct(latencies, 99), "max_ms": max(latencies, default=float("nan")),
+        "p50_ms": pct(latencies, 50),
+        "p99_ms": pct(latencies, 99),
+        "max_ms": max(latencies, default=float("nan")),
         "deliveries_per_s": len(latencies) / max(last - started, 1e-9),
         "missed": expected - len(latencies),
         "watchers_missing": sum(1 for seen in watchers.arrivals if len(seen) < len(sent)),
@@ -244,8 +271,9 @@ def fanout_stats(watchers: Watchers, sent: dict, started: float) -> dict:
 
 
 # --- scenarios ---------------------------------------------------------------------------------------------------
-async def fanout_app(ports: list[int], lot_id: int, cookie: str, watchers: int, bids: int, rate: float,
-                     pids: list[int]) -> dict:
+async def fanout_app(
+    ports: list[int], lot_id: int, cookie: str, watchers: int, bids: int, rate: float, pids: list[int]
+) -> dict:
     urls = [f"ws://127.0.0.1:{ports[i % len(ports)]}/ws/auctions/{lot_id}/" for i in range(watchers)]
     socks = await connect_many(urls)
     for s in socks:
@@ -343,12 +371,16 @@ class ClockBidder:
         return reply, (time.perf_counter() - started) * 1000
 
 
-async def racing_bidders(urls_and_cookies: list[tuple[str, str]], seconds: float, watcher_urls: list[str],
-                         pids: list[int]) -> dict:
+async def racing_bidders(
+    urls_and_cookies: list[tuple[str, str]], seconds: float, watcher_urls: list[str], pids: list[int]
+) -> dict:
     """Each bidder bids the lot's minimum as fast as its acknowledgements allow, for `seconds`."""
     # Watchers keep each distinct high_bid frame they hear (its text is unique: seq, amount, time).
-    watch = Watchers(await connect_many(watcher_urls), lambda raw: raw if raw.startswith('{"type": "high_bid"') else None
-                     ) if watcher_urls else None
+    watch = (
+        Watchers(await connect_many(watcher_urls), lambda raw: raw if raw.startswith('{"type": "high_bid"') else None)
+        if watcher_urls
+        else None
+    )
     bidders = await asyncio.gather(*(connect(url, cookie) for url, cookie in urls_and_cookies))
     acks: list[float] = []
     accepted = 0
@@ -382,13 +414,19 @@ async def racing_bidders(urls_and_cookies: list[tuple[str, str]], seconds: float
         await asyncio.sleep(0.5)  # the last broadcasts land
         watchers_heard = watch.received() / max(1, accepted)
         await watch.close()
-    return {"accepted_per_s": accepted / elapsed, "ack_p50_ms": pct(acks, 50), "ack_p99_ms": pct(acks, 99),
-            "attempts": len(acks), "refusals": refusals, "cpu_ms_per_accepted": cpu * 1000 / max(1, accepted),
-            # Each accepted bid is a high_bid frame to every bidder on its lot (the last few may still be on the
-            # wire when the sockets close): a lower figure means broadcasts were lost.
-            "heard_per_accepted": sum(clock.high_bids for clock in clocks) / max(1, accepted),
-            "watchers_heard_per_accepted": watchers_heard,
-            "cpu_share": cpu / elapsed}
+    return {
+        "accepted_per_s": accepted / elapsed,
+        "ack_p50_ms": pct(acks, 50),
+        "ack_p99_ms": pct(acks, 99),
+        "attempts": len(acks),
+        "refusals": refusals,
+        "cpu_ms_per_accepted": cpu * 1000 / max(1, accepted),
+        # Each accepted bid is a high_bid frame to every bidder on its lot (the last few may still be on the
+        # wire when the sockets close): a lower figure means broadcasts were lost.
+        "heard_per_accepted": sum(clock.high_bids for clock in clocks) / max(1, accepted),
+        "watchers_heard_per_accepted": watchers_heard,
+        "cpu_share": cpu / elapsed,
+    }
 
 
 async def paced_bidders(urls_and_cookies: list[tuple[str, str]], rate: float, seconds: float) -> dict:
@@ -491,8 +529,14 @@ async def main_async(args, fixture: dict, cookies: dict[str, str]) -> list[tuple
     rate = args.rate
     want = set(args.only or ["fanout", "paced", "hot", "many", "memory"])
 
-    rows.append(("machine speed: pure-Python loop of 10M additions (lower is faster)", f"{python_loop_ms():,.0f} ms",
-                 "", "compare figures across runs only at similar speed"))
+    rows.append(
+        (
+            "machine speed: pure-Python loop of 10M additions (lower is faster)",
+            f"{python_loop_ms():,.0f} ms",
+            "",
+            "compare figures across runs only at similar speed",
+        )
+    )
     pg_loop = postgres_hot_row_loop()
     lock_loop = redis_lock_loop()
     rows.append(("PostgreSQL hot-row loop (1 connection)", f"{fmt(pg_loop, 0)} tx/s", "", "floor for the hot lot"))
@@ -513,30 +557,62 @@ async def main_async(args, fixture: dict, cookies: dict[str, str]) -> list[tuple
                 base = await fanout_baseline([p for p, _ in base_procs], size, bids, pace, [p for _, p in base_procs])
             lot_id = lots[run]
             with daphne_workers("config.asgi:application", workers) as app_procs:
-                ours = await fanout_app([p for p, _ in app_procs], lot_id, cookies[names[0]], size, bids, pace,
-                                        [p for _, p in app_procs])
+                ours = await fanout_app(
+                    [p for p, _ in app_procs], lot_id, cookies[names[0]], size, bids, pace, [p for _, p in app_procs]
+                )
             label = f"fan-out, {size} watchers, {workers} worker{'s' if workers > 1 else ''}, {pace:g} bids/s"
-            rows.append((label + ": p50 / p99 / max ms",
-                         f"{fmt(ours['p50_ms'])} / {fmt(ours['p99_ms'])} / {fmt(ours['max_ms'])}",
-                         f"{fmt(base['p50_ms'])} / {fmt(base['p99_ms'])} / {fmt(base['max_ms'])}",
-                         ratio(ours["p99_ms"], base["p99_ms"], lower_is_better=True) + " (p99)"))
-            rows.append((label + ": deliveries/s", fmt(ours["deliveries_per_s"], 0),
-                         fmt(base["deliveries_per_s"], 0), ratio(ours["deliveries_per_s"], base["deliveries_per_s"])))
-            rows.append((label + ": server CPU ms per delivery", fmt(ours["cpu_ms_per_delivery"], 3),
-                         fmt(base["cpu_ms_per_delivery"], 3),
-                         ratio(ours["cpu_ms_per_delivery"], base["cpu_ms_per_delivery"], lower_is_better=True)))
-            rows.append((label + ": messages missed (watchers)", f"{ours['missed']} ({ours['watchers_missing']})",
-                         f"{base['missed']} ({base['watchers_missing']})", ""))
+            rows.append(
+                (
+                    label + ": p50 / p99 / max ms",
+                    f"{fmt(ours['p50_ms'])} / {fmt(ours['p99_ms'])} / {fmt(ours['max_ms'])}",
+                    f"{fmt(base['p50_ms'])} / {fmt(base['p99_ms'])} / {fmt(base['max_ms'])}",
+                    ratio(ours["p99_ms"], base["p99_ms"], lower_is_better=True) + " (p99)",
+                )
+            )
+            rows.append(
+                (
+                    label + ": deliveries/s",
+                    fmt(ours["deliveries_per_s"], 0),
+                    fmt(base["deliveries_per_s"], 0),
+                    ratio(ours["deliveries_per_s"], base["deliveries_per_s"]),
+                )
+            )
+            rows.append(
+                (
+                    label + ": server CPU ms per delivery",
+                    fmt(ours["cpu_ms_per_delivery"], 3),
+                    fmt(base["cpu_ms_per_delivery"], 3),
+                    ratio(ours["cpu_ms_per_delivery"], base["cpu_ms_per_delivery"], lower_is_better=True),
+                )
+            )
+            rows.append(
+                (
+                    label + ": messages missed (watchers)",
+                    f"{ours['missed']} ({ours['watchers_missing']})",
+                    f"{base['missed']} ({base['watchers_missing']})",
+                    "",
+                )
+            )
 
     if "paced" in want:
         with daphne_workers("config.asgi:application", 1) as app_procs:
             port = app_procs[0][0]
             paced = await paced_bidders(
-                [(f"ws://127.0.0.1:{port}/ws/auctions/{lots[40 + i % 10]}/", cookies[n])
-                 for i, n in enumerate(names[100:120])], 100.0, args.seconds)
-        rows.append(("full bid path at 100 bids/s (20 bidders, 10 lots, 1 worker): ack p50 / p99 ms",
-                     f"{fmt(paced['ack_p50_ms'])} / {fmt(paced['ack_p99_ms'])}", "",
-                     f"{paced['sent']} bids: {paced['codes']}"))
+                [
+                    (f"ws://127.0.0.1:{port}/ws/auctions/{lots[40 + i % 10]}/", cookies[n])
+                    for i, n in enumerate(names[100:120])
+                ],
+                100.0,
+                args.seconds,
+            )
+        rows.append(
+            (
+                "full bid path at 100 bids/s (20 bidders, 10 lots, 1 worker): ack p50 / p99 ms",
+                f"{fmt(paced['ack_p50_ms'])} / {fmt(paced['ack_p99_ms'])}",
+                "",
+                f"{paced['sent']} bids: {paced['codes']}",
+            )
+        )
 
     if "hot" in want:
         # 2 workers: the box's both cores, the lot's bidders split between them (no per-lot routing, unlike
@@ -545,38 +621,96 @@ async def main_async(args, fixture: dict, cookies: dict[str, str]) -> list[tuple
             with daphne_workers("config.asgi:application", workers) as app_procs:
                 ports = [p for p, _ in app_procs]
                 hot = await racing_bidders(
-                    [(f"ws://127.0.0.1:{ports[n % workers]}/ws/auctions/{lots[10]}/", cookies[name])
-                     for n, name in enumerate(names[:50])],
-                    args.seconds, [], [p for _, p in app_procs])
+                    [
+                        (f"ws://127.0.0.1:{ports[n % workers]}/ws/auctions/{lots[10]}/", cookies[name])
+                        for n, name in enumerate(names[:50])
+                    ],
+                    args.seconds,
+                    [],
+                    [p for _, p in app_procs],
+                )
             label = "hot lot, 50 racing bidders, " + ("1 worker" if workers == 1 else "spread over 2 workers")
-            rows.append((f"{label}: accepted bids/s", fmt(hot["accepted_per_s"], 0),
-                         f"{fmt(pg_loop, 0)} (PG loop)", ratio(hot["accepted_per_s"], pg_loop)))
-            rows.append((f"{label}: ack p50 / p99 ms", f"{fmt(hot['ack_p50_ms'])} / {fmt(hot['ack_p99_ms'])}", "",
-                         f"{hot['attempts']} attempts, refusals {hot['refusals']}"))
-            rows.append((f"{label}: worker CPU ms per accepted bid (CPU busy share)",
-                         f"{fmt(hot['cpu_ms_per_accepted'], 2)} ({hot['cpu_share']:.0%})", "", ""))
-            rows.append((f"{label}: high_bid frames heard per accepted bid (50 bidders each hear each)",
-                         fmt(hot["heard_per_accepted"], 2), "", ""))
+            rows.append(
+                (
+                    f"{label}: accepted bids/s",
+                    fmt(hot["accepted_per_s"], 0),
+                    f"{fmt(pg_loop, 0)} (PG loop)",
+                    ratio(hot["accepted_per_s"], pg_loop),
+                )
+            )
+            rows.append(
+                (
+                    f"{label}: ack p50 / p99 ms",
+                    f"{fmt(hot['ack_p50_ms'])} / {fmt(hot['ack_p99_ms'])}",
+                    "",
+                    f"{hot['attempts']} attempts, refusals {hot['refusals']}",
+                )
+            )
+            rows.append(
+                (
+                    f"{label}: worker CPU ms per accepted bid (CPU busy share)",
+                    f"{fmt(hot['cpu_ms_per_accepted'], 2)} ({hot['cpu_share']:.0%})",
+                    "",
+                    "",
+                )
+            )
+            rows.append(
+                (
+                    f"{label}: high_bid frames heard per accepted bid (50 bidders each hear each)",
+                    fmt(hot["heard_per_accepted"], 2),
+                    "",
+                    "",
+                )
+            )
 
     if "many" in want:
         many_lots = lots[:50] if quick else lots[:200]
         with daphne_workers("config.asgi:application", 2) as app_procs:
             ports = [p for p, _ in app_procs]
-            bidders = [(f"ws://127.0.0.1:{ports[i % 2]}/ws/auctions/{lot}/", cookies[names[2 * i + j]])
-                       for i, lot in enumerate(many_lots) for j in range(2)]
+            bidders = [
+                (f"ws://127.0.0.1:{ports[i % 2]}/ws/auctions/{lot}/", cookies[names[2 * i + j]])
+                for i, lot in enumerate(many_lots)
+                for j in range(2)
+            ]
             # Each lot's sockets on one worker, as deploy/nginx.conf routes them.
-            watchers = [f"ws://127.0.0.1:{ports[i % 2]}/ws/auctions/{lot}/"
-                        for i, lot in enumerate(many_lots) for _ in range(10)]
+            watchers = [
+                f"ws://127.0.0.1:{ports[i % 2]}/ws/auctions/{lot}/"
+                for i, lot in enumerate(many_lots)
+                for _ in range(10)
+            ]
             many = await racing_bidders(bidders, args.seconds, watchers, [p for _, p in app_procs])
-        rows.append((f"many lots, {len(many_lots)} lots x (2 bidders + 10 watchers), 2 workers: accepted bids/s",
-                     fmt(many["accepted_per_s"], 0), f"{fmt(pg_loop, 0)} (PG loop)",
-                     ratio(many["accepted_per_s"], pg_loop)))
-        rows.append(("many lots: ack p50 / p99 ms", f"{fmt(many['ack_p50_ms'])} / {fmt(many['ack_p99_ms'])}", "",
-                     f"refusals {many['refusals']}"))
-        rows.append(("many lots: workers' CPU ms per accepted bid (CPU busy, both)",
-                     f"{fmt(many['cpu_ms_per_accepted'], 2)} ({many['cpu_share']:.0%})", "", ""))
-        rows.append(("many lots: high_bid frames heard per accepted bid: its lot's 2 bidders / 10 watchers",
-                     f"{fmt(many['heard_per_accepted'], 2)} / {fmt(many['watchers_heard_per_accepted'], 2)}", "", ""))
+        rows.append(
+            (
+                f"many lots, {len(many_lots)} lots x (2 bidders + 10 watchers), 2 workers: accepted bids/s",
+                fmt(many["accepted_per_s"], 0),
+                f"{fmt(pg_loop, 0)} (PG loop)",
+                ratio(many["accepted_per_s"], pg_loop),
+            )
+        )
+        rows.append(
+            (
+                "many lots: ack p50 / p99 ms",
+                f"{fmt(many['ack_p50_ms'])} / {fmt(many['ack_p99_ms'])}",
+                "",
+                f"refusals {many['refusals']}",
+            )
+        )
+        rows.append(
+            (
+                "many lots: workers' CPU ms per accepted bid (CPU busy, both)",
+                f"{fmt(many['cpu_ms_per_accepted'], 2)} ({many['cpu_share']:.0%})",
+                "",
+                "",
+            )
+        )
+        rows.append(
+            (
+                "many lots: high_bid frames heard per accepted bid: its lot's 2 bidders / 10 watchers",
+                f"{fmt(many['heard_per_accepted'], 2)} / {fmt(many['watchers_heard_per_accepted'], 2)}",
+                "",
+                "",
+            )
+        )
 
     if "memory" in want:
         count = 500 if quick else 2000
@@ -584,8 +718,14 @@ async def main_async(args, fixture: dict, cookies: dict[str, str]) -> list[tuple
             base_kib = await idle_memory(base_procs[0][0], base_procs[0][1], "/ws/baseline/", count)
         with daphne_workers("config.asgi:application", 1) as app_procs:
             ours_kib = await idle_memory(app_procs[0][0], app_procs[0][1], f"/ws/auctions/{lots[20]}/", count)
-        rows.append((f"memory per idle watcher socket ({count} sockets), KiB", fmt(ours_kib), fmt(base_kib),
-                     ratio(ours_kib, base_kib, lower_is_better=True)))
+        rows.append(
+            (
+                f"memory per idle watcher socket ({count} sockets), KiB",
+                fmt(ours_kib),
+                fmt(base_kib),
+                ratio(ours_kib, base_kib, lower_is_better=True),
+            )
+        )
     return rows
 
 
@@ -593,8 +733,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", action="append", choices=["fanout", "paced", "hot", "many", "memory"])
-    parser.add_argument("--watchers", type=int, action="append",
-                        help="watchers in a fan-out run (repeatable; default 100, 1000 and 5000)")
+    parser.add_argument(
+        "--watchers",
+        type=int,
+        action="append",
+        help="watchers in a fan-out run (repeatable; default 100, 1000 and 5000)",
+    )
     parser.add_argument("--rate", type=float, default=10.0, help="bids per second in the fan-out runs")
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of the hot and many-lots runs")
     args = parser.parse_args()
@@ -609,8 +753,10 @@ def main() -> None:
     fixture = seed(lots=200, bidders=400, prefix="bench")
     rows = asyncio.run(main_async(args, fixture, session_cookies(fixture["bidders"])))
     width = max(len(r[0]) for r in rows)
-    print(f"\nGavel benchmark — {os.cpu_count()} cores, open-file limit {limit}, "
-          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {time.time() - started:.0f} s\n")
+    print(
+        f"\nGavel benchmark — {os.cpu_count()} cores, open-file limit {limit}, "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {time.time() - started:.0f} s\n"
+    )
     print(f"{'measure':<{width}}  {'gavel':>24}  {'bare Channels / floor':>24}  ratio")
     for name, ours, base, note in rows:
         print(f"{name:<{width}}  {ours:>24}  {base:>24}  {note}")

@@ -5,6 +5,7 @@
 
 Uses the benchmark's database (loadtests/bench.py prepares it) and Redis db 2; prints medians in ms.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -15,7 +16,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from loadtests import bench  # noqa: E402  (sets the benchmark's environment before Django loads)
+from loadtests import bench
 
 
 def main(count: int) -> None:
@@ -38,6 +39,7 @@ def main(count: int) -> None:
                 return function(*args, **kwargs)
             finally:
                 timings.setdefault(name, []).append(time.perf_counter() - started)
+
         return wrapper
 
     services._precheck = timed("pre-check read (in thread)", services._precheck)

@@ -5,6 +5,7 @@
 
 Uses the benchmark's Redis (db 2); prints CPU and wall time per call in ms.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -13,7 +14,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from loadtests import bench  # noqa: E402  (sets the benchmark's environment before Django loads)
+from loadtests import bench
 
 
 async def measure(count: int) -> None:
@@ -22,14 +23,18 @@ async def measure(count: int) -> None:
 
     client = async_redis_client()
     await client.delete("gavel:budget-cost")
-    for label, call in (("budget check (limits, one script)", lambda: admission.user_may_send(1)),
-                        ("plain GET", lambda: client.get("gavel:budget-cost"))):
+    for label, call in (
+        ("budget check (limits, one script)", lambda: admission.user_may_send(1)),
+        ("plain GET", lambda: client.get("gavel:budget-cost")),
+    ):
         await call()
         cpu, wall = time.process_time(), time.perf_counter()
         for _ in range(count):
             await call()
-        print(f"  {label:36} {(time.process_time() - cpu) / count * 1000:.3f} ms CPU, "
-              f"{(time.perf_counter() - wall) / count * 1000:.3f} ms wall")
+        print(
+            f"  {label:36} {(time.process_time() - cpu) / count * 1000:.3f} ms CPU, "
+            f"{(time.perf_counter() - wall) / count * 1000:.3f} ms wall"
+        )
 
 
 def main(count: int) -> None:

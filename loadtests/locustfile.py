@@ -17,6 +17,7 @@ Request types reported to Locust: `WS connect`, `bid ack` (send -> bid_accepted/
 failure named by its code), `broadcast` (server time of the event -> arrival here; same-machine clocks).
 Locust is gevent-based, so sockets use websocket-client, with a greenlet per socket that keeps reading.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -79,9 +80,12 @@ class LotSocketUser(HttpUser):
     def login(self, username: str) -> None:
         page = self.client.get("/accounts/login/", name="login page")
         token = page.cookies.get("csrftoken") or self.client.cookies.get("csrftoken")
-        self.client.post("/accounts/login/", {"username": username, "password": FIXTURE["password"],
-                                              "csrfmiddlewaretoken": token},
-                         headers={"Referer": f"{self.host}/accounts/login/"}, name="login")
+        self.client.post(
+            "/accounts/login/",
+            {"username": username, "password": FIXTURE["password"], "csrfmiddlewaretoken": token},
+            headers={"Referer": f"{self.host}/accounts/login/"},
+            name="login",
+        )
         self.cookie = f"sessionid={self.client.cookies.get('sessionid')}"
 
     def ws_url(self, path: str) -> str:
@@ -91,15 +95,19 @@ class LotSocketUser(HttpUser):
             return f"ws://{host.hostname}:{host.port}{path}"
         choices = ports.split(",")
         # As deploy/nginx.conf routes them: every socket of one lot to one worker, other sockets anywhere.
-        port = choices[zlib.crc32(path.encode()) % len(choices)] if path.startswith("/ws/auctions/") else (
-            random.choice(choices))
+        port = (
+            choices[zlib.crc32(path.encode()) % len(choices)]
+            if path.startswith("/ws/auctions/")
+            else (random.choice(choices))
+        )
         return f"ws://{host.hostname}:{port}{path}"
 
     def open_lot(self, lot_id: int) -> websocket.WebSocket | None:
         started = time.perf_counter()
         try:
-            sock = websocket.create_connection(self.ws_url(f"/ws/auctions/{lot_id}/"), cookie=self.cookie or None,
-                                               origin=self.host, timeout=30)
+            sock = websocket.create_connection(
+                self.ws_url(f"/ws/auctions/{lot_id}/"), cookie=self.cookie or None, origin=self.host, timeout=30
+            )
             snapshot = json.loads(sock.recv())
             self.min_next[lot_id] = snapshot["min_next_bid"]
         except Exception as exc:
@@ -126,13 +134,24 @@ class LotSocketUser(HttpUser):
     def _broadcast(self, name: str, raw: str, message: dict) -> None:
         """Report a broadcast's lag: the server's commit time to its arrival here."""
         lag_ms = (time.time() - datetime.fromisoformat(message["server_time"]).timestamp()) * 1000
-        self.environment.events.request.fire(request_type="broadcast", name=name, response_time=lag_ms,
-                                             response_length=len(raw), exception=None, context={})
+        self.environment.events.request.fire(
+            request_type="broadcast",
+            name=name,
+            response_time=lag_ms,
+            response_length=len(raw),
+            exception=None,
+            context={},
+        )
 
     def _fire(self, request_type: str, name: str, started: float, length: int, exception) -> None:
         self.environment.events.request.fire(
-            request_type=request_type, name=name, response_time=(time.perf_counter() - started) * 1000,
-            response_length=length, exception=exception, context={})
+            request_type=request_type,
+            name=name,
+            response_time=(time.perf_counter() - started) * 1000,
+            response_length=length,
+            exception=exception,
+            context={},
+        )
 
 
 class BidderUser(LotSocketUser):
@@ -193,8 +212,9 @@ class SellerUser(LotSocketUser):
         self.login(FIXTURE["seller"])
         started = time.perf_counter()
         try:
-            self.dashboard = websocket.create_connection(self.ws_url("/ws/seller/"), cookie=self.cookie,
-                                                         origin=self.host, timeout=30)
+            self.dashboard = websocket.create_connection(
+                self.ws_url("/ws/seller/"), cookie=self.cookie, origin=self.host, timeout=30
+            )
             snapshot = json.loads(self.dashboard.recv())
             assert snapshot["type"] == "seller_snapshot", snapshot["type"]
         except Exception as exc:

@@ -19,8 +19,15 @@ def test_wrong_password_is_refused(client, make_user):
 
 
 def test_sign_up_creates_an_unverified_bidder_and_logs_in(client):
-    response = client.post("/accounts/signup/", {"username": "dave", "email": "d@example.com",
-                                                 "password1": "a-long-pass-phrase", "password2": "a-long-pass-phrase"})
+    response = client.post(
+        "/accounts/signup/",
+        {
+            "username": "dave",
+            "email": "d@example.com",
+            "password1": "a-long-pass-phrase",
+            "password2": "a-long-pass-phrase",
+        },
+    )
     assert response.status_code == 302
     user = get_user_model().objects.get(username="dave")
     assert (user.profile.can_bid, user.profile.banned) == (False, False)

@@ -1,4 +1,5 @@
 """Staff in the Django admin: a logged-in staff client and its lot actions, posted as the changelist posts them."""
+
 from __future__ import annotations
 
 import pytest
@@ -25,8 +26,15 @@ def staff_action(staff_client):
     """Run a lot action from the admin changelist, its intermediate form filled in with `fields` and applied."""
 
     def run(action: str, lot_ids: list[int], **fields):
-        return staff_client.post("/admin/auctions/lot/", {
-            "action": action, "_selected_action": [str(pk) for pk in lot_ids], "apply": "1", **fields,
-        }, follow=True)
+        return staff_client.post(
+            "/admin/auctions/lot/",
+            {
+                "action": action,
+                "_selected_action": [str(pk) for pk in lot_ids],
+                "apply": "1",
+                **fields,
+            },
+            follow=True,
+        )
 
     return run

@@ -1,5 +1,6 @@
 """The pages in a real browser (Playwright driving Debian's Chromium) against a live Daphne worker, real PostgreSQL
 and Redis. Set GAVEL_SCREENSHOTS=docs to refresh the screenshots the README links."""
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,6 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone
-
 from rest_framework.authtoken.models import Token
 
 from accounts.models import Profile
@@ -33,13 +33,24 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(scope="module")
 def browser():
     if not shutil.which(CHROMIUM):
-        pytest.fail(f"Chromium is needed for the browser tests: {CHROMIUM} not found (make test installs it as root; "
-                    "or apt-get install chromium)")
+        pytest.fail(
+            f"Chromium is needed for the browser tests: {CHROMIUM} not found (make test installs it as root; "
+            "or apt-get install chromium)"
+        )
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # the sync API keeps an event loop in this thread
     with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--disable-dev-shm-usage"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+            ],
+        )
         yield browser
         browser.close()
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
@@ -58,8 +69,9 @@ def page_for(browser, server):
         context = browser.new_context(viewport={"width": width, "height": 900})
         contexts.append(context)
         if user is not None:
-            context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session_cookie(user),
-                                  "url": server.http}])
+            context.add_cookies(
+                [{"name": settings.SESSION_COOKIE_NAME, "value": session_cookie(user), "url": server.http}]
+            )
         page = context.new_page()
         page.on("dialog", lambda dialog: dialog.accept())
         page.goto(server.http + path)
@@ -74,9 +86,11 @@ def bid_over_http(server, user, lot, amount: int) -> None:
     """A bid from elsewhere, through the server under test (in single-process mode only it can broadcast)."""
     token, _ = Token.objects.get_or_create(user=user)
     request = urllib.request.Request(
-        f"{server.http}/api/lots/{lot.pk}/bids/", method="POST",
+        f"{server.http}/api/lots/{lot.pk}/bids/",
+        method="POST",
         data=json.dumps({"amount": amount, "bid_id": uuid.uuid4().hex}).encode(),
-        headers={"Content-Type": "application/json", "Authorization": f"Token {token.key}"})
+        headers={"Content-Type": "application/json", "Authorization": f"Token {token.key}"},
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 201
 
@@ -121,8 +135,9 @@ def test_a_bid_in_one_browser_reaches_the_other_within_a_second_and_outbids(page
     shot(a, "screenshot-lot.png")
 
 
-def test_the_countdown_agrees_with_the_server_and_moves_when_a_bid_extends_the_end(page_for, make_lot, seller,
-                                                                                  make_user):
+def test_the_countdown_agrees_with_the_server_and_moves_when_a_bid_extends_the_end(
+    page_for, make_lot, seller, make_user
+):
     lot = make_lot(seller=seller, ends_in=timedelta(seconds=40), soft_close_window=60, soft_close_extension=120)
     alice, bob = make_user("alice"), make_user("bob")
     a, b = page_for(alice, f"/lots/{lot.pk}/"), page_for(bob, f"/lots/{lot.pk}/", width=390)  # a phone
@@ -141,9 +156,9 @@ def test_the_countdown_agrees_with_the_server_and_moves_when_a_bid_extends_the_e
     assert abs(remaining - countdown_seconds(b.locator("#countdown").inner_text())) < 1
 
 
-def test_after_the_server_restarts_the_page_reconnects_resyncs_and_shows_what_it_missed(start_daphne, page_for,
-                                                                                       server, make_lot, seller,
-                                                                                       make_user):
+def test_after_the_server_restarts_the_page_reconnects_resyncs_and_shows_what_it_missed(
+    start_daphne, page_for, server, make_lot, seller, make_user
+):
     lot = make_lot(seller=seller)
     alice, bob = make_user("alice"), make_user("bob")
     page = page_for(alice, f"/lots/{lot.pk}/")

@@ -1,4 +1,5 @@
 """Closing ended lots: exactly once, with the result broadcast to watchers and told to the winner."""
+
 from __future__ import annotations
 
 import subprocess
@@ -102,8 +103,11 @@ def _terminate_idle_closer_backends() -> int:
     """Between two passes (idle after a pass's last COMMIT): the next pass meets the dead connection in its first
     statement, outside any transaction block."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                       " WHERE application_name = %s AND state = 'idle' AND query = 'COMMIT'", (CLOSER_APP_NAME,))
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE application_name = %s AND state = 'idle' AND query = 'COMMIT'",
+            (CLOSER_APP_NAME,),
+        )
         return cursor.fetchone()[0]
 
 
@@ -115,10 +119,13 @@ def test_the_closing_worker_reconnects_after_its_database_connection_is_killed(m
     log_path = tmp_path / "closer.log"
     with log_path.open("wb") as log_file:
         closer = subprocess.Popen(
-            [sys.executable, "manage.py", "close_lots", "--interval", str(interval)], cwd=ROOT,
+            [sys.executable, "manage.py", "close_lots", "--interval", str(interval)],
+            cwd=ROOT,
             # Production's connection reuse (CONN_MAX_AGE), so the worker keeps its connection between passes.
             env=service_env(DATABASE_URL=f"{database_url()}?application_name={CLOSER_APP_NAME}", DB_CONN_MAX_AGE="60"),
-            stdout=log_file, stderr=subprocess.STDOUT)
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
     try:
         lot = make_lot()
         place_bid(user=bidder, lot_id=lot.pk, amount=1_500, bid_id="b")
@@ -133,7 +140,8 @@ def test_the_closing_worker_reconnects_after_its_database_connection_is_killed(m
             time.sleep(0.05)
         lot.refresh_from_db()
         assert (lot.status, lot.winner, lot.high_bid_amount) == ("closed", bidder, 1_500), (
-            f"{terminated} connection(s) terminated; worker log: " + log_path.read_text()[-2000:])
+            f"{terminated} connection(s) terminated; worker log: " + log_path.read_text()[-2000:]
+        )
         assert closer.poll() is None, "the worker itself kept running"
     finally:
         closer.terminate()

@@ -1,4 +1,5 @@
 """Every way a lot can end leaves `verify_lot --all` clean: the replayed log reproduces the stored lot."""
+
 from __future__ import annotations
 
 import io
@@ -84,8 +85,11 @@ ENDINGS = {
     "cancelled_by_staff_with_bids": (cancelled_by_staff_with_bids_and_a_hidden_maximum, {}, "cancelled"),
     "cancelled_from_the_admin": (cancelled_from_the_admin, {}, "cancelled"),
     "extended_from_the_admin_then_closed": (extended_from_the_admin_then_closed, {}, "closed"),
-    "extended_from_the_admin_before_any_bid_then_closed": (extended_from_the_admin_before_any_bid_then_closed, {},
-                                                            "closed"),
+    "extended_from_the_admin_before_any_bid_then_closed": (
+        extended_from_the_admin_before_any_bid_then_closed,
+        {},
+        "closed",
+    ),
 }
 
 
@@ -97,8 +101,9 @@ class People:
 @pytest.mark.parametrize("ending", list(ENDINGS))
 def test_every_kind_of_ending_leaves_verify_lot_clean(ending, make_lot, seller, make_user, staff, staff_action):
     end, fields, status = ENDINGS[ending]
-    lot = make_lot(seller=seller, ends_in=timedelta(seconds=60), soft_close_window=120, soft_close_extension=120,
-                   **fields)
+    lot = make_lot(
+        seller=seller, ends_in=timedelta(seconds=60), soft_close_window=120, soft_close_extension=120, **fields
+    )
     end(lot, People(alice=make_user("alice"), bob=make_user("bob"), staff=staff, staff_action=staff_action))
     lot.refresh_from_db()
     assert lot.status == status

@@ -1,5 +1,6 @@
 """Every action × every kind of user, through the one service each transport calls. Refused actions change
 nothing; allowed ones happen. (The socket and the HTTP API map these codes identically: bidding/tests.)"""
+
 from __future__ import annotations
 
 import uuid
@@ -25,8 +26,14 @@ def people(make_user, seller, make_lot):
     staff = make_user("staff")
     staff.is_staff = True
     staff.save()
-    return {"anonymous": AnonymousUser(), "bidder": make_user("alice"), "banned": make_user("mallory", banned=True),
-            "owner": seller, "other_seller": other, "staff": staff}
+    return {
+        "anonymous": AnonymousUser(),
+        "bidder": make_user("alice"),
+        "banned": make_user("mallory", banned=True),
+        "owner": seller,
+        "other_seller": other,
+        "staff": staff,
+    }
 
 
 def _bid(user, lot):
@@ -61,21 +68,34 @@ NOT_OWNER = ("forbidden", "not_owner")
 
 MATRIX = {
     #                anonymous  bidder     banned  owner     other_seller staff
-    "bid":          (NOT_AUTH, OK,        BANNED, OWN_LOT,  OK,          OK),
-    "bid_with_max": (NOT_AUTH, OK,        BANNED, OWN_LOT,  OK,          OK),
-    "buy_now":      (NOT_AUTH, OK,        BANNED, OWN_LOT,  OK,          OK),
-    "edit":         (NOT_AUTH, NOT_OWNER, BANNED, OK,       NOT_OWNER,   OK),
-    "cancel":       (NOT_AUTH, NOT_OWNER, BANNED, OK,       NOT_OWNER,   OK),
-    "watch":        (NOT_AUTH, OK,        OK,     OK,       OK,          OK),
+    "bid": (NOT_AUTH, OK, BANNED, OWN_LOT, OK, OK),
+    "bid_with_max": (NOT_AUTH, OK, BANNED, OWN_LOT, OK, OK),
+    "buy_now": (NOT_AUTH, OK, BANNED, OWN_LOT, OK, OK),
+    "edit": (NOT_AUTH, NOT_OWNER, BANNED, OK, NOT_OWNER, OK),
+    "cancel": (NOT_AUTH, NOT_OWNER, BANNED, OK, NOT_OWNER, OK),
+    "watch": (NOT_AUTH, OK, OK, OK, OK, OK),
 }
-ACTIONS = {"bid": _bid, "bid_with_max": _bid_with_max, "buy_now": _buy_now, "edit": _edit, "cancel": _cancel,
-           "watch": _watch}
+ACTIONS = {
+    "bid": _bid,
+    "bid_with_max": _bid_with_max,
+    "buy_now": _buy_now,
+    "edit": _edit,
+    "cancel": _cancel,
+    "watch": _watch,
+}
 
 
 def _state(lot: Lot) -> tuple:
     lot.refresh_from_db()
-    return (lot.title, lot.status, lot.seq, lot.high_bid_amount, lot.leader_max_amount, lot.watches.count(),
-            Bid.objects.filter(lot=lot).count())
+    return (
+        lot.title,
+        lot.status,
+        lot.seq,
+        lot.high_bid_amount,
+        lot.leader_max_amount,
+        lot.watches.count(),
+        Bid.objects.filter(lot=lot).count(),
+    )
 
 
 @pytest.mark.parametrize("action", list(MATRIX))

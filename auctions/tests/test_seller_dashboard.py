@@ -1,4 +1,5 @@
 """ws/seller/: a seller's lots live, with watcher counts added up across processes (through Redis)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -48,11 +49,13 @@ async def test_the_seller_sees_their_own_lots_only_with_their_reserve(open_dashb
     dashboard = await open_dashboard(seller)
     snapshot = await next_of(dashboard, "seller_snapshot")
     assert [(row["id"], row["reserve_price"], row["reserve_met"], row["watchers"]) for row in snapshot["lots"]] == [
-        (mine.pk, 5_000, False, 0)]
+        (mine.pk, 5_000, False, 0)
+    ]
 
 
-async def test_bids_on_any_of_my_lots_arrive_live_without_anyones_maximum(open_dashboard, make_lot, seller, bidder,
-                                                                         make_user):
+async def test_bids_on_any_of_my_lots_arrive_live_without_anyones_maximum(
+    open_dashboard, make_lot, seller, bidder, make_user
+):
     first = await sync_to_async(make_lot)(seller=seller)
     second = await sync_to_async(make_lot)(seller=seller, reserve_price=3_000)
     dashboard = await open_dashboard(seller)
@@ -72,8 +75,9 @@ async def test_a_lot_listed_while_the_dashboard_is_open_joins_it(open_dashboard,
     dashboard = await open_dashboard(seller)
     assert (await next_of(dashboard, "seller_snapshot"))["lots"] == []
     now = timezone.now()
-    lot = await sync_to_async(create_lot)(seller=seller, title="New", starting_price=500, starts_at=now,
-                                          ends_at=now + timedelta(hours=1))
+    lot = await sync_to_async(create_lot)(
+        seller=seller, title="New", starting_price=500, starts_at=now, ends_at=now + timedelta(hours=1)
+    )
     listed = await next_of(dashboard, "seller_lot")
     assert (listed["lot"]["id"], listed["lot"]["title"], listed["lot"]["status"]) == (lot.pk, "New", "open")
     await sync_to_async(place_bid)(user=bidder, lot_id=lot.pk, amount=500, bid_id="a")
@@ -92,8 +96,11 @@ async def test_sync_is_checked_for_ownership_on_every_message(open_dashboard, ma
     await dashboard.send_json_to({"type": "sync", "lot": mine.pk, "since_seq": 0})
     assert (await next_of(dashboard, "high_bid"))["seq"] == 1
     assert (await next_of(dashboard, "synced"))["seq"] == 1
-    for bad in ({"type": "sync", "lot": str(mine.pk), "since_seq": 0}, {"type": "sync", "lot": True, "since_seq": 0},
-                {"type": "sync", "lot": mine.pk, "since_seq": -1}):
+    for bad in (
+        {"type": "sync", "lot": str(mine.pk), "since_seq": 0},
+        {"type": "sync", "lot": True, "since_seq": 0},
+        {"type": "sync", "lot": mine.pk, "since_seq": -1},
+    ):
         await dashboard.send_json_to(bad)
         assert (await next_of(dashboard, "error"))["code"] == "invalid"
     assert (await Lot.objects.aget(pk=mine.pk)).seq == 1  # reads only: nothing changed
@@ -116,8 +123,14 @@ async def test_watchers_are_counted_live(open_dashboard, open_socket, lot, selle
 async def test_counts_from_other_processes_add_up_and_dead_ones_drop_out(lot):
     key = presence.lot_key(lot.pk)
     redis_client().hset(key, mapping={"worker-a": 3, "worker-b": 4, "crashed": 50})
-    redis_client().zadd(presence.ALIVE_KEY, {"worker-a": time.time(), "worker-b": time.time(),
-                                             "crashed": time.time() - settings.PRESENCE_STALE_SECONDS - 1})
+    redis_client().zadd(
+        presence.ALIVE_KEY,
+        {
+            "worker-a": time.time(),
+            "worker-b": time.time(),
+            "crashed": time.time() - settings.PRESENCE_STALE_SECONDS - 1,
+        },
+    )
     assert await presence.watcher_counts([lot.pk]) == {lot.pk: 7}
 
 

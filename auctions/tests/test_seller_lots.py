@@ -1,6 +1,8 @@
 """Sellers list, edit and cancel their own lots; ownership and the no-bids rule are checked on every action."""
+
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -18,8 +20,14 @@ def iso(delta: timedelta) -> str:
 
 
 def lot_body(**overrides) -> dict:
-    return {"title": "Brass telescope", "description": "<b>1890s</b>", "starting_price": 5_000,
-            "starts_at": iso(timedelta(seconds=-1)), "ends_at": iso(timedelta(hours=2)), **overrides}
+    return {
+        "title": "Brass telescope",
+        "description": "<b>1890s</b>",
+        "starting_price": 5_000,
+        "starts_at": iso(timedelta(seconds=-1)),
+        "ends_at": iso(timedelta(hours=2)),
+        **overrides,
+    }
 
 
 @pytest.fixture
@@ -35,22 +43,27 @@ def test_a_seller_lists_a_lot_open_now_or_scheduled(api, seller):
     assert (now_open.json()["status"], now_open.json()["min_next_bid"]) == ("open", 5_000)
     later = api.post("/api/lots/", lot_body(starts_at=iso(timedelta(hours=1))), format="json")
     assert later.json()["status"] == "scheduled"
-    assert [row["id"] for row in api.get("/api/me/lots/").json()["lots"]] == [later.json()["lot"]["id"],
-                                                                              now_open.json()["lot"]["id"]]
+    assert [row["id"] for row in api.get("/api/me/lots/").json()["lots"]] == [
+        later.json()["lot"]["id"],
+        now_open.json()["lot"]["id"],
+    ]
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("overrides", "field"), [
-    ({"starting_price": 50.5}, "starting_price"),
-    ({"starting_price": "5000"}, "starting_price"),
-    ({"starting_price": 0}, "starting_price"),
-    ({"reserve_price": 100}, "reserve_price"),
-    ({"title": ""}, "title"),
-    ({"ends_at": iso(timedelta(hours=-1))}, "ends_at"),
-    ({"starts_at": "tomorrow"}, "starts_at"),
-    ({"ends_at": "2030-01-01T10:00:00"}, "ends_at"),  # no offset: ambiguous
-    ({"soft_close_window": -5}, "soft_close_window"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"starting_price": 50.5}, "starting_price"),
+        ({"starting_price": "5000"}, "starting_price"),
+        ({"starting_price": 0}, "starting_price"),
+        ({"reserve_price": 100}, "reserve_price"),
+        ({"title": ""}, "title"),
+        ({"ends_at": iso(timedelta(hours=-1))}, "ends_at"),
+        ({"starts_at": "tomorrow"}, "starts_at"),
+        ({"ends_at": "2030-01-01T10:00:00"}, "ends_at"),  # no offset: ambiguous
+        ({"soft_close_window": -5}, "soft_close_window"),
+    ],
+)
 def test_bad_lot_fields_are_invalid_and_create_nothing(api, seller, overrides, field):
     api.force_authenticate(seller)
     response = api.post("/api/lots/", lot_body(**overrides), format="json")
@@ -123,14 +136,18 @@ async def test_watchers_see_the_cancellation_and_bids_stop(open_socket, lot, sel
 def test_a_catalogue_gets_staggered_ends_all_or_nothing(api, seller):
     api.force_authenticate(seller)
     first = lot_body(title="Lot 1")
-    body = {"stagger_seconds": 90, "lots": [first, {"title": "Lot 2", "starting_price": 1_000,
-                                                   "starts_at": first["starts_at"]},
-                                             {"title": "Lot 3", "starting_price": 2_000,
-                                              "starts_at": first["starts_at"]}]}
+    body = {
+        "stagger_seconds": 90,
+        "lots": [
+            first,
+            {"title": "Lot 2", "starting_price": 1_000, "starts_at": first["starts_at"]},
+            {"title": "Lot 3", "starting_price": 2_000, "starts_at": first["starts_at"]},
+        ],
+    }
     response = api.post("/api/lots/catalogue/", body, format="json")
     assert response.status_code == 201
     ends = [timezone.datetime.fromisoformat(row["ends_at"]) for row in response.json()["lots"]]
-    assert [(b - a).total_seconds() for a, b in zip(ends, ends[1:])] == [90.0, 90.0]
+    assert [(b - a).total_seconds() for a, b in itertools.pairwise(ends)] == [90.0, 90.0]
     body["lots"].append({"title": "Bad", "starting_price": 1.5, "starts_at": first["starts_at"]})
     response = api.post("/api/lots/catalogue/", body, format="json")
     assert (response.status_code, response.json()["field"]) == (400, "starting_price")
@@ -140,8 +157,7 @@ def test_a_catalogue_gets_staggered_ends_all_or_nothing(api, seller):
 @pytest.mark.django_db
 def test_a_hard_end_caps_soft_close_extensions(make_lot, bidder):
     hard_end = timezone.now() + timedelta(seconds=40)
-    lot = make_lot(ends_in=timedelta(seconds=30), soft_close_window=60, soft_close_extension=120,
-                   hard_end_at=hard_end)
+    lot = make_lot(ends_in=timedelta(seconds=30), soft_close_window=60, soft_close_extension=120, hard_end_at=hard_end)
     place_bid(user=bidder, lot_id=lot.pk, amount=1_000, bid_id="b")
     lot.refresh_from_db()
     assert lot.ends_at == hard_end
@@ -155,8 +171,16 @@ def test_a_hard_end_before_the_end_is_invalid(api, seller):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("address", ["javascript:alert(1)", "data:image/png;base64,AAAA", "ftp://x.example/a.png",
-                                     "not a url", "https://" + "x" * 500 + ".example/a.png"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "javascript:alert(1)",
+        "data:image/png;base64,AAAA",
+        "ftp://x.example/a.png",
+        "not a url",
+        "https://" + "x" * 500 + ".example/a.png",
+    ],
+)
 def test_a_photo_must_be_a_web_address(seller, address):
     from auctions.services import create_lot
 
@@ -170,7 +194,12 @@ def test_a_photo_must_be_a_web_address(seller, address):
 def test_the_lot_page_shows_the_photo(seller, client):
     from auctions.services import create_lot
 
-    lot = create_lot(seller=seller, title="Clock", starting_price=1_000, photo_url="https://img.example/clock.jpg?a=1&b=2",
-                     ends_at=timezone.now() + timedelta(hours=1))
+    lot = create_lot(
+        seller=seller,
+        title="Clock",
+        starting_price=1_000,
+        photo_url="https://img.example/clock.jpg?a=1&b=2",
+        ends_at=timezone.now() + timedelta(hours=1),
+    )
     html = client.get(f"/lots/{lot.pk}/").content.decode()
     assert '<img class="photo" src="https://img.example/clock.jpg?a=1&amp;b=2"' in html

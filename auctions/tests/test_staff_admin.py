@@ -1,6 +1,7 @@
 """Staff in the Django admin: live state is read-only, nothing is deleted, and what staff may do to a live lot
 (cancel, extend, ban a bidder) goes through the services, under the lot's lock, with an event, a broadcast, a
 personal notice giving the reason, and a clean verify_lot."""
+
 from __future__ import annotations
 
 import uuid
@@ -31,9 +32,23 @@ def _bid(user, lot, amount, maximum=None):
 def _visible(lot_id: int) -> tuple:
     """What bidders can see of a lot, or what decides their bids (the hidden maximum)."""
     lot = Lot.objects.get(pk=lot_id)
-    return (lot.status, lot.high_bid_amount, lot.high_bidder_id, lot.leader_max_amount, lot.bid_count, lot.seq,
-            lot.ends_at, lot.starts_at, lot.starting_price, lot.reserve_price, lot.buy_now_price, lot.hard_end_at,
-            lot.winner_id, lot.closed_at, list(Bid.objects.filter(lot_id=lot_id).values_list("seq", "amount")))
+    return (
+        lot.status,
+        lot.high_bid_amount,
+        lot.high_bidder_id,
+        lot.leader_max_amount,
+        lot.bid_count,
+        lot.seq,
+        lot.ends_at,
+        lot.starts_at,
+        lot.starting_price,
+        lot.reserve_price,
+        lot.buy_now_price,
+        lot.hard_end_at,
+        lot.winner_id,
+        lot.closed_at,
+        list(Bid.objects.filter(lot_id=lot_id).values_list("seq", "amount")),
+    )
 
 
 def _as_admin_form(lot: Lot) -> dict:
@@ -55,15 +70,26 @@ def sent(monkeypatch):
     django_capture_on_commit_callbacks(execute=True))."""
     record = {"events": [], "notices": []}
     monkeypatch.setattr(fanout, "publish", lambda lot_id, text: record["events"].append(events.json.loads(text)))
-    monkeypatch.setattr(events, "_send_notices", lambda notices: record["notices"].extend(
-        (int(group.split(".")[1]), message["payload"]) for group, message in notices))
+    monkeypatch.setattr(
+        events,
+        "_send_notices",
+        lambda notices: record["notices"].extend(
+            (int(group.split(".")[1]), message["payload"]) for group, message in notices
+        ),
+    )
     return record
 
 
-def test_a_stale_change_form_posted_after_a_bid_changes_nothing_a_bidder_can_see(staff_client, make_lot, seller,
-                                                                                   make_user):
-    lot = make_lot(seller=seller, reserve_price=2_000, ends_in=timedelta(seconds=60), soft_close_window=120,
-                   soft_close_extension=120)
+def test_a_stale_change_form_posted_after_a_bid_changes_nothing_a_bidder_can_see(
+    staff_client, make_lot, seller, make_user
+):
+    lot = make_lot(
+        seller=seller,
+        reserve_price=2_000,
+        ends_in=timedelta(seconds=60),
+        soft_close_window=120,
+        soft_close_extension=120,
+    )
     alice, bob = make_user("alice"), make_user("bob")
     page = staff_client.get(f"/admin/auctions/lot/{lot.pk}/change/")
     assert page.status_code == 200
@@ -84,8 +110,12 @@ def test_the_admin_shows_no_maximum_and_edits_no_live_state(staff_client, make_l
     lot = make_lot(seller=seller)
     _bid(bidder, lot, 1_000, SECRET_MAX)
     bid = Bid.objects.get(lot=lot)
-    for path in (f"/admin/auctions/lot/{lot.pk}/change/", f"/admin/bidding/bid/{bid.pk}/change/",
-                 "/admin/auctions/lot/", "/admin/bidding/bid/"):
+    for path in (
+        f"/admin/auctions/lot/{lot.pk}/change/",
+        f"/admin/bidding/bid/{bid.pk}/change/",
+        "/admin/auctions/lot/",
+        "/admin/bidding/bid/",
+    ):
         page = staff_client.get(path)
         assert page.status_code == 200
         assert str(SECRET_MAX) not in page.content.decode(), path
@@ -94,8 +124,10 @@ def test_the_admin_shows_no_maximum_and_edits_no_live_state(staff_client, make_l
     bid_form = staff_client.get(f"/admin/bidding/bid/{bid.pk}/change/").context["adminform"].form
     assert not set(bid_form.fields)
     before = _visible(lot.pk)
-    staff_client.post(f"/admin/bidding/bid/{bid.pk}/change/", {"amount": 1, "max_amount": "", "kind": "manual",
-                                                               "outbid_at_once": "on", "_save": "Save"})
+    staff_client.post(
+        f"/admin/bidding/bid/{bid.pk}/change/",
+        {"amount": 1, "max_amount": "", "kind": "manual", "outbid_at_once": "on", "_save": "Save"},
+    )
     assert staff_client.get("/admin/auctions/lot/add/").status_code == 403
     assert staff_client.get("/admin/bidding/bid/add/").status_code == 403
     assert staff_client.get("/admin/auctions/lotevent/add/").status_code == 403
@@ -107,18 +139,22 @@ def test_lots_bids_and_events_cannot_be_deleted_from_the_admin(staff_client, mak
     lot = make_lot(seller=seller)
     _bid(bidder, lot, 1_000)
     bid, event = Bid.objects.get(lot=lot), LotEvent.objects.get(lot=lot)
-    for path in (f"/admin/auctions/lot/{lot.pk}/delete/", f"/admin/bidding/bid/{bid.pk}/delete/",
-                 f"/admin/auctions/lotevent/{event.pk}/delete/"):
+    for path in (
+        f"/admin/auctions/lot/{lot.pk}/delete/",
+        f"/admin/bidding/bid/{bid.pk}/delete/",
+        f"/admin/auctions/lotevent/{event.pk}/delete/",
+    ):
         assert staff_client.post(path, {"post": "yes"}).status_code == 403, path
     for changelist, pk in (("auctions/lot", lot.pk), ("bidding/bid", bid.pk), ("auctions/lotevent", event.pk)):
-        staff_client.post(f"/admin/{changelist}/", {"action": "delete_selected", "_selected_action": [pk],
-                                                    "post": "yes"})
+        staff_client.post(
+            f"/admin/{changelist}/", {"action": "delete_selected", "_selected_action": [pk], "post": "yes"}
+        )
     assert (Lot.objects.count(), Bid.objects.count(), LotEvent.objects.count()) == (1, 1, 1)
 
 
-def test_staff_cancel_with_a_reason_tells_bidders_and_watchers_and_verifies(staff_action, make_lot, seller,
-                                                                            make_user, sent,
-                                                                            django_capture_on_commit_callbacks):
+def test_staff_cancel_with_a_reason_tells_bidders_and_watchers_and_verifies(
+    staff_action, make_lot, seller, make_user, sent, django_capture_on_commit_callbacks
+):
     lot = make_lot(seller=seller)
     alice, bob, wendy = make_user("alice"), make_user("bob"), make_user("wendy")
     Watch.objects.create(user=wendy, lot=lot)
@@ -146,8 +182,9 @@ def test_staff_cancel_needs_a_reason(staff_action, make_lot, seller):
     assert Lot.objects.get(pk=lot.pk).status == "open"
 
 
-def test_staff_extend_moves_the_end_broadcasts_it_and_verifies(staff_action, make_lot, seller, make_user, sent,
-                                                               django_capture_on_commit_callbacks):
+def test_staff_extend_moves_the_end_broadcasts_it_and_verifies(
+    staff_action, make_lot, seller, make_user, sent, django_capture_on_commit_callbacks
+):
     lot = make_lot(seller=seller, ends_in=timedelta(seconds=60), soft_close_window=120, soft_close_extension=120)
     alice, bob = make_user("alice"), make_user("bob")
     _bid(alice, lot, 1_000, SECRET_MAX)  # extends the end by soft close
@@ -158,8 +195,14 @@ def test_staff_extend_moves_the_end_broadcasts_it_and_verifies(staff_action, mak
     assert before + timedelta(minutes=45) - timedelta(milliseconds=1) < lot.ends_at <= before + timedelta(minutes=45)
     assert (lot.seq, lot.leader_max_amount, lot.high_bidder) == (2, SECRET_MAX, alice)  # nothing else moved
     event = LotEvent.objects.get(lot=lot, seq=2).payload
-    assert event == {**event, "type": "extended", "lot": lot.pk, "seq": 2, "ends_at": events.iso(lot.ends_at),
-                     "reason": "Payment provider outage"}
+    assert event == {
+        **event,
+        "type": "extended",
+        "lot": lot.pk,
+        "seq": 2,
+        "ends_at": events.iso(lot.ends_at),
+        "reason": "Payment provider outage",
+    }
     assert sent["events"][-1] == event
     told = {user_id: notice for user_id, notice in sent["notices"] if notice["type"] == "extended"}
     assert set(told) == {alice.pk, seller.pk}
@@ -175,8 +218,9 @@ def test_staff_extend_refuses_a_lot_that_has_ended(staff_action, make_lot, selle
     assert Lot.objects.get(pk=lot.pk).seq == 0
 
 
-def test_staff_ban_a_bidder_of_a_lot_with_a_reason(staff_action, make_lot, seller, make_user, sent,
-                                                    django_capture_on_commit_callbacks):
+def test_staff_ban_a_bidder_of_a_lot_with_a_reason(
+    staff_action, make_lot, seller, make_user, sent, django_capture_on_commit_callbacks
+):
     lot = make_lot(seller=seller)
     alice, bob = make_user("alice"), make_user("bob")
     _bid(alice, lot, 1_000)
@@ -200,8 +244,10 @@ def test_staff_ban_a_bidder_of_a_lot_with_a_reason(staff_action, make_lot, selle
 def test_a_user_who_is_not_staff_cannot_run_the_actions(client, make_lot, seller, bidder):
     lot = make_lot(seller=seller)
     client.force_login(bidder)
-    client.post("/admin/auctions/lot/", {"action": "cancel_lots", "_selected_action": [lot.pk], "apply": "1",
-                                         "reason": "mine now"})
+    client.post(
+        "/admin/auctions/lot/",
+        {"action": "cancel_lots", "_selected_action": [lot.pk], "apply": "1", "reason": "mine now"},
+    )
     assert Lot.objects.get(pk=lot.pk).status == "open"
 
 
@@ -215,8 +261,12 @@ async def test_watchers_see_a_staff_extension_live_and_again_on_sync(open_socket
     socket = await open_socket(lot.pk)
     extended = await sync_to_async(extend_lot)(user=staff, lot_id=lot.pk, seconds=600, reason="Outage")
     seen = await socket.receive_json_from(timeout=5)
-    assert (seen["type"], seen["seq"], seen["ends_at"], seen["reason"]) == ("extended", 1, events.iso(extended.ends_at),
-                                                                           "Outage")
+    assert (seen["type"], seen["seq"], seen["ends_at"], seen["reason"]) == (
+        "extended",
+        1,
+        events.iso(extended.ends_at),
+        "Outage",
+    )
     await socket.send_json_to({"type": "sync", "since_seq": 0})
     assert (await socket.receive_json_from(timeout=5)) == seen
     assert (await socket.receive_json_from(timeout=5))["type"] == "synced"

@@ -1,4 +1,5 @@
 """The watchlist and the personal socket ws/me/: outbid, lot_closing_soon, lot_closed, won, wherever one is."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -71,8 +72,12 @@ async def test_watchers_and_bidders_hear_closing_soon_once_then_the_result(open_
     await Lot.objects.filter(pk=lot.pk).aupdate(**long_ended())
     await sync_to_async(close_due_lots)()
     closed = await watcher_me.receive_json_from(timeout=3)
-    assert (closed["type"], closed["winner"], closed["amount"], closed["you_won"]) == ("lot_closed", "Bidder 1",
-                                                                                     1_000, False)
+    assert (closed["type"], closed["winner"], closed["amount"], closed["you_won"]) == (
+        "lot_closed",
+        "Bidder 1",
+        1_000,
+        False,
+    )
     heard = {}
     for _ in range(2):
         message = await bidder_me.receive_json_from(timeout=3)

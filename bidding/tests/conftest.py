@@ -51,7 +51,6 @@ def new_bid_id():
     return lambda: uuid.uuid4().hex
 
 
-
 class HeldRow:
     """A lot's row held FOR UPDATE by a connection of the test's own, as a slow decision elsewhere would."""
 
@@ -70,8 +69,9 @@ class HeldRow:
         import psycopg
 
         with psycopg.connect(self._url, autocommit=True) as watcher:
-            return watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
-                                   " AND wait_event_type = 'Lock'").fetchone()[0]
+            return watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).fetchone()[0]
 
     def wait_for_waiters(self, count: int, timeout: float = 10) -> None:
         deadline = time.monotonic() + timeout

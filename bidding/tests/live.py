@@ -1,5 +1,6 @@
 """Talking to the server as a client would: lot sockets and the HTTP bid API of a real Daphne worker, and the
 in-process sockets of channels.testing."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,8 +16,9 @@ from conftest import ORIGIN
 
 async def connect(base: str, lot_id: int, cookie: str | None = None):
     headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"} if cookie else {}
-    ws = await websockets.connect(f"{base}/ws/auctions/{lot_id}/", origin=ORIGIN, additional_headers=headers,
-                                  max_queue=None)
+    ws = await websockets.connect(
+        f"{base}/ws/auctions/{lot_id}/", origin=ORIGIN, additional_headers=headers, max_queue=None
+    )
     snapshot = json.loads(await asyncio.wait_for(ws.recv(), 5))
     assert snapshot["type"] == "snapshot"
     return ws
@@ -34,16 +36,16 @@ def bid_over_http(server, user, lot_id: int, amount: int, bid_id: str) -> tuple[
 
     token, _ = Token.objects.get_or_create(user=user)
     request = urllib.request.Request(
-        f"{server.http}/api/lots/{lot_id}/bids/", method="POST",
+        f"{server.http}/api/lots/{lot_id}/bids/",
+        method="POST",
         data=json.dumps({"amount": amount, "bid_id": bid_id}).encode(),
-        headers={"Content-Type": "application/json", "Authorization": f"Token {token.key}"})
+        headers={"Content-Type": "application/json", "Authorization": f"Token {token.key}"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
-
-
 
 
 async def receive_until(communicator, message_type: str, timeout: float = 3) -> dict:

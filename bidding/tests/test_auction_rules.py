@@ -1,4 +1,5 @@
 """Automatic bidding, the reserve and buy now through the one service, against real PostgreSQL (and Redis)."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,11 @@ def refused(callable_, **kwargs) -> BidRefused:
 
 
 def history(lot) -> list[tuple]:
-    return list(Bid.objects.filter(lot=lot).order_by("seq").values_list(
-        "seq", "bidder__username", "amount", "kind", "outbid_at_once"))
+    return list(
+        Bid.objects.filter(lot=lot)
+        .order_by("seq")
+        .values_list("seq", "bidder__username", "amount", "kind", "outbid_at_once")
+    )
 
 
 def every_broadcast(lot) -> str:
@@ -136,7 +140,9 @@ def test_buy_now_ends_the_lot_at_once_for_the_buyer(make_lot, seller, bidder, bo
     lot.refresh_from_db()
     assert (lot.status, lot.winner, lot.high_bid_amount, lot.seq) == ("closed", bidder, 20_000, 2)
     assert [e["type"] for e in LotEvent.objects.filter(lot=lot).values_list("payload", flat=True)] == [
-        "high_bid", "closed"]
+        "high_bid",
+        "closed",
+    ]
     assert buy_now(user=bidder, lot_id=lot.pk, bid_id="buy-1").duplicate  # a retry, not a second purchase
     assert refused(buy_now, user=bob, lot_id=lot.pk, bid_id="buy-2").code == "closed"
     assert refused(place_bid, user=bob, lot_id=lot.pk, amount=30_000, bid_id="b1").code == "closed"
@@ -163,8 +169,10 @@ def test_history_labels_automatic_bids_and_shows_a_maximum_to_its_owner_only(lot
     api.force_authenticate(bob)
     rows = api.get(f"/api/lots/{lot.pk}/bids/").json()["bids"]
     assert [(r["bidder"], r["amount"], r["kind"], r["yours"]) for r in rows] == [
-        ("Bidder 1", 2_250, "automatic", False), ("Bidder 2", 2_000, "manual", True),
-        ("Bidder 1", 1_000, "manual", False)]
+        ("Bidder 1", 2_250, "automatic", False),
+        ("Bidder 2", 2_000, "manual", True),
+        ("Bidder 1", 1_000, "manual", False),
+    ]
     assert "5000" not in json.dumps(rows)
     api.force_authenticate(bidder)
     mine = api.get(f"/api/lots/{lot.pk}/bids/").json()["bids"]
@@ -178,8 +186,9 @@ def test_buy_now_and_maxima_over_http(make_lot, seller, bidder, bob):
     api.force_authenticate(bidder)
     listed = api.get("/api/lots/").json()
     assert [row["buy_now_price"] for row in listed["lots"] if row["id"] == lot.pk] == [20_000]
-    reply = api.post(f"/api/lots/{lot.pk}/bids/", {"amount": 1_000, "max_amount": 4_000, "bid_id": "h1"},
-                     format="json").json()
+    reply = api.post(
+        f"/api/lots/{lot.pk}/bids/", {"amount": 1_000, "max_amount": 4_000, "bid_id": "h1"}, format="json"
+    ).json()
     assert (reply["leading"], reply["max_amount"]) == (True, 4_000)
     api.force_authenticate(bob)
     response = api.post(f"/api/lots/{lot.pk}/buy-now/", {"bid_id": "h2"}, format="json")
@@ -187,13 +196,21 @@ def test_buy_now_and_maxima_over_http(make_lot, seller, bidder, bob):
 
 
 def test_buy_now_below_the_reserve_cannot_be_set(seller):
-    from auctions.services import create_lot
     from django.utils import timezone
+
+    from auctions.services import create_lot
 
     now = timezone.now()
     with pytest.raises(BidRefused) as info:
-        create_lot(seller=seller, title="x", starting_price=1_000, reserve_price=5_000, buy_now_price=4_000,
-                   starts_at=now, ends_at=now + timedelta(hours=1))
+        create_lot(
+            seller=seller,
+            title="x",
+            starting_price=1_000,
+            reserve_price=5_000,
+            buy_now_price=4_000,
+            starts_at=now,
+            ends_at=now + timedelta(hours=1),
+        )
     assert info.value.details == {"field": "buy_now_price"}
 
 
@@ -215,20 +232,23 @@ def test_racing_maxima_end_at_the_second_maximum_plus_one_increment(make_lot, se
                 current = Lot.objects.get(pk=lot.pk)
                 if current.high_bidder_id == user.pk:
                     break
-                minimum = current.high_bid_amount + increment_for(current.high_bid_amount) \
-                    if current.high_bid_amount else current.starting_price
+                minimum = (
+                    current.high_bid_amount + increment_for(current.high_bid_amount)
+                    if current.high_bid_amount
+                    else current.starting_price
+                )
                 if minimum > maximum:
                     break
                 try:
                     place_bid(user=user, lot_id=lot.pk, amount=minimum, bid_id=uuid.uuid4().hex, max_amount=maximum)
                 except BidRefused as refusal:
                     assert refusal.code in ("too_low", "busy"), refusal.code
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+        except BaseException as exc:
             failures.append(exc)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=bidder, args=pair) for pair in zip(users, maxima)]
+    threads = [threading.Thread(target=bidder, args=pair) for pair in zip(users, maxima, strict=False)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -267,7 +287,10 @@ async def test_over_the_socket_a_beaten_bid_is_acknowledged_and_everyone_sees_wh
     assert (reply["amount"], reply["leading"], reply["max_amount"]) == (2_000, False, None)
     seen = [await _until(watcher, "high_bid") for _ in range(3)]
     assert [(m["seq"], m["amount"], m["automatic"], m["outbid_at_once"]) for m in seen] == [
-        (1, 1_000, False, False), (2, 2_000, False, True), (3, 2_250, True, False)]
+        (1, 1_000, False, False),
+        (2, 2_000, False, True),
+        (3, 2_250, True, False),
+    ]
     assert seen[-1]["min_next_bid"] == 2_500
     assert "5000" not in json.dumps(seen)
 

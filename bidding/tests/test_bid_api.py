@@ -1,4 +1,5 @@
 """Bids over HTTP: the same service, the same codes and payloads as the socket, and the same broadcast."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -26,21 +27,32 @@ def test_a_bid_over_http_is_accepted_like_one_over_the_socket(api, lot, bidder):
     api.force_authenticate(bidder)
     response = post_bid(api, lot.pk, amount=1_000, bid_id="h1")
     assert response.status_code == 201
-    assert response.json() == {"type": "bid_accepted", "lot": lot.pk, "bid_id": "h1", "amount": 1_000, "seq": 1,
-                               "leading": True, "automatic": False, "max_amount": None,
-                               "duplicate": False}
+    assert response.json() == {
+        "type": "bid_accepted",
+        "lot": lot.pk,
+        "bid_id": "h1",
+        "amount": 1_000,
+        "seq": 1,
+        "leading": True,
+        "automatic": False,
+        "max_amount": None,
+        "duplicate": False,
+    }
     # A retry: the same answer, marked as a duplicate.
     assert post_bid(api, lot.pk, amount=1_000, bid_id="h1").json() == {**response.json(), "duplicate": True}
     assert Bid.objects.filter(lot=lot).count() == 1
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("body", "status", "code"), [
-    ({"amount": 10.5, "bid_id": "x"}, 400, "invalid"),
-    ({"amount": "1000", "bid_id": "x"}, 400, "invalid"),
-    ({"amount": 1_000}, 400, "invalid"),
-    ({"amount": 999, "bid_id": "x"}, 409, "too_low"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"amount": 10.5, "bid_id": "x"}, 400, "invalid"),
+        ({"amount": "1000", "bid_id": "x"}, 400, "invalid"),
+        ({"amount": 1_000}, 400, "invalid"),
+        ({"amount": 999, "bid_id": "x"}, 409, "too_low"),
+    ],
+)
 def test_refusals_over_http_carry_the_socket_codes_and_change_nothing(api, lot, bidder, body, status, code):
     api.force_authenticate(bidder)
     response = post_bid(api, lot.pk, **body)
@@ -91,7 +103,9 @@ def test_bid_history_shows_aliases_and_marks_your_own(api, lot, bidder, make_use
     api.force_authenticate(bidder)
     body = api.get(f"/api/lots/{lot.pk}/bids/").json()
     assert [(b["seq"], b["amount"], b["bidder"], b["yours"]) for b in body["bids"]] == [
-        (2, 1_100, "Bidder 2", False), (1, 1_000, "Bidder 1", True)]
+        (2, 1_100, "Bidder 2", False),
+        (1, 1_000, "Bidder 1", True),
+    ]
     assert "alice" not in str(body) and "bob" not in str(body)
 
 

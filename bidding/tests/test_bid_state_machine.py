@@ -1,15 +1,16 @@
 """Random interleavings of bids, automatic bids, retries (over the service and over HTTP), raised maxima, buy-now
 attempts, staff extensions, bans and cancellations, and closes, driven by Hypothesis against the real service
 (PostgreSQL and Redis). After every step: the audit holds."""
+
 from __future__ import annotations
 
 import uuid
 from datetime import timedelta
 
 import pytest
-from hypothesis import HealthCheck, settings, strategies as st
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
-
 from rest_framework.test import APIClient
 
 from accounts.models import Profile
@@ -39,9 +40,16 @@ class BiddingMachine(RuleBasedStateMachine):
         from django.utils import timezone
 
         now = timezone.now()
-        self.lot = Lot.objects.create(seller=self.seller, title="Property lot", starting_price=1_000,
-                                      reserve_price=reserve, buy_now_price=buy_now_price, starts_at=now,
-                                      ends_at=now + timedelta(hours=1), status=Lot.Status.OPEN)
+        self.lot = Lot.objects.create(
+            seller=self.seller,
+            title="Property lot",
+            starting_price=1_000,
+            reserve_price=reserve,
+            buy_now_price=buy_now_price,
+            starts_at=now,
+            ends_at=now + timedelta(hours=1),
+            status=Lot.Status.OPEN,
+        )
         # bid_id -> (user, the request's fields, the original bid_accepted): buy-nows have no amount
         self.acked: dict[str, tuple] = {}
         self.closed = False
@@ -165,6 +173,12 @@ def test_random_interleavings_keep_the_audit(make_user, seller, django_user_mode
     BiddingMachine.users = [make_user(f"prop{i}") for i in range(3)]
     BiddingMachine.seller = seller
     BiddingMachine.staff = django_user_model.objects.create_user("house", password="pw", is_staff=True)
-    run_state_machine_as_test(BiddingMachine, settings=settings(
-        max_examples=30, stateful_step_count=20, deadline=None,
-        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]))
+    run_state_machine_as_test(
+        BiddingMachine,
+        settings=settings(
+            max_examples=30,
+            stateful_step_count=20,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        ),
+    )

@@ -1,5 +1,6 @@
 """The fan-out's prebuilt frames are what a WebSocket client expects, at every length encoding (RFC 6455 5.2);
 the real-worker tests (test_faults, test_scale_out, config/tests) read them through a real client too."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,6 +1,7 @@
 """The fan-out hub's subscriptions under concurrency: the first sockets of many lots opening at once (a page of
 lots after a deploy, the benchmark's many-lots run) must all be subscribed on the one connection the hub reads.
 Real Redis."""
+
 from __future__ import annotations
 
 import asyncio
@@ -16,8 +17,16 @@ pytestmark = pytest.mark.redis_only
 
 
 def _high_bid(lot_id: int) -> str:
-    return json.dumps({"type": "high_bid", "lot": lot_id, "seq": 1, "amount": 1_000, "min_next_bid": 1_100,
-                       "server_time": timezone.now().isoformat()})
+    return json.dumps(
+        {
+            "type": "high_bid",
+            "lot": lot_id,
+            "seq": 1,
+            "amount": 1_000,
+            "min_next_bid": 1_100,
+            "server_time": timezone.now().isoformat(),
+        }
+    )
 
 
 async def test_every_lot_whose_first_socket_joined_at_the_same_time_hears_its_events():

@@ -1,4 +1,5 @@
 """Faults and races against real Daphne workers, PostgreSQL and Redis. Every test ends with the audit."""
+
 from __future__ import annotations
 
 import asyncio
@@ -30,7 +31,7 @@ async def high_bid_seqs_until_quiet(ws, quiet: float = 1.0) -> list[int]:
             message = json.loads(await asyncio.wait_for(ws.recv(), quiet))
             if message["type"] == "high_bid":
                 seqs.append(message["seq"])
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return seqs
 
 
@@ -39,7 +40,7 @@ async def test_fifty_bidders_one_amount_one_instant_one_winner(daphne_server, lo
     sockets = [await connect(daphne_server, lot.pk, await sync_to_async(session_cookie)(u)) for u in users]
     watcher = await connect(daphne_server, lot.pk)
     frames = [json.dumps({"type": "bid", "amount": 1_000, "bid_id": f"same-{i}"}) for i in range(50)]
-    await asyncio.gather(*(ws.send(frame) for ws, frame in zip(sockets, frames)))
+    await asyncio.gather(*(ws.send(frame) for ws, frame in zip(sockets, frames, strict=False)))
     replies = await asyncio.gather(*(reply_to(ws, f"same-{i}") for i, ws in enumerate(sockets)))
     accepted = [r for r in replies if r["type"] == "bid_accepted"]
     assert len(accepted) == 1 and accepted[0]["seq"] == 1
@@ -89,8 +90,20 @@ class OwnRedis:
         self.start()
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1",
-                                      "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [
+                shutil.which("redis-server"),
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
         for _ in range(100):
             try:
                 socketlib.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
@@ -111,8 +124,8 @@ async def _reconnect(base: str, lot_id: int, cookie: str | None, since_seq: int)
             ws = await connect(base, lot_id, cookie)
             await ws.send(json.dumps({"type": "sync", "since_seq": since_seq}))
             return ws
-        except (OSError, websockets.WebSocketException, AssertionError, asyncio.TimeoutError):
-            await asyncio.sleep(min(1.0, 0.05 * 2 ** attempt))
+        except (TimeoutError, OSError, websockets.WebSocketException, AssertionError):
+            await asyncio.sleep(min(1.0, 0.05 * 2**attempt))
     raise AssertionError("could not reconnect")
 
 
@@ -169,7 +182,8 @@ async def test_redis_killed_and_restarted_empty_mid_auction(start_daphne, lot, b
 
 @pytest.mark.redis_only
 async def test_the_first_logged_in_socket_after_redis_returns_gets_its_snapshot_within_a_second(
-        start_daphne, lot, bidder):
+    start_daphne, lot, bidder
+):
     redis = OwnRedis()
     try:
         server = start_daphne("worker", REDIS_URL=f"redis://127.0.0.1:{redis.port}/0")
@@ -215,8 +229,19 @@ async def test_a_worker_killed_after_commit_the_retry_on_another_gets_the_origin
 
 def _postgres(action: str) -> None:
     version = sorted(os.listdir("/etc/postgresql"))[0]
-    subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", action, *(
-        ["-m", "fast"] if action == "stop" else [])], check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            "pg_ctlcluster",
+            "--skip-systemctl-redirect",
+            version,
+            "main",
+            action,
+            *(["-m", "fast"] if action == "stop" else []),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     if action == "start":
         for _ in range(100):
             if subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"]).returncode == 0:
@@ -264,8 +289,6 @@ def test_postgres_restarted_mid_auction(start_daphne, lot, bidder, make_user):
     assert_lot_verifies(lot.pk)
 
 
-
-
 async def test_a_slow_consumer_misses_events_then_sync_restores_every_one(start_daphne, lot, bidder, make_user):
     """A watcher whose page stops reading for a while (a frozen tab, a phone in a tunnel): the worker does not
     buffer for it without bound. Once WS_MAX_PENDING_BYTES wait unsent, lot events skip it (at most once) while
@@ -274,9 +297,15 @@ async def test_a_slow_consumer_misses_events_then_sync_restores_every_one(start_
 
     The buffers are scaled down (a 64 KiB backlog, an 8 KiB kernel buffer) so that a few hundred bids overflow
     them; the backlog limit stays above the largest burst the worker itself sends (a `sync` replay)."""
-    server = start_daphne(WS_MAX_PENDING_BYTES="65536", WS_SEND_BUFFER_BYTES="8192", DB_CONN_MAX_AGE="60",
-                          WS_RATE_PER_SECOND="1000", WS_RATE_BURST="1000",
-                          WS_USER_RATE_PER_SECOND="1000", WS_USER_RATE_BURST="1000")
+    server = start_daphne(
+        WS_MAX_PENDING_BYTES="65536",
+        WS_SEND_BUFFER_BYTES="8192",
+        DB_CONN_MAX_AGE="60",
+        WS_RATE_PER_SECOND="1000",
+        WS_RATE_BURST="1000",
+        WS_USER_RATE_PER_SECOND="1000",
+        WS_USER_RATE_BURST="1000",
+    )
     rival = await sync_to_async(make_user)("rival")
     bidders = [await connect(server.url, lot.pk, await sync_to_async(session_cookie)(user)) for user in (bidder, rival)]
     watcher = await connect(server.url, lot.pk)

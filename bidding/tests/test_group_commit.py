@@ -1,9 +1,11 @@
 """Group commit: bids that queue for a lot while it is busy are decided together, one lock and one transaction for
 the group, with exactly the answers they would have had one by one. Real PostgreSQL, and the real Redis lock where
 REDIS_URL is set."""
+
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import time
 from contextlib import contextmanager
@@ -66,10 +68,12 @@ def _fresh_floors():
 async def _send_while_held(lot_id: int, *waves: list[tuple[object, int, str, int | None]]) -> list[object]:
     """Send the bids while the lot is held elsewhere, let them queue, release; each bid's answer, in the order
     given. The bids of one wave are sent at once; each wave once the one before it has queued."""
+
     async def one(user, amount, bid_id, max_amount):
         try:
-            return await services.aplace_bid(user=user, lot_id=lot_id, amount=amount, bid_id=bid_id,
-                                             max_amount=max_amount)
+            return await services.aplace_bid(
+                user=user, lot_id=lot_id, amount=amount, bid_id=bid_id, max_amount=max_amount
+            )
         except BidRefused as refusal:
             return refusal
 
@@ -103,7 +107,7 @@ async def test_a_queued_group_gets_the_answers_one_by_one_would_give(lot, make_u
     fresh = await Lot.objects.aget(pk=lot.pk)
     rows = [row async for row in Bid.objects.filter(lot_id=lot.pk).order_by("seq").values_list("seq", "amount")]
     assert [seq for seq, _ in rows] == list(range(1, fresh.seq + 1))
-    assert all(a < b for (_, a), (_, b) in zip(rows, rows[1:])), rows
+    assert all(a < b for (_, a), (_, b) in itertools.pairwise(rows)), rows
     # Each answer tells the truth: the accepted bid is stored at the seq and amount its bidder was told.
     assert {(a.seq, a.amount) for a in accepted} <= set(rows)
     assert await LotEvent.objects.filter(lot_id=lot.pk).acount() == fresh.seq
@@ -119,8 +123,9 @@ async def test_the_bid_received_first_is_decided_first_whenever_its_pre_check_en
 
     async def bid(user, bid_id, received_at):
         try:
-            return await services.aplace_bid(user=user, lot_id=lot.pk, amount=1_000, bid_id=bid_id,
-                                             received=received_at)
+            return await services.aplace_bid(
+                user=user, lot_id=lot.pk, amount=1_000, bid_id=bid_id, received=received_at
+            )
         except BidRefused as refusal:
             return refusal
 
@@ -136,10 +141,15 @@ async def test_the_bid_received_first_is_decided_first_whenever_its_pre_check_en
 
 async def test_a_retry_queued_behind_its_own_bid_gets_the_same_answer(lot, bidder, make_user, group_sizes):
     rival = await sync_to_async(make_user)("bob")
-    answers = await _send_while_held(lot.pk, *one_by_one(
-        (rival, 1_000, "bob-0", None),
-        (bidder, 1_100, "twice", None), (rival, 1_200, "bob-1", None), (bidder, 1_100, "twice", None),
-    ))
+    answers = await _send_while_held(
+        lot.pk,
+        *one_by_one(
+            (rival, 1_000, "bob-0", None),
+            (bidder, 1_100, "twice", None),
+            (rival, 1_200, "bob-1", None),
+            (bidder, 1_100, "twice", None),
+        ),
+    )
     _, first, _, retry = answers
     assert not isinstance(first, BidRefused) and not isinstance(retry, BidRefused), answers
     assert (retry.seq, retry.amount, retry.duplicate) == (first.seq, first.amount, True)
@@ -150,24 +160,31 @@ async def test_a_retry_queued_behind_its_own_bid_gets_the_same_answer(lot, bidde
 
 async def test_a_reused_bid_id_for_another_amount_in_the_same_group_is_invalid(lot, bidder, make_user):
     rival = await sync_to_async(make_user)("bob")
-    answers = await _send_while_held(lot.pk, *one_by_one(
-        (rival, 1_000, "bob-0", None), (bidder, 1_100, "same-id", None), (bidder, 2_000, "same-id", None),
-    ))
+    answers = await _send_while_held(
+        lot.pk,
+        *one_by_one(
+            (rival, 1_000, "bob-0", None),
+            (bidder, 1_100, "same-id", None),
+            (bidder, 2_000, "same-id", None),
+        ),
+    )
     assert not isinstance(answers[1], BidRefused)
     assert isinstance(answers[2], BidRefused) and answers[2].code == "invalid"
     assert [b async for b in Bid.objects.filter(lot_id=lot.pk).values_list("amount", flat=True)] == [1_000, 1_100]
 
 
-async def test_a_leader_raising_their_maximum_inside_a_group_is_logged_for_replay(lot, bidder, make_user,
-                                                                                   group_sizes):
+async def test_a_leader_raising_their_maximum_inside_a_group_is_logged_for_replay(lot, bidder, make_user, group_sizes):
     rival = await sync_to_async(make_user)("bob")
     first = await services.aplace_bid(user=bidder, lot_id=lot.pk, amount=1_000, bid_id="open", max_amount=2_000)
     assert first.leading
-    answers = await _send_while_held(lot.pk, *one_by_one(
-        (rival, 1_100, "bob-0", None),  # alice's maximum answers it
-        (bidder, 1_300, "raise", 5_000),  # alice raises her maximum: nothing visible changes
-        (rival, 3_000, "bob-1", None),  # the raised maximum holds bob off
-    ))
+    answers = await _send_while_held(
+        lot.pk,
+        *one_by_one(
+            (rival, 1_100, "bob-0", None),  # alice's maximum answers it
+            (bidder, 1_300, "raise", 5_000),  # alice raises her maximum: nothing visible changes
+            (rival, 3_000, "bob-1", None),  # the raised maximum holds bob off
+        ),
+    )
     assert not any(isinstance(a, BidRefused) for a in answers), answers
     assert group_sizes == [1, 3]
     assert not answers[2].leading
@@ -189,8 +206,9 @@ async def test_a_group_whose_write_fails_is_decided_bid_by_bid(lot, make_user, g
         return original(lot=lot, bids=bids, event_texts=event_texts, now=now, **more)
 
     monkeypatch.setattr(statements, "write_decision", fails_once_for_a_group)
-    answers = await _send_while_held(lot.pk, *one_by_one(*[(user, 1_000 + 100 * i, f"s{i}", None)
-                                                           for i, user in enumerate(users)]))
+    answers = await _send_while_held(
+        lot.pk, *one_by_one(*[(user, 1_000 + 100 * i, f"s{i}", None) for i, user in enumerate(users)])
+    )
     assert failed, f"no group reached the write: {group_sizes}"
     assert not any(isinstance(a, BidRefused) for a in answers), answers
     assert sorted(a.seq for a in answers) == [1, 2, 3, 4]
@@ -218,9 +236,13 @@ async def test_bids_queued_when_redis_is_down_are_all_answered_unavailable_at_on
     users = await sync_to_async(lambda: [make_user() for _ in range(4)])()
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     started = time.monotonic()
-    answers = await asyncio.gather(*(
-        services.aplace_bid(user=user, lot_id=lot.pk, amount=1_000 + 100 * i, bid_id=f"down{i}")
-        for i, user in enumerate(users)), return_exceptions=True)
+    answers = await asyncio.gather(
+        *(
+            services.aplace_bid(user=user, lot_id=lot.pk, amount=1_000 + 100 * i, bid_id=f"down{i}")
+            for i, user in enumerate(users)
+        ),
+        return_exceptions=True,
+    )
     assert [getattr(a, "code", a) for a in answers] == ["unavailable"] * 4
     assert time.monotonic() - started < settings.BID_LOCK_WAIT_SECONDS  # told at once, not after the wait
     assert await Bid.objects.filter(lot_id=lot.pk).acount() == 0

@@ -1,6 +1,7 @@
 """A table of hostile and malformed input against the lot socket, through the full ASGI stack (origin check,
 session auth, router) on real PostgreSQL and Redis. Every case asserts the machine-readable answer AND that the
 database is unchanged (or, for the cases that are accepted, changed only as the session's user may)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from auctions.models import Lot, LotEvent
 from bidding.consumers import CLOSE_NOT_AUTHENTICATED
 from bidding.models import Bid
 from config.asgi import application
-from conftest import ORIGIN, session_cookie
+from conftest import ORIGIN
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -66,33 +67,62 @@ FRAMES = [
     Case("amount NaN", '{"type": "bid", "amount": NaN, "bid_id": "h"}'),
     Case("amount Infinity", '{"type": "bid", "amount": Infinity, "bid_id": "h"}'),
     Case("amount -Infinity", '{"type": "bid", "amount": -Infinity, "bid_id": "h"}'),
-    Case("40-digit amount", '{"type": "bid", "amount": ' + "9" * 40 + ', "bid_id": "h"}',
-         reply=("bid_rejected", "invalid")),
+    Case(
+        "40-digit amount",
+        '{"type": "bid", "amount": ' + "9" * 40 + ', "bid_id": "h"}',
+        reply=("bid_rejected", "invalid"),
+    ),
     Case("amount boolean", '{"type": "bid", "amount": true, "bid_id": "h"}', reply=("bid_rejected", "invalid")),
-    Case("amount object", '{"type": "bid", "amount": {"cents": 1000}, "bid_id": "h"}',
-         reply=("bid_rejected", "invalid")),
-    Case("amount below minimum", '{"type": "bid", "amount": 999, "bid_id": "h"}', reply=("bid_rejected", "too_low"),
-         details={"min_next_bid": 1000}),
-    Case("max_amount below amount", '{"type": "bid", "amount": 1000, "max_amount": 999, "bid_id": "h"}',
-         reply=("bid_rejected", "invalid"), details={"field": "max_amount"}),
-    Case("max_amount float", '{"type": "bid", "amount": 1000, "max_amount": 2000.5, "bid_id": "h"}',
-         reply=("bid_rejected", "invalid"), details={"field": "max_amount"}),
-    Case("max_amount string", '{"type": "bid", "amount": 1000, "max_amount": "9999", "bid_id": "h"}',
-         reply=("bid_rejected", "invalid"), details={"field": "max_amount"}),
+    Case(
+        "amount object", '{"type": "bid", "amount": {"cents": 1000}, "bid_id": "h"}', reply=("bid_rejected", "invalid")
+    ),
+    Case(
+        "amount below minimum",
+        '{"type": "bid", "amount": 999, "bid_id": "h"}',
+        reply=("bid_rejected", "too_low"),
+        details={"min_next_bid": 1000},
+    ),
+    Case(
+        "max_amount below amount",
+        '{"type": "bid", "amount": 1000, "max_amount": 999, "bid_id": "h"}',
+        reply=("bid_rejected", "invalid"),
+        details={"field": "max_amount"},
+    ),
+    Case(
+        "max_amount float",
+        '{"type": "bid", "amount": 1000, "max_amount": 2000.5, "bid_id": "h"}',
+        reply=("bid_rejected", "invalid"),
+        details={"field": "max_amount"},
+    ),
+    Case(
+        "max_amount string",
+        '{"type": "bid", "amount": 1000, "max_amount": "9999", "bid_id": "h"}',
+        reply=("bid_rejected", "invalid"),
+        details={"field": "max_amount"},
+    ),
     Case("bid_id a number", '{"type": "bid", "amount": 1000, "bid_id": 12}', reply=("bid_rejected", "invalid")),
     Case("bid_id empty", '{"type": "bid", "amount": 1000, "bid_id": ""}', reply=("bid_rejected", "invalid")),
-    Case("bid_id too long", '{"type": "bid", "amount": 1000, "bid_id": "' + "x" * 65 + '"}',
-         reply=("bid_rejected", "invalid")),
+    Case(
+        "bid_id too long",
+        '{"type": "bid", "amount": 1000, "bid_id": "' + "x" * 65 + '"}',
+        reply=("bid_rejected", "invalid"),
+    ),
     Case("oversized frame", '{"type": "bid", "amount": 1000, "bid_id": "h", "pad": "' + "x" * 4_100 + '"}'),
     Case("oversized in UTF-8 only", '{"type": "bid", "amount": 1000, "bid_id": "h", "pad": "' + "é" * 2_100 + '"}'),
     Case("sync negative", '{"type": "sync", "since_seq": -1}'),
     Case("sync string", '{"type": "sync", "since_seq": "0"}'),
     Case("sync float", '{"type": "sync", "since_seq": 1.5}'),
     Case("buy_now without bid_id", '{"type": "buy_now"}', lot="buy_now", reply=("bid_rejected", "invalid")),
-    Case("buy_now where none is offered", '{"type": "buy_now", "bid_id": "n"}',
-         reply=("bid_rejected", "buy_now_unavailable")),
-    Case("forged bidder field", '{"type": "bid", "amount": 1000, "bid_id": "h", "bidder": 1, "user_id": 1}',
-         accepted=True),
+    Case(
+        "buy_now where none is offered",
+        '{"type": "buy_now", "bid_id": "n"}',
+        reply=("bid_rejected", "buy_now_unavailable"),
+    ),
+    Case(
+        "forged bidder field",
+        '{"type": "bid", "amount": 1000, "bid_id": "h", "bidder": 1, "user_id": 1}',
+        accepted=True,
+    ),
     Case("another lot's id", '{"type": "bid", "amount": 1000, "bid_id": "h", "lot": 1, "lot_id": 1}', accepted=True),
 ]
 
@@ -102,13 +132,17 @@ PERMISSIONS = [
     Case("lot not yet open", lot="scheduled", reply=("bid_rejected", "not_open")),
     Case("the seller bidding", who="seller", reply=("bid_rejected", "forbidden"), details={"reason": "own_lot"}),
     Case("banned user", who="banned", reply=("bid_rejected", "forbidden"), details={"reason": "banned"}),
-    Case("unverified user", who="unverified", reply=("bid_rejected", "forbidden"),
-         details={"reason": "not_verified"}),
+    Case("unverified user", who="unverified", reply=("bid_rejected", "forbidden"), details={"reason": "not_verified"}),
     Case("anonymous bid", who="anonymous", reply=("bid_rejected", "not_authenticated")),
     Case("expired session", who="expired", reply=("bid_rejected", "not_authenticated")),
     Case("logged-out session", who="logged_out", reply=("bid_rejected", "not_authenticated")),
-    Case("anonymous buy now", '{"type": "buy_now", "bid_id": "n"}', who="anonymous", lot="buy_now",
-         reply=("bid_rejected", "not_authenticated")),
+    Case(
+        "anonymous buy now",
+        '{"type": "buy_now", "bid_id": "n"}',
+        who="anonymous",
+        lot="buy_now",
+        reply=("bid_rejected", "not_authenticated"),
+    ),
 ]
 
 HANDSHAKES = [
@@ -130,15 +164,23 @@ def test_the_corpus_is_large_enough():
 def _world(case: Case, make_lot, make_user, seller):
     now = timezone.now()
     kinds = {
-        "open": {}, "buy_now": {"buy_now_price": 50_000},
-        "closed": {"status": Lot.Status.CLOSED}, "cancelled": {"status": Lot.Status.CANCELLED},
+        "open": {},
+        "buy_now": {"buy_now_price": 50_000},
+        "closed": {"status": Lot.Status.CLOSED},
+        "cancelled": {"status": Lot.Status.CANCELLED},
         "scheduled": {"status": Lot.Status.SCHEDULED, "starts_in": timedelta(hours=1), "ends_in": timedelta(hours=2)},
     }
     other_lot = make_lot(seller=seller, title="Another lot")
     lot = make_lot(seller=seller, **kinds[case.lot])
-    users = {"bidder": lambda: make_user("alice"), "seller": lambda: seller,
-             "banned": lambda: make_user("mallory", banned=True), "unverified": lambda: make_user("newbie", can_bid=False),
-             "anonymous": lambda: None, "expired": lambda: make_user("sleepy"), "logged_out": lambda: make_user("gone")}
+    users = {
+        "bidder": lambda: make_user("alice"),
+        "seller": lambda: seller,
+        "banned": lambda: make_user("mallory", banned=True),
+        "unverified": lambda: make_user("newbie", can_bid=False),
+        "anonymous": lambda: None,
+        "expired": lambda: make_user("sleepy"),
+        "logged_out": lambda: make_user("gone"),
+    }
     user = users[case.who]()
     headers = [(b"origin", case.origin.encode())] if case.origin is not None else []
     if user is not None:
@@ -154,9 +196,15 @@ def _world(case: Case, make_lot, make_user, seller):
 
 
 def _database():
-    return (sorted(Lot.objects.values_list("pk", "high_bid_amount", "high_bidder_id", "bid_count", "seq", "status",
-                                           "ends_at", "leader_max_amount")),
-            Bid.objects.count(), LotEvent.objects.count())
+    return (
+        sorted(
+            Lot.objects.values_list(
+                "pk", "high_bid_amount", "high_bidder_id", "bid_count", "seq", "status", "ends_at", "leader_max_amount"
+            )
+        ),
+        Bid.objects.count(),
+        LotEvent.objects.count(),
+    )
 
 
 @pytest.mark.parametrize("case", CORPUS, ids=[case.name for case in CORPUS])

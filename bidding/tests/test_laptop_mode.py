@@ -1,4 +1,5 @@
 """`make demo` runs on SQLite with no Redis: the same bid path must work there (its write statement differs)."""
+
 from __future__ import annotations
 
 import os
@@ -24,10 +25,18 @@ print("RESULT", first.seq, second.seq, again.seq, again.duplicate, lot.seq, lot.
 
 
 def test_single_process_mode_on_sqlite_places_bids(tmp_path):
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}", "REDIS_URL": "",
-           "CLOSE_LOTS_IN_WEB_PROCESS": "false"}
-    run = lambda *args: subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env,  # noqa: E731
-                                       capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        "REDIS_URL": "",
+        "CLOSE_LOTS_IN_WEB_PROCESS": "false",
+    }
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+
     assert run("migrate", "-v0").returncode == 0
     assert run("seed_demo").returncode == 0
     result = run("shell", "-c", SCRIPT)

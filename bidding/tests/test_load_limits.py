@@ -1,5 +1,6 @@
 """Limits that keep one client from hurting others: a per-user budget shared by all of a user's sockets, caps on
 sockets per user and per address, and a flooder next to an honest bidder on a real server."""
+
 from __future__ import annotations
 
 import asyncio
@@ -18,8 +19,13 @@ from conftest import ORIGIN, assert_lot_verifies, session_cookie
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@override_settings(WS_RATE_PER_SECOND=0.01, WS_RATE_BURST=10, WS_USER_RATE_PER_SECOND=0.01, WS_USER_RATE_BURST=4,
-                   WS_FLOOD_CLOSE_AFTER=100)
+@override_settings(
+    WS_RATE_PER_SECOND=0.01,
+    WS_RATE_BURST=10,
+    WS_USER_RATE_PER_SECOND=0.01,
+    WS_USER_RATE_BURST=4,
+    WS_FLOOD_CLOSE_AFTER=100,
+)
 async def test_one_users_sockets_share_one_budget(open_socket, lot, bidder):
     sockets = [await open_socket(lot.pk, bidder) for _ in range(3)]
     answers = []
@@ -52,8 +58,11 @@ async def test_an_address_may_hold_only_so_many_sockets(open_socket, lot):
 
 
 async def _socket(base, lot_id, cookie):
-    socket = await websockets.connect(f"{base}/ws/auctions/{lot_id}/", origin=ORIGIN,
-                                      additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"})
+    socket = await websockets.connect(
+        f"{base}/ws/auctions/{lot_id}/",
+        origin=ORIGIN,
+        additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"},
+    )
     json.loads(await socket.recv())
     return socket
 
@@ -103,8 +112,11 @@ async def test_a_flooder_next_to_an_honest_bidder_hurts_only_itself(daphne_serve
 # --- limits that hold across worker processes (nginx spreads one user's sockets over all of them) -------------------
 async def _try_socket(server, lot_id, cookie):
     """(socket, None) when admitted (its snapshot read), (None, close code) when refused."""
-    socket = await websockets.connect(f"{server.url}/ws/auctions/{lot_id}/", origin=ORIGIN,
-                                      additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"})
+    socket = await websockets.connect(
+        f"{server.url}/ws/auctions/{lot_id}/",
+        origin=ORIGIN,
+        additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"},
+    )
     try:
         assert json.loads(await asyncio.wait_for(socket.recv(), 5))["type"] == "snapshot"
     except websockets.ConnectionClosed as closed:
@@ -123,8 +135,13 @@ async def _admitted_within(seconds: float, server, lot_id, cookie):
 
 @pytest.mark.redis_only
 async def test_socket_caps_and_the_user_budget_span_worker_processes(start_daphne, lot, bidder):
-    limits = {"WS_MAX_SOCKETS_PER_USER": "3", "WS_USER_RATE_PER_SECOND": "0.01", "WS_USER_RATE_BURST": "6",
-              "WS_RATE_BURST": "100", "PRESENCE_STALE_SECONDS": "2"}
+    limits = {
+        "WS_MAX_SOCKETS_PER_USER": "3",
+        "WS_USER_RATE_PER_SECOND": "0.01",
+        "WS_USER_RATE_BURST": "6",
+        "WS_RATE_BURST": "100",
+        "PRESENCE_STALE_SECONDS": "2",
+    }
     a, b = start_daphne("a", **limits), start_daphne("b", **limits)
     cookie = await sync_to_async(session_cookie)(bidder)
 

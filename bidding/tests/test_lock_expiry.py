@@ -1,5 +1,6 @@
 """The database decides: even with no effective lot lock (as when it expires mid-transaction), racing bids at one
 price produce exactly one accepted bid and one sequence step."""
+
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,5 @@
 """The lot socket through the whole ASGI stack, against real PostgreSQL and the configured channel layer."""
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,7 @@ async def test_connect_sends_a_snapshot_with_server_time(open_socket, lot):
     assert snap["server_time"] and snap["ends_at"]
 
 
-async def test_the_snapshot_comes_first_even_when_a_bid_commits_while_it_is_read(open_socket, lot, bidder,
-                                                                                   monkeypatch):
+async def test_the_snapshot_comes_first_even_when_a_bid_commits_while_it_is_read(open_socket, lot, bidder, monkeypatch):
     from bidding import consumers, fanout
 
     read_snapshot = consumers._lot_snapshot
@@ -60,8 +60,17 @@ async def test_bid_is_acknowledged_and_broadcast_to_every_watcher(open_socket, l
     watcher = await open_socket(lot.pk)
     await mine.send_json_to({"type": "bid", "amount": 1_000, "bid_id": "b-1"})
     ack = await receive_until(mine, "bid_accepted")
-    assert ack == {"type": "bid_accepted", "lot": lot.pk, "bid_id": "b-1", "amount": 1_000, "seq": 1,
-                   "leading": True, "automatic": False, "max_amount": None, "duplicate": False}
+    assert ack == {
+        "type": "bid_accepted",
+        "lot": lot.pk,
+        "bid_id": "b-1",
+        "amount": 1_000,
+        "seq": 1,
+        "leading": True,
+        "automatic": False,
+        "max_amount": None,
+        "duplicate": False,
+    }
     seen = await watcher.receive_json_from(timeout=3)
     assert (seen["type"], seen["seq"], seen["amount"], seen["bidder"]) == ("high_bid", 1, 1_000, "Bidder 1")
     assert seen["min_next_bid"] == 1_100 and seen["bid_count"] == 1
@@ -104,8 +113,10 @@ async def test_refusal_codes_reach_the_bidder_with_what_they_need(open_socket, m
 async def test_unknown_lot_closes_the_socket(open_socket):
     socket = await open_socket(987_654, expect_snapshot=False)
     closing = await socket.receive_output(timeout=3)
-    assert closing == {"type": "websocket.close", "code": CLOSE_LOT_NOT_FOUND, "reason": None} or \
-        closing.get("code") == CLOSE_LOT_NOT_FOUND
+    assert (
+        closing == {"type": "websocket.close", "code": CLOSE_LOT_NOT_FOUND, "reason": None}
+        or closing.get("code") == CLOSE_LOT_NOT_FOUND
+    )
 
 
 @override_settings(WS_RATE_PER_SECOND=0.01, WS_RATE_BURST=3, WS_FLOOD_CLOSE_AFTER=100)
@@ -146,7 +157,10 @@ async def test_sync_replays_every_missed_event_in_order(open_socket, lot, bidder
     await late.send_json_to({"type": "sync", "since_seq": 1})
     replay = [await late.receive_json_from(timeout=3) for _ in range(3)]
     assert [(m["type"], m.get("seq"), m.get("amount")) for m in replay] == [
-        ("high_bid", 2, 1_100), ("high_bid", 3, 1_200), ("synced", 3, None)]
+        ("high_bid", 2, 1_100),
+        ("high_bid", 3, 1_200),
+        ("synced", 3, None),
+    ]
     assert replay[0]["bidder"] == "Bidder 2" and replay[1]["bidder"] == "Bidder 1"
 
 
@@ -195,8 +209,7 @@ async def test_a_retried_bid_id_gets_the_identical_reply_and_no_second_broadcast
 
 
 @override_settings(BID_LOCK_WAIT_SECONDS=0.2)
-async def test_a_lot_locked_elsewhere_answers_busy_and_the_socket_stays_usable(open_socket, lot, bidder,
-                                                                               hold_lot_lock):
+async def test_a_lot_locked_elsewhere_answers_busy_and_the_socket_stays_usable(open_socket, lot, bidder, hold_lot_lock):
     mine = await open_socket(lot.pk, bidder)
     with hold_lot_lock(lot.pk):
         await mine.send_json_to({"type": "bid", "amount": 1_000, "bid_id": "blocked"})

@@ -1,8 +1,9 @@
-""""On time" has one rule: a bid received before the lot's end counts, however long it then waits for the lot.
+""" "On time" has one rule: a bid received before the lot's end counts, however long it then waits for the lot.
 
 The server stamps each bid with the wall-clock time it arrived; the decision, verify_lot and the closing worker all
 judge by that stamp. Races are forced: the test holds the lot's row until the end has passed.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -43,8 +44,9 @@ def test_a_bid_received_before_the_end_and_decided_after_it_counts(make_lot, bid
     assert_lot_verifies(lot.pk)
 
 
-async def test_a_socket_bid_received_before_the_end_and_decided_after_it_counts(open_socket, make_lot, bidder,
-                                                                                hold_lot_row):
+async def test_a_socket_bid_received_before_the_end_and_decided_after_it_counts(
+    open_socket, make_lot, bidder, hold_lot_row
+):
     lot = await sync_to_async(make_lot)(ends_in=timedelta(milliseconds=600))
     socket = await open_socket(lot.pk, bidder)
     held = await asyncio.to_thread(hold_lot_row, lot.pk)

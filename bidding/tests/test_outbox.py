@@ -1,4 +1,5 @@
 """The stored lot events are an outbox (bidding/outbox.py); personal notices are stored and replayed on ws/me/."""
+
 from __future__ import annotations
 
 import asyncio
@@ -29,8 +30,9 @@ def worker_died(lot_id: int, text: str) -> None:
     raise ConnectionError("simulated: the worker died between its commit and its publish")
 
 
-async def test_an_event_committed_but_never_published_still_reaches_watchers(start_daphne, make_lot, bidder,
-                                                                             monkeypatch, tmp_path):
+async def test_an_event_committed_but_never_published_still_reaches_watchers(
+    start_daphne, make_lot, bidder, monkeypatch, tmp_path
+):
     """The lot's last bid, committed by a process that never published it: the relay (the closing worker's pass,
     in its own process; in single-process mode, the web process's own pass) sends it within a few seconds."""
     single = not settings.REDIS_URL
@@ -38,8 +40,13 @@ async def test_an_event_committed_but_never_published_still_reaches_watchers(sta
     closer = None
     if not single:
         log = (tmp_path / "closer.log").open("wb")
-        closer = subprocess.Popen([sys.executable, "manage.py", "close_lots", "--interval", "0.2"], cwd=ROOT,
-                                  env=service_env(), stdout=log, stderr=subprocess.STDOUT)
+        closer = subprocess.Popen(
+            [sys.executable, "manage.py", "close_lots", "--interval", "0.2"],
+            cwd=ROOT,
+            env=service_env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         lot = await sync_to_async(make_lot)()
         watcher = await connect(server.url, lot.pk)

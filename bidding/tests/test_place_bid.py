@@ -1,4 +1,5 @@
 """place_bid against real PostgreSQL (and Redis, unless in single-process mode)."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,7 +1,9 @@
 """Real concurrent clients over real sockets to a running Daphne, on real PostgreSQL (and Redis)."""
+
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 import uuid
@@ -62,8 +64,7 @@ async def test_racing_bidders_never_lose_an_update_or_accept_a_price_twice(daphn
     acks: list[dict] = []
     refusals: list[dict] = []
     start = asyncio.Event()
-    tasks = [asyncio.create_task(_bidder(daphne_server, lot.pk, cookie, acks, refusals, start))
-             for _, cookie in racers]
+    tasks = [asyncio.create_task(_bidder(daphne_server, lot.pk, cookie, acks, refusals, start)) for _, cookie in racers]
     await asyncio.sleep(0.5)
     start.set()
     await asyncio.gather(*tasks)
@@ -73,7 +74,7 @@ async def test_racing_bidders_never_lose_an_update_or_accept_a_price_twice(daphn
     amounts = [amount for _, amount in accepted]
     assert len(accepted) >= BIDS_EACH  # about one winner per round of 32 racing bids
     assert seqs == list(range(1, len(accepted) + 1)), "sequence numbers have gaps or repeats"
-    assert all(a < b for a, b in zip(amounts, amounts[1:])), "an accepted bid was not higher than the previous one"
+    assert all(a < b for a, b in itertools.pairwise(amounts)), "an accepted bid was not higher than the previous one"
     assert any(r["code"] == "too_low" for r in refusals), "the bidders never actually raced"
     assert {r["code"] for r in refusals} <= {"too_low", "busy"}, refusals
 
@@ -85,7 +86,9 @@ async def test_racing_bidders_never_lose_an_update_or_accept_a_price_twice(daphn
     await watcher.close()
     assert broadcasts == accepted, "the watcher did not see every accepted bid, in order"
 
-    stored = await sync_to_async(lambda: list(Bid.objects.filter(lot=lot).order_by("seq").values_list("seq", "amount")))()
+    stored = await sync_to_async(
+        lambda: list(Bid.objects.filter(lot=lot).order_by("seq").values_list("seq", "amount"))
+    )()
     assert stored == accepted, "the database and the acknowledgements disagree"
     final = await Lot.objects.aget(pk=lot.pk)
     assert (final.high_bid_amount, final.seq, final.bid_count) == (broadcasts[-1][1], len(accepted), len(accepted))

@@ -3,6 +3,7 @@ one bid_id names one action; bans count under the lock; a broken decision answer
 
 Races are forced, not hoped for: the test holds the lot's row FOR UPDATE while the copies queue behind it.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -65,7 +66,8 @@ async def until(predicate, timeout: float = 10) -> None:
 @pytest.mark.redis_only
 @pytest.mark.parametrize("second", ["socket", "socket_on_another_worker"])
 async def test_copies_of_one_bid_racing_across_transports_and_workers_all_get_its_acceptance(
-        start_daphne, lot, bidder, hold_lot_row, second):
+    start_daphne, lot, bidder, hold_lot_row, second
+):
     first_worker = start_daphne("first")
     second_worker = start_daphne("second") if second == "socket_on_another_worker" else first_worker
     cookie = await sync_to_async(session_cookie)(bidder)
@@ -91,8 +93,9 @@ async def test_copies_of_one_bid_racing_across_transports_and_workers_all_get_it
     await sync_to_async(assert_lot_verifies)(lot.pk)
 
 
-async def test_a_socket_copy_queued_behind_its_http_original_gets_its_acceptance(open_socket, lot, bidder,
-                                                                                 hold_lot_row):
+async def test_a_socket_copy_queued_behind_its_http_original_gets_its_acceptance(
+    open_socket, lot, bidder, hold_lot_row
+):
     socket = await open_socket(lot.pk, bidder)
     held = await asyncio.to_thread(hold_lot_row, lot.pk)
     try:
@@ -157,7 +160,9 @@ def test_a_bid_id_used_once_cannot_name_another_action(lot, make_lot, bidder, ma
         error = refusal(place_bid, user=bidder, lot_id=lot.pk, **fields)
         assert (error.code, error.details["field"]) == ("invalid", "bid_id"), fields
     other = make_lot(buy_now_price=9_000)
-    assert refusal(buy_now, user=bidder, lot_id=other.pk, bid_id="raise").code == "invalid"  # buy now under a raise's id
+    assert (
+        refusal(buy_now, user=bidder, lot_id=other.pk, bid_id="raise").code == "invalid"
+    )  # buy now under a raise's id
     assert buy_now(user=bidder, lot_id=shop.pk, bid_id="bought").duplicate
     lot.refresh_from_db()
     assert (lot.leader_max_amount, lot.high_bid_amount, lot.seq) == (3_000, 1_000, 1)
@@ -177,8 +182,9 @@ def test_a_ban_that_lands_while_a_bid_waits_for_the_lot_refuses_it(lot, bidder, 
 
 
 # --- 6. a decision that breaks answers every waiting bid; nothing crashes -----------------------------------------
-async def test_a_lot_deleted_while_bids_wait_answers_each_and_the_sockets_stay_open(open_socket, lot, make_user,
-                                                                                   hold_lot_row):
+async def test_a_lot_deleted_while_bids_wait_answers_each_and_the_sockets_stay_open(
+    open_socket, lot, make_user, hold_lot_row
+):
     sockets = [await open_socket(lot.pk, await sync_to_async(make_user)()) for _ in range(2)]
     held = await asyncio.to_thread(hold_lot_row, lot.pk)
     try:
@@ -200,17 +206,20 @@ async def test_a_lot_deleted_while_bids_wait_answers_each_and_the_sockets_stay_o
 def bid_rows_break():
     """Every insert of a bid row fails inside PostgreSQL, as an unexpected database error would."""
     with connection.cursor() as cursor:
-        cursor.execute("CREATE FUNCTION gavel_test_break() RETURNS trigger AS $$ BEGIN"
-                       " RAISE EXCEPTION 'broken on purpose'; END $$ LANGUAGE plpgsql;"
-                       " CREATE TRIGGER gavel_test_break BEFORE INSERT ON bidding_bid"
-                       " FOR EACH ROW EXECUTE FUNCTION gavel_test_break();")
+        cursor.execute(
+            "CREATE FUNCTION gavel_test_break() RETURNS trigger AS $$ BEGIN"
+            " RAISE EXCEPTION 'broken on purpose'; END $$ LANGUAGE plpgsql;"
+            " CREATE TRIGGER gavel_test_break BEFORE INSERT ON bidding_bid"
+            " FOR EACH ROW EXECUTE FUNCTION gavel_test_break();"
+        )
     yield
     with connection.cursor() as cursor:
         cursor.execute("DROP TRIGGER gavel_test_break ON bidding_bid; DROP FUNCTION gavel_test_break();")
 
 
-async def test_an_unexpected_database_error_answers_unavailable_and_the_socket_stays_open(open_socket, lot, bidder,
-                                                                                          bid_rows_break):
+async def test_an_unexpected_database_error_answers_unavailable_and_the_socket_stays_open(
+    open_socket, lot, bidder, bid_rows_break
+):
     socket = await open_socket(lot.pk, bidder)
     await socket.send_json_to({"type": "bid", "amount": 1_000, "bid_id": "b"})
     assert (await receive_until(socket, "bid_rejected"))["code"] == "unavailable"

@@ -4,6 +4,7 @@ A bid sent to worker A reaches watchers on worker B; watcher counts add up acros
 loses no accepted bid, its clients reconnect to B and `sync` with no gap in sequence numbers; the lot closes
 exactly once.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -43,8 +44,9 @@ class LotClient:
 
     async def connect(self, server) -> None:
         headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={self.cookie}"} if self.cookie else {}
-        self.socket = await websockets.connect(f"{server.url}/ws/auctions/{self.lot_id}/", origin=ORIGIN,
-                                               additional_headers=headers)
+        self.socket = await websockets.connect(
+            f"{server.url}/ws/auctions/{self.lot_id}/", origin=ORIGIN, additional_headers=headers
+        )
         self.server = server
         snapshot = json.loads(await self.socket.recv())
         self.min_next = max(self.min_next, snapshot["min_next_bid"])
@@ -71,7 +73,7 @@ class LotClient:
         failed = self.server
         candidates = [server for server in self.servers if server is not failed] + [failed]
         for attempt in range(20):
-            await asyncio.sleep(min(1.0, 0.05 * 2 ** attempt))
+            await asyncio.sleep(min(1.0, 0.05 * 2**attempt))
             try:
                 await self.connect(candidates[attempt % len(candidates)])
                 return
@@ -106,7 +108,7 @@ class LotClient:
             try:
                 await self.socket.send(json.dumps({"type": "bid", "amount": amount, "bid_id": bid_id}))
                 return await asyncio.wait_for(future, 3)
-            except (websockets.ConnectionClosed, asyncio.TimeoutError):
+            except (TimeoutError, websockets.ConnectionClosed):
                 await asyncio.sleep(0.3)  # the reader is failing over
         raise AssertionError(f"{self.name}: no answer to bid {bid_id}")
 
@@ -116,8 +118,11 @@ class LotClient:
 
 
 async def _dashboard_count(server, cookie: str, lot_id: int, expected: int) -> int:
-    socket = await websockets.connect(f"{server.url}/ws/seller/", origin=ORIGIN,
-                                      additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"})
+    socket = await websockets.connect(
+        f"{server.url}/ws/seller/",
+        origin=ORIGIN,
+        additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"},
+    )
     seen = None
     deadline = time.monotonic() + 10
     try:
@@ -133,11 +138,17 @@ async def _dashboard_count(server, cookie: str, lot_id: int, expected: int) -> i
 
 
 async def test_two_workers_and_a_closer_run_one_auction_and_survive_losing_a_worker(
-        start_daphne, make_lot, seller, make_user, tmp_path):
+    start_daphne, make_lot, seller, make_user, tmp_path
+):
     a, b = start_daphne("worker-a"), start_daphne("worker-b")
     closer_log = (tmp_path / "closer.log").open("wb")
-    closer = subprocess.Popen([sys.executable, "manage.py", "close_lots", "--interval", "0.2"], cwd=ROOT,
-                              env=service_env(), stdout=closer_log, stderr=subprocess.STDOUT)
+    closer = subprocess.Popen(
+        [sys.executable, "manage.py", "close_lots", "--interval", "0.2"],
+        cwd=ROOT,
+        env=service_env(),
+        stdout=closer_log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         lot = await sync_to_async(make_lot)(seller=seller, ends_in=timedelta(minutes=5), soft_close_window=0)
         alice, bob = await sync_to_async(make_user)("alice"), await sync_to_async(make_user)("bob")
@@ -218,8 +229,9 @@ async def test_two_workers_and_a_closer_run_one_auction_and_survive_losing_a_wor
                 await client.socket.close()
 
 
-async def test_a_personal_notice_reaches_every_socket_of_its_user_on_another_worker(start_daphne, lot, bidder,
-                                                                                   make_user):
+async def test_a_personal_notice_reaches_every_socket_of_its_user_on_another_worker(
+    start_daphne, lot, bidder, make_user
+):
     """Personal notices cross workers (the channel layer's user groups): Bob outbids on worker B, and Alice hears
     it on both of her sockets on worker A, the lot page and her personal socket."""
     from bidding.tests.live import connect, reply_to
@@ -228,8 +240,11 @@ async def test_a_personal_notice_reaches_every_socket_of_its_user_on_another_wor
     rival = await sync_to_async(make_user)("bob")
     alice_cookie, bob_cookie = await sync_to_async(session_cookie)(bidder), await sync_to_async(session_cookie)(rival)
     alice = await connect(a.url, lot.pk, alice_cookie)
-    me = await websockets.connect(f"{a.url}/ws/me/", origin=ORIGIN,
-                                  additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={alice_cookie}"})
+    me = await websockets.connect(
+        f"{a.url}/ws/me/",
+        origin=ORIGIN,
+        additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={alice_cookie}"},
+    )
     assert json.loads(await asyncio.wait_for(me.recv(), 5))["type"] == "me"
     await alice.send(json.dumps({"type": "bid", "amount": 1_000, "bid_id": "a1"}))
     assert (await reply_to(alice, "a1"))["type"] == "bid_accepted"

@@ -1,5 +1,6 @@
 """What operators read: one JSON line per connection open and close and per bid outcome, with the ids they need,
 and never a password, a session key or a bidder's hidden maximum."""
+
 from __future__ import annotations
 
 import json
@@ -7,7 +8,6 @@ import logging
 
 import pytest
 from django.conf import settings
-
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,11 +27,16 @@ async def test_sockets_and_bids_log_one_json_line_each_without_secrets(open_sock
     by_event = {}
     for line in lines:
         by_event.setdefault(line["event"], []).append(line)
-    opened, accepted, refused, closed = (by_event[name][0] for name in
-                                         ("ws_open", "bid_accepted", "bid_refused", "ws_close"))
+    opened, accepted, refused, closed = (
+        by_event[name][0] for name in ("ws_open", "bid_accepted", "bid_refused", "ws_close")
+    )
     assert opened["lot_id"] == lot.pk and opened["user_id"] == bidder.pk and opened["conn_id"]
-    assert (accepted["lot_id"], accepted["user_id"], accepted["bid_id"], accepted["seq"]) == (lot.pk, bidder.pk,
-                                                                                             "log-1", 1)
+    assert (accepted["lot_id"], accepted["user_id"], accepted["bid_id"], accepted["seq"]) == (
+        lot.pk,
+        bidder.pk,
+        "log-1",
+        1,
+    )
     assert isinstance(accepted["latency_ms"], float)
     assert (refused["bid_id"], refused["code"]) == ("log-2", "too_low") and "latency_ms" in refused
     assert closed["conn_id"] == opened["conn_id"] and "code" in closed

@@ -1,4 +1,5 @@
 """manage.py verify_lot: replays a lot's log from scratch and says what differs."""
+
 from __future__ import annotations
 
 import io
@@ -29,16 +30,17 @@ def bid(user, lot, amount, maximum=None):
 @pytest.fixture
 def busy_lot(make_lot, seller, make_user):
     """Plain bids, automatic answers, a raised maximum, a reserve lift and soft-close extensions, then the close."""
-    lot = make_lot(seller=seller, reserve_price=3_000, ends_in=timedelta(seconds=30), soft_close_window=60,
-                   soft_close_extension=90)
+    lot = make_lot(
+        seller=seller, reserve_price=3_000, ends_in=timedelta(seconds=30), soft_close_window=60, soft_close_extension=90
+    )
     a, b, c = make_user("a"), make_user("b"), make_user("c")
     bid(a, lot, 1_000)
     bid(b, lot, 1_100, 2_500)
-    bid(a, lot, 1_500)             # answered by b's maximum
-    bid(b, lot, 1_700, 6_000)      # b raises their maximum past the reserve: the price jumps to it
-    bid(c, lot, 3_250, 4_000)      # answered by b's maximum
-    bid(b, lot, 4_500, 7_000)      # b raises again: nothing visible changes (logged for replay only)
-    bid(c, lot, 6_000, 9_000)      # b's maximum spent, c leads
+    bid(a, lot, 1_500)  # answered by b's maximum
+    bid(b, lot, 1_700, 6_000)  # b raises their maximum past the reserve: the price jumps to it
+    bid(c, lot, 3_250, 4_000)  # answered by b's maximum
+    bid(b, lot, 4_500, 7_000)  # b raises again: nothing visible changes (logged for replay only)
+    bid(c, lot, 6_000, 9_000)  # b's maximum spent, c leads
     lot.refresh_from_db()
     assert (lot.high_bidder, lot.high_bid_amount, lot.leader_max_amount) == (c, 7_250, 9_000)
     return lot
@@ -59,12 +61,15 @@ def test_a_closed_lot_and_a_bought_lot_verify(make_lot, seller, make_user, busy_
     assert "difference" not in output and output.count(": ok") == Lot.objects.count()
 
 
-@pytest.mark.parametrize("tamper, complaint", [
-    ({"high_bid_amount": 99_999}, "high bid"),
-    ({"seq": 42}, "sequence"),
-    ({"leader_max_amount": 1}, "hidden maximum"),
-    ({"bid_count": 3}, "bid count"),
-])
+@pytest.mark.parametrize(
+    "tamper, complaint",
+    [
+        ({"high_bid_amount": 99_999}, "high bid"),
+        ({"seq": 42}, "sequence"),
+        ({"leader_max_amount": 1}, "hidden maximum"),
+        ({"bid_count": 3}, "bid count"),
+    ],
+)
 def test_a_tampered_lot_fails_and_says_what_differs(busy_lot, tamper, complaint):
     Lot.objects.filter(pk=busy_lot.pk).update(**tamper)
     out = io.StringIO()

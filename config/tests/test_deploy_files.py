@@ -1,4 +1,5 @@
 """docker-compose.yml and the nginx config, validated here since Docker cannot run on these machines."""
+
 from __future__ import annotations
 
 import re
@@ -20,7 +21,7 @@ def _block(config: str, opener: str) -> str:
     for j in range(i, len(config)):
         depth += {"{": 1, "}": -1}.get(config[j], 0)
         if depth == 0:
-            return config[i:j + 1]
+            return config[i : j + 1]
     raise AssertionError(f"unclosed block after {opener!r}")
 
 
@@ -71,9 +72,14 @@ def test_nginx_mounts_the_config_this_repository_holds():
 def test_nginx_upgrades_websockets_and_keeps_them_open():
     assert re.search(r"map \$http_upgrade \$connection_upgrade \{\s*default upgrade;\s*''\s*close;\s*\}", NGINX)
     ws = _block(NGINX, "location /ws/")
-    for directive in ("proxy_http_version 1.1;", "proxy_set_header Upgrade $http_upgrade;",
-                      "proxy_set_header Connection $connection_upgrade;", "proxy_set_header Host $host;",
-                      "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;", "proxy_pass http://$ws_upstream;"):
+    for directive in (
+        "proxy_http_version 1.1;",
+        "proxy_set_header Upgrade $http_upgrade;",
+        "proxy_set_header Connection $connection_upgrade;",
+        "proxy_set_header Host $host;",
+        "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "proxy_pass http://$ws_upstream;",
+    ):
         assert directive in ws, directive
     timeout = int(re.search(r"proxy_read_timeout (\d+)s;", ws).group(1))
     assert timeout >= 3600, "idle bid sockets would be cut by the proxy"

@@ -1,4 +1,5 @@
 """/healthz, /readyz and /metrics as a load balancer and Prometheus see them."""
+
 from __future__ import annotations
 
 from datetime import timedelta

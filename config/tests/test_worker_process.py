@@ -1,4 +1,5 @@
 """A real worker process (python -m config.serve): graceful shutdown, and database connections under many sockets."""
+
 from __future__ import annotations
 
 import asyncio
@@ -24,8 +25,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 async def _connect(server, lot_id: int, cookie: str | None = None):
     headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"} if cookie else {}
-    socket = await websockets.connect(f"{server.url}/ws/auctions/{lot_id}/", origin=ORIGIN,
-                                      additional_headers=headers, max_queue=None)
+    socket = await websockets.connect(
+        f"{server.url}/ws/auctions/{lot_id}/", origin=ORIGIN, additional_headers=headers, max_queue=None
+    )
     assert json.loads(await socket.recv())["type"] == "snapshot"
     return socket
 
@@ -78,12 +80,10 @@ def _worker_connections() -> int:
     """Connections the worker under test holds: it names itself (application_name), so other tests' leftovers and
     this test's own connections are not counted."""
     with psycopg.connect(database_url().replace("postgres://", "postgresql://").rsplit("/", 1)[0] + "/postgres") as c:
-        return c.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
-                         (APP_NAME,)).fetchone()[0]
+        return c.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (APP_NAME,)).fetchone()[0]
 
 
-async def test_two_hundred_open_sockets_hold_a_small_fixed_number_of_database_connections(start_daphne, lot,
-                                                                                        make_user):
+async def test_two_hundred_open_sockets_hold_a_small_fixed_number_of_database_connections(start_daphne, lot, make_user):
     # Realistic: connections are kept between requests (CONN_MAX_AGE), so only the thread pools bound them.
     server = start_daphne(DB_CONN_MAX_AGE="60", DATABASE_URL=f"{database_url()}?application_name={APP_NAME}")
     users = [await sync_to_async(make_user)(f"viewer{i}") for i in range(20)]
@@ -94,8 +94,8 @@ async def test_two_hundred_open_sockets_hold_a_small_fixed_number_of_database_co
     await sockets[0].send(json.dumps({"type": "sync", "since_seq": 0}))
     await asyncio.sleep(0.5)
     held = await asyncio.to_thread(_worker_connections)
-    for socket in sockets:
-        await socket.close()
+    for ws in sockets:
+        await ws.close()
     # Threads, not sockets, own connections: Django's sync thread, the shared pool, and the bid decision pool.
     bound = 1 + min(32, (os.cpu_count() or 1) + 4) + settings.BID_DECISION_THREADS
     print(f"\n{held} database connections held by one worker with 200 open sockets (bound {bound})")

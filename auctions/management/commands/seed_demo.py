@@ -3,8 +3,13 @@ from django.core.management.base import BaseCommand
 from auctions.fixtures import ensure_open_lots, ensure_user
 
 PASSWORD = "gavel-demo"
-LOTS = ["Vintage Leica M3 camera", "Signed first edition, 1954", "Mid-century teak sideboard",
-        "Omega Seamaster, 1968", "Hand-thrown stoneware set"]
+LOTS = [
+    "Vintage Leica M3 camera",
+    "Signed first edition, 1954",
+    "Mid-century teak sideboard",
+    "Omega Seamaster, 1968",
+    "Hand-thrown stoneware set",
+]
 
 
 class Command(BaseCommand):
@@ -16,7 +21,7 @@ class Command(BaseCommand):
         for name in ("alice", "bob", "carol"):
             ensure_user(name, PASSWORD, can_bid=True)
         lots = ensure_open_lots(seller, titles=LOTS, minutes=60)
-        self.stdout.write("Demo logins (password for all: %s):" % PASSWORD)
+        self.stdout.write(f"Demo logins (password for all: {PASSWORD}):")
         self.stdout.write("  alice, bob, carol  verified bidders")
         self.stdout.write("  seller             owns the demo lots (cannot bid on them)")
         self.stdout.write("  admin              staff: http://127.0.0.1:8000/admin/")

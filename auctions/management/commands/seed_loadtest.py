@@ -24,6 +24,10 @@ class Command(BaseCommand):
         for name in names:
             ensure_user(name, password, can_bid=True, password_hash=hashed)
         open_lots = ensure_open_lots(seller, titles=[f"{prefix} lot {i}" for i in range(lots)], minutes=minutes)
-        summary = {"seller": seller.username, "bidders": names, "lots": [lot.pk for lot in open_lots],
-                   "password": password}
+        summary = {
+            "seller": seller.username,
+            "bidders": names,
+            "lots": [lot.pk for lot in open_lots],
+            "password": password,
+        }
         self.stdout.write(json.dumps(summary) if json_only else f"seeded: {json.dumps(summary)}")

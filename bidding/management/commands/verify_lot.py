@@ -5,8 +5,10 @@ from bidding.replay import verify_lot
 
 
 class Command(BaseCommand):
-    help = ("Replay lots' bid logs from scratch (increments, automatic bids, soft-close extensions) and compare with "
-            "the stored state. Exits non-zero and says what differs.")
+    help = (
+        "Replay lots' bid logs from scratch (increments, automatic bids, soft-close extensions) and compare with "
+        "the stored state. Exits non-zero and says what differs."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("lot_ids", nargs="*", type=int)
