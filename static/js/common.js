@@ -38,8 +38,35 @@ window.Gavel = (() => {
     return { ok: response.ok, status: response.status, data };
   }
   const wsUrl = (path) => `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
-  // Reconnect with exponential backoff and jitter; 4503 (a worker restarting) reconnects at once.
   function backoff(attempt) { return Math.min(30000, 500 * 2 ** attempt) * (0.5 + Math.random() / 2); }
+
+  // The one reconnecting socket every page uses. Reconnects with exponential backoff and jitter; 4503 (a worker
+  // restarting) reconnects at once; a close code in `stopOn` ends it (`onClose` still hears it). Each (re)connect
+  // calls `onOpen(socket)`; every frame goes to `onMessage(message, socket)` as parsed JSON.
+  function liveSocket(path, { onOpen = () => {}, onMessage, onClose = () => {}, stopOn = [] }) {
+    let current = null, attempt = 0;
+    function open() {
+      const socket = current = new WebSocket(wsUrl(path));
+      socket.onopen = () => { attempt = 0; onOpen(socket); };
+      socket.onmessage = (e) => onMessage(JSON.parse(e.data), socket);
+      socket.onclose = (e) => {
+        if (socket !== current) return;
+        onClose(e);
+        if (stopOn.includes(e.code)) return;
+        if (e.code === 4503) attempt = 0;
+        setTimeout(open, e.code === 4503 ? 100 : backoff(attempt++));
+      };
+    }
+    open();
+    return {
+      get open() { return current !== null && current.readyState === WebSocket.OPEN; },
+      send(message) {
+        if (current === null || current.readyState !== WebSocket.OPEN) return false;
+        current.send(JSON.stringify(message));
+        return true;
+      },
+    };
+  }
 
   function toast(html) {
     let box = document.getElementById("toasts");
@@ -75,16 +102,13 @@ window.Gavel = (() => {
 
   function personalSocket() {
     if (document.body.dataset.user !== "1") return;
-    let attempt = 0;
-    const open = () => {
-      const ws = new WebSocket(wsUrl("/ws/me/"));
-      ws.onopen = () => { attempt = 0; };
-      ws.onmessage = (e) => {
-        const m = JSON.parse(e.data);
+    liveSocket("/ws/me/", {
+      stopOn: [4401],
+      onMessage(m, socket) {
         if (m.type === "me") {  // first visit: start from now; otherwise replay what we missed
           const since = storedLastId();
           if (since === null || since > m.last_id) { try { localStorage.setItem(LAST_NOTICE, String(m.last_id)); } catch (err) { /* private mode */ } }
-          else if (since < m.last_id) ws.send(JSON.stringify({ type: "sync", since_id: since }));
+          else if (since < m.last_id) socket.send(JSON.stringify({ type: "sync", since_id: since }));
           return;
         }
         if (m.type === "synced") { if (m.last_id) remember(m.last_id); return; }
@@ -95,15 +119,9 @@ window.Gavel = (() => {
         const text = NOTICES[m.type] && NOTICES[m.type](m);
         if (text) toast(text);
         document.dispatchEvent(new CustomEvent("gavel:notice", { detail: m }));
-      };
-      ws.onclose = (e) => {
-        if (e.code === 4401) return;
-        if (e.code === 4503) attempt = 0;
-        setTimeout(open, backoff(attempt++));
-      };
-    };
-    open();
+      },
+    });
   }
   document.addEventListener("DOMContentLoaded", personalSocket);
-  return { money, toCents, newId, clock, left, api, wsUrl, backoff, toast, esc };
+  return { money, toCents, newId, clock, left, api, liveSocket, toast, esc };
 })();

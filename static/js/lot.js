@@ -1,7 +1,7 @@
 // The lot page: one socket; a countdown on the server's clock; reconnect with backoff and jitter, then `sync` from
 // the last sequence number seen, so nothing is missed; bidding disabled while disconnected.
 (() => {
-  const { money, toCents, newId, clock, left, api, wsUrl, backoff } = window.Gavel;
+  const { money, toCents, newId, clock, left, api, liveSocket } = window.Gavel;
   const root = document.getElementById("lot");
   const lotId = root.dataset.lotId;
   const $ = (id) => document.getElementById(id);
@@ -24,7 +24,7 @@
     not_verified: "Your account is not yet verified for bidding.",
   };
   let ws = null, seq = -1, endsAt = null, minNext = null, status = "", myAlias = null, hasReserve = false;
-  let buyNow = null, attempt = 0, pingSent = null, leading = null, lastBidId = null, lastBid = null;
+  let buyNow = null, pingSent = null, leading = null, lastBidId = null, lastBid = null;
   const mySeqs = new Set(), aliasBySeq = new Map();  // learn our alias from our first accepted bid
 
   function setYou(state) {
@@ -36,7 +36,7 @@
   }
   function showLeader(bidder) { if (myAlias) setYou(bidder === myAlias); }
   function feedback(text, bad = false) { const el = $("feedback"); if (el) { el.textContent = text; el.className = "feedback" + (bad ? " bad" : ""); } }
-  function canBid() { return ws && ws.readyState === WebSocket.OPEN && status === "open"; }
+  function canBid() { return ws !== null && ws.open && status === "open"; }
   function setConnected(on) {
     $("conn").textContent = on ? "live" : "reconnecting…";
     $("conn").className = on ? "conn live" : "conn";
@@ -89,7 +89,7 @@
     if (m.reserve_met !== undefined) $("reserve").textContent = hasReserve ? (m.reserve_met ? "met" : "not met") : "none";
     if (m.watchers !== undefined) $("watchers").textContent = m.watchers;
     if ($("buy-now")) $("buy-now").hidden = !(buyNow && status === "open");
-    setConnected(ws && ws.readyState === WebSocket.OPEN);
+    setConnected(ws !== null && ws.open);
     tick();
   }
   const handlers = {
@@ -176,41 +176,39 @@
     error(m) { if (m.code === "rate_limited") feedback(SENTENCES.rate_limited, true); },
   };
   function ping() {
-    if (ws && ws.readyState === WebSocket.OPEN && pingSent === null) { pingSent = performance.now(); ws.send(JSON.stringify({ type: "ping" })); }
+    if (ws !== null && pingSent === null && ws.send({ type: "ping" })) pingSent = performance.now();
   }
-  function requestSync() { if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "sync", since_seq: Math.max(seq, 0) })); }
-  function connect() {
-    ws = new WebSocket(wsUrl(`/ws/auctions/${lotId}/`));
-    const socket = ws;
-    let greeted = false;
-    socket.onopen = () => { attempt = 0; setConnected(true); };
-    socket.onmessage = (e) => {
-      const m = JSON.parse(e.data);
-      if (m.type === "snapshot" && !greeted && seq >= 0) {
-        // A reconnect: the snapshot is the state now; `sync` replays what happened while we were away, in order.
-        greeted = true;
-        const since = seq;
-        handlers.snapshot(m);
-        if (since < m.seq) socket.send(JSON.stringify({ type: "sync", since_seq: since }));
-        if (lastBid) socket.send(JSON.stringify(lastBid));  // retry an unanswered bid: same bid_id, same answer
-        return;
-      }
+  function requestSync() { if (ws !== null) ws.send({ type: "sync", since_seq: Math.max(seq, 0) }); }
+  let greeted = false;  // this connection's snapshot has arrived
+  function onMessage(m, socket) {
+    if (m.type === "snapshot" && !greeted && seq >= 0) {
+      // A reconnect: the snapshot is the state now; `sync` replays what happened while we were away, in order.
       greeted = true;
-      // A personal notice about another lot (it arrives on every socket of ours) is not this page's state.
-      if (typeof m.lot === "number" && String(m.lot) !== lotId) return;
-      if (handlers[m.type]) handlers[m.type](m);
-      else if (typeof m.seq === "number") {  // a lot event this page does not know: keep the sequence whole
-        if (m.seq === seq + 1) seq = m.seq;
-        else if (m.seq > seq + 1 && seq >= 0) requestSync();
-      }
-    };
-    socket.onclose = (e) => {
-      if (socket !== ws) return;
-      setConnected(false);
-      if (e.code === 4404) { $("status").textContent = "no such lot"; return; }
-      if (e.code === 4503) attempt = 0;  // a worker restarting: another one takes us at once
-      setTimeout(connect, e.code === 4503 ? 100 : backoff(attempt++));
-    };
+      const since = seq;
+      handlers.snapshot(m);
+      if (since < m.seq) socket.send(JSON.stringify({ type: "sync", since_seq: since }));
+      if (lastBid) socket.send(JSON.stringify(lastBid));  // retry an unanswered bid: same bid_id, same answer
+      return;
+    }
+    greeted = true;
+    // A personal notice about another lot (it arrives on every socket of ours) is not this page's state.
+    if (typeof m.lot === "number" && String(m.lot) !== lotId) return;
+    if (handlers[m.type]) handlers[m.type](m);
+    else if (typeof m.seq === "number") {  // a lot event this page does not know: keep the sequence whole
+      if (m.seq === seq + 1) seq = m.seq;
+      else if (m.seq > seq + 1 && seq >= 0) requestSync();
+    }
+  }
+  function connect() {
+    ws = liveSocket(`/ws/auctions/${lotId}/`, {
+      stopOn: [4404],
+      onOpen() { greeted = false; setConnected(true); },
+      onMessage,
+      onClose(e) {
+        setConnected(false);
+        if (e.code === 4404) $("status").textContent = "no such lot";
+      },
+    });
   }
   function tick() {
     if (endsAt && status === "open") $("countdown").textContent = left(endsAt);
@@ -222,7 +220,7 @@
     if (maxCents !== null) message.max_amount = maxCents;
     lastBidId = message.bid_id; lastBid = message;
     feedback("Sending…");
-    ws.send(JSON.stringify(message));
+    ws.send(message);
   }
   const form = $("bid-form");
   if (form) form.addEventListener("submit", (e) => {
@@ -234,7 +232,7 @@
     sendBid(cents, maxCents);
   });
   if ($("buy-now")) $("buy-now").addEventListener("click", () => {
-    if (canBid() && confirm(`Buy this lot now for ${money(buyNow)}?`)) ws.send(JSON.stringify({ type: "buy_now", bid_id: newId() }));
+    if (canBid() && confirm(`Buy this lot now for ${money(buyNow)}?`)) ws.send({ type: "buy_now", bid_id: newId() });
   });
   const watch = $("watch");
   if (watch) watch.addEventListener("click", async () => {

@@ -1,11 +1,11 @@
 // The seller dashboard: every one of my lots live over ws/seller/ (bids, extensions, closes, watchers), and the
 // forms to list, schedule, edit (before the first bid) and cancel lots through the JSON API.
 (() => {
-  const { money, toCents, clock, left, api, wsUrl, backoff, esc } = window.Gavel;
+  const { money, toCents, clock, left, api, liveSocket, esc } = window.Gavel;
   const $ = (id) => document.getElementById(id);
   const body = document.querySelector("#seller-lots tbody");
   const lots = new Map();  // id -> row data
-  let ws = null, attempt = 0;
+  let ws = null;
 
   function reserveText(lot) {
     if (lot.reserve_price === null || lot.reserve_price === undefined) return "none";
@@ -65,19 +65,18 @@
       const cell = body.querySelector(`tr[data-lot="${m.lot}"] .left`); if (cell) cell.dataset.extended = Date.now();
     },
     watchers(m) { for (const [id, count] of Object.entries(m.lots)) if (lots.has(Number(id))) put({ id: Number(id), watchers: count }, false); },
-    resync() { ws.send(JSON.stringify({ type: "refresh" })); },
+    resync() { ws.send({ type: "refresh" }); },
   };
-  function connect() {
-    ws = new WebSocket(wsUrl("/ws/seller/"));
-    const socket = ws;
-    socket.onopen = () => { attempt = 0; $("conn").textContent = "live"; $("conn").className = "conn live"; };
-    socket.onmessage = (e) => { const m = JSON.parse(e.data); if (handlers[m.type]) handlers[m.type](m); };
-    socket.onclose = (e) => {
-      $("conn").textContent = "reconnecting…"; $("conn").className = "conn";
-      if (e.code === 4401) { location.href = "/accounts/login/?next=/sell/"; return; }
-      if (e.code === 4503) attempt = 0;
-      setTimeout(connect, e.code === 4503 ? 100 : backoff(attempt++));  // the new snapshot is the resync
-    };
+  function connect() {  // each (re)connect begins with a fresh snapshot: that is the resync
+    ws = liveSocket("/ws/seller/", {
+      stopOn: [4401],
+      onOpen() { $("conn").textContent = "live"; $("conn").className = "conn live"; },
+      onMessage(m) { if (handlers[m.type]) handlers[m.type](m); },
+      onClose(e) {
+        $("conn").textContent = "reconnecting…"; $("conn").className = "conn";
+        if (e.code === 4401) location.href = "/accounts/login/?next=/sell/";
+      },
+    });
   }
   function tick() {
     for (const [id, lot] of lots) {
