@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import urllib.error
 import urllib.request
 
 import websockets
 from django.conf import settings
+from django.db import connection
 
+from bidding import services
+from bidding.exceptions import BidRefused
 from conftest import ORIGIN
 
 
@@ -54,3 +58,33 @@ async def receive_until(communicator, message_type: str, timeout: float = 3) -> 
         message = await communicator.receive_json_from(timeout=timeout)
         if message["type"] == message_type:
             return message
+
+
+def in_thread(call, **kwargs) -> tuple[threading.Thread, dict]:
+    """Run `call` in a thread, as a request of its own; the result (or the refusal) lands in the dict."""
+    result: dict = {}
+
+    def run():
+        try:
+            result["outcome"] = call(**kwargs)
+        except BidRefused as refused:
+            result["refusal"] = refused
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, result
+
+
+def queued_in_this_process(lot_id: int) -> bool:
+    """A socket's bid has passed its pre-check and waits in this process's queue for the lot."""
+    return any(lot_id in queues for queues in list(services._lot_decisions._queues.values()))
+
+
+async def until(predicate, timeout: float = 10) -> None:
+    for _ in range(int(timeout / 0.01)):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition never held")

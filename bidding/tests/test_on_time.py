@@ -18,8 +18,7 @@ from auctions.models import Lot
 from auctions.services import close_due_lots
 from bidding.models import Bid
 from bidding.services import place_bid
-from bidding.tests.live import receive_until
-from bidding.tests.test_retries import in_thread
+from bidding.tests.live import in_thread, receive_until
 from conftest import assert_lot_verifies, closing_time
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -16,11 +15,11 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.models import Profile
-from bidding import events, locks, services
+from bidding import events, locks
 from bidding.exceptions import BidRefused
 from bidding.models import Bid, MaximumRaise
 from bidding.services import buy_now, place_bid
-from bidding.tests.live import bid_over_http, connect, receive_until, reply_to
+from bidding.tests.live import bid_over_http, connect, in_thread, queued_in_this_process, receive_until, reply_to, until
 from conftest import assert_lot_verifies, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,36 +29,6 @@ def refusal(call, **kwargs) -> BidRefused:
     with pytest.raises(BidRefused) as caught:
         call(**kwargs)
     return caught.value
-
-
-def in_thread(call, **kwargs) -> tuple[threading.Thread, dict]:
-    """Run `call` in a thread, as a request of its own; the result (or the refusal) lands in the dict."""
-    result: dict = {}
-
-    def run():
-        try:
-            result["outcome"] = call(**kwargs)
-        except BidRefused as refused:
-            result["refusal"] = refused
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, result
-
-
-def queued_in_this_process(lot_id: int) -> bool:
-    """A socket's bid has passed its pre-check and waits in this process's queue for the lot."""
-    return any(lot_id in queues for queues in list(services._lot_decisions._queues.values()))
-
-
-async def until(predicate, timeout: float = 10) -> None:
-    for _ in range(int(timeout / 0.01)):
-        if predicate():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the condition never held")
 
 
 # --- 1. every copy of an accepted bid, from any transport or process, gets the original acceptance ---------------
