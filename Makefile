@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/gavel
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: install demo serve browser lint test test-redis test-single services loadtest bench clean
+.PHONY: install demo serve browser lint test test-fast test-redis test-single services loadtest bench clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ browser:
 # Lint and format (ruff.toml), then the whole suite with Redis (channel layer + lock), then again in single-process
 # mode (no REDIS_URL).
 test: install services browser lint test-redis test-single
+
+# Pure rules only (no database, Redis or server): seconds.
+test-fast: install
+	DATABASE_URL=sqlite:// REDIS_URL= $(PY) -m pytest -m pure -q $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -9,6 +9,8 @@ from websockets.streams import StreamReader
 
 from bidding.fanout import text_frame
 
+pytestmark = pytest.mark.pure
+
 
 def parse(data: bytes) -> Frame:
     reader = StreamReader()

@@ -2,6 +2,8 @@ import pytest
 
 from bidding.increments import increment_for, min_next_bid
 
+pytestmark = pytest.mark.pure
+
 
 @pytest.mark.parametrize(
     ("high", "step"),

@@ -9,6 +9,8 @@ from bidding.proxy import Step, resolve
 
 ALICE, BOB = 1, 2
 
+pytestmark = pytest.mark.pure
+
 
 def test_first_bid_with_a_maximum_shows_only_the_amount_sent():
     decision = resolve(

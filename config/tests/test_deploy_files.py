@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 
+import pytest
 import yaml
 
 from conftest import ROOT
@@ -12,6 +13,8 @@ from conftest import ROOT
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 NGINX = (ROOT / "deploy" / "nginx.conf").read_text()
+
+pytestmark = pytest.mark.pure
 
 
 def _block(config: str, opener: str) -> str:
