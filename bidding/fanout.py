@@ -121,9 +121,6 @@ class LotHub:
                 except RedisError as exc:
                     log.warning("fanout_unsubscribe_failed", lot_id=lot_id, error=repr(exc))
 
-    def count(self, lot_id: int) -> int:
-        return len(self.members.get(lot_id, ()))
-
     async def deliver(self, lot_id: int, text: str) -> None:
         """Write one already-encoded event to every local socket of the lot."""
         local = self.members.get(lot_id)

@@ -39,13 +39,6 @@ LAYER_SEND_FAILURES = Counter(
     ["kind"],
 )
 
-KNOWN_MESSAGE_TYPES = frozenset({"bid", "buy_now", "sync", "ping", "refresh"})
-
-
-def message_type_label(kind: object) -> str:
-    return kind if isinstance(kind, str) and kind in KNOWN_MESSAGE_TYPES else "invalid"
-
-
 class ClosingLag:
     """Collected at scrape time from the database: how long the most overdue lot has waited to be closed.
 
