@@ -100,19 +100,18 @@ def encode_stored(payload: dict) -> str:
 
 def relay_pass(*, older_than: float = RELAY_AFTER_SECONDS) -> int:
     """Republish every event committed more than `older_than` seconds ago and never marked published, in
-    sequence order per lot; return how many. Safe in several processes at once (SKIP LOCKED)."""
+    sequence order per lot; return how many. Safe in several processes at once: a lot's unpublished events are
+    taken whole by one relay (a per-lot advisory lock), so two relays never interleave one lot's sequence."""
     cutoff = timezone.now() - timedelta(seconds=older_than)
+    late = LotEvent.objects.filter(published_at__isnull=True, created_at__lte=cutoff)
     relayed = 0
-    while True:
+    for lot_id in list(late.order_by().values_list("lot_id", flat=True).distinct()[:RELAY_BATCH]):
         with transaction.atomic():
-            rows = list(
-                LotEvent.objects.select_for_update(skip_locked=True)
-                .filter(published_at__isnull=True, created_at__lte=cutoff)
-                .order_by("lot_id", "seq")
-                .values_list("pk", "lot_id", "seq", "payload")[:RELAY_BATCH]
-            )
+            if not _claim(lot_id):
+                continue  # another relay has this lot now
+            rows = list(late.filter(lot_id=lot_id).order_by("seq").values_list("pk", "seq", "payload")[:RELAY_BATCH])
             published = []
-            for pk, lot_id, seq, payload in rows:
+            for pk, seq, payload in rows:
                 try:
                     fanout.publish(lot_id, encode_stored(payload))
                 except Exception as exc:  # Redis away: keep what went out, try the rest on the next pass
@@ -122,10 +121,25 @@ def relay_pass(*, older_than: float = RELAY_AFTER_SECONDS) -> int:
             if published:
                 LotEvent.objects.filter(pk__in=published).update(published_at=timezone.now())
         relayed += len(published)
-        if published:
-            log.warning("outbox_relayed", events=len(published))
-        if len(rows) < RELAY_BATCH or len(published) < len(rows):
-            return relayed
+        if len(published) < len(rows):
+            break  # Redis is away: the next pass tries again
+    if relayed:
+        log.warning("outbox_relayed", events=relayed)
+    return relayed
+
+
+# The first key of the relay's per-lot advisory locks (the second is the lot id).
+_RELAY_LOCK_CLASS = 7_401
+
+
+def _claim(lot_id: int) -> bool:
+    """Take the lot's relay lock for this transaction, if no other relay holds it (PostgreSQL; SQLite serves one
+    process)."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [_RELAY_LOCK_CLASS, lot_id])
+        return cursor.fetchone()[0]
 
 
 _last_prune = 0.0
