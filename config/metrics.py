@@ -39,6 +39,7 @@ LAYER_SEND_FAILURES = Counter(
     ["kind"],
 )
 
+
 class ClosingLag:
     """Collected at scrape time from the database: how long the most overdue lot has waited to be closed.
 
