@@ -13,8 +13,8 @@ from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 
 from auctions import services
+from auctions.exceptions import BidRefused
 from auctions.models import Lot, LotEvent
-from bidding.exceptions import BidRefused
 from bidding.models import Bid
 
 

@@ -12,9 +12,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from auctions import selectors, services, watchlist
+from auctions.exceptions import HTTP_STATUS, BidRefused, InvalidBid, NotAuthenticated
 from auctions.models import Lot
 from bidding import events
-from bidding.exceptions import HTTP_STATUS, BidRefused, InvalidBid, NotAuthenticated
 
 _lot_row = inline_serializer(
     "LotRow",

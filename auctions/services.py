@@ -12,13 +12,13 @@ from django.db import DatabaseError, close_old_connections, connection, transact
 from django.utils import timezone
 
 from accounts.models import Profile
+from auctions.exceptions import Forbidden, InvalidBid, LotClosed, LotNotFound, NotAuthenticated
 from auctions.models import Lot
+from auctions.money import check_cents
 from auctions.watchlist import interested_user_ids
 from bidding import events, outbox
-from bidding.exceptions import Forbidden, InvalidBid, LotClosed, LotNotFound, NotAuthenticated
 from bidding.locks import lot_lock
 from bidding.models import Bid
-from bidding.money import check_cents
 
 log = structlog.get_logger(__name__)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from auctions.exceptions import LotNotFound, NotAuthenticated
 from auctions.models import Lot, Watch
-from bidding.exceptions import LotNotFound, NotAuthenticated
 from bidding.models import Bid
 
 

@@ -12,9 +12,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from auctions.exceptions import HTTP_STATUS, BidRefused, NotAuthenticated, RateLimited
 from auctions.models import Lot
 from bidding import events
-from bidding.exceptions import HTTP_STATUS, BidRefused, NotAuthenticated, RateLimited
 from bidding.models import Bid
 from bidding.services import buy_now, place_bid
 

@@ -15,8 +15,8 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from auctions import selectors, watchlist
+from auctions.exceptions import BidRefused, Forbidden, InvalidBid, RateLimited, Unavailable
 from bidding import admission, events, fanout, presence, protocol
-from bidding.exceptions import BidRefused, Forbidden, InvalidBid, RateLimited, Unavailable
 from bidding.rate_limit import TokenBucket
 from bidding.services import abuy_now, aplace_bid
 from config import draining, metrics

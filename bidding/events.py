@@ -17,9 +17,9 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from auctions.exceptions import BidRefused
+from auctions.rules import min_next_bid
 from bidding import fanout, outbox
-from bidding.exceptions import BidRefused
-from bidding.increments import min_next_bid
 from config.metrics import LAYER_SEND_FAILURES
 
 if TYPE_CHECKING:

@@ -29,7 +29,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from redis.exceptions import LockNotOwnedError, RedisError
 
-from bidding.exceptions import Busy, Unavailable
+from auctions.exceptions import Busy, Unavailable
 from config.metrics import LOCK_WAIT
 
 log = structlog.get_logger(__name__)

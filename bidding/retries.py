@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bidding.exceptions import InvalidBid
+from auctions.exceptions import InvalidBid
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,7 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from auctions.models import Lot
-from bidding import events, proxy, statements
-from bidding.exceptions import (
+from auctions.exceptions import (
     BidRefused,
     Busy,
     BuyNowUnavailable,
@@ -32,11 +30,13 @@ from bidding.exceptions import (
     TooLow,
     Unavailable,
 )
+from auctions.models import Lot
+from auctions.money import check_cents
+from bidding import events, proxy, statements
 from bidding.floors import committed_floor
 from bidding.group_commit import GroupCommit, Queue
 from bidding.locks import alot_lock, lot_lock
 from bidding.models import Bid, MaximumRaise
-from bidding.money import check_cents
 from bidding.retries import Recorded, Request
 
 log = structlog.get_logger(__name__)

@@ -9,8 +9,8 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 
 from auctions import services, watchlist
+from auctions.exceptions import BidRefused
 from auctions.models import Lot
-from bidding.exceptions import BidRefused
 from bidding.models import Bid
 from bidding.services import buy_now, place_bid
 

@@ -13,9 +13,9 @@ from django.conf import settings
 from django.forms.models import model_to_dict
 
 from accounts.models import Profile
+from auctions.exceptions import Forbidden
 from auctions.models import Lot, LotEvent, Watch
 from bidding import events, fanout
-from bidding.exceptions import Forbidden
 from bidding.models import Bid
 from bidding.services import place_bid
 from conftest import assert_lot_verifies

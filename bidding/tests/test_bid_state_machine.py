@@ -14,11 +14,11 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from rest_framework.test import APIClient
 
 from accounts.models import Profile
+from auctions.exceptions import BidRefused
 from auctions.models import Lot
+from auctions.rules import min_next_bid
 from auctions.services import ban_bidder, cancel_lot, close_due_lots, extend_lot
 from bidding import events
-from bidding.exceptions import BidRefused
-from bidding.increments import min_next_bid
 from bidding.models import Bid
 from bidding.replay import verify_lot
 from bidding.services import buy_now, place_bid

@@ -12,9 +12,9 @@ from django.contrib.auth.models import AnonymousUser
 from django.test import override_settings
 from django.utils import timezone
 
+from auctions.exceptions import BidRefused
 from auctions.models import Lot, LotEvent
 from bidding import events
-from bidding.exceptions import BidRefused
 from bidding.models import Bid
 from bidding.services import place_bid
 

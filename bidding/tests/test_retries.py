@@ -16,8 +16,8 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.models import Profile
+from auctions.exceptions import BidRefused
 from bidding import events, locks, services
-from bidding.exceptions import BidRefused
 from bidding.models import Bid, MaximumRaise
 from bidding.services import buy_now, place_bid
 from bidding.tests.live import bid_over_http, connect, receive_until, reply_to

@@ -1,4 +1,4 @@
-"""The bid increment table: how much a new bid must beat the current high bid by. All cents."""
+"""The lot's rules, pure: the bid increment table and the minimum next bid. All cents."""
 
 from __future__ import annotations
 
