@@ -11,10 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from auctions import selectors, services, watchlist
+from auctions import payloads, selectors, services, watchlist
 from auctions.exceptions import HTTP_STATUS, BidRefused, InvalidBid, NotAuthenticated
 from auctions.models import Lot
-from bidding import events
 
 _lot_row = inline_serializer(
     "LotRow",
@@ -81,7 +80,7 @@ class LotListView(APIView):
     def get(self, request: Request) -> Response:
         now = timezone.now()
         lots = Lot.objects.filter(status__in=[Lot.Status.SCHEDULED, Lot.Status.OPEN]).order_by("ends_at")[:500]
-        return Response({"server_time": events.iso(now), "lots": [events.lot_summary(lot, now) for lot in lots]})
+        return Response({"server_time": payloads.iso(now), "lots": [payloads.lot_summary(lot, now) for lot in lots]})
 
 
 class LotDetailView(APIView):
@@ -140,7 +139,7 @@ class CatalogueView(APIView):
         except BidRefused as refusal:
             return _refused(refusal)
         now = timezone.now()
-        return Response({"lots": [events.lot_summary(lot, now) for lot in lots]}, status=201)
+        return Response({"lots": [payloads.lot_summary(lot, now) for lot in lots]}, status=201)
 
 
 class LotCancelView(APIView):
@@ -170,7 +169,7 @@ class SellerLotsView(APIView):
             return _refused(NotAuthenticated("Log in to see your lots."))
         now = timezone.now()
         lots = Lot.objects.filter(seller_id=request.user.pk).order_by("-created_at")[:500]
-        return Response({"lots": [events.lot_summary(lot, now) for lot in lots]})
+        return Response({"lots": [payloads.lot_summary(lot, now) for lot in lots]})
 
 
 class WatchlistView(APIView):
@@ -219,7 +218,7 @@ class WatchLotView(APIView):
 
 
 def _refused(refusal: BidRefused) -> Response:
-    return Response(events.error(refusal), status=HTTP_STATUS[refusal.code])
+    return Response(payloads.error(refusal), status=HTTP_STATUS[refusal.code])
 
 
 REQUIRED_TO_CREATE = ("title", "starting_price", "ends_at")  # no starts_at: open now, by the server's clock

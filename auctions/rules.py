@@ -1,6 +1,13 @@
-"""The lot's rules, pure: the bid increment table and the minimum next bid. All cents."""
+"""The lot's rules, pure: the status a bidder observes at a moment, the bid increment table, the minimum next
+bid, whether buy now is offered. All money in cents."""
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from auctions.models import Lot
 
 # (upper bound of the current high bid, exclusive; increment). The last row applies to everything above.
 INCREMENTS: tuple[tuple[int | None, int], ...] = (
@@ -25,3 +32,25 @@ def min_next_bid(*, starting_price: int, high_bid: int | None) -> int:
     if high_bid is None:
         return starting_price
     return high_bid + increment_for(high_bid)
+
+
+def lot_status_at(lot: Lot, now: datetime) -> str:
+    """The status a bidder would observe now, even before the closing worker has run."""
+    if lot.status in (lot.Status.CLOSED, lot.Status.CANCELLED):
+        return lot.status
+    if now < lot.starts_at:
+        return lot.Status.SCHEDULED
+    if now < lot.ends_at:
+        return lot.Status.OPEN
+    return lot.Status.CLOSED
+
+
+def lot_min_next_bid(lot: Lot) -> int:
+    return min_next_bid(starting_price=lot.starting_price, high_bid=lot.high_bid_amount)
+
+
+def buy_now_price(lot: Lot, now: datetime) -> int | None:
+    """Buy now is offered until the first bid (docs/protocol.md), while the lot takes bids."""
+    if lot.buy_now_price is None or lot.bid_count or not lot.accepts_bids_at(now):
+        return None
+    return lot.buy_now_price

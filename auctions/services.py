@@ -12,11 +12,12 @@ from django.db import DatabaseError, close_old_connections, connection, transact
 from django.utils import timezone
 
 from accounts.models import Profile
+from auctions import lot_events, payloads
 from auctions.exceptions import Forbidden, InvalidBid, LotClosed, LotNotFound, NotAuthenticated
 from auctions.models import Lot
 from auctions.money import check_cents
 from auctions.watchlist import interested_user_ids
-from bidding import events, outbox
+from bidding import outbox
 from bidding.locks import lot_lock
 from bidding.models import Bid
 
@@ -68,8 +69,8 @@ def send_closing_soon(*, now: datetime | None = None) -> list[int]:
         for lot in lots:
             lot.closing_soon_sent_at = now
             lot.save(update_fields=["closing_soon_sent_at"])
-            notice = events.lot_closing_soon(lot, now=now)
-            events.notify_on_commit([(user_id, notice) for user_id in interested_user_ids(lot.pk)])
+            notice = payloads.lot_closing_soon(lot, now=now)
+            lot_events.notify_on_commit([(user_id, notice) for user_id in interested_user_ids(lot.pk)])
     return [lot.pk for lot in lots]
 
 
@@ -123,12 +124,12 @@ def close_lot(lot: Lot, now: datetime) -> None:
         if lot.winner_id
         else None
     )
-    notify = [(lot.winner_id, events.won(lot, now=now))] if lot.winner_id else []
+    notify = [(lot.winner_id, payloads.won(lot, now=now))] if lot.winner_id else []
     notify += [
-        (user_id, events.lot_closed(lot, winner_number=winner_number, you_won=user_id == lot.winner_id, now=now))
+        (user_id, payloads.lot_closed(lot, winner_number=winner_number, you_won=user_id == lot.winner_id, now=now))
         for user_id in interested_user_ids(lot.pk) | {lot.seller_id}  # the seller hears the result wherever they are
     ]
-    events.record_and_broadcast(lot, events.closed(lot, winner_number=winner_number, now=now), notify=notify)
+    lot_events.record_and_broadcast(lot, payloads.closed(lot, winner_number=winner_number, now=now), notify=notify)
     log.info(
         "lot_closed",
         lot_id=lot.pk,
@@ -201,8 +202,8 @@ def create_lot(
 def _tell_seller(lot: Lot, *, watchers: int | None) -> None:
     """The seller's dashboard, wherever it is open, picks the lot up (after commit)."""
     now = timezone.now()
-    events.notify_on_commit(
-        [(lot.seller_id, events.seller_lot_changed(events.seller_lot(lot, now=now, watchers=watchers), now=now))],
+    lot_events.notify_on_commit(
+        [(lot.seller_id, payloads.seller_lot_changed(payloads.seller_lot(lot, now=now, watchers=watchers), now=now))],
         stored=False,
     )
 
@@ -263,9 +264,9 @@ def cancel_lot(*, user, lot_id: int, reason: str) -> Lot:
         lot.seq += 1
         lot.leader_max_amount = None  # the maximum is spent; it stays secret forever
         lot.save(update_fields=["status", "closed_at", "seq", "leader_max_amount"])
-        notice = events.lot_cancelled(lot, reason=reason, now=now)
+        notice = payloads.lot_cancelled(lot, reason=reason, now=now)
         told = interested_user_ids(lot.pk) | ({lot.seller_id} - {user.pk})  # the seller, unless it was them
-        events.record_and_broadcast(lot, notice, notify=[(uid, notice) for uid in told])
+        lot_events.record_and_broadcast(lot, notice, notify=[(uid, notice) for uid in told])
     log.info("lot_cancelled", lot_id=lot.pk, user_id=user.pk, had_bids=bool(lot.bid_count))
     return lot
 
@@ -297,10 +298,10 @@ def extend_lot(*, user, lot_id: int, seconds: object, reason: str) -> Lot:
         lot.seq += 1
         lot.closing_soon_sent_at = None  # bidders hear "closing soon" again before the new end
         lot.save(update_fields=["ends_at", "seq", "closing_soon_sent_at"])
-        notice = events.extended(lot, reason=reason, now=now)
+        notice = payloads.extended(lot, reason=reason, now=now)
         told = interested_user_ids(lot.pk) | {lot.seller_id}
-        events.record_and_broadcast(lot, notice, notify=[(uid, notice) for uid in told])
-    log.info("lot_extended", lot_id=lot.pk, user_id=user.pk, seq=lot.seq, ends_at=events.iso(lot.ends_at))
+        lot_events.record_and_broadcast(lot, notice, notify=[(uid, notice) for uid in told])
+    log.info("lot_extended", lot_id=lot.pk, user_id=user.pk, seq=lot.seq, ends_at=payloads.iso(lot.ends_at))
     return lot
 
 
@@ -328,7 +329,7 @@ def ban_bidder(*, user, bidder_id: int, reason: str, lot_id: int | None = None) 
             return False
         profile.banned = True
         profile.save(update_fields=["banned"])
-        events.notify_on_commit([(bidder_id, events.banned(reason=reason, lot=lot, now=timezone.now()))])
+        lot_events.notify_on_commit([(bidder_id, payloads.banned(reason=reason, lot=lot, now=timezone.now()))])
     log.info("bidder_banned", bidder_id=bidder_id, user_id=user.pk, lot_id=lot_id)
     return True
 

@@ -7,15 +7,15 @@ from django.db.models import Max
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
+from auctions import payloads
 from auctions.models import Lot, Watch
-from bidding import events
 from bidding.models import Bid
 
 
 def lot_list(request):
     lots = Lot.objects.filter(status__in=[Lot.Status.SCHEDULED, Lot.Status.OPEN]).order_by("ends_at")[:200]
     now = timezone.now()
-    return render(request, "auctions/lot_list.html", {"lots": [events.lot_summary(lot, now) for lot in lots]})
+    return render(request, "auctions/lot_list.html", {"lots": [payloads.lot_summary(lot, now) for lot in lots]})
 
 
 def lot_detail(request, lot_id: int):
@@ -49,14 +49,14 @@ def my_bids(request):
         {
             "bids": [
                 {
-                    **events.lot_summary(lot, now),
+                    **payloads.lot_summary(lot, now),
                     "mine": mine[lot.pk],
                     "leading": lot.high_bidder_id == request.user.pk,
                     "won": lot.winner_id == request.user.pk,
                 }
                 for lot in bid_lots
             ],
-            "watched": [events.lot_summary(lot, now) for lot in watched],
+            "watched": [payloads.lot_summary(lot, now) for lot in watched],
         },
     )
 
