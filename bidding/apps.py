@@ -7,8 +7,10 @@ class BiddingConfig(AppConfig):
 
     def ready(self) -> None:
         from auctions import publish
-        from bidding import locks
+        from bidding import fanout, locks
         from bidding.broadcast import ChannelsSender
+        from bidding.closing import closing_loop
 
         publish.register_sender(ChannelsSender())
+        fanout.register_closing_loop(closing_loop)
         locks.log_mode()

@@ -19,6 +19,7 @@ from auctions import selectors, watchlist
 from auctions.exceptions import BidRefused, Forbidden, InvalidBid, RateLimited, Unavailable
 from bidding import admission, broadcast, fanout, payloads, presence, protocol
 from bidding.rate_limit import TokenBucket
+from bidding.selectors import events_since, lot_snapshot
 from bidding.services import abuy_now, aplace_bid
 from config import draining, metrics
 
@@ -31,8 +32,8 @@ CLOSE_FLOODING = 4008
 CLOSE_TOO_MANY_SOCKETS = 4429
 
 # Reads run in the shared thread pool too (see bidding.services._in_thread).
-_lot_snapshot = database_sync_to_async(selectors.lot_snapshot, thread_sensitive=False)
-_events_since = database_sync_to_async(selectors.events_since, thread_sensitive=False)
+_lot_snapshot = database_sync_to_async(lot_snapshot, thread_sensitive=False)
+_events_since = database_sync_to_async(events_since, thread_sensitive=False)
 _watched_lot_ids = database_sync_to_async(watchlist.watched_lot_ids, thread_sensitive=False)
 _notices_since = database_sync_to_async(selectors.notices_since, thread_sensitive=False)
 _latest_notice_id = database_sync_to_async(selectors.latest_notice_id, thread_sensitive=False)

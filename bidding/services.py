@@ -35,6 +35,7 @@ from auctions.exceptions import (
 from auctions.models import Lot
 from auctions.money import check_cents
 from bidding import broadcast, payloads, proxy, statements
+from bidding.closing import close_lot
 from bidding.floors import committed_floor
 from bidding.group_commit import GroupCommit, Queue
 from bidding.locks import alot_lock, lot_lock
@@ -581,8 +582,6 @@ def buy_now(*, user, lot_id: int, bid_id: object, received_at: datetime | None =
 
 
 def _record_buy_now(user, *, lot_id: int, bid_id: str, received_at: datetime, **_) -> BidOutcome:
-    from auctions.services import close_lot  # auctions.services builds on bidding; the import runs at call time
-
     with transaction.atomic():
         locked = statements.lock_lot_for_decision(lot_id=lot_id, user_id=user.pk, bid_id=bid_id)
         retry = _locked_checks(locked, user, Request("buy_now", lot_id), bid_id=bid_id)

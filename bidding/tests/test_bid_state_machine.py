@@ -17,8 +17,9 @@ from accounts.models import Profile
 from auctions.exceptions import BidRefused
 from auctions.models import Lot
 from auctions.rules import min_next_bid
-from auctions.services import ban_bidder, cancel_lot, close_due_lots, extend_lot
 from bidding import payloads
+from bidding.closing import close_due_lots
+from bidding.lot_actions import ban_bidder, cancel_lot, extend_lot
 from bidding.models import Bid
 from bidding.replay import verify_lot
 from bidding.services import buy_now, place_bid

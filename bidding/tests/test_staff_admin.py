@@ -259,7 +259,7 @@ def test_a_user_who_is_not_staff_cannot_run_the_actions(client, make_lot, seller
 async def test_watchers_see_a_staff_extension_live_and_again_on_sync(open_socket, make_lot, seller, staff):
     from asgiref.sync import sync_to_async
 
-    from auctions.services import extend_lot
+    from bidding.lot_actions import extend_lot
 
     lot = await sync_to_async(make_lot)(seller=seller)
     socket = await open_socket(lot.pk)
