@@ -11,7 +11,7 @@ from channels.layers import get_channel_layer
 
 from auctions.payloads import Payload
 from bidding import fanout, outbox
-from config.metrics import LAYER_SEND_FAILURES
+from bidding.metrics import LAYER_SEND_FAILURES
 
 log = structlog.get_logger(__name__)
 

@@ -17,11 +17,10 @@ from redis.exceptions import RedisError
 from auctions import payloads as lot_payloads
 from auctions import selectors, watchlist
 from auctions.exceptions import BidRefused, Forbidden, InvalidBid, RateLimited, Unavailable
-from bidding import admission, broadcast, fanout, payloads, presence, protocol
+from bidding import admission, broadcast, draining, fanout, metrics, payloads, presence, protocol
 from bidding.rate_limit import TokenBucket
 from bidding.selectors import events_since, lot_snapshot
 from bidding.services import abuy_now, aplace_bid
-from config import draining, metrics
 
 log = structlog.get_logger(__name__)
 

@@ -33,10 +33,10 @@ import structlog
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from bidding import metrics
 from bidding.floors import committed_floor
 from bidding.locks import redis_client
 from bidding.presence import PresencePublisher
-from config import metrics
 
 log = structlog.get_logger(__name__)
 

@@ -30,7 +30,7 @@ from django.dispatch import receiver
 from redis.exceptions import LockNotOwnedError, RedisError
 
 from auctions.exceptions import Busy, Unavailable
-from config.metrics import LOCK_WAIT
+from bidding.metrics import LOCK_WAIT
 
 log = structlog.get_logger(__name__)
 
