@@ -18,6 +18,7 @@ from auctions import payloads as lot_payloads
 from auctions import selectors, watchlist
 from auctions.exceptions import BidRefused, Forbidden, InvalidBid, RateLimited, Unavailable
 from bidding import admission, broadcast, draining, fanout, metrics, payloads, presence, protocol
+from bidding.process import PROCESS_ID
 from bidding.rate_limit import TokenBucket
 from bidding.selectors import events_since, lot_snapshot
 from bidding.services import abuy_now, aplace_bid
@@ -128,7 +129,7 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
 
     def start(self, **log_context: Any) -> None:
         fanout.hub()  # its presence heartbeat keeps this process's sockets counted under the shared caps
-        metrics.WS_CONNECTIONS.labels(presence.PROCESS_ID, self.kind).inc()
+        metrics.WS_CONNECTIONS.labels(PROCESS_ID, self.kind).inc()
         draining.register(self)
         self.counted = True
         user = self.scope.get("user")
@@ -172,7 +173,7 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
             self.capped_user = False
             await admission.sockets_per_user.close(self.user_id)
         if getattr(self, "counted", False):
-            metrics.WS_CONNECTIONS.labels(presence.PROCESS_ID, self.kind).dec()
+            metrics.WS_CONNECTIONS.labels(PROCESS_ID, self.kind).dec()
             draining.unregister(self)
             self.counted = False
         for group in getattr(self, "groups_joined", ()):

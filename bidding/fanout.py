@@ -33,7 +33,7 @@ import structlog
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from bidding import metrics
+from bidding import metrics, presence
 from bidding.floors import committed_floor
 from bidding.locks import redis_client
 from bidding.presence import PresencePublisher
@@ -233,6 +233,9 @@ def hub() -> LotHub:
 
 def all_hubs() -> list[LotHub]:
     return list(_hubs.values())
+
+
+presence.count_hubs_from(all_hubs)
 
 
 def publish(lot_id: int, text: str) -> None:
