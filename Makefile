@@ -31,8 +31,8 @@ services:
 browser:
 	scripts/ensure-browser.sh
 
-# Lint and format (ruff.toml), then the whole suite with Redis (channel layer + lock), then again in single-process
-# mode (no REDIS_URL).
+# Lint and format (ruff.toml) and the import contracts (.importlinter), then the whole suite with Redis (channel
+# layer + lock), then again in single-process mode (no REDIS_URL).
 test: install services browser lint test-redis test-single
 
 # Pure rules only (no database, Redis or server): seconds.
@@ -42,6 +42,7 @@ test-fast: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 test-redis:
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) DB_CONN_MAX_AGE=0 LOG_LEVEL=WARNING \

@@ -302,8 +302,8 @@ def daphne_server(start_daphne):
 # --- the closing worker's clock --------------------------------------------------------------------------------------
 def closing_time(ends_at):
     """The first moment the closing pass closes a lot that ends at `ends_at`: every bid received before an end is
-    decided (or answered busy) within auctions.services.decided_within() of it."""
-    from auctions.services import decided_within
+    decided (or answered busy) within bidding.closing.decided_within() of it."""
+    from bidding.closing import decided_within
 
     return ends_at + decided_within() + timedelta(milliseconds=1)
 
@@ -313,7 +313,7 @@ def long_ended(**fields) -> dict:
     to close it at once."""
     from django.utils import timezone
 
-    from auctions.services import decided_within
+    from bidding.closing import decided_within
 
     ends_at = timezone.now() - decided_within() - timedelta(seconds=1)
     return {"starts_at": ends_at - timedelta(hours=1), "ends_at": ends_at, **fields}

@@ -1,4 +1,5 @@
-"""HTTP API for lot state, for a page's first paint and for scripts; live updates come over the lot socket."""
+"""HTTP API for the catalogue: listing several lots at once, my lots, the watchlist; and the schema pieces and
+refusal reply the lot API (bidding/lot_api.py) shares. Live updates come over the lot socket."""
 
 from __future__ import annotations
 
@@ -11,12 +12,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from auctions import selectors, services, watchlist
+from auctions import payloads, services, watchlist
+from auctions.exceptions import HTTP_STATUS, BidRefused, InvalidBid, NotAuthenticated
 from auctions.models import Lot
-from bidding import events
-from bidding.exceptions import HTTP_STATUS, BidRefused, InvalidBid, NotAuthenticated
 
-_lot_row = inline_serializer(
+lot_rows = inline_serializer(
     "LotRow",
     many=True,
     fields={
@@ -36,11 +36,11 @@ _lot_row = inline_serializer(
 )
 
 
-_refusal = inline_serializer(
+refusal_reply = inline_serializer(
     "Refusal", {"type": serializers.CharField(), "code": serializers.CharField(), "message": serializers.CharField()}
 )
-_snapshot = inline_serializer("LotSnapshot", {"type": serializers.CharField(), "seq": serializers.IntegerField()})
-_lot_input = inline_serializer(
+snapshot_reply = inline_serializer("LotSnapshot", {"type": serializers.CharField(), "seq": serializers.IntegerField()})
+lot_input = inline_serializer(
     "LotInput",
     {
         "title": serializers.CharField(max_length=200),
@@ -61,66 +61,18 @@ _lot_input = inline_serializer(
 )
 
 
-class LotListView(APIView):
-    """GET: open and upcoming lots with their current state, soonest end first. POST: list a new lot."""
-
-    parser_classes = [JSONParser]
-
-    @extend_schema(request=_lot_input, responses={201: _snapshot, 400: _refusal, 401: _refusal, 403: _refusal})
-    def post(self, request: Request) -> Response:
-        try:
-            lot = services.create_lot(seller=request.user, **_lot_fields(request.data, required=REQUIRED_TO_CREATE))
-        except BidRefused as refusal:
-            return _refused(refusal)
-        return Response(selectors.lot_snapshot(lot.pk, viewer_id=request.user.pk), status=201)
-
-    @extend_schema(
-        operation_id="lots_list",
-        responses=inline_serializer("LotList", {"server_time": serializers.DateTimeField(), "lots": _lot_row}),
-    )
-    def get(self, request: Request) -> Response:
-        now = timezone.now()
-        lots = Lot.objects.filter(status__in=[Lot.Status.SCHEDULED, Lot.Status.OPEN]).order_by("ends_at")[:500]
-        return Response({"server_time": events.iso(now), "lots": [events.lot_summary(lot, now) for lot in lots]})
-
-
-class LotDetailView(APIView):
-    """GET: the same `snapshot` the lot socket sends on connect. PATCH: edit the lot (seller, before any bid)."""
-
-    parser_classes = [JSONParser]
-
-    @extend_schema(
-        request=_lot_input,
-        responses={200: _snapshot, 400: _refusal, 401: _refusal, 403: _refusal, 404: _refusal, 409: _refusal},
-    )
-    def patch(self, request: Request, lot_id: int) -> Response:
-        try:
-            services.update_lot(user=request.user, lot_id=lot_id, changes=_lot_fields(request.data, required=()))
-        except BidRefused as refusal:
-            return _refused(refusal)
-        return Response(selectors.lot_snapshot(lot_id, viewer_id=request.user.pk))
-
-    @extend_schema(responses=_snapshot)
-    def get(self, request: Request, lot_id: int) -> Response:
-        viewer = request.user.pk if request.user.is_authenticated else None
-        snapshot = selectors.lot_snapshot(lot_id, viewer_id=viewer)
-        if snapshot is None:
-            return Response({"code": "not_found", "message": "There is no such lot."}, status=404)
-        return Response(snapshot)
-
-
 class CatalogueView(APIView):
     """List several lots at once, all or none, with staggered ends: lot i ends `stagger_seconds` after lot i-1."""
 
     parser_classes = [JSONParser]
 
     @extend_schema(
-        request=inline_serializer("Catalogue", {"stagger_seconds": serializers.IntegerField(), "lots": _lot_input}),
+        request=inline_serializer("Catalogue", {"stagger_seconds": serializers.IntegerField(), "lots": lot_input}),
         responses={
-            201: inline_serializer("CatalogueCreated", {"lots": _lot_row}),
-            400: _refusal,
-            401: _refusal,
-            403: _refusal,
+            201: inline_serializer("CatalogueCreated", {"lots": lot_rows}),
+            400: refusal_reply,
+            401: refusal_reply,
+            403: refusal_reply,
         },
     )
     def post(self, request: Request) -> Response:
@@ -133,44 +85,26 @@ class CatalogueView(APIView):
                 seller=request.user,
                 stagger_seconds=data.get("stagger_seconds"),
                 lots=[
-                    _lot_fields(item, required=REQUIRED_TO_CREATE if i == 0 else REQUIRED_TO_CREATE[:2])
+                    lot_fields(item, required=REQUIRED_TO_CREATE if i == 0 else REQUIRED_TO_CREATE[:2])
                     for i, item in enumerate(items)
                 ],
             )
         except BidRefused as refusal:
-            return _refused(refusal)
+            return refused(refusal)
         now = timezone.now()
-        return Response({"lots": [events.lot_summary(lot, now) for lot in lots]}, status=201)
-
-
-class LotCancelView(APIView):
-    """Withdraw a lot with a reason: its seller before the first bid, staff at any time before it closes."""
-
-    parser_classes = [JSONParser]
-
-    @extend_schema(
-        request=inline_serializer("CancelLot", {"reason": serializers.CharField(max_length=500)}),
-        responses={200: _snapshot, 400: _refusal, 401: _refusal, 403: _refusal, 404: _refusal, 409: _refusal},
-    )
-    def post(self, request: Request, lot_id: int) -> Response:
-        data = request.data if isinstance(request.data, dict) else {}
-        try:
-            services.cancel_lot(user=request.user, lot_id=lot_id, reason=data.get("reason"))
-        except BidRefused as refusal:
-            return _refused(refusal)
-        return Response(selectors.lot_snapshot(lot_id, viewer_id=request.user.pk))
+        return Response({"lots": [payloads.lot_summary(lot, now) for lot in lots]}, status=201)
 
 
 class SellerLotsView(APIView):
     """The lots I sell, every status, newest first."""
 
-    @extend_schema(responses=inline_serializer("SellerLots", {"lots": _lot_row}))
+    @extend_schema(responses=inline_serializer("SellerLots", {"lots": lot_rows}))
     def get(self, request: Request) -> Response:
         if not request.user.is_authenticated:
-            return _refused(NotAuthenticated("Log in to see your lots."))
+            return refused(NotAuthenticated("Log in to see your lots."))
         now = timezone.now()
         lots = Lot.objects.filter(seller_id=request.user.pk).order_by("-created_at")[:500]
-        return Response({"lots": [events.lot_summary(lot, now) for lot in lots]})
+        return Response({"lots": [payloads.lot_summary(lot, now) for lot in lots]})
 
 
 class WatchlistView(APIView):
@@ -181,7 +115,7 @@ class WatchlistView(APIView):
     )
     def get(self, request: Request) -> Response:
         if not request.user.is_authenticated:
-            return _refused(NotAuthenticated("Log in to keep a watchlist."))
+            return refused(NotAuthenticated("Log in to keep a watchlist."))
         return Response({"lots": watchlist.watched_lot_ids(request.user)})
 
 
@@ -214,18 +148,18 @@ class WatchLotView(APIView):
         try:
             action(request.user, lot_id)
         except BidRefused as refusal:
-            return _refused(refusal)
+            return refused(refusal)
         return Response({"lot": lot_id, "watching": watching})
 
 
-def _refused(refusal: BidRefused) -> Response:
-    return Response(events.error(refusal), status=HTTP_STATUS[refusal.code])
+def refused(refusal: BidRefused) -> Response:
+    return Response(payloads.error(refusal), status=HTTP_STATUS[refusal.code])
 
 
 REQUIRED_TO_CREATE = ("title", "starting_price", "ends_at")  # no starts_at: open now, by the server's clock
 
 
-def _lot_fields(data: object, *, required: tuple[str, ...]) -> dict:
+def lot_fields(data: object, *, required: tuple[str, ...]) -> dict:
     """The JSON body's lot fields, times parsed (they must carry an offset); the service checks the rest."""
     if not isinstance(data, dict):
         raise InvalidBid("Each lot must be a JSON object.")

@@ -44,7 +44,7 @@ class Lot(models.Model):
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
 
-    # Current state, written only by bidding.services.place_bid and auctions.services.close_lot under the row lock.
+    # Current state, written only by bidding.services.place_bid and bidding.closing.close_lot under the row lock.
     high_bid_amount = models.BigIntegerField(null=True, blank=True)
     high_bidder = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

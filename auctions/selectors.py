@@ -1,59 +1,20 @@
-"""Reads of lot state for clients: snapshots and event replay."""
+"""Reads of lot state for clients that need no bid: the seller's dashboard, sequence numbers, notice replay."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from auctions.models import Lot, LotEvent, Notice
-from bidding import events
-from bidding.models import Bid
-
-
-def _bidder_number(lot_id: int, user_id: int | None) -> int | None:
-    if user_id is None:
-        return None
-    return Bid.objects.filter(lot_id=lot_id, bidder_id=user_id).values_list("bidder_number", flat=True).first()
-
-
-def lot_snapshot(lot_id: int, *, viewer_id: int | None) -> events.Payload | None:
-    """The `snapshot` message for one viewer, or None if there is no such lot."""
-    lot = Lot.objects.select_related("seller").filter(pk=lot_id).first()
-    if lot is None:
-        return None
-    return events.snapshot(
-        lot,
-        now=timezone.now(),
-        high_bidder_number=_bidder_number(lot.pk, lot.high_bidder_id),
-        your_number=_bidder_number(lot.pk, viewer_id),
-        your_max=lot.leader_max_amount if viewer_id is not None and viewer_id == lot.high_bidder_id else None,
-    )
-
-
-def events_since(lot_id: int, since_seq: int, *, viewer_id: int | None) -> list[events.Payload]:
-    """Every event after `since_seq` then `synced`; or a fresh snapshot when replay is too long or impossible."""
-    current = Lot.objects.filter(pk=lot_id).values_list("seq", flat=True).first()
-    if current is None:
-        return []
-    if since_seq > current or current - since_seq > settings.SYNC_MAX_EVENTS:
-        snap = lot_snapshot(lot_id, viewer_id=viewer_id)
-        return [snap] if snap else []
-    replay = list(
-        LotEvent.objects.filter(lot_id=lot_id, seq__gt=since_seq, seq__lte=current)
-        .order_by("seq")
-        .values_list("payload", flat=True)
-    )
-    return [*replay, events.synced(seq=current, now=timezone.now())]
-
+from auctions import payloads
+from auctions.models import Lot, Notice
 
 SELLER_DASHBOARD_KEEPS_ENDED = timedelta(days=7)
 SELLER_DASHBOARD_MAX_LOTS = 500
 
 
-def seller_dashboard(seller_id: int, *, watchers: dict[int, int] | None = None) -> list[events.Payload]:
+def seller_dashboard(seller_id: int, *, watchers: dict[int, int] | None = None) -> list[payloads.Payload]:
     """The seller's live lots and those ended in the last week, soonest end first (watchers filled in later)."""
     now = timezone.now()
     lots = (
@@ -63,7 +24,7 @@ def seller_dashboard(seller_id: int, *, watchers: dict[int, int] | None = None) 
         )
         .order_by("ends_at")[:SELLER_DASHBOARD_MAX_LOTS]
     )
-    return [events.seller_lot(lot, now=now, watchers=(watchers or {}).get(lot.pk, 0)) for lot in lots]
+    return [payloads.seller_lot(lot, now=now, watchers=(watchers or {}).get(lot.pk, 0)) for lot in lots]
 
 
 def is_sellers_lot(lot_id: int, seller_id: int) -> bool:
@@ -83,7 +44,7 @@ def latest_notice_id(user_id: int) -> int:
     return Notice.objects.filter(user_id=user_id).order_by("-id").values_list("id", flat=True).first() or 0
 
 
-def notices_since(user_id: int, since_id: int) -> list[events.Payload]:
+def notices_since(user_id: int, since_id: int) -> list[payloads.Payload]:
     """The user's personal notices after `since_id` (the last NOTICE_REPLAY_MAX of them, from the last week), in
     order, each with its `id`; then `synced` with the latest id."""
     rows = list(
@@ -93,4 +54,4 @@ def notices_since(user_id: int, since_id: int) -> list[events.Payload]:
     )
     replay = [{**payload, "id": notice_id} for notice_id, payload in reversed(rows)]
     last_id = rows[0][0] if rows else latest_notice_id(user_id)
-    return [*replay, events.me_synced(last_id=last_id, now=timezone.now())]
+    return [*replay, payloads.me_synced(last_id=last_id, now=timezone.now())]

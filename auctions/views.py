@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Max
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
+from auctions import payloads
 from auctions.models import Lot, Watch
-from bidding import events
-from bidding.models import Bid
 
 
 def lot_list(request):
     lots = Lot.objects.filter(status__in=[Lot.Status.SCHEDULED, Lot.Status.OPEN]).order_by("ends_at")[:200]
     now = timezone.now()
-    return render(request, "auctions/lot_list.html", {"lots": [events.lot_summary(lot, now) for lot in lots]})
+    return render(request, "auctions/lot_list.html", {"lots": [payloads.lot_summary(lot, now) for lot in lots]})
 
 
 def lot_detail(request, lot_id: int):
@@ -28,35 +26,6 @@ def lot_detail(request, lot_id: int):
             "lot": lot,
             "is_seller": user.is_authenticated and lot.seller_id == user.pk,
             "watching": user.is_authenticated and Watch.objects.filter(user=user, lot=lot).exists(),
-        },
-    )
-
-
-@login_required
-def my_bids(request):
-    now = timezone.now()
-    mine = dict(
-        Bid.objects.filter(bidder=request.user)
-        .values("lot_id")
-        .annotate(top=Max("amount"))
-        .values_list("lot_id", "top")
-    )
-    bid_lots = Lot.objects.filter(pk__in=mine).order_by("ends_at")[:200]
-    watched = Lot.objects.filter(watches__user=request.user).order_by("ends_at")[:200]
-    return render(
-        request,
-        "auctions/my_bids.html",
-        {
-            "bids": [
-                {
-                    **events.lot_summary(lot, now),
-                    "mine": mine[lot.pk],
-                    "leading": lot.high_bidder_id == request.user.pk,
-                    "won": lot.winner_id == request.user.pk,
-                }
-                for lot in bid_lots
-            ],
-            "watched": [events.lot_summary(lot, now) for lot in watched],
         },
     )
 

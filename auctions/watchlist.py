@@ -1,10 +1,9 @@
-"""The watchlist, and who should hear of a lot's end: one entry point per action."""
+"""The watchlist: one entry point per action."""
 
 from __future__ import annotations
 
+from auctions.exceptions import LotNotFound, NotAuthenticated
 from auctions.models import Lot, Watch
-from bidding.exceptions import LotNotFound, NotAuthenticated
-from bidding.models import Bid
 
 
 def watch_lot(user, lot_id: int) -> bool:
@@ -22,13 +21,6 @@ def unwatch_lot(user, lot_id: int) -> bool:
 
 def watched_lot_ids(user) -> list[int]:
     return list(Watch.objects.filter(user_id=user.pk).order_by("lot__ends_at").values_list("lot_id", flat=True))
-
-
-def interested_user_ids(lot_id: int) -> set[int]:
-    """Everyone who bid on or watches the lot."""
-    bidders = Bid.objects.filter(lot_id=lot_id).values_list("bidder_id", flat=True).distinct()
-    watchers = Watch.objects.filter(lot_id=lot_id).values_list("user_id", flat=True)
-    return set(bidders) | set(watchers)
 
 
 def _check(user, lot_id: int) -> None:

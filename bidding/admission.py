@@ -24,8 +24,8 @@ from limits.aio.storage import RedisStorage
 from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from redis.exceptions import RedisError
 
-from bidding import presence
 from bidding.locks import async_redis_client
+from bidding.process import ALIVE_KEY, PROCESS_ID
 from bidding.rate_limit import SharedBuckets
 
 log = structlog.get_logger(__name__)
@@ -78,8 +78,8 @@ class SocketCap:
                     _ADMIT,
                     2,
                     self.redis_key(key),
-                    presence.ALIVE_KEY,
-                    presence.PROCESS_ID,
+                    ALIVE_KEY,
+                    PROCESS_ID,
                     limit,
                     now - settings.PRESENCE_STALE_SECONDS,
                     now,
@@ -100,14 +100,14 @@ class SocketCap:
             self.counts.pop(key, None)
         if settings.REDIS_URL:
             try:
-                await async_redis_client().hincrby(self.redis_key(key), presence.PROCESS_ID, -1)
+                await async_redis_client().hincrby(self.redis_key(key), PROCESS_ID, -1)
             except (RedisError, OSError) as exc:
                 log.warning("socket_cap_release_not_shared", cap=self.name, error=repr(exc))  # the rewrite heals it
 
     def rewrite(self, pipe) -> None:
         """Queue this process's true counts (zero ones removed) on a presence flush's pipeline."""
         for key, count in self.counts.items():
-            pipe.hset(self.redis_key(key), presence.PROCESS_ID, count)
+            pipe.hset(self.redis_key(key), PROCESS_ID, count)
             pipe.expire(self.redis_key(key), SOCKET_KEY_TTL_SECONDS)
 
 

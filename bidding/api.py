@@ -12,9 +12,11 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from auctions import payloads as lot_payloads
+from auctions import rules
+from auctions.exceptions import HTTP_STATUS, BidRefused, NotAuthenticated, RateLimited
 from auctions.models import Lot
-from bidding import events
-from bidding.exceptions import HTTP_STATUS, BidRefused, NotAuthenticated, RateLimited
+from bidding import payloads
 from bidding.models import Bid
 from bidding.services import buy_now, place_bid
 
@@ -62,7 +64,7 @@ class _BidWriteView(APIView):
     def throttled(self, request, wait):
         refusal = RateLimited(retry_after=int(wait or 1))
         raise _Refused(
-            events.bid_rejected(request.data.get("bid_id") if hasattr(request.data, "get") else None, refusal),
+            payloads.bid_rejected(request.data.get("bid_id") if hasattr(request.data, "get") else None, refusal),
             HTTP_STATUS[refusal.code],
         )
 
@@ -118,8 +120,8 @@ class LotBidsView(_BidWriteView):
                     {
                         "seq": seq,
                         "amount": amount,
-                        "bidder": events.bidder_alias(number),
-                        "at": events.iso(at),
+                        "bidder": lot_payloads.bidder_alias(number),
+                        "at": lot_payloads.iso(at),
                         "yours": bidder_id == viewer,
                         "kind": kind,
                         "outbid_at_once": outbid_at_once,
@@ -158,8 +160,8 @@ class LotBidsView(_BidWriteView):
                 received_at=received_at,
             )
         except BidRefused as refusal:
-            return _refusal_response(events.bid_rejected(bid_id, refusal), HTTP_STATUS[refusal.code])
-        return Response(events.bid_accepted(outcome), status=201)
+            return _refusal_response(payloads.bid_rejected(bid_id, refusal), HTTP_STATUS[refusal.code])
+        return Response(payloads.bid_accepted(outcome), status=201)
 
 
 class BuyNowView(_BidWriteView):
@@ -184,8 +186,8 @@ class BuyNowView(_BidWriteView):
         try:
             outcome = buy_now(user=request.user, lot_id=lot_id, bid_id=bid_id, received_at=received_at)
         except BidRefused as refusal:
-            return _refusal_response(events.bid_rejected(bid_id, refusal), HTTP_STATUS[refusal.code])
-        return Response(events.bid_accepted(outcome), status=201)
+            return _refusal_response(payloads.bid_rejected(bid_id, refusal), HTTP_STATUS[refusal.code])
+        return Response(payloads.bid_accepted(outcome), status=201)
 
 
 class _Refused(Exception):
@@ -228,7 +230,7 @@ class MyBidsView(APIView):
     )
     def get(self, request: Request) -> Response:
         if not request.user.is_authenticated:
-            return _refusal_response(events.error(NotAuthenticated()), HTTP_STATUS[NotAuthenticated.code])
+            return _refusal_response(lot_payloads.error(NotAuthenticated()), HTTP_STATUS[NotAuthenticated.code])
         now = timezone.now()
         mine = dict(
             Bid.objects.filter(bidder_id=request.user.pk)
@@ -243,12 +245,12 @@ class MyBidsView(APIView):
                     {
                         "lot": lot.pk,
                         "title": lot.title,
-                        "status": events.lot_status_at(lot, now),
+                        "status": rules.lot_status_at(lot, now),
                         "my_highest": mine[lot.pk],
                         "high_bid": lot.high_bid_amount,
                         "leading": lot.high_bidder_id == request.user.pk,
                         "won": lot.winner_id == request.user.pk,
-                        "ends_at": events.iso(lot.ends_at),
+                        "ends_at": lot_payloads.iso(lot.ends_at),
                     }
                     for lot in lots
                 ]

@@ -14,12 +14,14 @@ from django.conf import settings
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from auctions import payloads as lot_payloads
 from auctions import selectors, watchlist
-from bidding import admission, events, fanout, presence, protocol
-from bidding.exceptions import BidRefused, Forbidden, InvalidBid, RateLimited, Unavailable
+from auctions.exceptions import BidRefused, Forbidden, InvalidBid, RateLimited, Unavailable
+from bidding import admission, broadcast, draining, fanout, metrics, payloads, presence, protocol
+from bidding.process import PROCESS_ID
 from bidding.rate_limit import TokenBucket
+from bidding.selectors import events_since, lot_snapshot
 from bidding.services import abuy_now, aplace_bid
-from config import draining, metrics
 
 log = structlog.get_logger(__name__)
 
@@ -30,8 +32,8 @@ CLOSE_FLOODING = 4008
 CLOSE_TOO_MANY_SOCKETS = 4429
 
 # Reads run in the shared thread pool too (see bidding.services._in_thread).
-_lot_snapshot = database_sync_to_async(selectors.lot_snapshot, thread_sensitive=False)
-_events_since = database_sync_to_async(selectors.events_since, thread_sensitive=False)
+_lot_snapshot = database_sync_to_async(lot_snapshot, thread_sensitive=False)
+_events_since = database_sync_to_async(events_since, thread_sensitive=False)
 _watched_lot_ids = database_sync_to_async(watchlist.watched_lot_ids, thread_sensitive=False)
 _notices_since = database_sync_to_async(selectors.notices_since, thread_sensitive=False)
 _latest_notice_id = database_sync_to_async(selectors.latest_notice_id, thread_sensitive=False)
@@ -127,7 +129,7 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
 
     def start(self, **log_context: Any) -> None:
         fanout.hub()  # its presence heartbeat keeps this process's sockets counted under the shared caps
-        metrics.WS_CONNECTIONS.labels(presence.PROCESS_ID, self.kind).inc()
+        metrics.WS_CONNECTIONS.labels(PROCESS_ID, self.kind).inc()
         draining.register(self)
         self.counted = True
         user = self.scope.get("user")
@@ -171,7 +173,7 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
             self.capped_user = False
             await admission.sockets_per_user.close(self.user_id)
         if getattr(self, "counted", False):
-            metrics.WS_CONNECTIONS.labels(presence.PROCESS_ID, self.kind).dec()
+            metrics.WS_CONNECTIONS.labels(PROCESS_ID, self.kind).dec()
             draining.unregister(self)
             self.counted = False
         for group in getattr(self, "groups_joined", ()):
@@ -205,19 +207,19 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
         self.flood_strikes = 0
         if message is None:
             log.info("ws_invalid_frame", code=refusal.code, detail=refusal.message)
-            await self.send_json(events.error(refusal))
+            await self.send_json(lot_payloads.error(refusal))
             return
         await getattr(self, f"on_{message['type']}")(message)
 
     async def on_ping(self, message: dict[str, Any]) -> None:
-        await self.send_json(events.pong(now=timezone.now()))
+        await self.send_json(payloads.pong(now=timezone.now()))
 
     # Channel-layer handler for personal notices (outbid, won, lot_closing_soon, lot_closed): only sends.
     async def user_event(self, event: dict[str, Any]) -> None:
         await self.send_json(event["payload"])
 
     async def join_user_group(self) -> None:
-        group = events.user_group(self.user_id)
+        group = broadcast.user_group(self.user_id)
         await self.channel_layer.group_add(group, self.channel_name)
         self.groups_joined.append(group)
 
@@ -229,9 +231,9 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
             return
         refusal = RateLimited()
         if message is not None and message["type"] == "bid":
-            await self.send_json(events.bid_rejected(message.get("bid_id"), refusal))
+            await self.send_json(payloads.bid_rejected(message.get("bid_id"), refusal))
         else:
-            await self.send_json(events.error(refusal))
+            await self.send_json(lot_payloads.error(refusal))
 
 
 class LotConsumer(GavelSocket):
@@ -269,7 +271,7 @@ class LotConsumer(GavelSocket):
     async def on_ping(self, message: dict[str, Any]) -> None:
         # The page pings to keep its clock estimate fresh; the answer also refreshes its watcher count, and tells
         # the lot's latest seq, so a client whose last event was lost sees the gap even when nothing else happens.
-        pong = events.pong(now=timezone.now())
+        pong = payloads.pong(now=timezone.now())
         pong["watchers"] = (await presence.watcher_counts([self.lot_id]))[self.lot_id]
         pong["seq"] = await latest_seq(self.lot_id)
         await self.send_json(pong)
@@ -311,11 +313,11 @@ class LotConsumer(GavelSocket):
                 metrics.BIDS.labels("refused", refusal.code).inc()
                 log.info(
                     "bid_refused",
-                    bid_id=events.bid_rejected(bid_id, refusal)["bid_id"],
+                    bid_id=payloads.bid_rejected(bid_id, refusal)["bid_id"],
                     code=refusal.code,
                     latency_ms=round((time.perf_counter() - started) * 1000, 2),
                 )
-                await self.send_json(events.bid_rejected(bid_id, refusal))
+                await self.send_json(payloads.bid_rejected(bid_id, refusal))
                 return
             metrics.BIDS.labels("accepted", "").inc()
             log.info(
@@ -328,13 +330,13 @@ class LotConsumer(GavelSocket):
                 duplicate=outcome.duplicate,
                 latency_ms=round((time.perf_counter() - started) * 1000, 2),
             )
-            await self.send_json(events.bid_accepted(outcome))
+            await self.send_json(payloads.bid_accepted(outcome))
 
     async def on_sync(self, message: dict[str, Any]) -> None:
         try:
             since = protocol.since_seq(message)
         except BidRefused as refusal:
-            await self.send_json(events.error(refusal))
+            await self.send_json(lot_payloads.error(refusal))
             return
         for payload in await _events_since(self.lot_id, since, viewer_id=self.user_id):
             await self.send_json(payload)
@@ -351,7 +353,7 @@ class MeConsumer(GavelSocket):
             return
         log.info("ws_open", socket="me")
         await self.send_json(
-            events.me(
+            payloads.me(
                 watching=await _watched_lot_ids(self.scope["user"]),
                 last_id=await _latest_notice_id(self.user_id),
                 now=timezone.now(),
@@ -362,7 +364,7 @@ class MeConsumer(GavelSocket):
         try:
             since = protocol.since_id(message)
         except BidRefused as refusal:
-            await self.send_json(events.error(refusal))
+            await self.send_json(lot_payloads.error(refusal))
             return
         for payload in await _notices_since(self.user_id, since):
             await self.send_json(payload)
@@ -400,7 +402,7 @@ class SellerConsumer(GavelSocket):
         self.counts = await presence.watcher_counts([row["id"] for row in rows])
         for row in rows:
             row["watchers"] = self.counts.get(row["id"], 0)
-        await self.send_json(events.seller_snapshot(rows, now=timezone.now()))
+        await self.send_json(payloads.seller_snapshot(rows, now=timezone.now()))
 
     async def on_sync(self, message: dict[str, Any]) -> None:
         try:
@@ -411,7 +413,7 @@ class SellerConsumer(GavelSocket):
             if not await _is_sellers_lot(lot_id, self.user_id):
                 raise Forbidden("That is not one of your lots.", reason="not_owner")
         except BidRefused as refusal:
-            await self.send_json(events.error(refusal))
+            await self.send_json(lot_payloads.error(refusal))
             return
         for payload in await _events_since(lot_id, since, viewer_id=None):
             await self.send_json(payload)
@@ -438,4 +440,4 @@ class SellerConsumer(GavelSocket):
             changed = {lot_id: n for lot_id, n in counts.items() if self.counts.get(lot_id) != n}
             self.counts = counts
             if changed:
-                await self.send_json(events.watchers(changed, now=timezone.now()))
+                await self.send_json(payloads.watchers(changed, now=timezone.now()))

@@ -33,10 +33,10 @@ import structlog
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from bidding import metrics, presence
 from bidding.floors import committed_floor
 from bidding.locks import redis_client
 from bidding.presence import PresencePublisher
-from config import metrics
 
 log = structlog.get_logger(__name__)
 
@@ -87,7 +87,7 @@ class LotHub:
         self._commands = asyncio.Lock()
         self._reader: asyncio.Task | None = None
         self._closer: asyncio.Task | None = None
-        if settings.CLOSE_LOTS_IN_WEB_PROCESS:
+        if settings.CLOSE_LOTS_IN_WEB_PROCESS and _closing_loop is not None:
             self._closer = loop.create_task(_closing_loop())
 
     async def join(self, lot_id: int, key: object, send: Send, *, watcher: bool = True) -> None:
@@ -207,21 +207,14 @@ class LotHub:
         return True
 
 
-async def _closing_loop() -> None:
-    """Single-process mode: the closing worker runs inside the web process, so its broadcasts reach the sockets."""
-    from channels.db import database_sync_to_async
+# Started with each event loop's hub when CLOSE_LOTS_IN_WEB_PROCESS is on (single-process mode); registered at
+# start-up by bidding.apps (bidding/closing.py), so the fan-out knows nothing of lots' lives.
+_closing_loop: Callable[[], Awaitable[None]] | None = None
 
-    from auctions.services import closing_pass_in_loop
 
-    run_pass = database_sync_to_async(closing_pass_in_loop, thread_sensitive=False)
-    while True:
-        try:
-            await run_pass()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("close_lots_pass_failed")
-        await asyncio.sleep(settings.CLOSE_LOTS_INTERVAL_SECONDS)
+def register_closing_loop(loop: Callable[[], Awaitable[None]]) -> None:
+    global _closing_loop
+    _closing_loop = loop
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LotHub] = weakref.WeakKeyDictionary()
@@ -237,6 +230,9 @@ def hub() -> LotHub:
 
 def all_hubs() -> list[LotHub]:
     return list(_hubs.values())
+
+
+presence.count_hubs_from(all_hubs)
 
 
 def publish(lot_id: int, text: str) -> None:

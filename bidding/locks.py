@@ -29,8 +29,8 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from redis.exceptions import LockNotOwnedError, RedisError
 
-from bidding.exceptions import Busy, Unavailable
-from config.metrics import LOCK_WAIT
+from auctions.exceptions import Busy, Unavailable
+from bidding.metrics import LOCK_WAIT
 
 log = structlog.get_logger(__name__)
 

@@ -1,6 +1,6 @@
 """The stored lot events are an outbox: every one is published at least once, whoever dies when.
 
-An event is stored in the transaction that makes it and published after the commit (bidding/events.py). A worker
+An event is stored in the transaction that makes it and published after the commit (auctions/lot_events.py). A worker
 that dies between the two would leave it unpublished, and watchers would hear of it only at the lot's next event,
 or never if it was the last. So each successful publish is marked (`LotEvent.published_at`), and the relay,
 run by the closing worker on each pass, republishes any event still unmarked after RELAY_AFTER_SECONDS, in

@@ -11,26 +11,37 @@ Without Redis (one process) the hub's own counts are the answer.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import time
-import uuid
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Protocol
 
 import structlog
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from bidding.admission import rewrite_socket_counts
 from bidding.locks import async_redis_client
-
-if TYPE_CHECKING:
-    from bidding.fanout import LotHub
+from bidding.process import ALIVE_KEY, PROCESS_ID
 
 log = structlog.get_logger(__name__)
 
-PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-ALIVE_KEY = "gavel:presence:alive"
 FULL_REWRITE_EVERY = 10  # flushes
+
+
+class Hub(Protocol):
+    """What presence reads of a fan-out hub (bidding.fanout.LotHub): its loop and its lot sockets per lot."""
+
+    loop: asyncio.AbstractEventLoop
+    watchers: dict[int, int]
+
+
+# This process's hubs, one per live event loop; the fan-out registers the function that lists them.
+_local_hubs: Callable[[], list[Hub]] = list
+
+
+def count_hubs_from(local_hubs: Callable[[], list[Hub]]) -> None:
+    global _local_hubs
+    _local_hubs = local_hubs
 
 
 def lot_key(lot_id: int) -> str:
@@ -40,7 +51,7 @@ def lot_key(lot_id: int) -> str:
 class PresencePublisher:
     """One per hub (per event loop): publishes this process's watcher counts."""
 
-    def __init__(self, hub: LotHub) -> None:
+    def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self.changed: set[int] = set()
         self._flushes = 0
@@ -60,8 +71,6 @@ class PresencePublisher:
                 log.warning("presence_flush_failed", error=repr(exc))  # counts catch up at the next full rewrite
 
     async def flush(self) -> None:
-        from bidding.admission import rewrite_socket_counts
-
         self._flushes += 1
         full = self._flushes % FULL_REWRITE_EVERY == 1
         lot_ids = (set(self.hub.watchers) if full else set()) | self.changed
@@ -85,9 +94,7 @@ async def watcher_counts(lot_ids: list[int]) -> dict[int, int]:
     if not lot_ids:
         return {}
     if not settings.REDIS_URL:
-        from bidding.fanout import all_hubs
-
-        return {lot_id: sum(hub.watchers.get(lot_id, 0) for hub in all_hubs()) for lot_id in lot_ids}
+        return {lot_id: sum(hub.watchers.get(lot_id, 0) for hub in _local_hubs()) for lot_id in lot_ids}
     pipe = async_redis_client().pipeline(transaction=False)
     pipe.zrangebyscore(ALIVE_KEY, time.time() - settings.PRESENCE_STALE_SECONDS, "+inf")
     for lot_id in lot_ids:

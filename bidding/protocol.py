@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bidding.exceptions import InvalidBid
+from auctions.exceptions import InvalidBid
 
 
 def _refuse_constant(name: str) -> Any:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bidding.exceptions import InvalidBid
-from bidding.increments import increment_for
+from auctions.exceptions import InvalidBid
+from auctions.rules import increment_for
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from auctions.exceptions import BidRefused
 from auctions.models import Lot, LotEvent
+from auctions.rules import min_next_bid
 from bidding import proxy
-from bidding.exceptions import BidRefused
-from bidding.increments import min_next_bid
 from bidding.models import Bid, MaximumRaise
 
 

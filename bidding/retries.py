@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bidding.exceptions import InvalidBid
+from auctions.exceptions import InvalidBid
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Request:
 
 @dataclass(frozen=True)
 class Recorded:
-    """An accepted action and the answer it got (the fields of `bid_accepted`, bidding/events.py)."""
+    """An accepted action and the answer it got (the fields of `bid_accepted`, bidding/payloads.py)."""
 
     request: Request
     amount: int  # the amount recorded (it may exceed the one sent: an automatic raise, the reserve)
@@ -57,3 +57,33 @@ class Recorded:
         if request != self.request:
             raise InvalidBid("This bid_id was already used for a different bid.", field="bid_id")
         return self
+
+
+@dataclass(frozen=True)
+class BidOutcome:
+    lot_id: int
+    bid_id: str
+    amount: int
+    seq: int
+    min_next_bid: int | None = None
+    duplicate: bool = False  # a retry of an accepted action: every other field is the original answer's
+    leading: bool = True  # False when a hidden maximum answered and beat the bid at once
+    automatic: bool = False  # the system raised the bid above the amount sent (the other maximum, or the reserve)
+    max_amount: int | None = None  # the requester's own maximum: told to them, never to anyone else
+    # Personal notices this bid causes (the outbid leader): sent after the lock is released, not under it.
+    notices: tuple[tuple[int, dict], ...] = ()
+
+    @classmethod
+    def of(cls, recorded: Recorded, *, bid_id: str, duplicate: bool, **extra) -> BidOutcome:
+        """The answer to an accepted action, original or retried: both are built here from what was recorded."""
+        return cls(
+            lot_id=recorded.request.lot_id,
+            bid_id=bid_id,
+            amount=recorded.amount,
+            seq=recorded.seq,
+            leading=recorded.leading,
+            automatic=recorded.automatic,
+            max_amount=recorded.max_amount,
+            duplicate=duplicate,
+            **extra,
+        )

@@ -17,9 +17,9 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from auctions.models import Lot
-from bidding import events, proxy, statements
-from bidding.exceptions import (
+from auctions import lot_events, rules
+from auctions import payloads as lot_payloads
+from auctions.exceptions import (
     BidRefused,
     Busy,
     BuyNowUnavailable,
@@ -32,44 +32,17 @@ from bidding.exceptions import (
     TooLow,
     Unavailable,
 )
+from auctions.models import Lot
+from auctions.money import check_cents
+from bidding import broadcast, payloads, proxy, statements
+from bidding.closing import close_lot
 from bidding.floors import committed_floor
 from bidding.group_commit import GroupCommit, Queue
 from bidding.locks import alot_lock, lot_lock
 from bidding.models import Bid, MaximumRaise
-from bidding.money import check_cents
-from bidding.retries import Recorded, Request
+from bidding.retries import BidOutcome, Recorded, Request
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class BidOutcome:
-    lot_id: int
-    bid_id: str
-    amount: int
-    seq: int
-    min_next_bid: int | None = None
-    duplicate: bool = False  # a retry of an accepted action: every other field is the original answer's
-    leading: bool = True  # False when a hidden maximum answered and beat the bid at once
-    automatic: bool = False  # the system raised the bid above the amount sent (the other maximum, or the reserve)
-    max_amount: int | None = None  # the requester's own maximum: told to them, never to anyone else
-    # Personal notices this bid causes (the outbid leader): sent after the lock is released, not under it.
-    notices: tuple[tuple[int, dict], ...] = ()
-
-    @classmethod
-    def of(cls, recorded: Recorded, *, bid_id: str, duplicate: bool, **extra) -> BidOutcome:
-        """The answer to an accepted action, original or retried: both are built here from what was recorded."""
-        return cls(
-            lot_id=recorded.request.lot_id,
-            bid_id=bid_id,
-            amount=recorded.amount,
-            seq=recorded.seq,
-            leading=recorded.leading,
-            automatic=recorded.automatic,
-            max_amount=recorded.max_amount,
-            duplicate=duplicate,
-            **extra,
-        )
 
 
 def _retry_of(earlier: tuple | None, request: Request, *, bid_id: str) -> BidOutcome | None:
@@ -111,7 +84,7 @@ def check_lot_accepts(lot: Lot, received_at: datetime) -> None:
     if lot.is_over_at(received_at):
         raise LotClosed()
     if not lot.accepts_bids_at(received_at):
-        raise LotNotOpen(starts_at=events.iso(lot.starts_at))
+        raise LotNotOpen(starts_at=lot_payloads.iso(lot.starts_at))
 
 
 def check_in_time(received_at: datetime, now: datetime) -> None:
@@ -122,7 +95,7 @@ def check_in_time(received_at: datetime, now: datetime) -> None:
 
 
 def check_amount(lot: Lot, amount: int) -> None:
-    minimum = events.lot_min_next_bid(lot)
+    minimum = rules.lot_min_next_bid(lot)
     if amount < minimum:
         raise TooLow(f"The minimum next bid is {minimum} cents.", min_next_bid=minimum)
 
@@ -156,7 +129,7 @@ def place_bid(
         return earlier
     with lot_lock(lot_id, wait=_wait_left(received_at)):
         outcome = _guarded(_record_bid, user, **fields, received_at=received_at)
-    events.notify_on_commit(list(outcome.notices))  # at once, or at the caller's commit if it holds a transaction
+    lot_events.notify_on_commit(list(outcome.notices))  # at once, or at the caller's commit if it holds a transaction
     return outcome
 
 
@@ -209,7 +182,7 @@ async def aplace_bid(
     if result is _BEATEN:
         return await _below_floor(user, **fields)
     outcome: BidOutcome = result
-    events.send_notices_soon(list(outcome.notices))  # the bidder's answer does not wait for them
+    broadcast.send_notices_soon(list(outcome.notices))  # the bidder's answer does not wait for them
     return outcome
 
 
@@ -519,8 +492,8 @@ def _apply_bid(
             )
         )
         texts.append(
-            events.encode(
-                events.high_bid(
+            lot_payloads.encode(
+                payloads.high_bid(
                     lot,
                     amount=step.amount,
                     bidder_number=numbers[step.bidder_id],
@@ -561,12 +534,12 @@ def _apply_bid(
             after_seq=lot.seq,
         )
         row = (lot.pk, "raise", amount, max_amount, lot.high_bid_amount, lot.seq, False, standing_max)
-    notices = tuple((user_id, events.outbid(lot, now=now)) for user_id in decision.outbid_user_ids)
+    notices = tuple((user_id, payloads.outbid(lot, now=now)) for user_id in decision.outbid_user_ids)
     outcome = BidOutcome.of(
         Recorded.from_row(row),
         bid_id=bid_id,
         duplicate=False,
-        min_next_bid=events.lot_min_next_bid(lot),
+        min_next_bid=rules.lot_min_next_bid(lot),
         notices=notices,
     )
     return _Applied(outcome=outcome, bids=bids, texts=texts, maximum_raise=maximum_raise, recorded_row=row)
@@ -586,7 +559,7 @@ def _write_applied(lot: Lot, applied: list[_Applied], now: datetime) -> None:
             now=now,
             notices=[notice for done in applied for notice in done.outcome.notices],
         )
-        events.broadcast_all_on_commit(lot.pk, [(bid.seq, text) for bid, text in zip(bids, texts, strict=False)])
+        lot_events.broadcast_all_on_commit(lot.pk, [(bid.seq, text) for bid, text in zip(bids, texts, strict=False)])
     elif applied:
         Lot.objects.filter(pk=lot.pk).update(leader_max_amount=lot.leader_max_amount, status=lot.status)
     raises = [done.maximum_raise for done in applied if done.maximum_raise is not None]
@@ -609,8 +582,6 @@ def buy_now(*, user, lot_id: int, bid_id: object, received_at: datetime | None =
 
 
 def _record_buy_now(user, *, lot_id: int, bid_id: str, received_at: datetime, **_) -> BidOutcome:
-    from auctions.services import close_lot  # auctions.services builds on bidding; the import runs at call time
-
     with transaction.atomic():
         locked = statements.lock_lot_for_decision(lot_id=lot_id, user_id=user.pk, bid_id=bid_id)
         retry = _locked_checks(locked, user, Request("buy_now", lot_id), bid_id=bid_id)
@@ -619,7 +590,7 @@ def _record_buy_now(user, *, lot_id: int, bid_id: str, received_at: datetime, **
         lot, now = locked.lot, timezone.now()
         check_in_time(received_at, now)
         check_lot_accepts(lot, received_at)
-        if events.buy_now_price(lot, received_at) is None:
+        if rules.buy_now_price(lot, received_at) is None:
             raise BuyNowUnavailable()
         lot.bidder_count += 1
         lot.seq += 1
@@ -638,13 +609,13 @@ def _record_buy_now(user, *, lot_id: int, bid_id: str, received_at: datetime, **
             bid_id=bid_id,
             requested_amount=lot.buy_now_price,
         )
-        text = events.encode(
-            events.high_bid(
+        text = lot_payloads.encode(
+            payloads.high_bid(
                 lot, amount=bid.amount, bidder_number=bid.bidder_number, now=now, extended=False, buy_now=True
             )
         )
         statements.write_decision(lot=lot, bids=[bid], event_texts=[text], now=now)
-        events.broadcast_on_commit(lot.pk, lot.seq, text)
+        lot_events.broadcast_on_commit(lot.pk, lot.seq, text)
         close_lot(lot, now)
     log.info("lot_bought_now", lot_id=lot_id, bid_id=bid_id, amount=bid.amount)
     row = (lot.pk, Bid.Kind.BUY_NOW, None, None, bid.amount, bid.seq, False, None)

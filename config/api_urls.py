@@ -3,14 +3,12 @@ from drf_spectacular.views import SpectacularAPIView
 
 from auctions.api import (
     CatalogueView,
-    LotCancelView,
-    LotDetailView,
-    LotListView,
     SellerLotsView,
     WatchlistView,
     WatchLotView,
 )
 from bidding.api import BuyNowView, LotBidsView, MyBidsView
+from bidding.lot_api import LotCancelView, LotDetailView, LotListView
 
 urlpatterns = [
     path("lots/", LotListView.as_view(), name="api-lots"),

@@ -9,7 +9,7 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
-from config import draining
+from bidding import draining
 
 log = structlog.get_logger(__name__)
 

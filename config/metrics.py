@@ -1,4 +1,5 @@
-"""Prometheus metrics of one worker process, and the /metrics view.
+"""The /metrics view of one worker process, and the closing lag read at scrape time (the bid path's own metrics
+are defined in bidding/metrics.py).
 
 Each Daphne process keeps its own registry; Prometheus scrapes every worker directly (nginx refuses /metrics from
 outside, docs/operations.md). Labels are bounded sets (socket kind, message type, refusal code): never a lot or
@@ -12,32 +13,10 @@ import hmac
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
-WS_CONNECTIONS = Gauge("gavel_ws_connections", "Open WebSocket connections.", ["process", "socket"])
-WS_MESSAGES_IN = Counter("gavel_ws_messages_in_total", "Frames received from clients.", ["socket", "type"])
-WS_MESSAGES_OUT = Counter("gavel_ws_messages_out_total", "Messages written to clients.", ["path"])
-WS_BROADCASTS_SKIPPED = Counter(
-    "gavel_ws_broadcasts_skipped_total",
-    "Lot events not written to a socket whose peer was too far behind (it syncs later).",
-)
-BIDS = Counter("gavel_bids_total", "Bid decisions by outcome and refusal code.", ["outcome", "code"])
-LOCK_WAIT = Histogram(
-    "gavel_bid_lock_wait_seconds",
-    "Time waiting for a lot's lock.",
-    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
-)
-BROADCAST_LATENCY = Histogram(
-    "gavel_bid_to_broadcast_seconds",
-    "From a bid's decision (its server_time) to its event reaching this process's sockets.",
-    buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
-)
-LAYER_SEND_FAILURES = Counter(
-    "gavel_channel_layer_send_failures_total",
-    "Broadcasts or notices that could not be handed to Redis / the channel layer.",
-    ["kind"],
-)
+from auctions.models import Lot
 
 
 class ClosingLag:
@@ -50,8 +29,6 @@ class ClosingLag:
         yield GaugeMetricFamily("gavel_closing_lag_seconds", "Age of the oldest lot past its end and not yet closed.")
 
     def collect(self):
-        from auctions.models import Lot  # apps are loaded by the time anyone scrapes
-
         oldest = (
             Lot.objects.filter(status__in=[Lot.Status.SCHEDULED, Lot.Status.OPEN], ends_at__lte=timezone.now())
             .order_by("ends_at")

@@ -1,7 +1,7 @@
 """Run one Daphne worker that shuts down gracefully: `python -m config.serve` takes Daphne's own options.
 
 Daphne's own SIGTERM handling stops the reactor at once, dropping every socket without a close frame. Here the
-signal starts a drain instead (config/draining.py): /readyz turns 503, bids being decided finish and are answered,
+signal starts a drain instead (bidding/draining.py): /readyz turns 503, bids being decided finish and are answered,
 then every socket is closed with 4503 "going away, reconnect", and only then does the reactor stop. A second
 signal stops at once.
 """
@@ -134,7 +134,7 @@ class GracefulServer(Server):
     def _begin_drain(self) -> None:
         from twisted.internet import reactor
 
-        from config import draining
+        from bidding import draining
 
         if self._stopping:
             reactor.stop()

@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from auctions.urls import urlpatterns as catalogue_pages
+from bidding.urls import urlpatterns as bidder_pages
 from config.health import healthz, readyz
 from config.metrics import metrics_view
 
@@ -11,5 +13,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("api/", include("config.api_urls")),
-    path("", include("auctions.urls")),
+    path("", include((catalogue_pages + bidder_pages, "auctions"))),
 ]

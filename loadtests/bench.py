@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 import websockets
 
-from bidding.increments import min_next_bid
+from auctions.rules import min_next_bid
 
 DB_NAME = os.environ.get("BENCH_DB_NAME", "gavel_bench")
 PG = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")

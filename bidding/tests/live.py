@@ -13,8 +13,8 @@ import websockets
 from django.conf import settings
 from django.db import connection
 
+from auctions.exceptions import BidRefused
 from bidding import services
-from bidding.exceptions import BidRefused
 from conftest import ORIGIN
 
 

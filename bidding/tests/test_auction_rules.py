@@ -13,10 +13,10 @@ from asgiref.sync import sync_to_async
 from django.db import connection
 from rest_framework.test import APIClient
 
+from auctions.exceptions import BidRefused
 from auctions.models import Lot, LotEvent
-from auctions.services import close_due_lots
-from bidding.exceptions import BidRefused
-from bidding.increments import increment_for
+from auctions.rules import increment_for
+from bidding.closing import close_due_lots
 from bidding.models import Bid
 from bidding.services import buy_now, place_bid
 from conftest import assert_lot_verifies, closing_time

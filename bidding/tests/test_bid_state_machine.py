@@ -14,11 +14,12 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from rest_framework.test import APIClient
 
 from accounts.models import Profile
+from auctions.exceptions import BidRefused
 from auctions.models import Lot
-from auctions.services import ban_bidder, cancel_lot, close_due_lots, extend_lot
-from bidding import events
-from bidding.exceptions import BidRefused
-from bidding.increments import min_next_bid
+from auctions.rules import min_next_bid
+from bidding import payloads
+from bidding.closing import close_due_lots
+from bidding.lot_actions import ban_bidder, cancel_lot, extend_lot
 from bidding.models import Bid
 from bidding.replay import verify_lot
 from bidding.services import buy_now, place_bid
@@ -80,7 +81,7 @@ class BiddingMachine(RuleBasedStateMachine):
             return
         assert not self.closed and amount >= minimum and user.pk not in self.banned
         fields = {"amount": amount, "max_amount": maximum}
-        self.acked[bid_id] = (user, fields, events.bid_accepted(outcome))
+        self.acked[bid_id] = (user, fields, payloads.bid_accepted(outcome))
 
     @rule(data=st.data(), over_http=st.booleans())
     def retry(self, data, over_http):
@@ -100,9 +101,9 @@ class BiddingMachine(RuleBasedStateMachine):
             assert response.status_code == 201, response.json()
             again = response.json()
         elif "amount" in fields:
-            again = events.bid_accepted(place_bid(user=user, lot_id=self.lot.pk, bid_id=bid_id, **fields))
+            again = payloads.bid_accepted(place_bid(user=user, lot_id=self.lot.pk, bid_id=bid_id, **fields))
         else:
-            again = events.bid_accepted(buy_now(user=user, lot_id=self.lot.pk, bid_id=bid_id))
+            again = payloads.bid_accepted(buy_now(user=user, lot_id=self.lot.pk, bid_id=bid_id))
         assert again == {**original, "duplicate": True}
         assert Lot.objects.get(pk=self.lot.pk).seq == seq_before
 
@@ -117,7 +118,7 @@ class BiddingMachine(RuleBasedStateMachine):
             assert (refusal.code == "forbidden") == (user.pk in self.banned)
             return
         assert self.lot.buy_now_price is not None and not had_bids and not self.closed
-        self.acked[bid_id] = (user, {}, events.bid_accepted(outcome))
+        self.acked[bid_id] = (user, {}, payloads.bid_accepted(outcome))
         self.closed = True
 
     @rule(seconds=st.sampled_from([60, 3_600]))

@@ -15,7 +15,7 @@ import websockets
 from asgiref.sync import sync_to_async
 
 from auctions.models import Lot, LotEvent
-from bidding.increments import min_next_bid
+from auctions.rules import min_next_bid
 from bidding.models import Bid
 from bidding.tests.live import bid_over_http, connect, reply_to
 from conftest import ORIGIN, assert_lot_verifies, session_cookie

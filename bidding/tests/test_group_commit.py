@@ -15,9 +15,9 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import IntegrityError
 
+from auctions.exceptions import BidRefused
 from auctions.models import Lot, LotEvent
 from bidding import locks, services, statements
-from bidding.exceptions import BidRefused
 from bidding.floors import committed_floor
 from bidding.models import Bid, MaximumRaise
 from conftest import assert_lot_verifies

@@ -9,9 +9,9 @@ from contextlib import nullcontext
 import pytest
 from django.db import connection
 
+from auctions.exceptions import BidRefused
 from auctions.models import Lot, LotEvent
 from bidding import locks, services
-from bidding.exceptions import BidRefused
 from bidding.models import Bid
 from conftest import assert_lot_verifies
 

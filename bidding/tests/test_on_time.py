@@ -15,7 +15,7 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from auctions.models import Lot
-from auctions.services import close_due_lots
+from bidding.closing import close_due_lots
 from bidding.models import Bid
 from bidding.services import place_bid
 from bidding.tests.live import in_thread, receive_until

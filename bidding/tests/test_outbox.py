@@ -17,8 +17,8 @@ from django.db import connection
 from django.utils import timezone
 
 from auctions.models import Lot, LotEvent
-from auctions.services import close_due_lots
 from bidding import fanout, outbox
+from bidding.closing import close_due_lots
 from bidding.services import place_bid
 from bidding.tests.live import connect, receive_until
 from conftest import ROOT, long_ended, service_env

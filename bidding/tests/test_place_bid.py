@@ -12,9 +12,9 @@ from django.contrib.auth.models import AnonymousUser
 from django.test import override_settings
 from django.utils import timezone
 
+from auctions.exceptions import BidRefused
 from auctions.models import Lot, LotEvent
-from bidding import events
-from bidding.exceptions import BidRefused
+from bidding import broadcast
 from bidding.models import Bid
 from bidding.services import place_bid
 
@@ -197,7 +197,7 @@ def test_redis_down_answers_unavailable_and_changes_nothing(lot, bidder):
 def test_outbid_bidder_is_told_only_after_commit(lot, bidder, make_user, django_capture_on_commit_callbacks):
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(events.user_group(bidder.pk), channel)
+    async_to_sync(layer.group_add)(broadcast.user_group(bidder.pk), channel)
     place_bid(user=bidder, lot_id=lot.pk, amount=1_000, bid_id="b1")
     rival = make_user()
     with django_capture_on_commit_callbacks() as callbacks:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bidding.exceptions import InvalidBid
+from auctions.exceptions import InvalidBid
 from bidding.proxy import Step, resolve
 
 ALICE, BOB = 1, 2

@@ -1,6 +1,6 @@
 """Table-driven automatic-bidding scenarios through place_bid on real PostgreSQL: each row a sequence of bids
 (bidder, amount, max) and what every bidder would then see: the price, the leader, and every bid row written.
-Starting price 10.00; increments: 1.00 under 20.00, 2.50 under 100.00 (bidding/increments.py)."""
+Starting price 10.00; increments: 1.00 under 20.00, 2.50 under 100.00 (auctions/rules.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from bidding.exceptions import BidRefused
+from auctions.exceptions import BidRefused
 from bidding.models import Bid
 from bidding.services import place_bid
 from conftest import assert_lot_verifies

@@ -15,8 +15,8 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.models import Profile
-from bidding import events, locks
-from bidding.exceptions import BidRefused
+from auctions.exceptions import BidRefused
+from bidding import locks, payloads
 from bidding.models import Bid, MaximumRaise
 from bidding.services import buy_now, place_bid
 from bidding.tests.live import bid_over_http, connect, in_thread, queued_in_this_process, receive_until, reply_to, until
@@ -76,7 +76,7 @@ async def test_a_socket_copy_queued_behind_its_http_original_gets_its_acceptance
         await asyncio.to_thread(held.release)
     reply = await receive_until(socket, "bid_accepted", timeout=5)
     await asyncio.to_thread(thread.join)
-    assert reply == {**events.bid_accepted(over_http["outcome"]), "duplicate": True}
+    assert reply == {**payloads.bid_accepted(over_http["outcome"]), "duplicate": True}
     assert await sync_to_async(Bid.objects.filter(lot=lot).count)() == 1
 
 
@@ -98,8 +98,8 @@ def _maximum_equal_to_the_bid(lot, bidder, make_user):
 @pytest.mark.parametrize("scene", [_beaten_at_once, _plain_bid_above_own_lead, _maximum_equal_to_the_bid])
 def test_a_retry_answers_exactly_as_the_original(lot, bidder, make_user, scene):
     fields = scene(lot, bidder, make_user)
-    original = events.bid_accepted(place_bid(user=bidder, lot_id=lot.pk, bid_id="b", **fields))
-    retried = events.bid_accepted(place_bid(user=bidder, lot_id=lot.pk, bid_id="b", **fields))
+    original = payloads.bid_accepted(place_bid(user=bidder, lot_id=lot.pk, bid_id="b", **fields))
+    retried = payloads.bid_accepted(place_bid(user=bidder, lot_id=lot.pk, bid_id="b", **fields))
     assert retried == {**original, "duplicate": True}
     assert original["duplicate"] is False
 
@@ -109,7 +109,7 @@ def test_a_retried_raise_of_your_own_maximum_writes_once_and_answers_alike(lot, 
     place_bid(user=bidder, lot_id=lot.pk, amount=1_000, bid_id="lead", max_amount=2_000)
     original = place_bid(user=bidder, lot_id=lot.pk, amount=1_100, bid_id="raise", max_amount=3_000)
     retried = place_bid(user=bidder, lot_id=lot.pk, amount=1_100, bid_id="raise", max_amount=3_000)
-    assert events.bid_accepted(retried) == {**events.bid_accepted(original), "duplicate": True}
+    assert payloads.bid_accepted(retried) == {**payloads.bid_accepted(original), "duplicate": True}
     assert (original.max_amount, original.leading) == (3_000, True)
     assert MaximumRaise.objects.filter(lot=lot).count() == 1
     assert_lot_verifies(lot.pk)

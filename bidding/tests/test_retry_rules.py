@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bidding.exceptions import InvalidBid
+from auctions.exceptions import InvalidBid
 from bidding.retries import Recorded, Request
 
 pytestmark = pytest.mark.pure

@@ -10,7 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from auctions.models import Lot
-from auctions.services import close_due_lots
+from bidding.closing import close_due_lots
 from bidding.services import buy_now, place_bid
 from conftest import assert_lot_verifies, closing_time
 

@@ -30,7 +30,7 @@ def test_readyz_is_503_when_redis_is_unreachable(client):
 
 
 def test_readyz_is_503_while_draining(client, monkeypatch):
-    from config import draining
+    from bidding import draining
 
     monkeypatch.setattr(draining, "_draining", True)
     response = client.get("/readyz")

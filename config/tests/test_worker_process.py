@@ -16,8 +16,8 @@ import websockets
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from bidding.draining import GOING_AWAY
 from bidding.models import Bid
-from config.draining import GOING_AWAY
 from conftest import ORIGIN, database_url, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -56,7 +56,7 @@
       amount += increment(amount);
     }
   }
-  function increment(cents) {  // bidding/increments.py, for the quick-bid buttons only: the server decides
+  function increment(cents) {  // auctions/rules.py, for the quick-bid buttons only: the server decides
     for (const [upper, step] of [[2000, 100], [10000, 250], [50000, 500], [100000, 1000], [500000, 2500]]) if (cents < upper) return step;
     return 5000;
   }

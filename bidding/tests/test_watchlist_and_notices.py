@@ -9,7 +9,7 @@ from asgiref.sync import sync_to_async
 from rest_framework.test import APIClient
 
 from auctions.models import Lot, Watch
-from auctions.services import close_due_lots, send_closing_soon
+from bidding.closing import close_due_lots, send_closing_soon
 from bidding.consumers import CLOSE_NOT_AUTHENTICATED
 from bidding.services import place_bid
 from conftest import long_ended

@@ -10,8 +10,8 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from auctions.exceptions import BidRefused
 from auctions.models import Lot, LotEvent
-from bidding.exceptions import BidRefused
 from bidding.services import place_bid
 
 

@@ -1,6 +1,6 @@
 """Why a bid (or any client message) was refused. Each class is one machine-readable code.
 
-The consumer and the HTTP API both turn these into the same reply (bidding.events.bid_rejected), so a client
+The consumer and the HTTP API both turn these into the same reply (bidding.payloads.bid_rejected), so a client
 sees one vocabulary whatever the transport. docs/protocol.md lists them.
 """
 

@@ -14,7 +14,8 @@ from django.core.management import call_command
 from django.db import connection
 
 from auctions.models import Lot, LotEvent
-from auctions.services import close_due_lots, decided_within, open_due_lots
+from auctions.services import open_due_lots
+from bidding.closing import close_due_lots, decided_within
 from bidding.services import place_bid
 from conftest import ROOT, database_url, long_ended, service_env
 

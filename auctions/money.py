@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from bidding.exceptions import InvalidBid
+from auctions.exceptions import InvalidBid
 
 
 def check_cents(value: object, *, field: str) -> int:

@@ -4,6 +4,7 @@ personal notice giving the reason, and a clean verify_lot."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -13,9 +14,9 @@ from django.conf import settings
 from django.forms.models import model_to_dict
 
 from accounts.models import Profile
+from auctions import payloads, publish
+from auctions.exceptions import Forbidden
 from auctions.models import Lot, LotEvent, Watch
-from bidding import events, fanout
-from bidding.exceptions import Forbidden
 from bidding.models import Bid
 from bidding.services import place_bid
 from conftest import assert_lot_verifies
@@ -65,19 +66,22 @@ def _as_admin_form(lot: Lot) -> dict:
 
 
 @pytest.fixture
-def sent(monkeypatch):
-    """Lot events published and personal notices sent (after commit: run the code under
-    django_capture_on_commit_callbacks(execute=True))."""
+def sent():
+    """Lot events published and personal notices sent, as the registered sender receives them (after commit: run
+    the code under django_capture_on_commit_callbacks(execute=True))."""
     record = {"events": [], "notices": []}
-    monkeypatch.setattr(fanout, "publish", lambda lot_id, text: record["events"].append(events.json.loads(text)))
-    monkeypatch.setattr(
-        events,
-        "_send_notices",
-        lambda notices: record["notices"].extend(
-            (int(group.split(".")[1]), message["payload"]) for group, message in notices
-        ),
-    )
-    return record
+
+    class Recorder:
+        def send_lot_events(self, lot_id, texts, notices):
+            record["events"].extend(json.loads(text) for _, text in texts)
+            record["notices"].extend(notices)
+
+        def send_notices(self, notices):
+            record["notices"].extend(notices)
+
+    previous = publish.register_sender(Recorder())
+    yield record
+    publish.register_sender(previous)
 
 
 def test_a_stale_change_form_posted_after_a_bid_changes_nothing_a_bidder_can_see(
@@ -200,7 +204,7 @@ def test_staff_extend_moves_the_end_broadcasts_it_and_verifies(
         "type": "extended",
         "lot": lot.pk,
         "seq": 2,
-        "ends_at": events.iso(lot.ends_at),
+        "ends_at": payloads.iso(lot.ends_at),
         "reason": "Payment provider outage",
     }
     assert sent["events"][-1] == event
@@ -255,7 +259,7 @@ def test_a_user_who_is_not_staff_cannot_run_the_actions(client, make_lot, seller
 async def test_watchers_see_a_staff_extension_live_and_again_on_sync(open_socket, make_lot, seller, staff):
     from asgiref.sync import sync_to_async
 
-    from auctions.services import extend_lot
+    from bidding.lot_actions import extend_lot
 
     lot = await sync_to_async(make_lot)(seller=seller)
     socket = await open_socket(lot.pk)
@@ -264,7 +268,7 @@ async def test_watchers_see_a_staff_extension_live_and_again_on_sync(open_socket
     assert (seen["type"], seen["seq"], seen["ends_at"], seen["reason"]) == (
         "extended",
         1,
-        events.iso(extended.ends_at),
+        payloads.iso(extended.ends_at),
         "Outage",
     )
     await socket.send_json_to({"type": "sync", "since_seq": 0})

@@ -3,7 +3,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from auctions.services import closing_pass, closing_pass_in_loop
+from bidding.closing import closing_pass, closing_pass_in_loop
 
 
 class Command(BaseCommand):

@@ -11,7 +11,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from auctions.models import Lot
-from auctions.services import cancel_lot, close_due_lots
+from bidding.closing import close_due_lots
+from bidding.lot_actions import cancel_lot
 from bidding.services import buy_now, place_bid
 from conftest import assert_lot_verifies, closing_time
 
@@ -116,7 +117,7 @@ def test_every_kind_of_ending_leaves_verify_lot_clean(ending, make_lot, seller, 
 
 def test_a_tampered_staff_extension_is_found(make_lot, seller, bidder, staff):
     from auctions.models import LotEvent
-    from auctions.services import extend_lot
+    from bidding.lot_actions import extend_lot
 
     lot = make_lot(seller=seller)
     _bid(bidder, lot, 1_000)

@@ -19,6 +19,7 @@ from auctions.services import create_lot
 from bidding import presence
 from bidding.consumers import CLOSE_NOT_AUTHENTICATED
 from bidding.locks import redis_client
+from bidding.process import ALIVE_KEY
 from bidding.services import place_bid
 from conftest import ORIGIN
 
@@ -124,7 +125,7 @@ async def test_counts_from_other_processes_add_up_and_dead_ones_drop_out(lot):
     key = presence.lot_key(lot.pk)
     redis_client().hset(key, mapping={"worker-a": 3, "worker-b": 4, "crashed": 50})
     redis_client().zadd(
-        presence.ALIVE_KEY,
+        ALIVE_KEY,
         {
             "worker-a": time.time(),
             "worker-b": time.time(),

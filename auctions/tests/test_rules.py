@@ -1,6 +1,6 @@
 import pytest
 
-from bidding.increments import increment_for, min_next_bid
+from auctions.rules import increment_for, min_next_bid
 
 pytestmark = pytest.mark.pure
 

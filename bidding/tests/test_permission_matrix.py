@@ -9,8 +9,9 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 
 from auctions import services, watchlist
+from auctions.exceptions import BidRefused
 from auctions.models import Lot
-from bidding.exceptions import BidRefused
+from bidding import lot_actions
 from bidding.models import Bid
 from bidding.services import buy_now, place_bid
 
@@ -53,7 +54,7 @@ def _edit(user, lot):
 
 
 def _cancel(user, lot):
-    services.cancel_lot(user=user, lot_id=lot.pk, reason="Withdrawn")
+    lot_actions.cancel_lot(user=user, lot_id=lot.pk, reason="Withdrawn")
 
 
 def _watch(user, lot):

@@ -1,0 +1,197 @@
+"""One pure builder per message about a lot or the catalogue: snapshots and list rows, the lot events that end or
+move a lot (closed, cancelled, extended), the personal notices of its end, and the refusal reply. Builders only:
+storing and sending are auctions/lot_events.py's. The bid path's own messages are in bidding/payloads.py.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from auctions import rules
+
+if TYPE_CHECKING:
+    from auctions.exceptions import BidRefused
+    from auctions.models import Lot
+
+Payload = dict[str, Any]
+
+
+def bidder_alias(number: int | None) -> str | None:
+    # Public name on one lot; never the username.
+    return None if number is None else f"Bidder {number}"
+
+
+def iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat(timespec="milliseconds")
+
+
+def snapshot(
+    lot: Lot, *, now: datetime, high_bidder_number: int | None, your_number: int | None, your_max: int | None = None
+) -> Payload:
+    return {
+        "type": "snapshot",
+        "lot": {
+            "id": lot.pk,
+            "title": lot.title,
+            "description": lot.description,
+            "photo_url": lot.photo_url,
+            "seller": lot.seller.get_username(),
+            "starting_price": lot.starting_price,
+            "starts_at": iso(lot.starts_at),
+            "has_reserve": lot.reserve_price is not None,
+            "hard_end_at": iso(lot.hard_end_at),
+        },
+        "high_bid": (
+            None
+            if lot.high_bid_amount is None
+            else {"amount": lot.high_bid_amount, "bidder": bidder_alias(high_bidder_number)}
+        ),
+        "seq": lot.seq,
+        "bid_count": lot.bid_count,
+        "ends_at": iso(lot.ends_at),
+        "server_time": iso(now),
+        "status": rules.lot_status_at(lot, now),
+        "min_next_bid": rules.lot_min_next_bid(lot),
+        "reserve_met": lot.reserve_met,
+        "buy_now_price": rules.buy_now_price(lot, now),
+        # Your own hidden maximum, if you lead with one: this snapshot is sent to you alone.
+        "you": {"alias": bidder_alias(your_number), "max_amount": your_max},
+    }
+
+
+def lot_summary(lot: Lot, now: datetime) -> Payload:
+    """A lot's public state in a list (lots list, my lots)."""
+    return {
+        "id": lot.pk,
+        "title": lot.title,
+        "status": rules.lot_status_at(lot, now),
+        "high_bid": lot.high_bid_amount,
+        "bid_count": lot.bid_count,
+        "min_next_bid": rules.lot_min_next_bid(lot),
+        "starts_at": iso(lot.starts_at),
+        "ends_at": iso(lot.ends_at),
+        "seq": lot.seq,
+        "reserve_met": lot.reserve_met,
+        "has_reserve": lot.reserve_price is not None,
+        "buy_now_price": rules.buy_now_price(lot, now),
+    }
+
+
+def seller_lot(lot: Lot, *, now: datetime, watchers: int) -> Payload:
+    """One row of the seller's live dashboard: the public state plus what only the seller may know about their own
+    lot (its reserve). Never a bidder's maximum."""
+    return {
+        **lot_summary(lot, now),
+        "reserve_price": lot.reserve_price,
+        "bidder_count": lot.bidder_count,
+        "hard_end_at": iso(lot.hard_end_at),
+        "watchers": watchers,
+        "winner_found": lot.winner_id is not None,
+    }
+
+
+def seller_lot_changed(row: Payload, *, now: datetime) -> Payload:
+    """To the seller's dashboard when they list or edit a lot (bids and closes arrive as the lot's own events)."""
+    return {"type": "seller_lot", "lot": row, "server_time": iso(now)}
+
+
+def closed(lot: Lot, *, winner_number: int | None, now: datetime) -> Payload:
+    return {
+        "type": "closed",
+        "lot": lot.pk,
+        "seq": lot.seq,
+        "status": lot.status,
+        "winner": bidder_alias(winner_number),
+        "amount": lot.high_bid_amount if lot.winner_id else None,
+        "high_bid": lot.high_bid_amount,
+        "reserve_met": lot.reserve_met,
+        "bid_count": lot.bid_count,
+        "server_time": iso(now),
+    }
+
+
+def lot_cancelled(lot: Lot, *, reason: str, now: datetime) -> Payload:
+    """A lot event (it carries the lot's seq) and, the same payload, a notice to its bidders and watchers."""
+    return {
+        "type": "cancelled",
+        "lot": lot.pk,
+        "title": lot.title,
+        "seq": lot.seq,
+        "status": lot.status,
+        "reason": reason,
+        "server_time": iso(now),
+    }
+
+
+def extended(lot: Lot, *, reason: str, now: datetime) -> Payload:
+    """Staff moved the end later: a lot event (it carries the lot's seq) and, the same payload, a notice to its
+    bidders, watchers and seller. verify_lot replays the end from these events."""
+    return {
+        "type": "extended",
+        "lot": lot.pk,
+        "title": lot.title,
+        "seq": lot.seq,
+        "ends_at": iso(lot.ends_at),
+        "reason": reason,
+        "server_time": iso(now),
+    }
+
+
+def banned(*, reason: str, lot: Lot | None, now: datetime) -> Payload:
+    """To the banned user alone: they may watch, never bid; `lot` is where staff acted, if anywhere."""
+    return {
+        "type": "banned",
+        "lot": None if lot is None else lot.pk,
+        "title": None if lot is None else lot.title,
+        "reason": reason,
+        "server_time": iso(now),
+    }
+
+
+def won(lot: Lot, *, now: datetime) -> Payload:
+    return {"type": "won", "lot": lot.pk, "title": lot.title, "amount": lot.high_bid_amount, "server_time": iso(now)}
+
+
+def lot_closing_soon(lot: Lot, *, now: datetime) -> Payload:
+    return {
+        "type": "lot_closing_soon",
+        "lot": lot.pk,
+        "title": lot.title,
+        "ends_at": iso(lot.ends_at),
+        "high_bid": lot.high_bid_amount,
+        "min_next_bid": rules.lot_min_next_bid(lot),
+        "server_time": iso(now),
+    }
+
+
+def lot_closed(lot: Lot, *, winner_number: int | None, you_won: bool, now: datetime) -> Payload:
+    return {
+        "type": "lot_closed",
+        "lot": lot.pk,
+        "title": lot.title,
+        "winner": bidder_alias(winner_number),
+        "amount": lot.high_bid_amount if lot.winner_id else None,
+        "reserve_met": lot.reserve_met,
+        "you_won": you_won,
+        "server_time": iso(now),
+    }
+
+
+def synced(*, seq: int, now: datetime) -> Payload:
+    return {"type": "synced", "seq": seq, "server_time": iso(now)}
+
+
+def me_synced(*, last_id: int, now: datetime) -> Payload:
+    """After a `sync` on ws/me/: the id of the user's latest notice (remember it; sync after it next time)."""
+    return {"type": "synced", "last_id": last_id, "server_time": iso(now)}
+
+
+def error(refusal: BidRefused) -> Payload:
+    return {"type": "error", "code": refusal.code, "message": refusal.message, **refusal.details}
+
+
+def encode(payload: Payload) -> str:
+    """Once per event, whatever the number of watchers."""
+    return json.dumps(payload)

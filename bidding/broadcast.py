@@ -1,0 +1,81 @@
+"""The transport behind auctions/publish.py: lot events to every process watching the lot (bidding/fanout.py),
+then marked published (bidding/outbox.py); personal notices to each user's sockets over the channel layer."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from auctions.payloads import Payload
+from bidding import fanout, outbox
+from bidding.metrics import LAYER_SEND_FAILURES
+
+log = structlog.get_logger(__name__)
+
+
+class ChannelsSender:
+    """Registered with auctions.publish by bidding.apps; called after commit."""
+
+    def send_lot_events(self, lot_id: int, texts: list[tuple[int, str]], notices: list[tuple[int, Payload]]) -> None:
+        _send_all(lot_id, texts, _notices(notices))
+
+    def send_notices(self, notices: list[tuple[int, Payload]]) -> None:
+        _send_notices(_notices(notices))
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def _notices(notify: list[tuple[int, Payload]]) -> list[tuple[str, dict]]:
+    return [(user_group(user_id), {"type": "user.event", "payload": notice}) for user_id, notice in notify]
+
+
+def _send_all(lot_id: int, texts: list[tuple[int, str]], notices: list[tuple[str, dict]]) -> None:
+    first = None  # the run of events published in a row, marked as one range
+    for seq, text in texts:
+        try:
+            fanout.publish(lot_id, text)
+        except Exception:
+            # The event is committed and replayable via `sync`; a failed send must not undo or hide it. Left
+            # unmarked, the relay publishes it again.
+            LAYER_SEND_FAILURES.labels("broadcast").inc()
+            log.exception("broadcast_failed", lot_id=lot_id, seq=seq)
+            if first is not None:
+                outbox.marks.add(lot_id, first, seq - 1)
+            first = None
+            continue
+        first = seq if first is None else first
+    if first is not None:
+        outbox.marks.add(lot_id, first, texts[-1][0])
+    _send_notices(notices)
+
+
+def _send_notices(notices: list[tuple[str, dict]]) -> None:
+    if notices:
+        async_to_sync(_asend_notices)(notices)
+
+
+async def _asend_notices(notices: list[tuple[str, dict]]) -> None:
+    layer = get_channel_layer()
+    for group, message in notices:
+        try:
+            await layer.group_send(group, message)
+        except Exception:
+            LAYER_SEND_FAILURES.labels("notice").inc()
+            log.exception("notice_failed", group=group, notice=message["payload"].get("type"))
+
+
+_notice_tasks: set[asyncio.Task] = set()
+
+
+def send_notices_soon(notify: list[tuple[int, Payload]]) -> None:
+    """From a coroutine: send personal notices in the background (they carry no ordering promise)."""
+    if not notify:
+        return
+    task = asyncio.get_running_loop().create_task(_asend_notices(_notices(notify)))
+    _notice_tasks.add(task)  # keep a reference until it is done
+    task.add_done_callback(_notice_tasks.discard)

@@ -1,0 +1,110 @@
+"""HTTP API for one lot and the lot list: each answer that shows a lot is the same `snapshot` the lot socket sends
+on connect (the viewer's alias and own maximum included), so these views live beside the bids."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from auctions import payloads, services
+from auctions.api import (
+    REQUIRED_TO_CREATE,
+    lot_fields,
+    lot_input,
+    lot_rows,
+    refusal_reply,
+    refused,
+    snapshot_reply,
+)
+from auctions.exceptions import BidRefused
+from auctions.models import Lot
+from bidding.lot_actions import cancel_lot
+from bidding.selectors import lot_snapshot
+
+
+class LotListView(APIView):
+    """GET: open and upcoming lots with their current state, soonest end first. POST: list a new lot."""
+
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        request=lot_input,
+        responses={201: snapshot_reply, 400: refusal_reply, 401: refusal_reply, 403: refusal_reply},
+    )
+    def post(self, request: Request) -> Response:
+        try:
+            lot = services.create_lot(seller=request.user, **lot_fields(request.data, required=REQUIRED_TO_CREATE))
+        except BidRefused as refusal:
+            return refused(refusal)
+        return Response(lot_snapshot(lot.pk, viewer_id=request.user.pk), status=201)
+
+    @extend_schema(
+        operation_id="lots_list",
+        responses=inline_serializer("LotList", {"server_time": serializers.DateTimeField(), "lots": lot_rows}),
+    )
+    def get(self, request: Request) -> Response:
+        now = timezone.now()
+        lots = Lot.objects.filter(status__in=[Lot.Status.SCHEDULED, Lot.Status.OPEN]).order_by("ends_at")[:500]
+        return Response({"server_time": payloads.iso(now), "lots": [payloads.lot_summary(lot, now) for lot in lots]})
+
+
+class LotDetailView(APIView):
+    """GET: the same `snapshot` the lot socket sends on connect. PATCH: edit the lot (seller, before any bid)."""
+
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        request=lot_input,
+        responses={
+            200: snapshot_reply,
+            400: refusal_reply,
+            401: refusal_reply,
+            403: refusal_reply,
+            404: refusal_reply,
+            409: refusal_reply,
+        },
+    )
+    def patch(self, request: Request, lot_id: int) -> Response:
+        try:
+            services.update_lot(user=request.user, lot_id=lot_id, changes=lot_fields(request.data, required=()))
+        except BidRefused as refusal:
+            return refused(refusal)
+        return Response(lot_snapshot(lot_id, viewer_id=request.user.pk))
+
+    @extend_schema(responses=snapshot_reply)
+    def get(self, request: Request, lot_id: int) -> Response:
+        viewer = request.user.pk if request.user.is_authenticated else None
+        snapshot = lot_snapshot(lot_id, viewer_id=viewer)
+        if snapshot is None:
+            return Response({"code": "not_found", "message": "There is no such lot."}, status=404)
+        return Response(snapshot)
+
+
+class LotCancelView(APIView):
+    """Withdraw a lot with a reason: its seller before the first bid, staff at any time before it closes."""
+
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        request=inline_serializer("CancelLot", {"reason": serializers.CharField(max_length=500)}),
+        responses={
+            200: snapshot_reply,
+            400: refusal_reply,
+            401: refusal_reply,
+            403: refusal_reply,
+            404: refusal_reply,
+            409: refusal_reply,
+        },
+    )
+    def post(self, request: Request, lot_id: int) -> Response:
+        data = request.data if isinstance(request.data, dict) else {}
+        try:
+            cancel_lot(user=request.user, lot_id=lot_id, reason=data.get("reason"))
+        except BidRefused as refusal:
+            return refused(refusal)
+        return Response(lot_snapshot(lot_id, viewer_id=request.user.pk))
