@@ -56,6 +56,8 @@ def snapshot(
         "min_next_bid": rules.lot_min_next_bid(lot),
         "reserve_met": lot.reserve_met,
         "buy_now_price": rules.buy_now_price(lot, now),
+        # The increment table, so a page's quick-bid amounts follow the server's rule instead of a copy of it.
+        "increments": [[upper, step] for upper, step in rules.INCREMENTS],
         # Your own hidden maximum, if you lead with one: this snapshot is sent to you alone.
         "you": {"alias": bidder_alias(your_number), "max_amount": your_max},
     }

@@ -63,7 +63,7 @@ def check_bid_fields(amount: object, bid_id: object, max_amount: object = None) 
     bid_id = check_bid_id(bid_id)
     amount = check_cents(amount, field="amount")
     if max_amount is not None and check_cents(max_amount, field="max_amount") < amount:
-        raise InvalidBid("max_amount cannot be below amount.", field="max_amount")
+        raise InvalidBid("Your maximum cannot be below your bid.", field="max_amount")
     return amount, bid_id, max_amount
 
 
@@ -97,7 +97,7 @@ def check_in_time(received_at: datetime, now: datetime) -> None:
 def check_amount(lot: Lot, amount: int) -> None:
     minimum = rules.lot_min_next_bid(lot)
     if amount < minimum:
-        raise TooLow(f"The minimum next bid is {minimum} cents.", min_next_bid=minimum)
+        raise TooLow(min_next_bid=minimum)
 
 
 def _earlier(
@@ -257,7 +257,7 @@ async def _below_floor(user, *, lot_id: int, amount: int, bid_id: str, max_amoun
     if earlier:
         return earlier
     floor = committed_floor.get(lot_id)
-    raise TooLow(f"The minimum next bid is {floor} cents.", min_next_bid=floor)
+    raise TooLow(min_next_bid=floor)
 
 
 # Not one thread per socket, nor Django's single "sync" thread: a shared pool, bounded, so database connections

@@ -5,25 +5,10 @@
   const root = document.getElementById("lot");
   const lotId = root.dataset.lotId;
   const $ = (id) => document.getElementById(id);
-  const SENTENCES = {
-    invalid: "That bid could not be read. Enter an amount like 12.50.",
-    not_authenticated: "Please log in to bid.",
-    forbidden: "You may not bid on this lot.",
-    not_found: "This lot no longer exists.",
-    not_open: "Bidding on this lot has not started yet.",
-    closed: "Bidding on this lot has ended.",
-    too_low: "Your bid is below the minimum next bid.",
-    buy_now_unavailable: "Buy now is no longer offered: this lot already has a bid.",
-    rate_limited: "You are bidding too fast. Wait a moment.",
-    busy: "The lot is very busy right now. Try again.",
-    unavailable: "Bidding is briefly unavailable. Try again in a moment.",
-  };
-  const FORBIDDEN = {
-    own_lot: "You cannot bid on your own lot.",
-    banned: "Your account may not bid.",
-    not_verified: "Your account is not yet verified for bidding.",
-  };
+  // Refusals arrive as sentences (`message`); only the page's own check of what was typed speaks for itself.
+  const UNREADABLE = "That bid could not be read. Enter an amount like 12.50.";
   let ws = null, seq = -1, endsAt = null, minNext = null, status = "", myAlias = null, hasReserve = false;
+  let increments = [];  // [[upper bound or null, step], …] from the snapshot: the server's table
   let buyNow = null, pingSent = null, leading = null, lastBidId = null, lastBid = null;
   const mySeqs = new Set(), aliasBySeq = new Map();  // learn our alias from our first accepted bid
 
@@ -56,9 +41,9 @@
       amount += increment(amount);
     }
   }
-  function increment(cents) {  // auctions/rules.py, for the quick-bid buttons only: the server decides
-    for (const [upper, step] of [[2000, 100], [10000, 250], [50000, 500], [100000, 1000], [500000, 2500]]) if (cents < upper) return step;
-    return 5000;
+  function increment(cents) {  // for the quick-bid amounts only: the server decides every bid
+    for (const [upper, step] of increments) if (upper === null || cents < upper) return step;
+    return 0;
   }
   function historyRow(amount, bidder, mine, kind, beaten) {
     const li = document.createElement("li");
@@ -97,6 +82,7 @@
       clock.observe(m.server_time);
       myAlias = m.you && m.you.alias;
       hasReserve = m.lot.has_reserve;
+      increments = m.increments;
       buyNow = m.buy_now_price;
       if ($("buy-now-price") && buyNow) $("buy-now-price").textContent = money(buyNow);
       if ($("your-max")) $("your-max").textContent = m.you && m.you.max_amount ? `Your secret maximum: ${money(m.you.max_amount)}` : "";
@@ -160,10 +146,7 @@
     },
     bid_rejected(m) {
       if (m.bid_id === lastBidId) lastBid = null;
-      const sentence = (m.code === "forbidden" && FORBIDDEN[m.reason])
-        || (m.code === "invalid" && m.field === "max_amount" ? "Your maximum must be at least your bid, and can only be raised." : SENTENCES[m.code])
-        || m.message;
-      feedback(sentence + (m.code === "too_low" ? ` Bid at least ${money(m.min_next_bid)}.` : ""), true);
+      feedback(m.message + (m.code === "too_low" ? ` Bid at least ${money(m.min_next_bid)}.` : ""), true);
     },
     synced(m) { seq = Math.max(seq, m.seq); },
     resync() { requestSync(); },
@@ -173,7 +156,7 @@
       if (typeof m.seq === "number" && seq >= 0 && m.seq > seq) requestSync();
       if (pingSent !== null) { clock.observe(m.server_time, performance.now() - pingSent); pingSent = null; tick(); }
     },
-    error(m) { if (m.code === "rate_limited") feedback(SENTENCES.rate_limited, true); },
+    error(m) { if (m.code === "rate_limited") feedback(m.message, true); },
   };
   function ping() {
     if (ws !== null && pingSent === null && ws.send({ type: "ping" })) pingSent = performance.now();
@@ -228,7 +211,7 @@
     const cents = toCents($("amount").value);
     const rawMax = $("max-amount").value.trim();
     const maxCents = rawMax ? toCents(rawMax) : null;
-    if (cents === null || (rawMax && maxCents === null)) { feedback(SENTENCES.invalid, true); return; }
+    if (cents === null || (rawMax && maxCents === null)) { feedback(UNREADABLE, true); return; }
     sendBid(cents, maxCents);
   });
   if ($("buy-now")) $("buy-now").addEventListener("click", () => {

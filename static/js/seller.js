@@ -90,7 +90,6 @@
   }
 
   // --- the form: list, schedule, edit ----------------------------------------------------------------------------
-  const SENTENCES = { not_owner: "That lot is not yours.", has_bids: "A lot cannot be changed once it has bids.", banned: "Your account may not sell." };
   function formFeedback(text, bad = false) { $("form-feedback").textContent = text; $("form-feedback").className = "feedback" + (bad ? " bad" : ""); }
   const localInput = (iso) => { if (!iso) return ""; const d = new Date(iso); d.setMinutes(d.getMinutes() - d.getTimezoneOffset()); return d.toISOString().slice(0, 16); };
   const cents = (id, required) => {
@@ -120,7 +119,7 @@
     const reason = prompt(`Why are you withdrawing “${lot.title}”? Bidders and watchers will see this.`);
     if (!reason) return;
     const { ok, data } = await api("POST", `/api/lots/${lot.id}/cancel/`, { reason });
-    formFeedback(ok ? `“${lot.title}” was withdrawn.` : (SENTENCES[data && data.reason] || (data && data.message) || "Could not cancel."), !ok);
+    formFeedback(ok ? `“${lot.title}” was withdrawn.` : ((data && data.message) || "Could not cancel."), !ok);
   }
   $("lot-form").addEventListener("submit", async (e) => {
     e.preventDefault();
@@ -135,7 +134,7 @@
     const id = $("edit-id").value;
     const { ok, data } = await api(id ? "PATCH" : "POST", id ? `/api/lots/${id}/` : "/api/lots/", body);
     if (ok) { formFeedback(id ? "Saved." : `Listed “${body.title}”.`); stopEdit(); return; }
-    formFeedback((data && (SENTENCES[data.reason] || data.message)) || "Could not save the lot.", true);
+    formFeedback((data && data.message) || "Could not save the lot.", true);
   });
   connect();
   setInterval(tick, 250);
