@@ -21,7 +21,8 @@ demo: install
 	@echo "Serving on http://127.0.0.1:8000 (Ctrl-C to stop); single-process mode closes lots inside the server."
 	$(PY) -m daphne -b 127.0.0.1 -p 8000 config.asgi:application
 
-# Production shape on one host without Docker: WORKERS Daphne workers + the closing worker (docs/operations.md).
+# Production shape on one host without Docker: WORKERS Daphne workers + the closing worker (docs/operations.md),
+# with production settings: SECRET_KEY and DATABASE_URL must be set.
 serve: install
 	scripts/serve.sh
 

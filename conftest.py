@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
+import hashlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -43,8 +47,6 @@ def pytest_configure(config) -> None:
             problems.append(f"Redis is not reachable at {settings.REDIS_URL}")
     if problems:
         pytest.exit("cannot test the bid path: " + "; ".join(problems), returncode=3)
-    # Fixtures create many users; the production hasher costs ~0.3 s a password.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def pytest_collection_modifyitems(config, items) -> None:
@@ -269,8 +271,46 @@ class DaphneProcess:
 
 
 def service_env(**overrides: str) -> dict[str, str]:
-    """The environment of a server or worker process started by a test: the test database, no pinned connections."""
-    return {**os.environ, "DATABASE_URL": database_url(), "DB_CONN_MAX_AGE": "0", "PYTHONUNBUFFERED": "1", **overrides}
+    """The environment of a server or worker process started by a test: the test database, no pinned connections.
+
+    An override that names an environment variable Gavel reads (config/settings/environment.py), or no setting at
+    all, goes into the environment. One that names a constant (config/settings/conf.py, or one base.py derives)
+    goes into a settings module written for that process, which imports the test settings and sets it: a string
+    is read as the type the setting has."""
+    from config.settings.environment import VARIABLES
+
+    env = {**os.environ, "DATABASE_URL": database_url(), "DB_CONN_MAX_AGE": "0", "PYTHONUNBUFFERED": "1"}
+    constants = {}
+    for name, value in overrides.items():
+        if name in VARIABLES or not hasattr(settings, name):
+            env[name] = value
+        else:
+            constants[name] = _as_setting(name, value)
+    if constants:
+        env["DJANGO_SETTINGS_MODULE"] = _settings_module(env["DJANGO_SETTINGS_MODULE"], constants)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_SETTINGS_DIR), env.get("PYTHONPATH")]))
+    return env
+
+
+_SETTINGS_DIR = Path(tempfile.mkdtemp(prefix="gavel-test-settings-"))
+atexit.register(shutil.rmtree, _SETTINGS_DIR, ignore_errors=True)
+
+
+def _as_setting(name: str, value):
+    current = getattr(settings, name)
+    if not isinstance(value, str) or isinstance(current, str):
+        return value
+    if isinstance(current, bool):
+        return value.lower() in ("1", "true", "yes", "on")
+    return type(current)(value)
+
+
+def _settings_module(base: str, constants: dict) -> str:
+    """A module `from <base> import *` plus `NAME = value` for each constant; its name."""
+    text = f"from {base} import *  # noqa: F403\n" + "".join(f"{k} = {v!r}\n" for k, v in sorted(constants.items()))
+    name = "settings_" + hashlib.sha256(text.encode()).hexdigest()[:16]
+    (_SETTINGS_DIR / f"{name}.py").write_text(text)
+    return name
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 django_asgi_app = get_asgi_application()  # before importing consumers: it sets up the app registry
 
 import sys  # noqa: E402
@@ -17,8 +17,7 @@ from django.conf import settings  # noqa: E402
 sys.setswitchinterval(settings.GIL_SWITCH_INTERVAL_SECONDS)
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-if settings.DEBUG:
-    # Laptop mode serves /static/ itself; in production nginx serves the collected files.
+if settings.SERVE_STATIC_FILES:  # a laptop (config/settings/local.py); in production nginx serves them
     django_asgi_app = ASGIStaticFilesHandler(django_asgi_app)
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402

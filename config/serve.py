@@ -106,6 +106,19 @@ class BoundedWebSocketProtocol(WebSocketProtocol):
             self.transport.abortConnection()
 
 
+def _refuse_broken_settings() -> None:
+    """A worker does not start on settings that break a rule (config/checks.py), as manage.py commands do not."""
+    from django.core import checks
+
+    from config.checks import TAG
+
+    messages = checks.run_checks(tags=[TAG])
+    for message in messages:
+        log.warning("settings_check", level=message.level, id=message.id, msg=message.msg)
+    if any(message.is_serious() for message in messages):
+        sys.exit("settings break the rules above (python manage.py check)")
+
+
 class GracefulServer(Server):
     def __init__(self, *args, **kwargs) -> None:
         kwargs["signal_handlers"] = False  # ours, below, instead of the reactor's immediate stop
@@ -121,6 +134,7 @@ class GracefulServer(Server):
         return super().create_application(protocol, scope)
 
     def run(self) -> None:
+        _refuse_broken_settings()
         WebSocketFactory.protocol = BoundedWebSocketProtocol
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)

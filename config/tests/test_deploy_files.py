@@ -49,7 +49,8 @@ def test_workers_scale_behind_nginx_and_share_redis_and_postgres():
     assert SERVICES["nginx"]["ports"] == ["80:80"]
     env = web["environment"]
     assert env["REDIS_URL"].startswith("redis://redis:") and env["DATABASE_URL"].startswith("postgres://")
-    assert env["DEBUG"] == "false" and "SECRET_KEY" in env
+    assert env["DJANGO_SETTINGS_MODULE"] == "config.settings.production" and "SECRET_KEY" in env
+    assert "DEBUG" not in env, "DEBUG is off unless asked"
     assert SERVICES["closer"]["command"][:3] == ["python", "manage.py", "close_lots"]
 
 
@@ -58,9 +59,11 @@ def test_workers_shut_down_gracefully():
     command = web["command"]
     assert command[:3] == ["python", "-m", "config.serve"]
     assert "--proxy-headers" in command
-    assert int(command[command.index("--websocket_timeout") + 1]) >= 3600
-    grace = int(re.fullmatch(r"(\d+)s", web["stop_grace_period"]).group(1))
     from django.conf import settings
+
+    lifetime = int(command[command.index("--websocket_timeout") + 1])
+    assert 3600 <= lifetime <= settings.WS_MAX_LIFETIME_SECONDS, "group membership must outlive sockets"
+    grace = int(re.fullmatch(r"(\d+)s", web["stop_grace_period"]).group(1))
 
     assert grace > settings.DRAIN_TIMEOUT_SECONDS
 
@@ -110,8 +113,9 @@ def test_nginx_config_braces_balance_and_statements_end():
             raise AssertionError(f"unterminated nginx statement: {line!r}")
 
 
-def test_dockerfile_runs_the_graceful_worker():
+def test_dockerfile_runs_the_graceful_worker_with_production_settings():
     dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^ENV DJANGO_SETTINGS_MODULE=config\.settings\.production$", dockerfile, re.M)
     cmd = re.search(r"^CMD (.+)$", dockerfile, re.M).group(1)
     assert shlex.split(cmd.replace(",", " ").strip("[]"))[:3] == ["python", "-m", "config.serve"]
 

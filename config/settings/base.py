@@ -1,0 +1,165 @@
+"""Settings every module shares: Django's own, and what operators choose, read from the environment.
+
+The defaults run on a laptop: SQLite, no Redis (single-process mode with Channels' in-memory layer and an
+in-process lock). Tuning constants are in conf.py; environment.py lists every variable read and those read no longer.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from config.settings.conf import *  # noqa: F403
+from config.settings.conf import (
+    API_BID_RATE,
+    CHANNEL_LAYER_HOST_OPTIONS,
+    CHANNEL_LAYER_OPTIONS,
+    DJANGO_LOG_LEVEL,
+    REDIS_ASYNC_RETRY,
+)
+from config.settings.environment import BASE_DIR, env
+
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# The ASGI app serves /static/ itself only on a laptop (local.py); elsewhere nginx serves the collected files.
+SERVE_STATIC_FILES = False
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "accounts",
+    "auctions",
+    "bidding",
+    "config",  # its system checks (config/checks.py)
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# Sockets never hold a connection: the ORM runs in a bounded thread pool and each thread keeps at most one.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)  # 0 behind PgBouncer
+# No health check per use: it costs a round trip on every ORM call from a socket. A connection that died is
+# found by the failing query (the bid answers `unavailable`) and replaced on the next call.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- HTTP API (Django REST framework) ------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",  # for scripts: Authorization: Token <key>
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],  # each view decides, per action
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {"bids": API_BID_RATE},
+}
+SPECTACULAR_SETTINGS = {"TITLE": "Gavel API", "VERSION": "1", "SERVE_INCLUDE_SCHEMA": False}
+
+# --- Redis: channel layer and per-lot lock --------------------------------------------------------------------
+# Unset means single-process mode: Channels' in-memory layer and an in-process lock (logged at start).
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, **CHANNEL_LAYER_HOST_OPTIONS, "retry": REDIS_ASYNC_RETRY}],
+                **CHANNEL_LAYER_OPTIONS,
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Single-process mode has no cross-process broadcast, so the web process closes lots itself (see bidding.fanout).
+CLOSE_LOTS_IN_WEB_PROCESS = env.bool("CLOSE_LOTS_IN_WEB_PROCESS", default=not REDIS_URL)
+
+# --- Client limits (load tests lift them: every client comes from one address, many as one user) ----------------
+# Each client address and each user may hold only so many sockets, counted across workers (Redis).
+WS_MAX_SOCKETS_PER_IP = env.int("WS_MAX_SOCKETS_PER_IP", default=500)
+WS_MAX_SOCKETS_PER_USER = env.int("WS_MAX_SOCKETS_PER_USER", default=20)
+# Incoming messages: a token bucket per connection, and one budget shared by all of a user's sockets in every
+# worker, twice the connection's, so opening more sockets buys a flooder nothing.
+WS_RATE_PER_SECOND = env.float("WS_RATE_PER_SECOND", default=5.0)
+WS_RATE_BURST = max(1, round(2 * WS_RATE_PER_SECOND))
+WS_USER_RATE_PER_SECOND = 2 * WS_RATE_PER_SECOND
+WS_USER_RATE_BURST = max(1, round(4 * WS_RATE_PER_SECOND))
+
+# Who may read /metrics besides staff: a bearer token (empty: nobody by token).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# --- Logging: one JSON object per line ----------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+structlog.configure(
+    processors=[
+        structlog.stdlib.filter_by_level,  # first: a dropped line costs no rendering
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        structlog.processors.JSONRenderer(),
+    ],
+    logger_factory=structlog.stdlib.LoggerFactory(),
+    wrapper_class=structlog.stdlib.BoundLogger,
+    cache_logger_on_first_use=True,
+)
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"bare": {"format": "%(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "bare"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django": {"level": DJANGO_LOG_LEVEL}},
+}

@@ -1,0 +1,91 @@
+"""Tuning constants: Django settings with fixed values, not environment variables.
+
+Code reads them through `django.conf.settings`, so tests change them with `override_settings` (or, for a server
+started in a subprocess, with a settings module of their own: conftest.service_env). The rules between them are
+system checks in config/checks.py: `manage.py check` fails when one is broken. Measurements behind the values are in
+docs/performance.md.
+"""
+
+from __future__ import annotations
+
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+# --- Redis ------------------------------------------------------------------------------------------------------
+# Both asyncio Redis pools (the channel layer's; the lock's, shared by socket caps and presence) retry a command
+# once, at once, on a new connection when its pooled connection was dropped (Redis restarted): the first use after a
+# restart succeeds. Connection errors only: a command that timed out may have run.
+REDIS_ASYNC_RETRY = Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
+# Connections per process for the bid lock and publishing; redis-py fails past its pool's size, so size it for the
+# busiest burst (it waits, bounded by BID_LOCK_WAIT_SECONDS, when full).
+REDIS_MAX_CONNECTIONS = 500
+# The channels-redis layer, per host. redis-py fails past a pool's size (a burst of handshakes doing group_add),
+# and its read timeout must exceed channels-redis' blocking read (BZPOPMIN, 5 s) or a consumer dies with 1011
+# (check gavel.E001).
+CHANNEL_LAYER_HOST_OPTIONS = {"max_connections": 1000, "socket_timeout": 15.0}
+# capacity: messages buffered per channel before the oldest is dropped. group_expiry: never below the longest a
+# socket may live (WS_MAX_LIFETIME_SECONDS), or long-lived sockets silently leave their groups (check gavel.E002).
+CHANNEL_LAYER_OPTIONS = {"capacity": 1000, "group_expiry": 86400}
+# The longest a socket lives: Daphne's --websocket_timeout in scripts/serve.sh and docker-compose.yml (and its default).
+WS_MAX_LIFETIME_SECONDS = 86400
+
+# --- The bid path -----------------------------------------------------------------------------------------------
+# The Redis lock in front of the row lock throttles racing bidders; PostgreSQL still decides. It expires after
+# TIMEOUT even if its holder dies, and must outlive the longest a bid waits for it (check gavel.E003).
+BID_LOCK_TIMEOUT_SECONDS = 5.0
+BID_LOCK_WAIT_SECONDS = 2.0
+# Threads per process that run the locked part of a bid (the transaction), apart from the shared ORM pool.
+BID_DECISION_THREADS = 4
+# Most bids one lot's queue decides in one transaction (group commit, bidding/group_commit.py); 1 turns it off.
+BID_GROUP_MAX = 20
+# Anti-sniping defaults for new lots: a bid within WINDOW seconds of the end pushes the end to at least
+# now + EXTENSION.
+SOFT_CLOSE_WINDOW_SECONDS = 120
+SOFT_CLOSE_EXTENSION_SECONDS = 120
+# 10 billion in major units: above it an amount is refused as invalid before it reaches the database.
+MAX_BID_CENTS = 1_000_000_000_000
+# Bids per user over the HTTP API (REST framework's throttle).
+API_BID_RATE = "300/min"
+
+# --- The ASGI process (config/asgi.py) ------------------------------------------------------------------------------
+# CPython's GIL switch interval (its default: 0.005): ORM threads get the GIL back soon after each round trip.
+GIL_SWITCH_INTERVAL_SECONDS = 0.0005
+# CPython's collector thresholds (its own: 700,10,10): full collections pause every socket, so keep them rare.
+GC_THRESHOLDS = (10_000, 20, 100)
+
+# --- WebSocket limits -------------------------------------------------------------------------------------------
+WS_MAX_MESSAGE_BYTES = 4096
+# A connection refused this many times in a row for flooding is closed with code 4008.
+WS_FLOOD_CLOSE_AFTER = 20
+# While this much waits unsent for a peer, lot broadcasts skip it (it syncs the gap when it reads again); a peer
+# that stays that far behind for WS_STALL_SECONDS, or four times as far, is dropped (config/serve.py). Keep it above
+# the largest reply a worker sends at once, a full `sync` replay (check gavel.W001; four times it: gavel.E004).
+WS_MAX_PENDING_BYTES = 1_048_576
+WS_STALL_SECONDS = 30.0
+# The kernel's send buffer per socket (SO_SNDBUF; Linux doubles it). Autotuning would let it grow to
+# net.ipv4.tcp_wmem's maximum (4 MiB) for every stalled peer; a bid feed never needs that much. 0: the kernel's way.
+WS_SEND_BUFFER_BYTES = 262_144
+# A sync asking for more events than this gets a fresh snapshot instead of a replay.
+SYNC_MAX_EVENTS = 500
+# About the size of one lot event in a replay (~0.3 KiB): a full replay is SYNC_MAX_EVENTS of them.
+SYNC_EVENT_BYTES = 320
+# A logged-out or expired session's open sockets are closed (4401) within this many seconds.
+WS_SESSION_REVALIDATE_SECONDS = 30.0
+
+# --- Background passes ------------------------------------------------------------------------------------------
+CLOSE_LOTS_INTERVAL_SECONDS = 1.0
+# Bidders and watchers of a lot get lot_closing_soon this many seconds before its end.
+LOT_CLOSING_SOON_SECONDS = 60
+# Watcher counts ("presence"): each process publishes its counts every INTERVAL; a process silent for longer than
+# STALE (crashed) stops counting. STALE must leave room for a late publish (check gavel.E005).
+PRESENCE_INTERVAL_SECONDS = 1.0
+PRESENCE_STALE_SECONDS = 5.0
+
+# --- Operations -------------------------------------------------------------------------------------------------
+# A loopback caller with no proxy in between may read /metrics (staff and METRICS_TOKEN holders always may).
+METRICS_ALLOW_LOOPBACK = True
+# On SIGTERM, how long a worker waits for bids in flight; keep docker-compose's stop_grace_period above it.
+DRAIN_TIMEOUT_SECONDS = 10.0
+# Django's own loggers (the app's follow LOG_LEVEL).
+DJANGO_LOG_LEVEL = "WARNING"

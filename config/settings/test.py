@@ -1,0 +1,10 @@
+"""pytest (pytest.ini), and the servers and workers tests start: they inherit DJANGO_SETTINGS_MODULE, and
+conftest.service_env gives one a module of its own that imports this one when a test changes a constant."""
+
+from config.settings.base import *  # noqa: F403
+
+SECRET_KEY = "test-only-secret-key"
+# Fixtures create many users; the production hasher costs ~0.3 s a password.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The servers tests start have no nginx in front: the browser tests load the pages' scripts from them.
+SERVE_STATIC_FILES = True
