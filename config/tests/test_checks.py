@@ -21,6 +21,8 @@ REDIS_LAYER = {
     }
 }
 
+pytestmark = pytest.mark.pure
+
 
 def _layer(*, socket_timeout=15.0, group_expiry=86400) -> dict:
     layer = copy.deepcopy(REDIS_LAYER)

@@ -15,6 +15,8 @@ from conftest import ROOT, service_env
 
 README = (ROOT / "README.md").read_text()
 
+pytestmark = pytest.mark.pure
+
 
 def _start(module: str, probe: str = "", *, env: dict[str, str] | None = None, **variables: str):
     """Load the settings and the apps in a fresh interpreter, as any process of ours does first, then run `probe`.
