@@ -3,7 +3,7 @@ bid, whether buy now is offered. All money in cents."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -54,3 +54,16 @@ def buy_now_price(lot: Lot, now: datetime) -> int | None:
     if lot.buy_now_price is None or lot.bid_count or not lot.accepts_bids_at(now):
         return None
     return lot.buy_now_price
+
+
+def soft_close_end(
+    *, ends_at: datetime, decided_at: datetime, window: int, extension: int, hard_end: datetime | None
+) -> datetime | None:
+    """Anti-sniping: a bid decided within `window` seconds of the end moves it to `extension` seconds after the
+    decision, never past the hard end. The new end, or None when the end stays."""
+    if ends_at - decided_at > timedelta(seconds=window):
+        return None
+    new_end = decided_at + timedelta(seconds=extension)
+    if hard_end is not None:
+        new_end = min(new_end, hard_end)
+    return new_end if new_end > ends_at else None

@@ -74,7 +74,7 @@ def send_closing_soon(*, now: datetime | None = None) -> list[int]:
 
 def decided_within() -> timedelta:
     """Every bid received before a lot's end is decided within BID_LOCK_WAIT_SECONDS of its receipt, or answered
-    `busy` (bidding.services.check_in_time); a lot closes once that has passed, plus a second for the clocks of
+    `busy` (bidding.services.checks.check_in_time); a lot closes once that has passed, plus a second for the clocks of
     other hosts. Pages show it ended at its end all the same."""
     return timedelta(seconds=settings.BID_LOCK_WAIT_SECONDS + 1)
 

@@ -31,7 +31,7 @@ CLOSE_NOT_AUTHENTICATED = 4401
 CLOSE_FLOODING = 4008
 CLOSE_TOO_MANY_SOCKETS = 4429
 
-# Reads run in the shared thread pool too (see bidding.services._in_thread).
+# Reads run in the shared thread pool too (see bidding.services.socket_queue.in_thread).
 _lot_snapshot = database_sync_to_async(lot_snapshot, thread_sensitive=False)
 _events_since = database_sync_to_async(events_since, thread_sensitive=False)
 _watched_lot_ids = database_sync_to_async(watchlist.watched_lot_ids, thread_sensitive=False)

@@ -8,8 +8,9 @@ end time (soft-close extensions, and staff extensions read from their `extended`
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
+from auctions import rules
 from auctions.exceptions import BidRefused
 from auctions.models import Lot, LotEvent
 from auctions.rules import min_next_bid
@@ -126,11 +127,15 @@ def verify_lot(lot: Lot) -> list[str]:
                     f"seq {first.seq}: received at {received.isoformat()}, after the end {ends.isoformat()}"
                 )
             # Buy now ends the lot at once: it never extends the end.
-            if first.kind != Bid.Kind.BUY_NOW and ends - at <= timedelta(seconds=lot.soft_close_window):
-                new_end = at + timedelta(seconds=lot.soft_close_extension)
-                if lot.hard_end_at is not None:
-                    new_end = min(new_end, lot.hard_end_at)
-                ends = max(ends, new_end)
+            if first.kind != Bid.Kind.BUY_NOW:
+                new_end = rules.soft_close_end(
+                    ends_at=ends,
+                    decided_at=at,
+                    window=lot.soft_close_window,
+                    extension=lot.soft_close_extension,
+                    hard_end=lot.hard_end_at,
+                )
+                ends = new_end or ends
         seq += len(steps)
         i += len(steps)
     apply_extensions()

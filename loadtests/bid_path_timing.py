@@ -26,7 +26,7 @@ def main(count: int) -> None:
     from django.contrib.auth import get_user_model
 
     from auctions.models import Lot
-    from bidding import services
+    from bidding.services import decision, precheck, socket_queue
 
     user = get_user_model().objects.get(username=fixture["bidders"][0])
     lot = Lot.objects.get(pk=fixture["lots"][0])
@@ -42,14 +42,14 @@ def main(count: int) -> None:
 
         return wrapper
 
-    services._precheck = timed("pre-check read (in thread)", services._precheck)
-    services._record_bid = timed("locked decision (in thread)", services._record_bid)
+    precheck.check_before_lock = timed("pre-check read (in thread)", precheck.check_before_lock)
+    decision.decide_one = timed("locked decision (in thread)", decision.decide_one)
 
     async def run() -> None:
         amount = (lot.high_bid_amount or 0) + 1_000_000
         for _ in range(count):
             started = time.perf_counter()
-            outcome = await services.aplace_bid(user=user, lot_id=lot.pk, amount=amount, bid_id=uuid.uuid4().hex)
+            outcome = await socket_queue.aplace_bid(user=user, lot_id=lot.pk, amount=amount, bid_id=uuid.uuid4().hex)
             timings.setdefault("whole bid (aplace_bid)", []).append(time.perf_counter() - started)
             amount = outcome.min_next_bid
 

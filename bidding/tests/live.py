@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import connection
 
 from auctions.exceptions import BidRefused
-from bidding import services
+from bidding.services import socket_queue
 from conftest import ORIGIN
 
 
@@ -79,7 +79,7 @@ def in_thread(call, **kwargs) -> tuple[threading.Thread, dict]:
 
 def queued_in_this_process(lot_id: int) -> bool:
     """A socket's bid has passed its pre-check and waits in this process's queue for the lot."""
-    return any(lot_id in queues for queues in list(services._lot_decisions._queues.values()))
+    return any(lot_id in queues for queues in list(socket_queue._lot_decisions._queues.values()))
 
 
 async def until(predicate, timeout: float = 10) -> None:

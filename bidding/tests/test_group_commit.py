@@ -17,9 +17,10 @@ from django.db import IntegrityError
 
 from auctions.exceptions import BidRefused
 from auctions.models import Lot, LotEvent
-from bidding import locks, services, statements
+from bidding import locks, statements
 from bidding.floors import committed_floor
 from bidding.models import Bid, MaximumRaise
+from bidding.services import decision, socket_queue
 from conftest import assert_lot_verifies
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -48,13 +49,13 @@ def lot_held_elsewhere(lot_id: int):
 def group_sizes(monkeypatch):
     """The size of every group the lot's queue decided."""
     sizes: list[int] = []
-    original = services._record_bids
+    original = decision.decide_group
 
     def recording(lot_id, queued):
         sizes.append(len(queued))
         return original(lot_id, queued)
 
-    monkeypatch.setattr(services, "_record_bids", recording)
+    monkeypatch.setattr(decision, "decide_group", recording)
     return sizes
 
 
@@ -71,7 +72,7 @@ async def _send_while_held(lot_id: int, *waves: list[tuple[object, int, str, int
 
     async def one(user, amount, bid_id, max_amount):
         try:
-            return await services.aplace_bid(
+            return await socket_queue.aplace_bid(
                 user=user, lot_id=lot_id, amount=amount, bid_id=bid_id, max_amount=max_amount
             )
         except BidRefused as refusal:
@@ -123,7 +124,7 @@ async def test_the_bid_received_first_is_decided_first_whenever_its_pre_check_en
 
     async def bid(user, bid_id, received_at):
         try:
-            return await services.aplace_bid(
+            return await socket_queue.aplace_bid(
                 user=user, lot_id=lot.pk, amount=1_000, bid_id=bid_id, received=received_at
             )
         except BidRefused as refusal:
@@ -175,7 +176,7 @@ async def test_a_reused_bid_id_for_another_amount_in_the_same_group_is_invalid(l
 
 async def test_a_leader_raising_their_maximum_inside_a_group_is_logged_for_replay(lot, bidder, make_user, group_sizes):
     rival = await sync_to_async(make_user)("bob")
-    first = await services.aplace_bid(user=bidder, lot_id=lot.pk, amount=1_000, bid_id="open", max_amount=2_000)
+    first = await socket_queue.aplace_bid(user=bidder, lot_id=lot.pk, amount=1_000, bid_id="open", max_amount=2_000)
     assert first.leading
     answers = await _send_while_held(
         lot.pk,
@@ -221,7 +222,7 @@ async def test_bids_still_queued_when_the_wait_runs_out_are_answered_busy(lot, m
 
     async def one(user, amount):
         try:
-            return await services.aplace_bid(user=user, lot_id=lot.pk, amount=amount, bid_id=f"w{user.pk}")
+            return await socket_queue.aplace_bid(user=user, lot_id=lot.pk, amount=amount, bid_id=f"w{user.pk}")
         except BidRefused as refusal:
             return refusal
 
@@ -238,7 +239,7 @@ async def test_bids_queued_when_redis_is_down_are_all_answered_unavailable_at_on
     started = time.monotonic()
     answers = await asyncio.gather(
         *(
-            services.aplace_bid(user=user, lot_id=lot.pk, amount=1_000 + 100 * i, bid_id=f"down{i}")
+            socket_queue.aplace_bid(user=user, lot_id=lot.pk, amount=1_000 + 100 * i, bid_id=f"down{i}")
             for i, user in enumerate(users)
         ),
         return_exceptions=True,

@@ -11,15 +11,16 @@ from django.db import connection
 
 from auctions.exceptions import BidRefused
 from auctions.models import Lot, LotEvent
-from bidding import locks, services
+from bidding import locks
 from bidding.models import Bid
+from bidding.services import decision, placing
 from conftest import assert_lot_verifies
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_same_price_from_many_threads_with_the_lock_gone_accepts_exactly_one(lot, make_user, monkeypatch):
-    monkeypatch.setattr(services, "lot_lock", lambda lot_id, **_: nullcontext())
+    monkeypatch.setattr(placing, "lot_lock", lambda lot_id, **_: nullcontext())
     users = [make_user() for _ in range(12)]
     barrier = threading.Barrier(len(users))
     outcomes: list[str] = []
@@ -27,7 +28,7 @@ def test_same_price_from_many_threads_with_the_lock_gone_accepts_exactly_one(lot
     def bid(user):
         barrier.wait()
         try:
-            services.place_bid(user=user, lot_id=lot.pk, amount=1_000, bid_id=f"same-price-{user.pk}")
+            placing.place_bid(user=user, lot_id=lot.pk, amount=1_000, bid_id=f"same-price-{user.pk}")
             outcomes.append("accepted")
         except BidRefused as refusal:
             outcomes.append(refusal.code)
@@ -51,7 +52,7 @@ def test_same_price_from_many_threads_with_the_lock_gone_accepts_exactly_one(lot
 def test_releasing_a_lock_that_expired_does_not_fail_the_committed_bid(lot, bidder, settings, monkeypatch):
 
     settings.BID_LOCK_TIMEOUT_SECONDS = 0.1
-    original = services._record_bid
+    original = decision.decide_one
 
     def slow_record(*args, **kwargs):
         outcome = original(*args, **kwargs)
@@ -59,8 +60,8 @@ def test_releasing_a_lock_that_expired_does_not_fail_the_committed_bid(lot, bidd
         assert not locks.redis_client().exists(locks.lock_key(lot.pk))
         return outcome
 
-    monkeypatch.setattr(services, "_record_bid", slow_record)
-    outcome = services.place_bid(user=bidder, lot_id=lot.pk, amount=1_000, bid_id="slow")
+    monkeypatch.setattr(decision, "decide_one", slow_record)
+    outcome = placing.place_bid(user=bidder, lot_id=lot.pk, amount=1_000, bid_id="slow")
     assert outcome.seq == 1
     assert Lot.objects.get(pk=lot.pk).high_bid_amount == 1_000
 
@@ -72,7 +73,7 @@ def test_a_lock_that_expires_while_its_holder_stalls_loses_no_update(lot, bidder
     settings.BID_LOCK_TIMEOUT_SECONDS = 1
     settings.BID_LOCK_WAIT_SECONDS = 5
     rival = make_user("bob")
-    original = services._record_bid
+    original = decision.decide_one
     first_in = threading.Event()
 
     def stalling_record(user, **fields):
@@ -81,12 +82,12 @@ def test_a_lock_that_expires_while_its_holder_stalls_loses_no_update(lot, bidder
             threading.Event().wait(3)  # a GC pause, a slow disk: the lock expires meanwhile
         return original(user, **fields)
 
-    monkeypatch.setattr(services, "_record_bid", stalling_record)
+    monkeypatch.setattr(decision, "decide_one", stalling_record)
     results: dict[str, object] = {}
 
     def bid(user, amount, name):
         try:
-            results[name] = services.place_bid(user=user, lot_id=lot.pk, amount=amount, bid_id=name)
+            results[name] = placing.place_bid(user=user, lot_id=lot.pk, amount=amount, bid_id=name)
         except BidRefused as refusal:
             results[name] = refusal
         finally:
