@@ -19,17 +19,13 @@ from auctions import selectors, watchlist
 from auctions.exceptions import BidRefused, Forbidden, InvalidBid, RateLimited, Unavailable
 from bidding import admission, broadcast, draining, fanout, metrics, payloads, presence, protocol
 from bidding.process import PROCESS_ID
+from bidding.protocol import CLOSE_FLOODING, CLOSE_LOT_NOT_FOUND, CLOSE_NOT_AUTHENTICATED
 from bidding.rate_limit import TokenBucket
 from bidding.selectors import events_since, lot_snapshot
 from bidding.services import abuy_now, aplace_bid
 
 log = structlog.get_logger(__name__)
 
-# Close codes (4000-4999 are the application's). Documented in docs/protocol.md.
-CLOSE_LOT_NOT_FOUND = 4404
-CLOSE_NOT_AUTHENTICATED = 4401
-CLOSE_FLOODING = 4008
-CLOSE_TOO_MANY_SOCKETS = 4429
 
 # Reads run in the shared thread pool too (see bidding.services.socket_queue.in_thread).
 _lot_snapshot = database_sync_to_async(lot_snapshot, thread_sensitive=False)
@@ -54,21 +50,6 @@ async def latest_seq(lot_id: int) -> int | None:
         _lot_seqs.clear()
     _lot_seqs[lot_id] = (now, seq)
     return seq
-
-
-def _session_is_valid(session_key: str, user_id: int) -> bool:
-    from importlib import import_module
-
-    from django.contrib.auth import get_user_model
-
-    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
-    data = store.load()  # {} once deleted (logout) or expired
-    if str(data.get("_auth_user_id")) != str(user_id):
-        return False
-    return get_user_model().objects.filter(pk=user_id, is_active=True).exists()
-
-
-_session_still_valid = database_sync_to_async(_session_is_valid, thread_sensitive=False)
 
 
 _seller_dashboard = database_sync_to_async(selectors.seller_dashboard, thread_sensitive=False)
@@ -99,26 +80,11 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
             except Exception:  # the connection may be gone already; nothing else to tell
                 log.info("ws_close_after_layer_loss_failed")
 
-    async def admit(self) -> bool:
-        """The per-user and per-address socket caps, across every process; False: close with 4429."""
-        client = self.scope.get("client") or ("?", 0)
-        if not await admission.sockets_per_ip.open(client[0], settings.WS_MAX_SOCKETS_PER_IP):
-            return False
-        self.ip = client[0]
-        if self.user_id is not None:
-            if not await admission.sockets_per_user.open(self.user_id, settings.WS_MAX_SOCKETS_PER_USER):
-                return False
-            self.capped_user = True
-        return True
-
     async def open(self, *, login_required: bool, **log_context: Any) -> bool:
-        """Accept, apply the socket caps and the login rule, join the user's notice group; False: closed."""
+        """Accept, apply the login rule, join the user's notice group; False: closed. (The socket caps and session
+        revalidation are middleware around every socket: bidding/socket_middleware.py.)"""
         self.start(**log_context)
         await self.accept()
-        if not await self.admit():
-            log.warning("ws_refused", reason="too_many_sockets")
-            await self.close(code=CLOSE_TOO_MANY_SOCKETS)
-            return False
         if login_required and self.user_id is None:
             log.info("ws_refused", reason="not_authenticated")
             await self.close(code=CLOSE_NOT_AUTHENTICATED)
@@ -128,7 +94,6 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
         return True
 
     def start(self, **log_context: Any) -> None:
-        fanout.hub()  # its presence heartbeat keeps this process's sockets counted under the shared caps
         metrics.WS_CONNECTIONS.labels(PROCESS_ID, self.kind).inc()
         draining.register(self)
         self.counted = True
@@ -140,38 +105,9 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
         self.backlog_full = self.scope.get(fanout.BACKLOG_FULL)  # under config.serve: is the peer too far behind?
         self.write_frame = self.scope.get(fanout.WRITE_FRAME)  # under config.serve: the fan-out's shortcut
         self.held: list[str] | None = None  # lot events the fan-out keeps back until the snapshot is sent
-        self.ip: str | None = None
-        self.capped_user = False
-        self.revalidation: asyncio.Task | None = None
-        session = self.scope.get("session")
-        if self.user_id is not None and session is not None and session.session_key:
-            self.revalidation = asyncio.get_running_loop().create_task(self._revalidate(session.session_key))
         structlog.contextvars.bind_contextvars(conn_id=uuid.uuid4().hex[:12], user_id=self.user_id, **log_context)
 
-    async def _revalidate(self, session_key: str) -> None:
-        """A socket outlives the page that opened it: when its session ends (logout, expiry, a password change
-        that flushes sessions, a deactivated account), close it within WS_SESSION_REVALIDATE_SECONDS."""
-        while True:
-            await asyncio.sleep(settings.WS_SESSION_REVALIDATE_SECONDS)
-            try:
-                valid = await _session_still_valid(session_key, self.user_id)
-            except Exception:
-                log.exception("ws_session_check_failed")  # a database blip is not a logout; check again later
-                continue
-            if not valid:
-                log.info("ws_session_ended")
-                await self.close(code=CLOSE_NOT_AUTHENTICATED)
-                return
-
     async def disconnect(self, code: int) -> None:
-        if getattr(self, "revalidation", None) is not None:
-            self.revalidation.cancel()
-        if getattr(self, "ip", None) is not None:
-            ip, self.ip = self.ip, None
-            await admission.sockets_per_ip.close(ip)
-        if getattr(self, "capped_user", False):
-            self.capped_user = False
-            await admission.sockets_per_user.close(self.user_id)
         if getattr(self, "counted", False):
             metrics.WS_CONNECTIONS.labels(PROCESS_ID, self.kind).dec()
             draining.unregister(self)

@@ -7,6 +7,12 @@ from typing import Any
 
 from auctions.exceptions import InvalidBid
 
+# Close codes (4000-4999 are the application's). Documented in docs/protocol.md.
+CLOSE_FLOODING = 4008
+CLOSE_NOT_AUTHENTICATED = 4401
+CLOSE_LOT_NOT_FOUND = 4404
+CLOSE_TOO_MANY_SOCKETS = 4429
+
 
 def _refuse_constant(name: str) -> Any:
     raise InvalidBid(f"{name} is not a number this protocol accepts.")

@@ -25,11 +25,15 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from bidding.routing import websocket_urlpatterns  # noqa: E402
+from bidding.socket_middleware import SessionRevalidation, SocketCaps  # noqa: E402
 
+# Outside in: the Origin, the session user, the socket caps, the session's continued validity, then the consumer.
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(SocketCaps(SessionRevalidation(URLRouter(websocket_urlpatterns))))
+        ),
     }
 )
 

@@ -12,8 +12,8 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.test import override_settings
 
-from bidding.consumers import CLOSE_FLOODING, CLOSE_TOO_MANY_SOCKETS
 from bidding.models import Bid
+from bidding.protocol import CLOSE_FLOODING, CLOSE_TOO_MANY_SOCKETS
 from conftest import ORIGIN, assert_lot_verifies, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)

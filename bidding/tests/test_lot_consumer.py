@@ -10,8 +10,8 @@ from asgiref.sync import sync_to_async
 from django.test import override_settings
 
 from auctions.models import Lot, LotEvent
-from bidding.consumers import CLOSE_FLOODING, CLOSE_LOT_NOT_FOUND
 from bidding.models import Bid
+from bidding.protocol import CLOSE_FLOODING, CLOSE_LOT_NOT_FOUND
 from bidding.services import place_bid
 from bidding.tests.live import receive_until
 

@@ -17,9 +17,9 @@ from django.utils import timezone
 from auctions.models import Lot
 from auctions.services import create_lot
 from bidding import presence
-from bidding.consumers import CLOSE_NOT_AUTHENTICATED
 from bidding.locks import redis_client
 from bidding.process import ALIVE_KEY
+from bidding.protocol import CLOSE_NOT_AUTHENTICATED
 from bidding.services import place_bid
 from conftest import ORIGIN
 

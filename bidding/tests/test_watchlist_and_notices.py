@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from auctions.models import Lot, Watch
 from bidding.closing import close_due_lots, send_closing_soon
-from bidding.consumers import CLOSE_NOT_AUTHENTICATED
+from bidding.protocol import CLOSE_NOT_AUTHENTICATED
 from bidding.services import place_bid
 from conftest import long_ended
 

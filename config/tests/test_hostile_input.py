@@ -16,8 +16,8 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from auctions.models import Lot, LotEvent
-from bidding.consumers import CLOSE_NOT_AUTHENTICATED
 from bidding.models import Bid
+from bidding.protocol import CLOSE_NOT_AUTHENTICATED
 from config.asgi import application
 from conftest import ORIGIN
 

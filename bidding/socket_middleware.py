@@ -1,0 +1,102 @@
+"""ASGI middleware around the socket router: what every socket gets before and after its consumer runs, the way
+Channels' own AllowedHostsOriginValidator and AuthMiddlewareStack wrap it. Both expect the session user in the
+scope (they sit inside AuthMiddlewareStack); plain HTTP passes straight through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from importlib import import_module
+
+import structlog
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from bidding import admission, fanout
+from bidding.protocol import CLOSE_NOT_AUTHENTICATED, CLOSE_TOO_MANY_SOCKETS
+
+log = structlog.get_logger(__name__)
+
+
+def _user_id(scope) -> int | None:
+    user = scope.get("user")
+    return user.pk if user is not None and user.is_authenticated else None
+
+
+async def _refuse(receive, send, code: int) -> None:
+    """Answer the handshake with an application close code (a refused handshake could carry none)."""
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": code})
+
+
+class SocketCaps:
+    """At most WS_MAX_SOCKETS_PER_IP sockets per address and WS_MAX_SOCKETS_PER_USER per user, counted across every
+    process (bidding/admission.py). A socket over either cap is closed with 4429 before its consumer starts; its
+    places are given back when the consumer ends, however it ends."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "websocket":
+            return await self.inner(scope, receive, send)
+        fanout.hub()  # its presence heartbeat keeps this process's sockets counted under the shared caps
+        caps = [(admission.sockets_per_ip, (scope.get("client") or ("?", 0))[0], settings.WS_MAX_SOCKETS_PER_IP)]
+        if (user_id := _user_id(scope)) is not None:
+            caps.append((admission.sockets_per_user, user_id, settings.WS_MAX_SOCKETS_PER_USER))
+        taken = []  # (a Redis outage leaves each cap to this process's own count: bidding/admission.py)
+        try:
+            for cap, key, limit in caps:
+                if not await cap.open(key, limit):
+                    log.warning("ws_refused", reason="too_many_sockets", cap=cap.name)
+                    return await _refuse(receive, send, CLOSE_TOO_MANY_SOCKETS)
+                taken.append((cap, key))
+            return await self.inner(scope, receive, send)
+        finally:
+            for cap, key in taken:
+                await cap.close(key)
+
+
+def _session_is_valid(session_key: str, user_id: int) -> bool:
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
+    data = store.load()  # {} once deleted (logout) or expired
+    if str(data.get("_auth_user_id")) != str(user_id):
+        return False
+    return get_user_model().objects.filter(pk=user_id, is_active=True).exists()
+
+
+_session_still_valid = database_sync_to_async(_session_is_valid, thread_sensitive=False)
+
+
+class SessionRevalidation:
+    """A socket outlives the page that opened it: when its session ends (logout, expiry, a password change that
+    flushes sessions, a deactivated account), it is closed with 4401 within WS_SESSION_REVALIDATE_SECONDS."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        session = scope.get("session")
+        user_id = _user_id(scope) if scope["type"] == "websocket" else None
+        if user_id is None or session is None or not session.session_key:
+            return await self.inner(scope, receive, send)
+        watch = asyncio.get_running_loop().create_task(self._watch(session.session_key, user_id, send))
+        try:
+            return await self.inner(scope, receive, send)
+        finally:
+            watch.cancel()
+
+    async def _watch(self, session_key: str, user_id: int, send) -> None:
+        while True:
+            await asyncio.sleep(settings.WS_SESSION_REVALIDATE_SECONDS)
+            try:
+                valid = await _session_still_valid(session_key, user_id)
+            except Exception:
+                log.exception("ws_session_check_failed")  # a database blip is not a logout; check again later
+                continue
+            if not valid:
+                log.info("ws_session_ended", user_id=user_id)
+                await send({"type": "websocket.close", "code": CLOSE_NOT_AUTHENTICATED})
+                return
