@@ -24,11 +24,20 @@ def _user_id(scope) -> int | None:
     return user.pk if user is not None and user.is_authenticated else None
 
 
-async def _refuse(receive, send, code: int) -> None:
+async def _refuse(send, code: int) -> None:
     """Answer the handshake with an application close code (a refused handshake could carry none)."""
-    await receive()  # websocket.connect
     await send({"type": "websocket.accept"})
     await send({"type": "websocket.close", "code": code})
+
+
+def _replaying(first: dict, receive):
+    """`receive` again, starting with the message already read."""
+    pending = [first]
+
+    async def replay() -> dict:
+        return pending.pop() if pending else await receive()
+
+    return replay
 
 
 class SocketCaps:
@@ -42,6 +51,10 @@ class SocketCaps:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "websocket":
             return await self.inner(scope, receive, send)
+        first = await receive()
+        receive = _replaying(first, receive)
+        if first["type"] != "websocket.connect":  # gone before its handshake: nothing to count
+            return await self.inner(scope, receive, send)
         fanout.hub()  # its presence heartbeat keeps this process's sockets counted under the shared caps
         caps = [(admission.sockets_per_ip, (scope.get("client") or ("?", 0))[0], settings.WS_MAX_SOCKETS_PER_IP)]
         if (user_id := _user_id(scope)) is not None:
@@ -51,7 +64,7 @@ class SocketCaps:
             for cap, key, limit in caps:
                 if not await cap.open(key, limit):
                     log.warning("ws_refused", reason="too_many_sockets", cap=cap.name)
-                    return await _refuse(receive, send, CLOSE_TOO_MANY_SOCKETS)
+                    return await _refuse(send, CLOSE_TOO_MANY_SOCKETS)
                 taken.append((cap, key))
             return await self.inner(scope, receive, send)
         finally:

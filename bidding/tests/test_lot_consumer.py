@@ -37,7 +37,8 @@ async def test_connect_sends_a_snapshot_with_server_time(open_socket, lot):
 
 
 async def test_the_snapshot_comes_first_even_when_a_bid_commits_while_it_is_read(open_socket, lot, bidder, monkeypatch):
-    from bidding import consumers, fanout
+    from bidding import fanout
+    from bidding.consumers import lot as consumers
 
     read_snapshot = consumers._lot_snapshot
 

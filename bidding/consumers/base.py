@@ -1,0 +1,143 @@
+"""What every socket shares: strict parsing of untrusted frames, the token buckets, personal notices."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import structlog
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.utils import timezone
+from redis.exceptions import RedisError
+
+from auctions import payloads as lot_payloads
+from auctions.exceptions import BidRefused, RateLimited
+from bidding import admission, broadcast, draining, fanout, metrics, payloads, protocol
+from bidding.process import PROCESS_ID
+from bidding.protocol import CLOSE_FLOODING, CLOSE_NOT_AUTHENTICATED
+from bidding.rate_limit import TokenBucket
+from bidding.selectors import events_since
+
+log = structlog.get_logger(__name__)
+
+# Reads run in the shared thread pool, as the bid path's do (bidding.services.socket_queue.in_thread).
+read_events_since = database_sync_to_async(events_since, thread_sensitive=False)
+
+
+class GavelSocket(AsyncJsonWebsocketConsumer):
+    """What every socket shares: untrusted frames parsed strictly, a token bucket, personal notices.
+
+    Subclasses name the client messages they accept in `client_types`; a frame's `type` is looked up there and
+    nowhere else, so a client can never reach a group handler such as `user.event`.
+    """
+
+    client_types: frozenset[str] = frozenset({"ping"})
+    kind = "me"  # the metrics label of this socket
+
+    async def __call__(self, scope, receive, send):
+        """Channels' receive loop dies when the channel layer loses Redis; instead of Daphne's bare 1011, tell the
+        client to reconnect (4503), after which it resyncs from the database on whichever worker takes it."""
+        try:
+            await super().__call__(scope, receive, send)
+        except (RedisError, OSError) as exc:
+            log.error("ws_channel_layer_lost", error=repr(exc))
+            metrics.LAYER_SEND_FAILURES.labels("receive").inc()
+            await self.disconnect(draining.GOING_AWAY)  # Channels will not call it: its loop is what died
+            try:
+                await send({"type": "websocket.close", "code": draining.GOING_AWAY})
+            except Exception:  # the connection may be gone already; nothing else to tell
+                log.info("ws_close_after_layer_loss_failed")
+
+    async def open(self, *, login_required: bool, **log_context: Any) -> bool:
+        """Accept, apply the login rule, join the user's notice group; False: closed. (The socket caps and session
+        revalidation are middleware around every socket: bidding/socket_middleware.py.)"""
+        self.start(**log_context)
+        await self.accept()
+        if login_required and self.user_id is None:
+            log.info("ws_refused", reason="not_authenticated")
+            await self.close(code=CLOSE_NOT_AUTHENTICATED)
+            return False
+        if self.user_id is not None:
+            await self.join_user_group()
+        return True
+
+    def start(self, **log_context: Any) -> None:
+        metrics.WS_CONNECTIONS.labels(PROCESS_ID, self.kind).inc()
+        draining.register(self)
+        self.counted = True
+        user = self.scope.get("user")
+        self.user_id = user.pk if user is not None and user.is_authenticated else None
+        self.groups_joined: list[str] = []
+        self.bucket = TokenBucket(rate=settings.WS_RATE_PER_SECOND, burst=settings.WS_RATE_BURST)
+        self.flood_strikes = 0
+        self.backlog_full = self.scope.get(fanout.BACKLOG_FULL)  # under config.serve: is the peer too far behind?
+        self.write_frame = self.scope.get(fanout.WRITE_FRAME)  # under config.serve: the fan-out's shortcut
+        self.held: list[str] | None = None  # lot events the fan-out keeps back until the snapshot is sent
+        structlog.contextvars.bind_contextvars(conn_id=uuid.uuid4().hex[:12], user_id=self.user_id, **log_context)
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "counted", False):
+            metrics.WS_CONNECTIONS.labels(PROCESS_ID, self.kind).dec()
+            draining.unregister(self)
+            self.counted = False
+        for group in getattr(self, "groups_joined", ()):
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except (RedisError, OSError) as exc:  # the group entry expires by itself (CHANNEL_GROUP_EXPIRY)
+                log.warning("ws_group_discard_failed", error=repr(exc))
+        self.groups_joined = []
+        log.info("ws_close", code=code)
+
+    async def send_json(self, content, close=False):
+        metrics.WS_MESSAGES_OUT.labels("direct").inc()
+        await super().send_json(content, close=close)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        # First thing: a bid's place in its lot's queue (bidding/group_commit.py), and the moment that decides
+        # whether it came before the lot's end.
+        self.received_ns, self.received_at = time.monotonic_ns(), timezone.now()
+        try:
+            message: dict[str, Any] | None = protocol.parse_frame(
+                text_data, bytes_data, max_bytes=settings.WS_MAX_MESSAGE_BYTES, allowed_types=self.client_types
+            )
+            refusal: BidRefused | None = None
+        except BidRefused as exc:
+            message, refusal = None, exc
+        metrics.WS_MESSAGES_IN.labels(self.kind, message["type"] if message else "invalid").inc()
+        # The connection's own bucket, then its user's, shared by all of that user's sockets here.
+        if not self.bucket.allow() or (self.user_id is not None and not await admission.user_may_send(self.user_id)):
+            await self._refuse_flood(message)
+            return
+        self.flood_strikes = 0
+        if message is None:
+            log.info("ws_invalid_frame", code=refusal.code, detail=refusal.message)
+            await self.send_json(lot_payloads.error(refusal))
+            return
+        await getattr(self, f"on_{message['type']}")(message)
+
+    async def on_ping(self, message: dict[str, Any]) -> None:
+        await self.send_json(payloads.pong(now=timezone.now()))
+
+    # Channel-layer handler for personal notices (outbid, won, lot_closing_soon, lot_closed): only sends.
+    async def user_event(self, event: dict[str, Any]) -> None:
+        await self.send_json(event["payload"])
+
+    async def join_user_group(self) -> None:
+        group = broadcast.user_group(self.user_id)
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.groups_joined.append(group)
+
+    async def _refuse_flood(self, message: dict[str, Any] | None) -> None:
+        self.flood_strikes += 1
+        if self.flood_strikes >= settings.WS_FLOOD_CLOSE_AFTER:
+            log.warning("ws_flood_closed", strikes=self.flood_strikes)
+            await self.close(code=CLOSE_FLOODING)
+            return
+        refusal = RateLimited()
+        if message is not None and message["type"] == "bid":
+            await self.send_json(payloads.bid_rejected(message.get("bid_id"), refusal))
+        else:
+            await self.send_json(lot_payloads.error(refusal))

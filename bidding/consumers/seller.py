@@ -1,0 +1,96 @@
+"""The seller dashboard socket: every event of the seller's lots, new listings, watcher counts."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import structlog
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.utils import timezone
+
+from auctions import payloads as lot_payloads
+from auctions import selectors
+from auctions.exceptions import BidRefused, Forbidden, InvalidBid
+from bidding import fanout, payloads, presence, protocol
+from bidding.consumers.base import GavelSocket, read_events_since
+
+log = structlog.get_logger(__name__)
+
+
+_seller_dashboard = database_sync_to_async(selectors.seller_dashboard, thread_sensitive=False)
+_is_sellers_lot = database_sync_to_async(selectors.is_sellers_lot, thread_sensitive=False)
+
+
+class SellerConsumer(GavelSocket):
+    """ws/seller/: the seller's own lots, live: every lot event (bids, extensions, closes, cancellations) as it
+    happens, plus watcher counts across all processes. Ownership is checked again on every client message."""
+
+    client_types = frozenset({"sync", "refresh", "ping"})
+    kind = "seller"
+
+    async def connect(self) -> None:
+        self.lot_ids: set[int] = set()
+        self.counts: dict[int, int] = {}
+        self.presence_task: asyncio.Task | None = None
+        if not await self.open(login_required=True, socket="seller"):
+            return
+        await self.on_refresh({})
+        self.presence_task = asyncio.get_running_loop().create_task(self._follow_presence())
+        log.info("ws_open", lots=len(self.lot_ids))
+
+    async def disconnect(self, code: int) -> None:
+        if self.presence_task is not None:
+            self.presence_task.cancel()
+        for lot_id in self.lot_ids:
+            await fanout.hub().leave(lot_id, self, watcher=False)
+        await super().disconnect(code)
+
+    async def on_refresh(self, message: dict[str, Any]) -> None:
+        """A fresh snapshot of every lot (also what a reconnecting dashboard gets first)."""
+        rows = await _seller_dashboard(self.user_id)
+        for row in rows:
+            await self._follow(row["id"])
+        self.counts = await presence.watcher_counts([row["id"] for row in rows])
+        for row in rows:
+            row["watchers"] = self.counts.get(row["id"], 0)
+        await self.send_json(payloads.seller_snapshot(rows, now=timezone.now()))
+
+    async def on_sync(self, message: dict[str, Any]) -> None:
+        try:
+            since = protocol.since_seq(message)
+            lot_id = message.get("lot")
+            if isinstance(lot_id, bool) or not isinstance(lot_id, int):
+                raise InvalidBid("lot must be the id of one of your lots.", field="lot")
+            if not await _is_sellers_lot(lot_id, self.user_id):
+                raise Forbidden("That is not one of your lots.", reason="not_owner")
+        except BidRefused as refusal:
+            await self.send_json(lot_payloads.error(refusal))
+            return
+        for payload in await read_events_since(lot_id, since, viewer_id=None):
+            await self.send_json(payload)
+
+    async def user_event(self, event: dict[str, Any]) -> None:
+        payload = event["payload"]
+        if payload["type"] == "seller_lot":
+            await self._follow(payload["lot"]["id"])
+        await self.send_json(payload)
+
+    async def _follow(self, lot_id: int) -> None:
+        if lot_id not in self.lot_ids:
+            self.lot_ids.add(lot_id)
+            await fanout.hub().join(lot_id, self, self.base_send, watcher=False)
+
+    async def _follow_presence(self) -> None:
+        while True:
+            await asyncio.sleep(settings.PRESENCE_INTERVAL_SECONDS)
+            try:
+                counts = await presence.watcher_counts(sorted(self.lot_ids))
+            except Exception:
+                log.exception("presence_read_failed")
+                continue
+            changed = {lot_id: n for lot_id, n in counts.items() if self.counts.get(lot_id) != n}
+            self.counts = counts
+            if changed:
+                await self.send_json(payloads.watchers(changed, now=timezone.now()))
