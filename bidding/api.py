@@ -36,6 +36,8 @@ _bid_reply = inline_serializer(
         "message": serializers.CharField(required=False),
     },
 )
+# Accepted (201), or refused with the status of its code (auctions.exceptions.HTTP_STATUS), always in the same shape.
+_BID_RESPONSES = {status: _bid_reply for status in (201, 400, 401, 403, 404, 409, 429, 503)}
 _bid_request = inline_serializer(
     "BidRequest",
     {
@@ -135,16 +137,7 @@ class LotBidsView(_BidWriteView):
 
     @extend_schema(
         request=_bid_request,
-        responses={
-            201: _bid_reply,
-            400: _bid_reply,
-            401: _bid_reply,
-            403: _bid_reply,
-            404: _bid_reply,
-            409: _bid_reply,
-            429: _bid_reply,
-            503: _bid_reply,
-        },
+        responses=_BID_RESPONSES,
     )
     def post(self, request: Request, lot_id: int) -> Response:
         received_at = timezone.now()  # first thing: on time means received before the end
@@ -169,16 +162,7 @@ class BuyNowView(_BidWriteView):
 
     @extend_schema(
         request=_buy_now_request,
-        responses={
-            201: _bid_reply,
-            400: _bid_reply,
-            401: _bid_reply,
-            403: _bid_reply,
-            404: _bid_reply,
-            409: _bid_reply,
-            429: _bid_reply,
-            503: _bid_reply,
-        },
+        responses=_BID_RESPONSES,
     )
     def post(self, request: Request, lot_id: int) -> Response:
         received_at = timezone.now()

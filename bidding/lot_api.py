@@ -26,6 +26,9 @@ from auctions.models import Lot
 from bidding.lot_actions import cancel_lot
 from bidding.selectors import lot_snapshot
 
+# A lot changed: its snapshot (200), or a refusal in the socket vocabulary.
+_CHANGE_RESPONSES = {200: snapshot_reply} | {status: refusal_reply for status in (400, 401, 403, 404, 409)}
+
 
 class LotListView(APIView):
     """GET: open and upcoming lots with their current state, soonest end first. POST: list a new lot."""
@@ -60,14 +63,7 @@ class LotDetailView(APIView):
 
     @extend_schema(
         request=lot_input,
-        responses={
-            200: snapshot_reply,
-            400: refusal_reply,
-            401: refusal_reply,
-            403: refusal_reply,
-            404: refusal_reply,
-            409: refusal_reply,
-        },
+        responses=_CHANGE_RESPONSES,
     )
     def patch(self, request: Request, lot_id: int) -> Response:
         try:
@@ -92,14 +88,7 @@ class LotCancelView(APIView):
 
     @extend_schema(
         request=inline_serializer("CancelLot", {"reason": serializers.CharField(max_length=500)}),
-        responses={
-            200: snapshot_reply,
-            400: refusal_reply,
-            401: refusal_reply,
-            403: refusal_reply,
-            404: refusal_reply,
-            409: refusal_reply,
-        },
+        responses=_CHANGE_RESPONSES,
     )
     def post(self, request: Request, lot_id: int) -> Response:
         data = request.data if isinstance(request.data, dict) else {}
