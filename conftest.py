@@ -334,6 +334,38 @@ def start_daphne(transactional_db, tmp_path):
 
 
 @pytest.fixture
+def start_closer(transactional_db, tmp_path):
+    """Start the closing worker (`manage.py close_lots`) as its own process on the test database, as production runs
+    it; `env` overrides its environment (service_env). Each is stopped at teardown; `closer.log_path` is its log."""
+    started: list[tuple[subprocess.Popen, object]] = []
+
+    def start(*, interval: float = 0.2, **env: str) -> subprocess.Popen:
+        log_path = tmp_path / f"closer-{len(started)}.log"
+        log = log_path.open("wb")
+        closer = subprocess.Popen(
+            [sys.executable, "manage.py", "close_lots", "--interval", str(interval)],
+            cwd=ROOT,
+            env=service_env(**env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        closer.log_path = log_path
+        started.append((closer, log))
+        return closer
+
+    yield start
+    for closer, log in started:
+        if closer.poll() is None:
+            closer.terminate()
+            try:
+                closer.wait(10)
+            except subprocess.TimeoutExpired:
+                closer.kill()
+                closer.wait()
+        log.close()
+
+
+@pytest.fixture
 def daphne_server(start_daphne):
     """One Daphne worker in a subprocess on the test database; its ws:// base URL."""
     return start_daphne().url

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from datetime import timedelta
@@ -18,7 +16,7 @@ from auctions.models import Lot, LotEvent
 from auctions.services import open_due_lots
 from bidding.closing import close_due_lots, decided_within
 from bidding.services import place_bid
-from conftest import ROOT, database_url, long_ended, service_env
+from conftest import database_url, long_ended
 
 
 def _ending_lot(make_lot, **fields):
@@ -114,40 +112,33 @@ def _terminate_idle_closer_backends() -> int:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_closing_worker_reconnects_after_its_database_connection_is_killed(make_lot, bidder, tmp_path):
+def test_the_closing_worker_reconnects_after_its_database_connection_is_killed(make_lot, bidder, start_closer):
     """As a PostgreSQL restart or failover does: the worker's connection is terminated under it, and a lot that ends
     then is still closed with its winner, without restarting the worker."""
     interval = 0.25
-    log_path = tmp_path / "closer.log"
-    with log_path.open("wb") as log_file:
-        closer = subprocess.Popen(
-            [sys.executable, "manage.py", "close_lots", "--interval", str(interval)],
-            cwd=ROOT,
-            # Production's connection reuse (CONN_MAX_AGE), so the worker keeps its connection between passes.
-            env=service_env(DATABASE_URL=f"{database_url()}?application_name={CLOSER_APP_NAME}", DB_CONN_MAX_AGE="60"),
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        lot = make_lot()
-        place_bid(user=bidder, lot_id=lot.pk, amount=1_500, bid_id="b")
-        deadline = time.monotonic() + 30  # a loaded machine starts Django slowly
-        while not (terminated := _terminate_idle_closer_backends()):  # once the worker is connected
-            assert closer.poll() is None and time.monotonic() < deadline, log_path.read_text()[-2000:]
-            time.sleep(0.05)
-        Lot.objects.filter(pk=lot.pk).update(**long_ended())
+    closer = start_closer(
+        interval=interval,
+        # Production's connection reuse (CONN_MAX_AGE), so the worker keeps its connection between passes.
+        DATABASE_URL=f"{database_url()}?application_name={CLOSER_APP_NAME}",
+        DB_CONN_MAX_AGE="60",
+    )
+    log_path = closer.log_path
+    lot = make_lot()
+    place_bid(user=bidder, lot_id=lot.pk, amount=1_500, bid_id="b")
+    deadline = time.monotonic() + 30  # a loaded machine starts Django slowly
+    while not (terminated := _terminate_idle_closer_backends()):  # once the worker is connected
+        assert closer.poll() is None and time.monotonic() < deadline, log_path.read_text()[-2000:]
+        time.sleep(0.05)
+    Lot.objects.filter(pk=lot.pk).update(**long_ended())
 
-        deadline = time.monotonic() + 2 * interval + 2  # two passes, and room for a slow machine
-        while Lot.objects.get(pk=lot.pk).status != "closed" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        lot.refresh_from_db()
-        assert (lot.status, lot.winner, lot.high_bid_amount) == ("closed", bidder, 1_500), (
-            f"{terminated} connection(s) terminated; worker log: " + log_path.read_text()[-2000:]
-        )
-        assert closer.poll() is None, "the worker itself kept running"
-    finally:
-        closer.terminate()
-        closer.wait(10)
+    deadline = time.monotonic() + 2 * interval + 2  # two passes, and room for a slow machine
+    while Lot.objects.get(pk=lot.pk).status != "closed" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lot.refresh_from_db()
+    assert (lot.status, lot.winner, lot.high_bid_amount) == ("closed", bidder, 1_500), (
+        f"{terminated} connection(s) terminated; worker log: " + log_path.read_text()[-2000:]
+    )
+    assert closer.poll() is None, "the worker itself kept running"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import threading
 import time
 from datetime import timedelta
@@ -21,7 +19,7 @@ from bidding import fanout, outbox
 from bidding.closing import close_due_lots
 from bidding.services import place_bid
 from bidding.tests.live import connect, receive_until
-from conftest import ROOT, long_ended, service_env
+from conftest import long_ended
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,44 +29,31 @@ def worker_died(lot_id: int, text: str) -> None:
 
 
 async def test_an_event_committed_but_never_published_still_reaches_watchers(
-    start_daphne, make_lot, bidder, monkeypatch, tmp_path
+    start_daphne, start_closer, make_lot, bidder, monkeypatch
 ):
     """The lot's last bid, committed by a process that never published it: the relay (the closing worker's pass,
     in its own process; in single-process mode, the web process's own pass) sends it within a few seconds."""
     single = not settings.REDIS_URL
     server = start_daphne(CLOSE_LOTS_IN_WEB_PROCESS="true" if single else "false", CLOSE_LOTS_INTERVAL_SECONDS="0.2")
-    closer = None
     if not single:
-        log = (tmp_path / "closer.log").open("wb")
-        closer = subprocess.Popen(
-            [sys.executable, "manage.py", "close_lots", "--interval", "0.2"],
-            cwd=ROOT,
-            env=service_env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        lot = await sync_to_async(make_lot)()
-        watcher = await connect(server.url, lot.pk)
-        with monkeypatch.context() as patch:
-            patch.setattr(fanout, "publish", worker_died)
-            await sync_to_async(place_bid)(user=bidder, lot_id=lot.pk, amount=1_500, bid_id="lost")
-        started = time.monotonic()
-        message = json.loads(await asyncio.wait_for(watcher.recv(), 5))
-        assert (message["type"], message["seq"], message["amount"]) == ("high_bid", 1, 1_500)
-        assert time.monotonic() - started < 4
-        await watcher.close()
-        # The relay marks what it sent when its transaction commits, a moment after the watcher heard it.
-        for _ in range(100):
-            if await LotEvent.objects.filter(lot=lot, seq=1, published_at__isnull=False).aexists():
-                break
-            await asyncio.sleep(0.02)
-        else:
-            raise AssertionError("the relayed event was never marked published")
-    finally:
-        if closer is not None:
-            closer.terminate()
-            closer.wait(10)
+        start_closer()
+    lot = await sync_to_async(make_lot)()
+    watcher = await connect(server.url, lot.pk)
+    with monkeypatch.context() as patch:
+        patch.setattr(fanout, "publish", worker_died)
+        await sync_to_async(place_bid)(user=bidder, lot_id=lot.pk, amount=1_500, bid_id="lost")
+    started = time.monotonic()
+    message = json.loads(await asyncio.wait_for(watcher.recv(), 5))
+    assert (message["type"], message["seq"], message["amount"]) == ("high_bid", 1, 1_500)
+    assert time.monotonic() - started < 4
+    await watcher.close()
+    # The relay marks what it sent when its transaction commits, a moment after the watcher heard it.
+    for _ in range(100):
+        if await LotEvent.objects.filter(lot=lot, seq=1, published_at__isnull=False).aexists():
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the relayed event was never marked published")
 
 
 def test_a_published_event_is_marked_so_it_is_not_sent_twice(make_lot, bidder):

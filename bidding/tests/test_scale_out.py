@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import time
 import uuid
 from datetime import timedelta
@@ -23,7 +21,7 @@ from django.utils import timezone
 
 from auctions.models import Lot, LotEvent
 from bidding.models import Bid
-from conftest import ORIGIN, ROOT, assert_lot_verifies, service_env, session_cookie
+from conftest import ORIGIN, assert_lot_verifies, session_cookie
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis_only]
 
@@ -138,17 +136,10 @@ async def _dashboard_count(server, cookie: str, lot_id: int, expected: int) -> i
 
 
 async def test_two_workers_and_a_closer_run_one_auction_and_survive_losing_a_worker(
-    start_daphne, make_lot, seller, make_user, tmp_path
+    start_daphne, start_closer, make_lot, seller, make_user
 ):
     a, b = start_daphne("worker-a"), start_daphne("worker-b")
-    closer_log = (tmp_path / "closer.log").open("wb")
-    closer = subprocess.Popen(
-        [sys.executable, "manage.py", "close_lots", "--interval", "0.2"],
-        cwd=ROOT,
-        env=service_env(),
-        stdout=closer_log,
-        stderr=subprocess.STDOUT,
-    )
+    start_closer()
     try:
         lot = await sync_to_async(make_lot)(seller=seller, ends_in=timedelta(minutes=5), soft_close_window=0)
         alice, bob = await sync_to_async(make_user)("alice"), await sync_to_async(make_user)("bob")
@@ -220,9 +211,6 @@ async def test_two_workers_and_a_closer_run_one_auction_and_survive_losing_a_wor
             assert sorted(client.events) == list(range(1, final.seq + 1)), f"{client.name} has a gap"
             assert [e["type"] for e in client.events.values()].count("closed") == 1
     finally:
-        closer.terminate()
-        closer.wait(10)
-        closer_log.close()
         for client in locals().get("clients", []):
             if client.socket is not None:
                 client.reader.cancel()
