@@ -56,6 +56,18 @@ def redis_client() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
 
 
+def channel_name(name: str) -> str:
+    """A pub/sub channel of this deployment. PUBLISH reaches every subscriber on the server whatever database it
+    selected, so the name carries the database number from REDIS_URL and REDIS_CHANNEL_PREFIX: two deployments on
+    one Redis server never hear each other."""
+    return f"gavel:{settings.REDIS_CHANNEL_PREFIX}:{_database_number(settings.REDIS_URL)}:{name}"
+
+
+@cache
+def _database_number(url: str) -> int:
+    return int(redis.connection.parse_url(url).get("db", 0)) if url else 0
+
+
 _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aredis.Redis] = weakref.WeakKeyDictionary()
 
 

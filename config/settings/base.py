@@ -122,6 +122,9 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Redis pub/sub channels ignore the database number that keeps deployments' keys apart, so every channel name
+# carries it; deployments that share one database number also need a prefix of their own.
+REDIS_CHANNEL_PREFIX = env.str("REDIS_CHANNEL_PREFIX", default="")
 # Single-process mode has no cross-process broadcast, so the web process closes lots itself (see bidding.fanout).
 CLOSE_LOTS_IN_WEB_PROCESS = env.bool("CLOSE_LOTS_IN_WEB_PROCESS", default=not REDIS_URL)
 

@@ -21,6 +21,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VARIABLES = (
     "DATABASE_URL",
     "REDIS_URL",
+    "REDIS_CHANNEL_PREFIX",
     "SECRET_KEY",
     "DEBUG",
     "ALLOWED_HOSTS",
