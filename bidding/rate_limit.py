@@ -17,13 +17,21 @@ class TokenBucket:
         self.updated = clock()
 
     def allow(self) -> bool:
+        return self.take(1)
+
+    def take(self, cost: float) -> bool:
+        """Spend `cost` tokens if the bucket holds them; a cost above the burst is never allowed."""
         now = self.clock()
         self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
+        if self.tokens >= cost:
+            self.tokens -= cost
             return True
         return False
+
+    def seconds_until(self, cost: float) -> float:
+        """How long until `take(cost)` would succeed, if nothing else is spent."""
+        return max(0.0, (min(cost, self.capacity) - self.tokens) / self.rate)
 
 
 class SharedBuckets:

@@ -32,12 +32,25 @@ def lot_snapshot(lot_id: int, *, viewer_id: int | None) -> Payload | None:
     )
 
 
+def _replays_events(since_seq: int, current: int) -> bool:
+    return since_seq <= current and current - since_seq <= settings.SYNC_MAX_EVENTS
+
+
+def replay_cost(since_seq: int, current: int | None) -> int:
+    """How many messages `events_since` will send, counting a snapshot fallback as SYNC_SNAPSHOT_COST."""
+    if current is None:
+        return 1
+    if not _replays_events(since_seq, current):
+        return settings.SYNC_SNAPSHOT_COST
+    return current - since_seq + 1
+
+
 def events_since(lot_id: int, since_seq: int, *, viewer_id: int | None) -> list[Payload]:
     """Every event after `since_seq` then `synced`; or a fresh snapshot when replay is too long or impossible."""
     current = Lot.objects.filter(pk=lot_id).values_list("seq", flat=True).first()
     if current is None:
         return []
-    if since_seq > current or current - since_seq > settings.SYNC_MAX_EVENTS:
+    if not _replays_events(since_seq, current):
         snap = lot_snapshot(lot_id, viewer_id=viewer_id)
         return [snap] if snap else []
     replay = list(

@@ -15,16 +15,18 @@ from redis.exceptions import RedisError
 
 from auctions import payloads as lot_payloads
 from auctions.exceptions import BidRefused, RateLimited
+from auctions.selectors import lot_seq
 from bidding import admission, broadcast, draining, fanout, metrics, payloads, protocol
 from bidding.process import PROCESS_ID
 from bidding.protocol import CLOSE_FLOODING, CLOSE_NOT_AUTHENTICATED
 from bidding.rate_limit import TokenBucket
-from bidding.selectors import events_since
+from bidding.selectors import events_since, replay_cost
 
 log = structlog.get_logger(__name__)
 
 # Reads run in the shared thread pool, as the bid path's do (bidding.services.socket_queue.in_thread).
-read_events_since = database_sync_to_async(events_since, thread_sensitive=False)
+_read_events_since = database_sync_to_async(events_since, thread_sensitive=False)
+read_lot_seq = database_sync_to_async(lot_seq, thread_sensitive=False)
 
 
 class GavelSocket(AsyncJsonWebsocketConsumer):
@@ -73,6 +75,11 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
         self.groups_joined: list[str] = []
         self.bucket = TokenBucket(rate=settings.WS_RATE_PER_SECOND, burst=settings.WS_RATE_BURST)
         self.flood_strikes = 0
+        # A 30-byte `sync` can ask for hundreds of stored events: replays are paid for per message sent.
+        self.replay_budget = TokenBucket(
+            rate=settings.SYNC_REPLAY_EVENTS_PER_SECOND,
+            burst=max(settings.SYNC_MAX_EVENTS + 1, settings.SYNC_SNAPSHOT_COST),
+        )
         self.backlog_full = self.scope.get(fanout.BACKLOG_FULL)  # under config.serve: is the peer too far behind?
         self.write_frame = self.scope.get(fanout.WRITE_FRAME)  # under config.serve: the fan-out's shortcut
         self.held: list[str] | None = None  # lot events the fan-out keeps back until the snapshot is sent
@@ -120,6 +127,18 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
 
     async def on_ping(self, message: dict[str, Any]) -> None:
         await self.send_json(payloads.pong(now=timezone.now()))
+
+    async def replay_lot_events(self, lot_id: int, since_seq: int, *, viewer_id: int | None) -> None:
+        """Answer a `sync`: the lot's events after `since_seq`, if this socket's replay budget covers them."""
+        cost = replay_cost(since_seq, await read_lot_seq(lot_id))
+        if not self.replay_budget.take(cost):
+            wait_ms = max(1, round(self.replay_budget.seconds_until(cost) * 1000))
+            log.info("ws_replay_throttled", lot_id=lot_id, since_seq=since_seq, cost=cost, retry_after_ms=wait_ms)
+            refusal = RateLimited("Too many replays; sync again later.", retry_after_ms=wait_ms)
+            await self.send_json(lot_payloads.error(refusal))
+            return
+        for payload in await _read_events_since(lot_id, since_seq, viewer_id=viewer_id):
+            await self.send_json(payload)
 
     # Channel-layer handler for personal notices (outbid, won, lot_closing_soon, lot_closed): only sends.
     async def user_event(self, event: dict[str, Any]) -> None:

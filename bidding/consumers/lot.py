@@ -10,10 +10,9 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from auctions import payloads as lot_payloads
-from auctions import selectors
 from auctions.exceptions import BidRefused, Unavailable
 from bidding import draining, fanout, metrics, payloads, presence, protocol
-from bidding.consumers.base import GavelSocket, read_events_since
+from bidding.consumers.base import GavelSocket, read_lot_seq
 from bidding.protocol import CLOSE_LOT_NOT_FOUND
 from bidding.selectors import lot_snapshot
 from bidding.services import abuy_now, aplace_bid
@@ -23,7 +22,6 @@ log = structlog.get_logger(__name__)
 
 # Reads run in the shared thread pool too (see bidding.services.socket_queue.in_thread).
 _lot_snapshot = database_sync_to_async(lot_snapshot, thread_sensitive=False)
-_lot_seq = database_sync_to_async(selectors.lot_seq, thread_sensitive=False)
 
 # A lot's latest seq, read at most once a second per process however many of its sockets ping.
 LOT_SEQ_FRESH_SECONDS = 1.0
@@ -35,7 +33,7 @@ async def latest_seq(lot_id: int) -> int | None:
     cached = _lot_seqs.get(lot_id)
     if cached is not None and now - cached[0] < LOT_SEQ_FRESH_SECONDS:
         return cached[1]
-    seq = await _lot_seq(lot_id)
+    seq = await read_lot_seq(lot_id)
     if len(_lot_seqs) > 10_000:
         _lot_seqs.clear()
     _lot_seqs[lot_id] = (now, seq)
@@ -144,5 +142,4 @@ class LotConsumer(GavelSocket):
         except BidRefused as refusal:
             await self.send_json(lot_payloads.error(refusal))
             return
-        for payload in await read_events_since(self.lot_id, since, viewer_id=self.user_id):
-            await self.send_json(payload)
+        await self.replay_lot_events(self.lot_id, since, viewer_id=self.user_id)

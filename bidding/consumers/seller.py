@@ -14,7 +14,7 @@ from auctions import payloads as lot_payloads
 from auctions import selectors
 from auctions.exceptions import BidRefused, Forbidden, InvalidBid
 from bidding import fanout, payloads, presence, protocol
-from bidding.consumers.base import GavelSocket, read_events_since
+from bidding.consumers.base import GavelSocket
 
 log = structlog.get_logger(__name__)
 
@@ -68,8 +68,7 @@ class SellerConsumer(GavelSocket):
         except BidRefused as refusal:
             await self.send_json(lot_payloads.error(refusal))
             return
-        for payload in await read_events_since(lot_id, since, viewer_id=None):
-            await self.send_json(payload)
+        await self.replay_lot_events(lot_id, since, viewer_id=None)
 
     async def user_event(self, event: dict[str, Any]) -> None:
         payload = event["payload"]

@@ -68,6 +68,11 @@ WS_STALL_SECONDS = 30.0
 WS_SEND_BUFFER_BYTES = 262_144
 # A sync asking for more events than this gets a fresh snapshot instead of a replay.
 SYNC_MAX_EVENTS = 500
+# A replay costs its socket one token per message it sends (a snapshot fallback costs SYNC_SNAPSHOT_COST: three
+# queries); the bucket holds one full replay, so a reconnect is served at once, and refills at this rate. A sync the
+# bucket cannot pay for is refused `rate_limited` with `retry_after_ms`.
+SYNC_REPLAY_EVENTS_PER_SECOND = 20.0
+SYNC_SNAPSHOT_COST = 25
 # About the size of one lot event in a replay (~0.3 KiB): a full replay is SYNC_MAX_EVENTS of them.
 SYNC_EVENT_BYTES = 320
 # A logged-out or expired session's open sockets are closed (4401) within this many seconds.

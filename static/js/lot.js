@@ -156,7 +156,11 @@
       if (typeof m.seq === "number" && seq >= 0 && m.seq > seq) requestSync();
       if (pingSent !== null) { clock.observe(m.server_time, performance.now() - pingSent); pingSent = null; tick(); }
     },
-    error(m) { if (m.code === "rate_limited") feedback(m.message, true); },
+    error(m) {
+      // A sync refused for its replay budget is served once the budget has refilled: ask again then, quietly.
+      if (m.code === "rate_limited" && m.retry_after_ms) { setTimeout(requestSync, m.retry_after_ms); return; }
+      if (m.code === "rate_limited") feedback(m.message, true);
+    },
   };
   function ping() {
     if (ws !== null && pingSent === null && ws.send({ type: "ping" })) pingSent = performance.now();
