@@ -197,3 +197,8 @@ def error(refusal: BidRefused) -> Payload:
 def encode(payload: Payload) -> str:
     """Once per event, whatever the number of watchers."""
     return json.dumps(payload)
+
+
+def encode_stored(payload: Payload) -> str:
+    """A stored event as the live path encoded it: `type` first (jsonb reorders keys; the fan-out reads it)."""
+    return json.dumps({"type": payload["type"], **payload})

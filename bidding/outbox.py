@@ -13,7 +13,6 @@ everything published in the last MARK_DELAY_SECONDS (never under the lot's lock,
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +22,7 @@ import structlog
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
+from auctions import payloads
 from auctions.models import LotEvent, Notice
 from bidding import fanout
 
@@ -93,11 +93,6 @@ def mark_published(ranges: list[tuple[int, int, int]]) -> None:
         )
 
 
-def encode_stored(payload: dict) -> str:
-    """A stored payload as the live path encoded it: `type` first (jsonb reorders keys; the fan-out reads it)."""
-    return json.dumps({"type": payload["type"], **payload})
-
-
 def relay_pass(*, older_than: float = RELAY_AFTER_SECONDS) -> int:
     """Republish every event committed more than `older_than` seconds ago and never marked published, in
     sequence order per lot; return how many. Safe in several processes at once: a lot's unpublished events are
@@ -113,7 +108,7 @@ def relay_pass(*, older_than: float = RELAY_AFTER_SECONDS) -> int:
             published = []
             for pk, seq, payload in rows:
                 try:
-                    fanout.publish(lot_id, encode_stored(payload))
+                    fanout.publish(lot_id, payloads.encode_stored(payload))
                 except Exception as exc:  # Redis away: keep what went out, try the rest on the next pass
                     log.warning("outbox_relay_publish_failed", lot_id=lot_id, seq=seq, error=repr(exc))
                     break

@@ -37,7 +37,7 @@ def _replays_events(since_seq: int, current: int) -> bool:
 
 
 def replay_cost(since_seq: int, current: int | None) -> int:
-    """How many messages `events_since` will send, counting a snapshot fallback as SYNC_SNAPSHOT_COST."""
+    """How many messages a `sync` from `since_seq` sends, counting a snapshot fallback as SYNC_SNAPSHOT_COST."""
     if current is None:
         return 1
     if not _replays_events(since_seq, current):
@@ -45,20 +45,15 @@ def replay_cost(since_seq: int, current: int | None) -> int:
     return current - since_seq + 1
 
 
-def events_since(lot_id: int, since_seq: int, *, viewer_id: int | None) -> list[Payload]:
-    """Every event after `since_seq` then `synced`; or a fresh snapshot when replay is too long or impossible."""
-    current = Lot.objects.filter(pk=lot_id).values_list("seq", flat=True).first()
-    if current is None:
-        return []
-    if not _replays_events(since_seq, current):
-        snap = lot_snapshot(lot_id, viewer_id=viewer_id)
-        return [snap] if snap else []
-    replay = list(
-        LotEvent.objects.filter(lot_id=lot_id, seq__gt=since_seq, seq__lte=current)
-        .order_by("seq")
-        .values_list("payload", flat=True)
-    )
-    return [*replay, payloads.synced(seq=current, now=timezone.now())]
+def replays_events(since_seq: int, current: int | None) -> bool:
+    """Whether `sync` from `since_seq` is answered by a replay (else a snapshot, or nothing for a lot gone)."""
+    return current is not None and _replays_events(since_seq, current)
+
+
+def stored_event_texts(lot_id: int, *, after: int, through: int) -> list[tuple[int, str]]:
+    """The lot's stored events after seq `after` up to `through`, as `(seq, encoded text)`, in order."""
+    rows = LotEvent.objects.filter(lot_id=lot_id, seq__gt=after, seq__lte=through).order_by("seq")
+    return [(seq, payloads.encode_stored(payload)) for seq, payload in rows.values_list("seq", "payload")]
 
 
 def interested_user_ids(lot_id: int) -> set[int]:

@@ -20,13 +20,16 @@ from bidding import admission, broadcast, draining, fanout, metrics, payloads, p
 from bidding.process import PROCESS_ID
 from bidding.protocol import CLOSE_FLOODING, CLOSE_NOT_AUTHENTICATED
 from bidding.rate_limit import TokenBucket
-from bidding.selectors import events_since, replay_cost
+from bidding.replay_window import ReplayWindow
+from bidding.selectors import lot_snapshot, replay_cost, replays_events, stored_event_texts
 
 log = structlog.get_logger(__name__)
 
 # Reads run in the shared thread pool, as the bid path's do (bidding.services.socket_queue.in_thread).
-_read_events_since = database_sync_to_async(events_since, thread_sensitive=False)
+read_lot_snapshot = database_sync_to_async(lot_snapshot, thread_sensitive=False)
 read_lot_seq = database_sync_to_async(lot_seq, thread_sensitive=False)
+_read_event_texts = database_sync_to_async(stored_event_texts, thread_sensitive=False)
+_replay_window = ReplayWindow(lots=settings.REPLAY_WINDOW_LOTS)
 
 
 class GavelSocket(AsyncJsonWebsocketConsumer):
@@ -130,15 +133,28 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
 
     async def replay_lot_events(self, lot_id: int, since_seq: int, *, viewer_id: int | None) -> None:
         """Answer a `sync`: the lot's events after `since_seq`, if this socket's replay budget covers them."""
-        cost = replay_cost(since_seq, await read_lot_seq(lot_id))
+        current = await read_lot_seq(lot_id)
+        cost = replay_cost(since_seq, current)
         if not self.replay_budget.take(cost):
             wait_ms = max(1, round(self.replay_budget.seconds_until(cost) * 1000))
             log.info("ws_replay_throttled", lot_id=lot_id, since_seq=since_seq, cost=cost, retry_after_ms=wait_ms)
             refusal = RateLimited("Too many replays; sync again later.", retry_after_ms=wait_ms)
             await self.send_json(lot_payloads.error(refusal))
             return
-        for payload in await _read_events_since(lot_id, since_seq, viewer_id=viewer_id):
-            await self.send_json(payload)
+        if current is None:  # the lot is gone
+            return
+        if not replays_events(since_seq, current):  # too far back, or ahead of the lot: the state now instead
+            if (snapshot := await read_lot_snapshot(lot_id, viewer_id=viewer_id)) is not None:
+                await self.send_json(snapshot)
+            return
+        texts = _replay_window.texts(lot_id, after=since_seq, through=current)
+        if texts is None:
+            events = await _read_event_texts(lot_id, after=since_seq, through=current)
+            _replay_window.keep(lot_id, events)
+            texts = [text for _, text in events]
+        for text in texts:
+            await self.send(text_data=text)
+        await self.send_json(lot_payloads.synced(seq=current, now=timezone.now()))
 
     # Channel-layer handler for personal notices (outbid, won, lot_closing_soon, lot_closed): only sends.
     async def user_event(self, event: dict[str, Any]) -> None:

@@ -6,22 +6,17 @@ import time
 from typing import Any
 
 import structlog
-from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from auctions import payloads as lot_payloads
 from auctions.exceptions import BidRefused, Unavailable
 from bidding import draining, fanout, metrics, payloads, presence, protocol
-from bidding.consumers.base import GavelSocket, read_lot_seq
+from bidding.consumers.base import GavelSocket, read_lot_seq, read_lot_snapshot
 from bidding.protocol import CLOSE_LOT_NOT_FOUND
-from bidding.selectors import lot_snapshot
 from bidding.services import abuy_now, aplace_bid
 
 log = structlog.get_logger(__name__)
 
-
-# Reads run in the shared thread pool too (see bidding.services.socket_queue.in_thread).
-_lot_snapshot = database_sync_to_async(lot_snapshot, thread_sensitive=False)
 
 # A lot's latest seq, read at most once a second per process however many of its sockets ping.
 LOT_SEQ_FRESH_SECONDS = 1.0
@@ -55,7 +50,7 @@ class LotConsumer(GavelSocket):
         # includes has a seq the client ignores).
         self.held = []
         await fanout.hub().join(self.lot_id, self, self.base_send)
-        snapshot = await _lot_snapshot(self.lot_id, viewer_id=self.user_id)
+        snapshot = await read_lot_snapshot(self.lot_id, viewer_id=self.user_id)
         if snapshot is None:
             log.info("ws_refused", reason="lot_not_found")
             await self.close(code=CLOSE_LOT_NOT_FOUND)

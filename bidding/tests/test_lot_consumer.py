@@ -40,7 +40,7 @@ async def test_the_snapshot_comes_first_even_when_a_bid_commits_while_it_is_read
     from bidding import fanout
     from bidding.consumers import lot as consumers
 
-    read_snapshot = consumers._lot_snapshot
+    read_snapshot = consumers.read_lot_snapshot
 
     async def snapshot_while_a_bid_commits(lot_id, viewer_id):
         snap = await read_snapshot(lot_id, viewer_id=viewer_id)
@@ -49,7 +49,7 @@ async def test_the_snapshot_comes_first_even_when_a_bid_commits_while_it_is_read
         await fanout.hub().deliver(lot_id, json.dumps(event.payload))  # as the commit's broadcast would, now
         return snap
 
-    monkeypatch.setattr(consumers, "_lot_snapshot", snapshot_while_a_bid_commits)
+    monkeypatch.setattr(consumers, "read_lot_snapshot", snapshot_while_a_bid_commits)
     socket = await open_socket(lot.pk)
     assert (socket.snapshot["type"], socket.snapshot["seq"]) == ("snapshot", 0), "the snapshot is the first message"
     held = await socket.receive_json_from(timeout=3)

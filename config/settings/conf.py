@@ -73,6 +73,9 @@ SYNC_MAX_EVENTS = 500
 # bucket cannot pay for is refused `rate_limited` with `retry_after_ms`.
 SYNC_REPLAY_EVENTS_PER_SECOND = 20.0
 SYNC_SNAPSHOT_COST = 25
+# Replays are answered from the encoded events of this many recently replayed lots per process (at most
+# SYNC_MAX_EVENTS × SYNC_EVENT_BYTES each, ~160 KiB) before the database is asked (bidding/replay_window.py).
+REPLAY_WINDOW_LOTS = 100
 # About the size of one lot event in a replay (~0.3 KiB): a full replay is SYNC_MAX_EVENTS of them.
 SYNC_EVENT_BYTES = 320
 # A logged-out or expired session's open sockets are closed (4401) within this many seconds.
