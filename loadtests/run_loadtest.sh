@@ -41,9 +41,20 @@ for port in "${ports[@]}"; do
   for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
 done
 
-export GAVEL_FIXTURE="$RESULTS/fixture.json" GAVEL_WS_PORTS=$(IFS=,; echo "${ports[*]}")
 ulimit -n "$(ulimit -Hn)"
-$PY -m locust -f loadtests/locustfile.py --headless -u "$USERS" -r "$SPAWN_RATE" -t "$RUN_TIME" \
-  -H "http://127.0.0.1:${ports[0]}" --csv "$RESULTS/locust" --csv-full-history --html "$RESULTS/report.html" \
-  --only-summary --exit-code-on-error 0  # refusals such as too_low are auction outcomes, not a failed run
+# Options are Locust's own arguments (loadtests/locust_options.py); LOCUST_WORKERS=N runs a master and N worker
+# processes (Locust's distributed mode), so load generation is not capped by one Python process.
+LOCUST_ARGS=(-f loadtests/locustfile.py -H "http://127.0.0.1:${ports[0]}"
+  --gavel-fixture "$RESULTS/fixture.json" --gavel-ws-ports "$(IFS=,; echo "${ports[*]}")" --gavel-same-clock)
+LOCUST_WORKERS=${LOCUST_WORKERS:-0}
+if [ "$LOCUST_WORKERS" -gt 0 ]; then
+  for i in $(seq 1 "$LOCUST_WORKERS"); do
+    $PY -m locust "${LOCUST_ARGS[@]}" --worker > "$RESULTS/locust-worker-$i.log" 2>&1 &
+    pids+=($!)
+  done
+  LOCUST_ARGS+=(--master --expect-workers "$LOCUST_WORKERS")
+fi
+$PY -m locust "${LOCUST_ARGS[@]}" --headless -u "$USERS" -r "$SPAWN_RATE" -t "$RUN_TIME" \
+  --csv "$RESULTS/locust" --csv-full-history --html "$RESULTS/report.html" --only-summary \
+  ${LOCUST_EXTRA_ARGS:-}
 echo "results: $RESULTS/locust_stats.csv, $RESULTS/locust_failures.csv, $RESULTS/report.html"
