@@ -69,18 +69,20 @@ def _init(environment, **_kwargs) -> None:
     BidderUser.weight, WatcherUser.weight, SellerUser.weight = options.weights(parsed.gavel_user_weights)
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
+        # A worker may connect before its handlers exist, so it asks for the fixture once it can take it; the
+        # master also sends it to every worker as a test starts (before its spawn orders).
         runner.register_message("gavel_fixture", lambda msg, **_: Run.use(msg.data))
+        runner.send_message("gavel_fixture_please")
         return
     Run.use(options.load_fixture(parsed.gavel_fixture))
     if isinstance(runner, MasterRunner):
-        # Sent to every worker as a test starts (before its spawn orders) and to any worker that joins later.
+        runner.register_message(
+            "gavel_fixture_please", lambda msg, **_: runner.send_message("gavel_fixture", Run.fixture, msg.node_id)
+        )
+
         @environment.events.test_start.add_listener
         def _send_fixture_to_all(**_kwargs) -> None:
             runner.send_message("gavel_fixture", Run.fixture)
-
-        @environment.events.worker_connect.add_listener
-        def _send_fixture(client_id, **_kwargs) -> None:
-            runner.send_message("gavel_fixture", Run.fixture, client_id=client_id)
 
 
 @events.quitting.add_listener

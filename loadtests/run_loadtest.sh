@@ -54,7 +54,10 @@ if [ "$LOCUST_WORKERS" -gt 0 ]; then
   done
   LOCUST_ARGS+=(--master --expect-workers "$LOCUST_WORKERS")
 fi
-$PY -m locust "${LOCUST_ARGS[@]}" --headless -u "$USERS" -r "$SPAWN_RATE" -t "$RUN_TIME" \
+# LOCUST_UI=1: Locust's web UI on http://127.0.0.1:8089 instead of headless (the run starts at once, same bounds).
+MODE=(--headless)
+[ "${LOCUST_UI:-0}" = 1 ] && MODE=(--autostart --autoquit 5 --web-host 127.0.0.1 --web-port 8089)
+$PY -m locust "${LOCUST_ARGS[@]}" "${MODE[@]}" -u "$USERS" -r "$SPAWN_RATE" -t "$RUN_TIME" \
   --csv "$RESULTS/locust" --csv-full-history --html "$RESULTS/report.html" --only-summary \
   ${LOCUST_EXTRA_ARGS:-}
 echo "results: $RESULTS/locust_stats.csv, $RESULTS/locust_failures.csv, $RESULTS/report.html"
