@@ -11,10 +11,12 @@ import urllib.request
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import Profile
 from auctions.models import Lot
+from conftest import session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -157,3 +159,14 @@ def test_a_seller_whose_selling_was_revoked_may_withdraw_a_lot_but_not_edit_it(s
     assert (lot.title, lot.photo_url) == ("Brass telescope", "")
     status, reply = call(server, seller, "POST", f"/api/lots/{lot.pk}/cancel/", {"reason": "No longer for sale."})
     assert (status, reply["status"]) == (200, "cancelled"), reply
+
+
+def test_the_sell_page_tells_an_unverified_account_and_bounds_the_description(start_daphne, make_user):
+    server = start_daphne()
+    for user, told in [(make_user("fresh", can_sell=False), True), (make_user("verified"), False)]:
+        cookie = f"{settings.SESSION_COOKIE_NAME}={session_cookie(user)}"
+        request = urllib.request.Request(f"{server.http}/sell/", headers={"Cookie": cookie})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            page = response.read().decode()
+        assert ("not yet verified to sell" in page) is told, user
+        assert f'<textarea id="f-description" rows="3" maxlength="{Lot.DESCRIPTION_MAX_CHARS}">' in page
