@@ -87,11 +87,19 @@ def django_db_setup(django_db_setup, django_db_blocker):
 def make_user(django_user_model):
     counter = iter(range(1, 1_000_000))
 
-    def make(username: str | None = None, *, can_bid: bool = True, banned: bool = False, password: str = "pw"):
+    def make(
+        username: str | None = None,
+        *,
+        can_bid: bool = True,
+        can_sell: bool = True,
+        banned: bool = False,
+        password: str = "pw",
+    ):
+        """A user verified to bid and to sell unless told otherwise (sign-up grants neither)."""
         from accounts.models import Profile
 
         user = django_user_model.objects.create_user(username=username or f"user{next(counter)}", password=password)
-        Profile.objects.filter(user=user).update(can_bid=can_bid, banned=banned)
+        Profile.objects.filter(user=user).update(can_bid=can_bid, can_sell=can_sell, banned=banned)
         return user
 
     return make

@@ -17,13 +17,21 @@ admin.site.unregister(User)
 @admin.register(User)
 class UserWithProfileAdmin(UserAdmin):
     inlines = [ProfileInline]
-    list_display = ("username", "email", "is_staff", "profile__can_bid", "profile__banned")
-    list_filter = ("is_staff", "profile__can_bid", "profile__banned")
-    actions = ["verify_bidders", "ban_users", "unban_users"]
+    list_display = ("username", "email", "is_staff", "profile__can_bid", "profile__can_sell", "profile__banned")
+    list_filter = ("is_staff", "profile__can_bid", "profile__can_sell", "profile__banned")
+    actions = ["verify_bidders", "verify_sellers", "revoke_sellers", "ban_users", "unban_users"]
 
     @admin.action(description="Verify as bidders (can bid)")
     def verify_bidders(self, request, queryset):
         Profile.objects.filter(user__in=queryset).update(can_bid=True)
+
+    @admin.action(description="Verify as sellers (can list lots)")
+    def verify_sellers(self, request, queryset):
+        Profile.objects.filter(user__in=queryset).update(can_sell=True)
+
+    @admin.action(description="Revoke selling (lots already listed stay until they end or staff cancel them)")
+    def revoke_sellers(self, request, queryset):
+        Profile.objects.filter(user__in=queryset).update(can_sell=False)
 
     @admin.action(description="Ban (may watch, never bid)")
     def ban_users(self, request, queryset):

@@ -43,9 +43,11 @@ snapshot_reply = inline_serializer("LotSnapshot", {"type": serializers.CharField
 lot_input = inline_serializer(
     "LotInput",
     {
-        "title": serializers.CharField(max_length=200),
-        "description": serializers.CharField(required=False),
-        "photo_url": serializers.URLField(required=False, help_text="http(s) image address"),
+        "title": serializers.CharField(max_length=Lot.TITLE_MAX_CHARS),
+        "description": serializers.CharField(required=False, max_length=Lot.DESCRIPTION_MAX_CHARS),
+        "photo_url": serializers.URLField(
+            required=False, max_length=Lot.PHOTO_URL_MAX_CHARS, help_text="http(s) image address"
+        ),
         "starting_price": serializers.IntegerField(help_text="Cents."),
         "reserve_price": serializers.IntegerField(required=False, allow_null=True, help_text="Cents; hidden."),
         "buy_now_price": serializers.IntegerField(

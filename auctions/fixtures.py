@@ -13,7 +13,13 @@ from auctions.models import Lot
 
 
 def ensure_user(
-    username: str, password: str, *, can_bid: bool, is_staff: bool = False, password_hash: str | None = None
+    username: str,
+    password: str,
+    *,
+    can_bid: bool,
+    can_sell: bool = False,
+    is_staff: bool = False,
+    password_hash: str | None = None,
 ):
     """`password_hash` lets a caller hash once for many users (hashing costs ~0.3 s each)."""
     User = get_user_model()
@@ -22,7 +28,7 @@ def ensure_user(
     user.is_staff = user.is_staff or is_staff
     user.is_superuser = user.is_superuser or is_staff
     user.save()
-    Profile.objects.update_or_create(user=user, defaults={"can_bid": can_bid, "banned": False})
+    Profile.objects.update_or_create(user=user, defaults={"can_bid": can_bid, "can_sell": can_sell, "banned": False})
     return user
 
 

@@ -18,6 +18,12 @@ def _default_soft_close_extension() -> int:
 
 
 class Lot(models.Model):
+    # The schema's own limits. A description is prose for the lot page, never sent over the lot socket; the limit
+    # keeps one lot's page and its HTTP answers a reasonable size whatever a seller pastes.
+    TITLE_MAX_CHARS = 200
+    DESCRIPTION_MAX_CHARS = 5_000
+    PHOTO_URL_MAX_CHARS = 500
+
     class Status(models.TextChoices):
         SCHEDULED = "scheduled"
         OPEN = "open"
@@ -25,10 +31,10 @@ class Lot(models.Model):
         CANCELLED = "cancelled"
 
     seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="lots")
-    title = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
+    title = models.CharField(max_length=TITLE_MAX_CHARS)
+    description = models.TextField(blank=True, max_length=DESCRIPTION_MAX_CHARS)
     photo_url = models.URLField(
-        blank=True, max_length=500, help_text="An http(s) image address; shown on the lot page."
+        blank=True, max_length=PHOTO_URL_MAX_CHARS, help_text="An http(s) image address; shown on the lot page."
     )
     starting_price = models.BigIntegerField(help_text="Cents. The first bid must be at least this.")
     reserve_price = models.BigIntegerField(null=True, blank=True, help_text="Cents. Hidden; no sale below it.")

@@ -28,14 +28,23 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def snapshot(
-    lot: Lot, *, now: datetime, high_bidder_number: int | None, your_number: int | None, your_max: int | None = None
+    lot: Lot,
+    *,
+    now: datetime,
+    high_bidder_number: int | None,
+    your_number: int | None,
+    your_max: int | None = None,
+    description: bool = False,
 ) -> Payload:
+    """The lot's live state for one viewer. The socket sends it on every connect and every resync, so it carries
+    only short fields, each bounded by the schema (title, photo address, username): the description, the one long
+    field a seller types, is added only for the HTTP answers (`description=True`) and shown by the lot page."""
     return {
         "type": "snapshot",
         "lot": {
             "id": lot.pk,
             "title": lot.title,
-            "description": lot.description,
+            **({"description": lot.description} if description else {}),
             "photo_url": lot.photo_url,
             "seller": lot.seller.get_username(),
             "starting_price": lot.starting_price,

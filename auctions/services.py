@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import structlog
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -58,24 +59,29 @@ def create_lot(
     buy_now_price: object = None,
 ) -> Lot:
     """List a lot: open at once if it starts now or earlier (or no start is given), else scheduled."""
-    check_seller(seller)
-    starts_at = starts_at or timezone.now()
-    fields = _checked_fields(
-        {
-            "title": title,
-            "description": description,
-            "photo_url": photo_url,
-            "starting_price": starting_price,
-            "reserve_price": reserve_price,
-            "starts_at": starts_at,
-            "ends_at": ends_at,
-            "soft_close_window": soft_close_window,
-            "soft_close_extension": soft_close_extension,
-            "hard_end_at": hard_end_at,
-            "buy_now_price": buy_now_price,
-        },
-        now=timezone.now(),
-    )
+    fields = {
+        "title": title,
+        "description": description,
+        "photo_url": photo_url,
+        "starting_price": starting_price,
+        "reserve_price": reserve_price,
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "soft_close_window": soft_close_window,
+        "soft_close_extension": soft_close_extension,
+        "hard_end_at": hard_end_at,
+        "buy_now_price": buy_now_price,
+    }
+    with transaction.atomic():
+        check_may_list(seller, adding=1)
+        return _create_lot(seller=seller, fields=fields)
+
+
+def _create_lot(*, seller, fields: dict) -> Lot:
+    """Check the fields and write the lot; the caller has checked, in this transaction, that the seller may list it."""
+    if "title" not in fields or "starting_price" not in fields:
+        raise InvalidBid("Each lot needs a title and a starting_price.", field="title")
+    fields = _checked_fields({**fields, "starts_at": fields.get("starts_at") or timezone.now()}, now=timezone.now())
     # Unset soft-close knobs take the site's defaults; unset reserve and hard end stay unset.
     fields = {name: value for name, value in fields.items() if value is not None or name in NULLABLE_FIELDS}
     status = Lot.Status.OPEN if fields["starts_at"] <= timezone.now() else Lot.Status.SCHEDULED
@@ -106,9 +112,14 @@ def create_catalogue(*, seller, lots: list[dict], stagger_seconds: object) -> li
     first_end = lots[0].get("ends_at") if isinstance(lots[0], dict) else None
     if not isinstance(first_end, datetime):
         raise InvalidBid("The first lot needs ends_at.", field="ends_at")
+    for fields in lots:
+        unknown = sorted(set(fields) - set(EDITABLE_FIELDS)) if isinstance(fields, dict) else ["lots"]
+        if unknown:
+            raise InvalidBid(f"These fields cannot be set: {', '.join(unknown)}.", field=unknown[0])
     with transaction.atomic():
+        check_may_list(seller, adding=len(lots))
         return [
-            create_lot(seller=seller, **{**fields, "ends_at": first_end + timedelta(seconds=i * stagger_seconds)})
+            _create_lot(seller=seller, fields={**fields, "ends_at": first_end + timedelta(seconds=i * stagger_seconds)})
             for i, fields in enumerate(lots)
         ]
 
@@ -120,6 +131,7 @@ def update_lot(*, user, lot_id: int, changes: dict) -> Lot:
         raise InvalidBid(f"These fields cannot be edited: {', '.join(sorted(unknown))}.", field=sorted(unknown)[0])
     with transaction.atomic():
         lot = lot_for_change(user, lot_id)
+        check_may_edit(user, lot)
         if lot.bid_count:
             raise Forbidden("A lot cannot be edited once it has bids.", reason="has_bids")
         merged = {name: changes.get(name, getattr(lot, name)) for name in EDITABLE_FIELDS}
@@ -154,6 +166,48 @@ def check_seller(user) -> None:
         raise Forbidden("Your account may not sell.", reason="banned")
 
 
+def check_may_list(seller, *, adding: int) -> None:
+    """May this user list `adding` more lots: logged in, not banned, a verified seller, and within the new-seller
+    cap. Call inside the transaction that lists them: the seller's profile row stays locked until it commits, so two
+    listings at once cannot both pass the cap."""
+    if seller is None or not seller.is_authenticated:
+        raise NotAuthenticated("Log in to sell.")
+    profile = Profile.objects.select_for_update().filter(user_id=seller.pk).first()
+    if profile is None or profile.banned:
+        raise Forbidden("Your account may not sell.", reason="banned")
+    if not profile.can_sell:
+        raise Forbidden(
+            "Your account is not yet verified to sell: staff verify sellers before their first listing.",
+            reason="not_verified_seller",
+        )
+    cap = settings.NEW_SELLER_MAX_OPEN_LOTS
+    running = Lot.objects.filter(seller_id=seller.pk, status__in=[Lot.Status.SCHEDULED, Lot.Status.OPEN]).count()
+    if running + adding <= cap:
+        return
+    sold = Lot.objects.filter(seller_id=seller.pk, status=Lot.Status.CLOSED, winner__isnull=False).count()
+    if sold >= settings.NEW_SELLER_SOLD_LOTS:
+        return
+    log.info("listing_over_cap", seller_id=seller.pk, running=running, adding=adding, cap=cap)
+    raise Forbidden(
+        f"New sellers may have at most {cap} lots open or scheduled at once; you have {running} and asked to list"
+        f" {adding} more. The limit lifts once {settings.NEW_SELLER_SOLD_LOTS} of your lots have sold.",
+        reason="open_lot_cap",
+        max_open_lots=cap,
+        open_lots=running,
+    )
+
+
+def check_may_edit(user, lot: Lot) -> None:
+    """A seller edits a listing only while they may sell (a revoked seller may still cancel); staff always may."""
+    if user.is_staff:
+        return
+    if not Profile.objects.filter(user_id=user.pk, can_sell=True).exists():
+        raise Forbidden(
+            "Your account is not verified to sell: you may withdraw this lot, not edit it.",
+            reason="not_verified_seller",
+        )
+
+
 def lot_for_change(user, lot_id: int) -> Lot:
     """The lot, row-locked, if this user may change it and it is still running; ownership checked every time."""
     check_seller(user)
@@ -169,13 +223,20 @@ def lot_for_change(user, lot_id: int) -> Lot:
 
 def _checked_fields(fields: dict, *, now: datetime) -> dict:
     title = fields["title"]
-    if not isinstance(title, str) or not title.strip() or len(title) > 200:
-        raise InvalidBid("A title of 1 to 200 characters is needed.", field="title")
-    if not isinstance(fields.get("description") or "", str):
-        raise InvalidBid("description must be text.", field="description")
+    if not isinstance(title, str) or not title.strip() or len(title) > Lot.TITLE_MAX_CHARS:
+        raise InvalidBid(f"A title of 1 to {Lot.TITLE_MAX_CHARS} characters is needed.", field="title")
+    description = fields.get("description") or ""
+    if not isinstance(description, str) or len(description) > Lot.DESCRIPTION_MAX_CHARS:
+        raise InvalidBid(
+            f"A description is text of at most {Lot.DESCRIPTION_MAX_CHARS:,} characters.",
+            field="description",
+            max_length=Lot.DESCRIPTION_MAX_CHARS,
+        )
     photo = fields.get("photo_url") or ""
-    if not isinstance(photo, str) or len(photo) > 500 or (photo and not _is_web_address(photo)):
-        raise InvalidBid("photo_url must be an http(s) address of at most 500 characters.", field="photo_url")
+    if not isinstance(photo, str) or len(photo) > Lot.PHOTO_URL_MAX_CHARS or (photo and not _is_web_address(photo)):
+        raise InvalidBid(
+            f"photo_url must be an http(s) address of at most {Lot.PHOTO_URL_MAX_CHARS} characters.", field="photo_url"
+        )
     starting = check_cents(fields["starting_price"], field="starting_price")
     reserve = fields.get("reserve_price")
     if reserve is not None and check_cents(reserve, field="reserve_price") < starting:
@@ -195,7 +256,7 @@ def _checked_fields(fields: dict, *, now: datetime) -> dict:
         value = fields.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 3600):
             raise InvalidBid(f"{name} must be a whole number of seconds from 0 to 3600.", field=name)
-    return {**fields, "title": title.strip(), "description": fields.get("description") or "", "photo_url": photo}
+    return {**fields, "title": title.strip(), "description": description, "photo_url": photo}
 
 
 def _is_web_address(value: str) -> bool:

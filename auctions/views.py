@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
+from accounts.models import Profile
 from auctions import payloads
 from auctions.models import Lot, Watch
 
@@ -32,4 +33,13 @@ def lot_detail(request, lot_id: int):
 
 @login_required
 def seller_dashboard(request):
-    return render(request, "auctions/seller_dashboard.html")
+    return render(
+        request,
+        "auctions/seller_dashboard.html",
+        {
+            "can_sell": Profile.objects.filter(user=request.user, can_sell=True).exists(),
+            "title_max": Lot.TITLE_MAX_CHARS,
+            "description_max": Lot.DESCRIPTION_MAX_CHARS,
+            "photo_url_max": Lot.PHOTO_URL_MAX_CHARS,
+        },
+    )

@@ -1,5 +1,6 @@
 """HTTP API for one lot and the lot list: each answer that shows a lot is the same `snapshot` the lot socket sends
-on connect (the viewer's alias and own maximum included), so these views live beside the bids."""
+on connect (the viewer's alias and own maximum included) plus the lot's description, so these views live beside the
+bids."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ class LotListView(APIView):
             lot = services.create_lot(seller=request.user, **lot_fields(request.data, required=REQUIRED_TO_CREATE))
         except BidRefused as refusal:
             return refused(refusal)
-        return Response(lot_snapshot(lot.pk, viewer_id=request.user.pk), status=201)
+        return Response(lot_snapshot(lot.pk, viewer_id=request.user.pk, description=True), status=201)
 
     @extend_schema(
         operation_id="lots_list",
@@ -57,7 +58,8 @@ class LotListView(APIView):
 
 
 class LotDetailView(APIView):
-    """GET: the same `snapshot` the lot socket sends on connect. PATCH: edit the lot (seller, before any bid)."""
+    """GET: the `snapshot` the lot socket sends on connect, with the description. PATCH: edit the lot (seller,
+    before any bid)."""
 
     parser_classes = [JSONParser]
 
@@ -70,12 +72,12 @@ class LotDetailView(APIView):
             services.update_lot(user=request.user, lot_id=lot_id, changes=lot_fields(request.data, required=()))
         except BidRefused as refusal:
             return refused(refusal)
-        return Response(lot_snapshot(lot_id, viewer_id=request.user.pk))
+        return Response(lot_snapshot(lot_id, viewer_id=request.user.pk, description=True))
 
     @extend_schema(responses=snapshot_reply)
     def get(self, request: Request, lot_id: int) -> Response:
         viewer = request.user.pk if request.user.is_authenticated else None
-        snapshot = lot_snapshot(lot_id, viewer_id=viewer)
+        snapshot = lot_snapshot(lot_id, viewer_id=viewer, description=True)
         if snapshot is None:
             return Response({"code": "not_found", "message": "There is no such lot."}, status=404)
         return Response(snapshot)
@@ -96,4 +98,4 @@ class LotCancelView(APIView):
             cancel_lot(user=request.user, lot_id=lot_id, reason=data.get("reason"))
         except BidRefused as refusal:
             return refused(refusal)
-        return Response(lot_snapshot(lot_id, viewer_id=request.user.pk))
+        return Response(lot_snapshot(lot_id, viewer_id=request.user.pk, description=True))

@@ -18,8 +18,9 @@ def _bidder_number(lot_id: int, user_id: int | None) -> int | None:
     return Bid.objects.filter(lot_id=lot_id, bidder_id=user_id).values_list("bidder_number", flat=True).first()
 
 
-def lot_snapshot(lot_id: int, *, viewer_id: int | None) -> Payload | None:
-    """The `snapshot` message for one viewer, or None if there is no such lot."""
+def lot_snapshot(lot_id: int, *, viewer_id: int | None, description: bool = False) -> Payload | None:
+    """The `snapshot` message for one viewer, or None if there is no such lot; `description`: with the lot's
+    description (HTTP answers; never the socket's)."""
     lot = Lot.objects.select_related("seller").filter(pk=lot_id).first()
     if lot is None:
         return None
@@ -29,6 +30,7 @@ def lot_snapshot(lot_id: int, *, viewer_id: int | None) -> Payload | None:
         high_bidder_number=_bidder_number(lot.pk, lot.high_bidder_id),
         your_number=_bidder_number(lot.pk, viewer_id),
         your_max=lot.leader_max_amount if viewer_id is not None and viewer_id == lot.high_bidder_id else None,
+        description=description,
     )
 
 

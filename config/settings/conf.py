@@ -81,6 +81,13 @@ SYNC_EVENT_BYTES = 320
 # A logged-out or expired session's open sockets are closed (4401) within this many seconds.
 WS_SESSION_REVALIDATE_SECONDS = 30.0
 
+# --- Sellers ----------------------------------------------------------------------------------------------------
+# A verified seller is new until this many of their lots have sold (closed with a winner). A new seller may have at
+# most NEW_SELLER_MAX_OPEN_LOTS lots open or scheduled at once, so one fresh account cannot fill the lot list; a
+# listing or catalogue past it is refused whole (`forbidden`, reason `open_lot_cap`).
+NEW_SELLER_SOLD_LOTS = 10
+NEW_SELLER_MAX_OPEN_LOTS = 20
+
 # --- Background passes ------------------------------------------------------------------------------------------
 CLOSE_LOTS_INTERVAL_SECONDS = 1.0
 # Bidders and watchers of a lot get lot_closing_soon this many seconds before its end.

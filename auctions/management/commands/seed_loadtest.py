@@ -7,7 +7,7 @@ from auctions.fixtures import ensure_open_lots, ensure_user
 
 
 class Command(BaseCommand):
-    help = "Create (idempotently) a seller, M verified bidders and N open lots for load tests; prints JSON."
+    help = "Create (idempotently) a verified seller, M verified bidders and N open lots for load tests; prints JSON."
 
     def add_arguments(self, parser):
         parser.add_argument("--lots", type=int, default=10)
@@ -19,7 +19,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, lots, bidders, password, minutes, prefix, json_only: bool, **options):
         hashed = make_password(password)  # one hash shared by the fixture users: seeding 1,000 stays quick
-        seller = ensure_user(f"{prefix}-seller", password, can_bid=False, password_hash=hashed)
+        seller = ensure_user(f"{prefix}-seller", password, can_bid=False, can_sell=True, password_hash=hashed)
         names = [f"{prefix}-bidder-{i:04d}" for i in range(bidders)]
         for name in names:
             ensure_user(name, password, can_bid=True, password_hash=hashed)
