@@ -8,6 +8,8 @@ docs/performance.md.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -72,6 +74,15 @@ SYNC_MAX_EVENTS = 500
 SYNC_EVENT_BYTES = 320
 # A logged-out or expired session's open sockets are closed (4401) within this many seconds.
 WS_SESSION_REVALIDATE_SECONDS = 30.0
+
+# --- Accounts ---------------------------------------------------------------------------------------------------
+# django-axes: a username that fails this many logins in a row from one address is refused from that address
+# (429) until the cool-off has passed since its last failure. Its own logins from any other address still work.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+# Accounts created and password-reset mails asked for, per client address (accounts/throttle.py; `limits` notation).
+SIGNUP_RATE = "5/hour"
+PASSWORD_RESET_RATE = "5/hour"
 
 # --- Background passes ------------------------------------------------------------------------------------------
 CLOSE_LOTS_INTERVAL_SECONDS = 1.0
