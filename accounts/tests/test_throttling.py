@@ -4,6 +4,8 @@ and a rival cannot use the login lockout to keep the leading bidder out."""
 from __future__ import annotations
 
 import http.cookiejar
+import json
+import logging
 import re
 import urllib.error
 import urllib.parse
@@ -144,3 +146,17 @@ def test_a_forwarded_for_header_the_client_writes_does_not_dodge_the_lockout(sta
     ]
     assert answers[-1] == 429
     assert _login_over_http(server.http, "alice", PASSWORD, forwarded_for="10.9.9.9") == 429
+
+
+def test_failures_and_lockouts_are_logged_as_json_lines_without_what_was_typed(alice, caplog):
+    caplog.set_level(logging.INFO)
+    rival = Client(REMOTE_ADDR=RIVAL)
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        log_in(rival, "alice", f"secret-guess-{n}")
+    messages = [record.getMessage() for record in caplog.records]
+    events = [json.loads(message) for message in messages if message.startswith("{")]
+    failures = [event for event in events if event["event"] == "login_failed"]
+    assert len(failures) == settings.AXES_FAILURE_LIMIT and {event["address"] for event in failures} == {RIVAL}
+    assert [event["address"] for event in events if event["event"] == "login_locked_out"] == [RIVAL]
+    assert not [record for record in caplog.records if record.name.startswith("axes")], "axes' plain-text lines"
+    assert "secret-guess" not in "\n".join(messages)

@@ -185,5 +185,6 @@ LOGGING = {
     "formatters": {"bare": {"format": "%(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "bare"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django": {"level": DJANGO_LOG_LEVEL}},
+    # django-axes writes plain-text lines; accounts/signals.py logs its failures and lockouts as JSON instead.
+    "loggers": {"django": {"level": DJANGO_LOG_LEVEL}, "axes": {"level": "ERROR"}},
 }
