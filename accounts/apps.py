@@ -6,4 +6,4 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from accounts import signals  # noqa: F401  (connects the profile creation hook)
+        from accounts import signals  # noqa: F401  (connects the profile creation hook and the login logs)

@@ -6,13 +6,12 @@ scope (they sit inside AuthMiddlewareStack); plain HTTP passes straight through.
 from __future__ import annotations
 
 import asyncio
-from importlib import import_module
 
 import structlog
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.contrib.auth import get_user_model
 
+from accounts.sessions import session_signs_in
 from bidding import admission, fanout
 from bidding.protocol import CLOSE_NOT_AUTHENTICATED, CLOSE_TOO_MANY_SOCKETS
 
@@ -72,20 +71,13 @@ class SocketCaps:
                 await cap.close(key)
 
 
-def _session_is_valid(session_key: str, user_id: int) -> bool:
-    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
-    data = store.load()  # {} once deleted (logout) or expired
-    if str(data.get("_auth_user_id")) != str(user_id):
-        return False
-    return get_user_model().objects.filter(pk=user_id, is_active=True).exists()
-
-
-_session_still_valid = database_sync_to_async(_session_is_valid, thread_sensitive=False)
+_session_still_valid = database_sync_to_async(session_signs_in, thread_sensitive=False)
 
 
 class SessionRevalidation:
-    """A socket outlives the page that opened it: when its session ends (logout, expiry, a password change that
-    flushes sessions, a deactivated account), it is closed with 4401 within WS_SESSION_REVALIDATE_SECONDS."""
+    """A socket outlives the page that opened it: when its session no longer signs its user in (logout, expiry, a
+    deactivated account, a password change, reset or "sign out everywhere" made from another session:
+    accounts/sessions.py), it is closed with 4401 within WS_SESSION_REVALIDATE_SECONDS."""
 
     def __init__(self, inner) -> None:
         self.inner = inner

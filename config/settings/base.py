@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "axes",  # login failures per username and address (AXES_* below)
     "accounts",
     "auctions",
     "bidding",
@@ -50,6 +51,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into its 429 page
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -81,7 +83,21 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes refuses a login once one username has failed AXES_FAILURE_LIMIT times from one address, for
+# AXES_COOLOFF_TIME (config/settings/conf.py). Per username AND address together: a rival who fails on purpose
+# locks out only their own address, never the leading bidder's own logins from anywhere else. Axes' backend only
+# refuses; ModelBackend signs in (sessions, and force_login in tests, name it). The address is the one every
+# per-client limit counts (accounts/throttle.py).
+AUTHENTICATION_BACKENDS = ["accounts.backends.LoginThrottle", "django.contrib.auth.backends.ModelBackend"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "accounts.throttle.client_address"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_DISABLE_ACCESS_LOG = True  # successful logins are not stored: only failures, forgotten after the cool-off
+AXES_VERBOSE = False
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
@@ -90,6 +106,11 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# Mail (password reset links): an SMTP server in EMAIL_URL (smtp+tls://user:password@host:587); unset, nothing is
+# sent (local.py prints mail on the console instead).
+vars().update(env.email_url("EMAIL_URL", default="dummymail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Gavel <noreply@localhost>")
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -164,5 +185,6 @@ LOGGING = {
     "formatters": {"bare": {"format": "%(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "bare"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django": {"level": DJANGO_LOG_LEVEL}},
+    # django-axes writes plain-text lines; accounts/signals.py logs its failures and lockouts as JSON instead.
+    "loggers": {"django": {"level": DJANGO_LOG_LEVEL}, "axes": {"level": "ERROR"}},
 }

@@ -8,6 +8,8 @@ docs/performance.md.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -87,6 +89,15 @@ WS_SESSION_REVALIDATE_SECONDS = 30.0
 # listing or catalogue past it is refused whole (`forbidden`, reason `open_lot_cap`).
 NEW_SELLER_SOLD_LOTS = 10
 NEW_SELLER_MAX_OPEN_LOTS = 20
+
+# --- Accounts ---------------------------------------------------------------------------------------------------
+# django-axes: a username that fails this many logins in a row from one address is refused from that address
+# (429) until the cool-off has passed since its last failure. Its own logins from any other address still work.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+# Accounts created and password-reset mails asked for, per client address (accounts/throttle.py; `limits` notation).
+SIGNUP_RATE = "5/hour"
+PASSWORD_RESET_RATE = "5/hour"
 
 # --- Background passes ------------------------------------------------------------------------------------------
 CLOSE_LOTS_INTERVAL_SECONDS = 1.0

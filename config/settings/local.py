@@ -9,3 +9,5 @@ from config.settings.environment import env
 # A key that only exists so a laptop runs with no set-up; production.py has no default.
 SECRET_KEY = env.str("SECRET_KEY", default="dev-insecure-key-for-this-laptop-only")
 SERVE_STATIC_FILES = True
+# Mail (password reset links) is printed on the console unless EMAIL_URL names a server.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
