@@ -148,7 +148,8 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
         await super().send_json(content, close=close)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if self.closing:
+        if self.closing:  # it has said goodbye: frames still queued (a flood, typically) are dropped unread
+            metrics.WS_MESSAGES_IN.labels(self.kind, "after_close").inc()
             return
         # First thing: a bid's place in its lot's queue (bidding/group_commit.py), and the moment that decides
         # whether it came before the lot's end.

@@ -5,7 +5,10 @@ the lot's watcher count, its fan-out membership and its channel-layer groups. Re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import re
+import urllib.request
 
 import pytest
 import websockets
@@ -42,6 +45,25 @@ async def _open(base: str, lot_id: int, cookie: str | None = None):
         return None, closed.rcvd.code if closed.rcvd else None
     assert first["type"] == "snapshot", first
     return socket, None
+
+
+async def _frames_received(server, count: int, timeout: float = 10) -> bool:
+    """Wait until the worker has read `count` frames from lot sockets (its /metrics, read from loopback)."""
+
+    def scrape() -> float:
+        with urllib.request.urlopen(f"{server.http}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        return sum(
+            float(value)
+            for value in re.findall(r'^gavel_ws_messages_in_total\{socket="lot",[^}]*\} (\S+)$', text, re.M)
+        )
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while await asyncio.to_thread(scrape) < count:
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
 
 
 async def _watchers_become(observer, expected: int, timeout: float = 10) -> int:
@@ -134,11 +156,18 @@ async def test_a_flooder_that_stops_reading_and_vanishes_is_logged_once_and_leak
     observer = await connect(server.url, lot.pk)
     flooder = await connect(server.url, lot.pk)
     flooder.transport.pause_reading()  # it never reads again: the close frame it is sent stays unanswered
-    for _ in range(3 * settings.WS_FLOOD_CLOSE_AFTER + settings.WS_RATE_BURST):
-        await flooder.send(json.dumps({"type": "sync", "since_seq": 0}))
-    await asyncio.sleep(2 / settings.WS_RATE_PER_SECOND)  # its bucket refills: a frame now would be in budget
-    for _ in range(3):
-        await flooder.send(json.dumps({"type": "sync", "since_seq": 0}))
+    sync = json.dumps({"type": "sync", "since_seq": 0})
+    flood = 3 * settings.WS_FLOOD_CLOSE_AFTER + settings.WS_RATE_BURST
+    for _ in range(flood):
+        await flooder.send(sync)
+    await _frames_received(server, flood)  # (never, when one of them ended its consumer)
+    # Its bucket refills a token, so a frame now would be in budget, still within the second the worker waits for
+    # an answer to its close frame (autobahn's closing handshake timeout) before dropping the connection.
+    await asyncio.sleep(1.2 / settings.WS_RATE_PER_SECOND)
+    with contextlib.suppress(websockets.ConnectionClosed):  # the worker may have dropped it already
+        for _ in range(3):
+            await flooder.send(sync)
+    await _frames_received(server, flood + 3)  # (never, when the first of them ended its consumer)
     flooder.transport.abort()  # and it vanishes
     assert await _watchers_become(observer, 1) == 1, "the flooder still counted as a watcher"
 
