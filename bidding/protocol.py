@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from auctions.exceptions import InvalidBid
@@ -12,6 +13,30 @@ CLOSE_FLOODING = 4008
 CLOSE_NOT_AUTHENTICATED = 4401
 CLOSE_LOT_NOT_FOUND = 4404
 CLOSE_TOO_MANY_SOCKETS = 4429
+
+
+# What PostgreSQL cannot store in a text column: NUL, and a lone UTF-16 surrogate (legal as a JSON escape, never
+# valid UTF-8). A frame carrying one anywhere is refused whole, before any of it reaches a query.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> bool:
+    return _UNSTORABLE.search(text) is None
+
+
+def _all_text_storable(message: Any) -> bool:
+    pending = [message]  # iterative: the frame may nest as deep as the JSON parser allows
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if not storable(value):
+                return False
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return True
 
 
 def _refuse_constant(name: str) -> Any:
@@ -32,6 +57,8 @@ def parse_frame(
         raise InvalidBid("The frame is not valid JSON.") from None
     if not isinstance(message, dict):
         raise InvalidBid("The frame must be a JSON object.")
+    if not _all_text_storable(message):
+        raise InvalidBid("Text may not contain NUL characters or lone surrogates (\\ud800-\\udfff).")
     if not isinstance(message.get("type"), str) or message["type"] not in allowed_types:
         raise InvalidBid("Unknown message type.", field="type")
     return message

@@ -133,6 +133,18 @@ class GracefulServer(Server):
             scope[WRITE_FRAME] = protocol.write_frame
         return super().create_application(protocol, scope)
 
+    async def handle_reply(self, protocol, message):
+        """A message for a socket whose closing handshake has begun (either side sent a close frame) is dropped, as
+        Daphne drops one for a connection already gone: the peer hears nothing more either way. Passed on, it would
+        raise in the application ("Attempt to send on a closed protocol") and end the socket with a traceback."""
+        if (
+            isinstance(protocol, WebSocketProtocol)
+            and message.get("type") == "websocket.send"
+            and protocol.state in (protocol.STATE_CLOSING, protocol.STATE_CLOSED)
+        ):
+            return
+        await super().handle_reply(protocol, message)
+
     def run(self) -> None:
         _refuse_broken_settings()
         WebSocketFactory.protocol = BoundedWebSocketProtocol

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+from collections.abc import Coroutine
 from typing import Any
 
 import structlog
@@ -43,18 +45,28 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
     kind = "me"  # the metrics label of this socket
 
     async def __call__(self, scope, receive, send):
-        """Channels' receive loop dies when the channel layer loses Redis; instead of Daphne's bare 1011, tell the
+        """Run the socket; whatever ends it (a close from either side, a flood close, a peer gone, an exception in
+        a handler, cancellation at shutdown), `release` gives back everything it holds, in this one `finally`.
+
+        Channels' receive loop dies when the channel layer loses Redis; instead of Daphne's bare 1011, tell the
         client to reconnect (4503), after which it resyncs from the database on whichever worker takes it."""
+        self.closing = False
+        self.lots_followed: dict[int, bool] = {}  # lot id: counted as a watcher
+        self.groups_joined: list[str] = []
+        self.tasks: list[asyncio.Task] = []
+        self.counted = self.released = False
         try:
             await super().__call__(scope, receive, send)
         except (RedisError, OSError) as exc:
             log.error("ws_channel_layer_lost", error=repr(exc))
             metrics.LAYER_SEND_FAILURES.labels("receive").inc()
-            await self.disconnect(draining.GOING_AWAY)  # Channels will not call it: its loop is what died
+            await self.release()
             try:
                 await send({"type": "websocket.close", "code": draining.GOING_AWAY})
             except Exception:  # the connection may be gone already; nothing else to tell
                 log.info("ws_close_after_layer_loss_failed")
+        finally:
+            await self.release()
 
     async def open(self, *, login_required: bool, **log_context: Any) -> bool:
         """Accept, apply the login rule, join the user's notice group; False: closed. (The socket caps and session
@@ -75,7 +87,6 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
         self.counted = True
         user = self.scope.get("user")
         self.user_id = user.pk if user is not None and user.is_authenticated else None
-        self.groups_joined: list[str] = []
         self.bucket = TokenBucket(rate=settings.WS_RATE_PER_SECOND, burst=settings.WS_RATE_BURST)
         self.flood_strikes = 0
         # A 30-byte `sync` can ask for hundreds of stored events: replays are paid for per message sent.
@@ -88,24 +99,58 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
         self.held: list[str] | None = None  # lot events the fan-out keeps back until the snapshot is sent
         structlog.contextvars.bind_contextvars(conn_id=uuid.uuid4().hex[:12], user_id=self.user_id, **log_context)
 
+    async def follow_lot(self, lot_id: int, *, watcher: bool = True) -> None:
+        """Receive the lot's events (and, as a `watcher`, count in its watcher count) until this socket ends."""
+        if lot_id not in self.lots_followed and not self.released:
+            self.lots_followed[lot_id] = watcher
+            await fanout.hub().join(lot_id, self, self.base_send, watcher=watcher)
+
+    def in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` for as long as this socket lives."""
+        self.tasks.append(asyncio.get_running_loop().create_task(work))
+
     async def disconnect(self, code: int) -> None:
-        if getattr(self, "counted", False):
+        await self.release()
+        log.info("ws_close", code=code)
+
+    async def release(self) -> None:
+        """Give back everything this socket holds: its place in the metrics and the drain, its background tasks,
+        its lots (fan-out membership and watcher count), its channel-layer groups. Runs once, however the socket
+        ended; each step runs even when another fails, the ones that cannot fail first. (Its socket-cap slots are
+        the middleware's: SocketCaps.)"""
+        if self.released:
+            return
+        self.released = True
+        if self.counted:
             metrics.WS_CONNECTIONS.labels(PROCESS_ID, self.kind).dec()
             draining.unregister(self)
-            self.counted = False
-        for group in getattr(self, "groups_joined", ()):
+        for task in self.tasks:
+            task.cancel()
+        for lot_id, watcher in self.lots_followed.items():
+            try:
+                await fanout.hub().leave(lot_id, self, watcher=watcher)
+            except Exception:
+                log.exception("ws_release_failed", step="leave_lot", lot_id=lot_id)
+        for group in self.groups_joined:
             try:
                 await self.channel_layer.group_discard(group, self.channel_name)
-            except (RedisError, OSError) as exc:  # the group entry expires by itself (CHANNEL_GROUP_EXPIRY)
+            except Exception as exc:  # the group entry expires by itself (CHANNEL_GROUP_EXPIRY)
                 log.warning("ws_group_discard_failed", error=repr(exc))
-        self.groups_joined = []
-        log.info("ws_close", code=code)
+
+    async def close(self, code=None, reason=None) -> None:
+        """Once this socket has said goodbye it handles no further frames: those still queued from the client
+        (a flood, typically) are dropped unread."""
+        self.closing = True
+        await super().close(code=code, reason=reason)
 
     async def send_json(self, content, close=False):
         metrics.WS_MESSAGES_OUT.labels("direct").inc()
         await super().send_json(content, close=close)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing:  # it has said goodbye: frames still queued (a flood, typically) are dropped unread
+            metrics.WS_MESSAGES_IN.labels(self.kind, "after_close").inc()
+            return
         # First thing: a bid's place in its lot's queue (bidding/group_commit.py), and the moment that decides
         # whether it came before the lot's end.
         self.received_ns, self.received_at = time.monotonic_ns(), timezone.now()

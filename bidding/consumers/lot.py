@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from auctions import payloads as lot_payloads
 from auctions.exceptions import BidRefused, Unavailable
-from bidding import draining, fanout, metrics, payloads, presence, protocol
+from bidding import draining, metrics, payloads, presence, protocol
 from bidding.consumers.base import GavelSocket, read_lot_seq, read_lot_snapshot
 from bidding.protocol import CLOSE_LOT_NOT_FOUND
 from bidding.services import abuy_now, aplace_bid
@@ -49,7 +49,7 @@ class LotConsumer(GavelSocket):
         # snapshot has gone out, so the snapshot is always the first message (a held event the snapshot already
         # includes has a seq the client ignores).
         self.held = []
-        await fanout.hub().join(self.lot_id, self, self.base_send)
+        await self.follow_lot(self.lot_id)
         snapshot = await read_lot_snapshot(self.lot_id, viewer_id=self.user_id)
         if snapshot is None:
             log.info("ws_refused", reason="lot_not_found")
@@ -61,11 +61,6 @@ class LotConsumer(GavelSocket):
         held, self.held = self.held, None
         for text in held:
             await self.send(text_data=text)
-
-    async def disconnect(self, code: int) -> None:
-        if hasattr(self, "lot_id"):  # not when the handshake was refused before connect()
-            await fanout.hub().leave(self.lot_id, self)
-        await super().disconnect(code)
 
     async def on_ping(self, message: dict[str, Any]) -> None:
         # The page pings to keep its clock estimate fresh; the answer also refreshes its watcher count, and tells

@@ -13,7 +13,7 @@ from django.utils import timezone
 from auctions import payloads as lot_payloads
 from auctions import selectors
 from auctions.exceptions import BidRefused, Forbidden, InvalidBid
-from bidding import fanout, payloads, presence, protocol
+from bidding import payloads, presence, protocol
 from bidding.consumers.base import GavelSocket
 
 log = structlog.get_logger(__name__)
@@ -31,27 +31,18 @@ class SellerConsumer(GavelSocket):
     kind = "seller"
 
     async def connect(self) -> None:
-        self.lot_ids: set[int] = set()
         self.counts: dict[int, int] = {}
-        self.presence_task: asyncio.Task | None = None
         if not await self.open(login_required=True, socket="seller"):
             return
         await self.on_refresh({})
-        self.presence_task = asyncio.get_running_loop().create_task(self._follow_presence())
-        log.info("ws_open", lots=len(self.lot_ids))
-
-    async def disconnect(self, code: int) -> None:
-        if self.presence_task is not None:
-            self.presence_task.cancel()
-        for lot_id in self.lot_ids:
-            await fanout.hub().leave(lot_id, self, watcher=False)
-        await super().disconnect(code)
+        self.in_background(self._follow_presence())
+        log.info("ws_open", lots=len(self.lots_followed))
 
     async def on_refresh(self, message: dict[str, Any]) -> None:
         """A fresh snapshot of every lot (also what a reconnecting dashboard gets first)."""
         rows = await _seller_dashboard(self.user_id)
         for row in rows:
-            await self._follow(row["id"])
+            await self.follow_lot(row["id"], watcher=False)
         self.counts = await presence.watcher_counts([row["id"] for row in rows])
         for row in rows:
             row["watchers"] = self.counts.get(row["id"], 0)
@@ -73,19 +64,14 @@ class SellerConsumer(GavelSocket):
     async def user_event(self, event: dict[str, Any]) -> None:
         payload = event["payload"]
         if payload["type"] == "seller_lot":
-            await self._follow(payload["lot"]["id"])
+            await self.follow_lot(payload["lot"]["id"], watcher=False)
         await self.send_json(payload)
-
-    async def _follow(self, lot_id: int) -> None:
-        if lot_id not in self.lot_ids:
-            self.lot_ids.add(lot_id)
-            await fanout.hub().join(lot_id, self, self.base_send, watcher=False)
 
     async def _follow_presence(self) -> None:
         while True:
             await asyncio.sleep(settings.PRESENCE_INTERVAL_SECONDS)
             try:
-                counts = await presence.watcher_counts(sorted(self.lot_ids))
+                counts = await presence.watcher_counts(sorted(self.lots_followed))
             except Exception:
                 log.exception("presence_read_failed")
                 continue

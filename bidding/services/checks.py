@@ -11,11 +11,14 @@ from auctions import payloads, rules
 from auctions.exceptions import Busy, Forbidden, InvalidBid, LotClosed, LotNotOpen, NotAuthenticated, TooLow
 from auctions.models import Lot
 from auctions.money import check_cents
+from bidding.protocol import storable
 
 
 def check_bid_id(bid_id: object) -> str:
     if not isinstance(bid_id, str) or not 0 < len(bid_id) <= 64:
         raise InvalidBid("bid_id must be a non-empty string of at most 64 characters.", field="bid_id")
+    if not storable(bid_id):  # over HTTP too: PostgreSQL cannot store it, and the answer is the client's to act on
+        raise InvalidBid("bid_id may not contain NUL characters or lone surrogates.", field="bid_id")
     return bid_id
 
 
