@@ -1,14 +1,16 @@
 """Reads that need the lot's bids: a viewer's snapshot (their alias and their own maximum), event replay that may
-fall back to one, and who should hear of a lot's end."""
+fall back to one, who should hear of a lot's end, and a bidder's top bid on each lot."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.db.models import Max
 from django.utils import timezone
 
 from auctions import payloads
 from auctions.models import Lot, LotEvent, Watch
 from auctions.payloads import Payload
+from auctions.selectors import lot_seq
 from bidding.models import Bid
 
 
@@ -34,7 +36,7 @@ def lot_snapshot(lot_id: int, *, viewer_id: int | None) -> Payload | None:
 
 def events_since(lot_id: int, since_seq: int, *, viewer_id: int | None) -> list[Payload]:
     """Every event after `since_seq` then `synced`; or a fresh snapshot when replay is too long or impossible."""
-    current = Lot.objects.filter(pk=lot_id).values_list("seq", flat=True).first()
+    current = lot_seq(lot_id)
     if current is None:
         return []
     if since_seq > current or current - since_seq > settings.SYNC_MAX_EVENTS:
@@ -53,3 +55,13 @@ def interested_user_ids(lot_id: int) -> set[int]:
     bidders = Bid.objects.filter(lot_id=lot_id).values_list("bidder_id", flat=True).distinct()
     watchers = Watch.objects.filter(lot_id=lot_id).values_list("user_id", flat=True)
     return set(bidders) | set(watchers)
+
+
+def top_bid_by_lot(bidder_id: int) -> dict[int, int]:
+    """Each lot this user bid on, with their highest bid there (cents)."""
+    return dict(
+        Bid.objects.filter(bidder_id=bidder_id)
+        .values("lot_id")
+        .annotate(top=Max("amount"))
+        .values_list("lot_id", "top")
+    )
