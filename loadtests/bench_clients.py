@@ -117,7 +117,7 @@ class ClockBidder:
 
     async def start(self) -> None:
         self.min_next = json.loads(await self.sock.recv())["min_next_bid"]
-        self.base = self.min_next  # lots are reused across runs: start from where this one stands
+        self.base = self.min_next  # scenarios share lots: start from where this one stands
 
     async def bid(self) -> tuple[dict, float]:
         """Send one bid, wait for its answer; return (answer, milliseconds)."""

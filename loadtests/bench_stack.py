@@ -51,8 +51,8 @@ def prepare_database() -> None:
     import psycopg
 
     # A fresh database every run: the same starting point each time, and the clock bidders' amounts (one cent per
-    # nanosecond) never climb past MAX_BID_CENTS on lots reused run after run (they did after about a hundred runs:
-    # every bid `invalid`).
+    # nanosecond) start low: on lots kept from run to run they would pass MAX_BID_CENTS and every bid would be
+    # refused `invalid` (docs/performance.md).
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{DB_NAME}"')

@@ -143,8 +143,8 @@ def lock_lot_for_decision(*, lot_id: int, user_id: int, bid_id: str) -> Locked:
     their earlier action under `bid_id`.
 
     The row lock, not the Redis lock, is what keeps a decision right: a Redis lock that expired mid-decision lets a
-    second decider in, and the locked read makes it wait for the first to commit. Built by hand because the ORM's
-    compilation of this query was the largest single cost in a hot lot's critical section (docs/performance.md).
+    second decider in, and the locked read makes it wait for the first to commit. Built by hand: the ORM's
+    compilation of this query is the largest single cost in a hot lot's critical section (docs/performance.md).
     """
     found = _read_locked(_LOCKED_READ_SQL, {"lot_id": lot_id, "user_id": user_id, "bid_id": bid_id})
     if found is None:
