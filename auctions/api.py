@@ -105,7 +105,7 @@ class SellerLotsView(APIView):
         if not request.user.is_authenticated:
             return refused(NotAuthenticated("Log in to see your lots."))
         now = timezone.now()
-        lots = Lot.objects.filter(seller_id=request.user.pk).order_by("-created_at")[:500]
+        lots = Lot.objects.of_seller(request.user.pk).order_by("-created_at")[:500]
         return Response({"lots": [payloads.lot_summary(lot, now) for lot in lots]})
 
 

@@ -37,9 +37,7 @@ def ensure_open_lots(seller, *, titles: list[str], minutes: float, starting_pric
     now = timezone.now()
     lots = []
     for title in titles:
-        lot = Lot.objects.filter(
-            seller=seller, title=title, status__in=[Lot.Status.OPEN, Lot.Status.SCHEDULED], ends_at__gt=now
-        ).first()
+        lot = Lot.objects.of_seller(seller.pk).active().filter(title=title, ends_at__gt=now).first()
         if lot is None:
             lot = Lot.objects.create(
                 seller=seller,

@@ -17,6 +17,36 @@ def _default_soft_close_extension() -> int:
     return settings.SOFT_CLOSE_EXTENSION_SECONDS
 
 
+class LotQuerySet(models.QuerySet):
+    """The lot filters the catalogue, the bid path, the closing pass and the metrics share."""
+
+    def active(self) -> LotQuerySet:
+        """Scheduled or open: neither closed nor cancelled (its end may have passed, awaiting the closing pass)."""
+        return self.filter(status__in=Lot.ACTIVE_STATUSES)
+
+    def of_seller(self, seller_id: int) -> LotQuerySet:
+        return self.filter(seller_id=seller_id)
+
+    def watched_by(self, user_id: int) -> LotQuerySet:
+        return self.filter(watches__user_id=user_id)
+
+    def accepting_bids_at(self, now: datetime) -> LotQuerySet:
+        """Active lots whose start has come and whose end has not: Lot.accepts_bids_at as a query."""
+        return self.active().filter(starts_at__lte=now, ends_at__gt=now)
+
+    def due_to_open(self, now: datetime) -> LotQuerySet:
+        """Scheduled lots whose start has come and whose end has not."""
+        return self.filter(status=Lot.Status.SCHEDULED, starts_at__lte=now, ends_at__gt=now)
+
+    def ended_by(self, when: datetime) -> LotQuerySet:
+        """Active lots whose end is at or before `when`: what the closing pass still has to close."""
+        return self.active().filter(ends_at__lte=when)
+
+    def active_or_ended_since(self, since: datetime) -> LotQuerySet:
+        """Active lots, and those closed or cancelled at or after `since`."""
+        return self.filter(Q(status__in=Lot.ACTIVE_STATUSES) | Q(closed_at__gte=since))
+
+
 class Lot(models.Model):
     # The schema's own limits. A description is prose for the lot page, never sent over the lot socket; the limit
     # keeps one lot's page and its HTTP answers a reasonable size whatever a seller pastes.
@@ -29,6 +59,11 @@ class Lot(models.Model):
         OPEN = "open"
         CLOSED = "closed"
         CANCELLED = "cancelled"
+
+    # Active lots may still take bids (between start and end) and the closing pass still owes them an end; final
+    # ones never change again.
+    ACTIVE_STATUSES = (Status.SCHEDULED, Status.OPEN)
+    FINAL_STATUSES = (Status.CLOSED, Status.CANCELLED)
 
     seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="lots")
     title = models.CharField(max_length=TITLE_MAX_CHARS)
@@ -69,6 +104,8 @@ class Lot(models.Model):
     closing_soon_sent_at = models.DateTimeField(null=True, blank=True, help_text="When lot_closing_soon went out.")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = LotQuerySet.as_manager()
+
     class Meta:
         indexes = [models.Index(fields=["status", "ends_at"])]
         constraints = [
@@ -93,10 +130,10 @@ class Lot(models.Model):
         return self.high_bid_amount is not None and self.high_bid_amount >= self.reserve_price
 
     def accepts_bids_at(self, now: datetime) -> bool:
-        return self.status in (self.Status.SCHEDULED, self.Status.OPEN) and self.starts_at <= now < self.ends_at
+        return self.status in self.ACTIVE_STATUSES and self.starts_at <= now < self.ends_at
 
     def is_over_at(self, now: datetime) -> bool:
-        return self.status in (self.Status.CLOSED, self.Status.CANCELLED) or now >= self.ends_at
+        return self.status in self.FINAL_STATUSES or now >= self.ends_at
 
 
 class LotEvent(models.Model):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Q
 from django.utils import timezone
 
 from auctions import payloads
@@ -18,17 +17,15 @@ def seller_dashboard(seller_id: int, *, watchers: dict[int, int] | None = None) 
     """The seller's live lots and those ended in the last week, soonest end first (watchers filled in later)."""
     now = timezone.now()
     lots = (
-        Lot.objects.filter(seller_id=seller_id)
-        .filter(
-            Q(status__in=[Lot.Status.SCHEDULED, Lot.Status.OPEN]) | Q(closed_at__gte=now - SELLER_DASHBOARD_KEEPS_ENDED)
-        )
+        Lot.objects.of_seller(seller_id)
+        .active_or_ended_since(now - SELLER_DASHBOARD_KEEPS_ENDED)
         .order_by("ends_at")[:SELLER_DASHBOARD_MAX_LOTS]
     )
     return [payloads.seller_lot(lot, now=now, watchers=(watchers or {}).get(lot.pk, 0)) for lot in lots]
 
 
 def is_sellers_lot(lot_id: int, seller_id: int) -> bool:
-    return Lot.objects.filter(pk=lot_id, seller_id=seller_id).exists()
+    return Lot.objects.of_seller(seller_id).filter(pk=lot_id).exists()
 
 
 def lot_seq(lot_id: int) -> int | None:

@@ -22,9 +22,7 @@ log = structlog.get_logger(__name__)
 
 def open_due_lots(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
-    return Lot.objects.filter(status=Lot.Status.SCHEDULED, starts_at__lte=now, ends_at__gt=now).update(
-        status=Lot.Status.OPEN
-    )
+    return Lot.objects.due_to_open(now).update(status=Lot.Status.OPEN)
 
 
 # --- what sellers do with their lots ----------------------------------------------------------------------------
@@ -216,7 +214,7 @@ def lot_for_change(user, lot_id: int) -> Lot:
         raise LotNotFound()
     if lot.seller_id != user.pk and not user.is_staff:
         raise Forbidden("Only the lot's seller can change it.", reason="not_owner")
-    if lot.status in (Lot.Status.CLOSED, Lot.Status.CANCELLED):
+    if lot.status in Lot.FINAL_STATUSES:
         raise LotClosed("This lot has already ended.")
     return lot
 

@@ -12,7 +12,7 @@ from auctions.models import Lot, Watch
 
 
 def lot_list(request):
-    lots = Lot.objects.filter(status__in=[Lot.Status.SCHEDULED, Lot.Status.OPEN]).order_by("ends_at")[:200]
+    lots = Lot.objects.active().order_by("ends_at")[:200]
     now = timezone.now()
     return render(request, "auctions/lot_list.html", {"lots": [payloads.lot_summary(lot, now) for lot in lots]})
 

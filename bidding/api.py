@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db.models import Max
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -18,6 +17,7 @@ from auctions.exceptions import HTTP_STATUS, BidRefused, NotAuthenticated, RateL
 from auctions.models import Lot
 from bidding import payloads
 from bidding.models import Bid
+from bidding.selectors import top_bid_by_lot
 from bidding.services import buy_now, place_bid
 
 _bid_reply = inline_serializer(
@@ -216,12 +216,7 @@ class MyBidsView(APIView):
         if not request.user.is_authenticated:
             return _refusal_response(lot_payloads.error(NotAuthenticated()), HTTP_STATUS[NotAuthenticated.code])
         now = timezone.now()
-        mine = dict(
-            Bid.objects.filter(bidder_id=request.user.pk)
-            .values("lot_id")
-            .annotate(top=Max("amount"))
-            .values_list("lot_id", "top")
-        )
+        mine = top_bid_by_lot(request.user.pk)
         lots = Lot.objects.filter(pk__in=mine).order_by("ends_at")[:500]
         return Response(
             {

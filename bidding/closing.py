@@ -55,11 +55,9 @@ def send_closing_soon(*, now: datetime | None = None) -> list[int]:
     with transaction.atomic():
         lots = list(
             Lot.objects.select_for_update(skip_locked=True)
+            .accepting_bids_at(now)
             .filter(
-                status__in=[Lot.Status.SCHEDULED, Lot.Status.OPEN],
                 closing_soon_sent_at__isnull=True,
-                starts_at__lte=now,
-                ends_at__gt=now,
                 ends_at__lte=now + timedelta(seconds=settings.LOT_CLOSING_SOON_SECONDS),
             )
             .order_by("ends_at")[:100]
@@ -92,7 +90,7 @@ def close_due_lots(*, now: datetime | None = None, batch: int = 100) -> list[int
         with transaction.atomic():
             due = list(
                 Lot.objects.select_for_update(skip_locked=True)
-                .filter(status__in=[Lot.Status.SCHEDULED, Lot.Status.OPEN], ends_at__lte=now_ - decided_within())
+                .ended_by(now_ - decided_within())
                 .order_by("ends_at")[:batch]
             )
             for lot in due:

@@ -81,9 +81,9 @@ class LotHub:
         self.watchers: dict[int, int] = {}  # lot sockets per lot (seller dashboards listen but are not counted)
         self.presence = PresencePublisher(self)
         self._pubsub = None
-        # One subscription command at a time: redis-py's PubSub opens its connection on its first command, and two
-        # first commands at once each opened one; the reader reads only the last, so lots subscribed on the other
-        # went deaf (sockets of several lots opening together: bidding/tests/test_fanout_subscriptions.py).
+        # One subscription command at a time: redis-py's PubSub opens its connection on its first command, two first
+        # commands at once open one each, and the reader reads only the last: lots subscribed on the other would
+        # never hear their events (several lots' sockets opening together: bidding/tests/test_fanout_subscriptions.py).
         self._commands = asyncio.Lock()
         self._reader: asyncio.Task | None = None
         self._closer: asyncio.Task | None = None

@@ -53,7 +53,7 @@ class LotListView(APIView):
     )
     def get(self, request: Request) -> Response:
         now = timezone.now()
-        lots = Lot.objects.filter(status__in=[Lot.Status.SCHEDULED, Lot.Status.OPEN]).order_by("ends_at")[:500]
+        lots = Lot.objects.active().order_by("ends_at")[:500]
         return Response({"server_time": payloads.iso(now), "lots": [payloads.lot_summary(lot, now) for lot in lots]})
 
 

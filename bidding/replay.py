@@ -141,7 +141,7 @@ def verify_lot(lot: Lot) -> list[str]:
     apply_extensions()
     apply_raises(seq)
 
-    if lot.status in (Lot.Status.CLOSED, Lot.Status.CANCELLED):
+    if lot.status in Lot.FINAL_STATUSES:
         leader_max = None  # spent at the close
     expected = {"high bid": price, "high bidder": leader, "hidden maximum": leader_max, "bid count": len(bids)}
     stored = {

@@ -37,7 +37,7 @@ class Recorded:
     @classmethod
     def from_row(cls, row: tuple) -> Recorded:
         """`row`: lot_id, kind, amount sent, maximum sent, amount recorded, seq, outbid_at_once, standing maximum
-        (bidding/statements.py reads it from a bid's request row or from a maximum raise)."""
+        (bidding/statements/reads.py reads it from a bid's request row or from a maximum raise)."""
         lot_id, kind, sent, max_sent, amount, seq, outbid_at_once, standing_max = row
         if kind == "buy_now":
             request = Request("buy_now", lot_id)

@@ -1,9 +1,10 @@
 """Reads that need the lot's bids: a viewer's snapshot (their alias and their own maximum), event replay that may
-fall back to one, and who should hear of a lot's end."""
+fall back to one, who should hear of a lot's end, and a bidder's top bid on each lot."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.db.models import Max
 from django.utils import timezone
 
 from auctions import payloads
@@ -63,3 +64,13 @@ def interested_user_ids(lot_id: int) -> set[int]:
     bidders = Bid.objects.filter(lot_id=lot_id).values_list("bidder_id", flat=True).distinct()
     watchers = Watch.objects.filter(lot_id=lot_id).values_list("user_id", flat=True)
     return set(bidders) | set(watchers)
+
+
+def top_bid_by_lot(bidder_id: int) -> dict[int, int]:
+    """Each lot this user bid on, with their highest bid there (cents)."""
+    return dict(
+        Bid.objects.filter(bidder_id=bidder_id)
+        .values("lot_id")
+        .annotate(top=Max("amount"))
+        .values_list("lot_id", "top")
+    )

@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Max
 from django.shortcuts import render
 from django.utils import timezone
 
 from auctions import payloads
 from auctions.models import Lot
-from bidding.models import Bid
+from bidding.selectors import top_bid_by_lot
 
 
 @login_required
 def my_bids(request):
     now = timezone.now()
-    mine = dict(
-        Bid.objects.filter(bidder=request.user)
-        .values("lot_id")
-        .annotate(top=Max("amount"))
-        .values_list("lot_id", "top")
-    )
+    mine = top_bid_by_lot(request.user.pk)
     bid_lots = Lot.objects.filter(pk__in=mine).order_by("ends_at")[:200]
-    watched = Lot.objects.filter(watches__user=request.user).order_by("ends_at")[:200]
+    watched = Lot.objects.watched_by(request.user.pk).order_by("ends_at")[:200]
     return render(
         request,
         "auctions/my_bids.html",

@@ -38,9 +38,9 @@ application = ProtocolTypeRouter(
 )
 
 # The cyclic garbage collector stops the whole process while it walks every tracked object: with 1,000 sockets a
-# full (generation 2) collection took 120-170 ms here, long enough to hold one bid's broadcast back for all of them
-# (the fan-out p99). Everything loaded so far lives as long as the process, so it is moved out of the collector's
-# reach, and the thresholds make full collections rare (docs/performance.md, "Garbage collector pauses").
+# full (generation 2) collection lasts 120-170 ms on a 2-core VM, long enough to hold one bid's broadcast back for
+# all of them (the fan-out p99). Everything loaded so far lives as long as the process, so it is moved out of the
+# collector's reach, and the thresholds make full collections rare (docs/performance.md, "Garbage collector pauses").
 import gc  # noqa: E402
 
 gc.set_threshold(*settings.GC_THRESHOLDS)

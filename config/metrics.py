@@ -29,12 +29,7 @@ class ClosingLag:
         yield GaugeMetricFamily("gavel_closing_lag_seconds", "Age of the oldest lot past its end and not yet closed.")
 
     def collect(self):
-        oldest = (
-            Lot.objects.filter(status__in=[Lot.Status.SCHEDULED, Lot.Status.OPEN], ends_at__lte=timezone.now())
-            .order_by("ends_at")
-            .values_list("ends_at", flat=True)
-            .first()
-        )
+        oldest = Lot.objects.ended_by(timezone.now()).order_by("ends_at").values_list("ends_at", flat=True).first()
         lag = 0.0 if oldest is None else (timezone.now() - oldest).total_seconds()
         yield GaugeMetricFamily(
             "gavel_closing_lag_seconds", "Age of the oldest lot past its end and not yet closed.", value=lag

@@ -5,7 +5,8 @@ anonymous sockets ask for a lot's whole history again and again, each within the
     .venv/bin/python loadtests/replay_flood.py [--attackers 20] [--seconds 15] [--root DIR]
 
 `--root` runs the workers from another checkout (e.g. one before the replay budget) against the same database and
-settings, for a before/after comparison in one session. Uses the benchmark's database and Redis (loadtests/bench.py).
+settings, for a before/after comparison in one session. Uses the benchmark's database and Redis
+(loadtests/bench_stack.py).
 Prints one table; docs/performance.md keeps the figures.
 """
 
@@ -20,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from loadtests import bench
+from loadtests import bench_clients, bench_stack
 
 HISTORY = 500  # a full replay (SYNC_MAX_EVENTS)
 HONEST_RATE = 4.0  # bids/s, under the production limit of 5 messages/s per connection
@@ -40,7 +41,7 @@ def seed_history(lot_id: int, usernames: list[str]) -> None:
 
 
 async def honest_bidder(url: str, cookie: str, seconds: float) -> list[float]:
-    sock = await bench.connect(url, cookie)
+    sock = await bench_clients.connect(url, cookie)
     min_next = json.loads(await sock.recv())["min_next_bid"]
     acks: list[float] = []
     deadline = time.monotonic() + seconds
@@ -69,7 +70,7 @@ async def honest_bidder(url: str, cookie: str, seconds: float) -> list[float]:
 
 async def attacker(url: str, stop: asyncio.Event, counts: dict) -> None:
     """Asks again and again for the longest replay the server gives (SYNC_MAX_EVENTS events back)."""
-    sock = await bench.connect(url)
+    sock = await bench_clients.connect(url)
     latest = {"seq": json.loads(await sock.recv())["seq"]}
 
     async def read() -> None:
@@ -102,19 +103,19 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--attackers", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--root", type=Path, default=bench.ROOT, help="the checkout whose workers to run")
+    parser.add_argument("--root", type=Path, default=bench_stack.ROOT, help="the checkout whose workers to run")
     args = parser.parse_args()
-    bench.prepare_database()
-    bench.django_setup()
-    fixture = bench.seed(lots=1, bidders=3, prefix="flood")
+    bench_stack.prepare_database()
+    bench_stack.django_setup()
+    fixture = bench_stack.seed(lots=1, bidders=3, prefix="flood")
     lot_id = fixture["lots"][0]
     print(f"seeding {HISTORY} bids of history", file=sys.stderr)
     seed_history(lot_id, fixture["bidders"][1:])
-    cookie = bench.session_cookies(fixture["bidders"][:1])[fixture["bidders"][0]]
+    cookie = bench_stack.session_cookies(fixture["bidders"][:1])[fixture["bidders"][0]]
     os.environ["WS_RATE_PER_SECOND"] = "5"  # the production default: attackers stay within it
-    bench.ROOT = args.root.resolve()
+    bench_stack.ROOT = args.root.resolve()  # daphne_workers starts them there
     rows = []
-    with bench.daphne_workers("config.asgi:application", 1) as workers:
+    with bench_stack.daphne_workers("config.asgi:application", 1) as workers:
         port = workers[0][0]
         for attackers in (0, args.attackers, 0):
             acks, counts = asyncio.run(measure(port, lot_id, cookie, attackers, args.seconds))
@@ -123,9 +124,10 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for attackers, acks, counts in rows:
         received = ", ".join(f"{kind} {count}" for kind, count in sorted(counts.items())) or "-"
-        print(f"| {attackers} | {len(acks)} | {bench.pct(acks, 50):.1f} | {bench.pct(acks, 99):.1f} | {received} | |")
-    quiet = bench.pct(rows[0][1] + rows[2][1], 50)
-    print(f"median under the flood / quiet median: {bench.pct(rows[1][1], 50) / quiet:.2f}x")
+        p50, p99 = bench_clients.pct(acks, 50), bench_clients.pct(acks, 99)
+        print(f"| {attackers} | {len(acks)} | {p50:.1f} | {p99:.1f} | {received} | |")
+    quiet = bench_clients.pct(rows[0][1] + rows[2][1], 50)
+    print(f"median under the flood / quiet median: {bench_clients.pct(rows[1][1], 50) / quiet:.2f}x")
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ def decide_one(
 
     Two round trips and a commit in the common case: the locked read (with the alias numbers of this bidder and
     of the leader, their flags and their earlier action under this bid_id) and one statement for the lot's new
-    state, the bid and its event (bidding/statements.py).
+    state, the bid and its event (bidding/statements/).
     """
     with transaction.atomic():
         locked = statements.lock_lot_for_decision(lot_id=lot_id, user_id=user.pk, bid_id=bid_id)

@@ -1,32 +1,18 @@
-"""The bid path's hand-written statements: its pre-check read, its decision's locked read and its decision's writes,
-one round trip each.
-
-The ORM costs about 0.5 ms of Python per query on the target machine (docs/performance.md), and a bid made
-eight of them; the hot lot is CPU-bound on exactly that. Everything else stays in the ORM. Column and table names
-come from the models, so a renamed field fails loudly here rather than silently elsewhere.
-"""
+"""The bid path's reads by hand: the pre-check before the lock, and the decision's locked read of the lot with what
+it needs of its bidders (one request, or a group of queued ones)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 
 from django.db import connection
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from accounts.models import Profile
-from auctions.models import Lot, LotEvent, Notice
-from bidding.models import Bid, MaximumRaise
-
-LOT = Lot._meta.db_table
-PROFILE = Profile._meta.db_table
-BID = Bid._meta.db_table
-EVENT = LotEvent._meta.db_table
-RAISE = MaximumRaise._meta.db_table
-NOTICE = Notice._meta.db_table
+from auctions.models import Lot
+from bidding.statements.tables import BID, LOT, PROFILE, RAISE
 
 # What a bidder already did under a bid_id, whichever table holds it: a bid's request row (or a buy-now), or a
 # maximum raised without a visible bid. Columns: see bidding.retries.Recorded.from_row.
@@ -157,8 +143,8 @@ def lock_lot_for_decision(*, lot_id: int, user_id: int, bid_id: str) -> Locked:
     their earlier action under `bid_id`.
 
     The row lock, not the Redis lock, is what keeps a decision right: a Redis lock that expired mid-decision lets a
-    second decider in, and the locked read makes it wait for the first to commit. Built by hand because the ORM's
-    compilation of this query was the largest single cost in a hot lot's critical section (docs/performance.md).
+    second decider in, and the locked read makes it wait for the first to commit. Built by hand: the ORM's
+    compilation of this query is the largest single cost in a hot lot's critical section (docs/performance.md).
     """
     found = _read_locked(_LOCKED_READ_SQL, {"lot_id": lot_id, "user_id": user_id, "bid_id": bid_id})
     if found is None:
@@ -213,101 +199,6 @@ def _json(value, empty=None):
     if value is None:
         return {} if empty is None else empty
     return json.loads(value) if isinstance(value, str) else value
-
-
-_BID_COLUMNS = (
-    "lot_id",
-    "bidder_id",
-    "amount",
-    "bid_id",
-    "seq",
-    "bidder_number",
-    "created_at",
-    "kind",
-    "requested_amount",
-    "max_amount",
-    "outbid_at_once",
-    "standing_max",
-    "received_at",
-)
-
-_LOT_STATE = (
-    "seq",
-    "bid_count",
-    "bidder_count",
-    "high_bid_amount",
-    "high_bidder_id",
-    "leader_max_amount",
-    "ends_at",
-    "status",
-)
-
-
-@cache
-def _write_sql(bid_count: int, notice_count: int = 0) -> str:
-    """The lot's new state, `bid_count` bids and their events, and `notice_count` personal notices (the outbid
-    leaders'), as one statement (data-modifying CTEs); it returns the notices' ids, in order."""
-    bid_rows = ", ".join(
-        "(" + ", ".join(f"%(b{i}_{column})s" for column in _BID_COLUMNS) + ")" for i in range(bid_count)
-    )
-    event_rows = ", ".join(f"(%(lot_id)s, %(b{i}_seq)s, %(e{i})s::jsonb, %(now)s)" for i in range(bid_count))
-    assignments = ", ".join(f"{column} = %(lot_{column})s" for column in _LOT_STATE)
-    events_insert = f"INSERT INTO {EVENT} (lot_id, seq, payload, created_at) VALUES {event_rows}"
-    if notice_count:
-        notice_rows = ", ".join(f"(%(n{i}_user)s, %(n{i}_payload)s::jsonb, %(now)s)" for i in range(notice_count))
-        tail = f"""new_events AS (
-    {events_insert}
-)
-INSERT INTO {NOTICE} (user_id, payload, created_at) VALUES {notice_rows} RETURNING id"""
-    else:
-        tail = events_insert
-    return f"""
-WITH lot_update AS (
-    UPDATE {LOT} SET {assignments} WHERE id = %(lot_id)s
-), new_bids AS (
-    INSERT INTO {BID} ({", ".join(_BID_COLUMNS)}) VALUES {bid_rows}
-){"," if notice_count else ""}
-{tail}
-"""
-
-
-def write_decision(
-    *, lot: Lot, bids: list[Bid], event_texts: list[str], now: datetime, notices: list[tuple[int, dict]] = ()
-) -> None:
-    """The lot's new state, its new bids and their events, and the personal notices they cause (each notice's
-    payload gets its stored `id`). Expects the row lock held (FOR UPDATE).
-
-    One statement on PostgreSQL, however many bids (a decision with automatic answers writes several; so does a
-    group of queued bids). The laptop default (SQLite has no data-modifying CTEs; it serves one process and no
-    race) takes a few ORM statements in the caller's transaction instead.
-    """
-    if connection.vendor == "postgresql":
-        params: dict[str, object] = {"lot_id": lot.pk, "now": now}
-        params.update({f"lot_{column}": getattr(lot, column) for column in _LOT_STATE})
-        for i, (bid, text) in enumerate(zip(bids, event_texts, strict=True)):
-            params.update({f"b{i}_{column}": getattr(bid, column) for column in _BID_COLUMNS})
-            params[f"e{i}"] = text
-        for i, (user_id, payload) in enumerate(notices):
-            params[f"n{i}_user"] = user_id
-            params[f"n{i}_payload"] = json.dumps(payload)
-        with connection.cursor() as cursor:
-            cursor.execute(_write_sql(len(bids), len(notices)), params)
-            if notices:
-                # One multi-row VALUES insert takes its ids from the sequence in row order.
-                for (_, payload), (notice_id,) in zip(notices, sorted(cursor.fetchall()), strict=True):
-                    payload["id"] = notice_id
-        return
-    Lot.objects.filter(pk=lot.pk).update(**{name: getattr(lot, name) for name in _LOT_STATE})
-    Bid.objects.bulk_create(bids)
-    LotEvent.objects.bulk_create(
-        [
-            LotEvent(lot_id=lot.pk, seq=bid.seq, payload=json.loads(text))
-            for bid, text in zip(bids, event_texts, strict=False)
-        ]
-    )
-    rows = Notice.objects.bulk_create([Notice(user_id=user_id, payload=dict(payload)) for user_id, payload in notices])
-    for (_, payload), row in zip(notices, rows, strict=False):
-        payload["id"] = row.pk
 
 
 def _aware(value: datetime | str | None) -> datetime | None:
