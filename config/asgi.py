@@ -1,4 +1,5 @@
-"""HTTP goes to Django; WebSockets pass the Origin check, then the session, then the URL router."""
+"""The client's address is resolved first; then HTTP goes to Django, and WebSockets pass the Origin check, the
+session, the socket caps and the URL router."""
 
 import os
 
@@ -26,15 +27,19 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from bidding.routing import websocket_urlpatterns  # noqa: E402
 from bidding.socket_middleware import SessionRevalidation, SocketCaps  # noqa: E402
+from config.client_address import ClientAddress  # noqa: E402
 
-# Outside in: the Origin, the session user, the socket caps, the session's continued validity, then the consumer.
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(SocketCaps(SessionRevalidation(URLRouter(websocket_urlpatterns))))
-        ),
-    }
+# Outside in: the client's address (behind a trusted proxy, the one it forwarded), then for sockets the Origin, the
+# session user, the socket caps, the session's continued validity, then the consumer.
+application = ClientAddress(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": AllowedHostsOriginValidator(
+                AuthMiddlewareStack(SocketCaps(SessionRevalidation(URLRouter(websocket_urlpatterns))))
+            ),
+        }
+    )
 )
 
 # The cyclic garbage collector stops the whole process while it walks every tracked object: with 1,000 sockets a

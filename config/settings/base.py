@@ -21,6 +21,9 @@ from config.settings.environment import BASE_DIR, env
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# The proxies (addresses or networks) whose X-Forwarded-For and X-Forwarded-Proto are believed: the client is the
+# rightmost forwarded address that is not one of them (config/client_address.py). Empty: the TCP peer is the client.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # The ASGI app serves /static/ itself only on a laptop (local.py); elsewhere nginx serves the collected files.
 SERVE_STATIC_FILES = False
 
@@ -104,6 +107,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],  # each view decides, per action
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {"bids": API_BID_RATE},
+    # REMOTE_ADDR is already the resolved client (config/client_address.py); DRF would otherwise key anonymous
+    # throttles on the raw X-Forwarded-For, which the client writes.
+    "NUM_PROXIES": 0,
 }
 SPECTACULAR_SETTINGS = {"TITLE": "Gavel API", "VERSION": "1", "SERVE_INCLUDE_SCHEMA": False}
 

@@ -58,7 +58,7 @@ def test_workers_shut_down_gracefully():
     web = SERVICES["web"]
     command = web["command"]
     assert command[:3] == ["python", "-m", "config.serve"]
-    assert "--proxy-headers" in command
+    assert "--proxy-headers" not in command, "Daphne would believe the leftmost X-Forwarded-For, the client's own"
     from django.conf import settings
 
     lifetime = int(command[command.index("--websocket_timeout") + 1])
@@ -83,7 +83,6 @@ def test_nginx_upgrades_websockets_and_keeps_them_open():
         "proxy_set_header Upgrade $http_upgrade;",
         "proxy_set_header Connection $connection_upgrade;",
         "proxy_set_header Host $host;",
-        "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
         "proxy_pass http://$ws_upstream;",
     ):
         assert directive in ws, directive
@@ -98,6 +97,19 @@ def test_nginx_sends_every_socket_of_one_lot_to_one_worker():
     assert routes == {"~^/ws/auctions/": "gavel_lots", "default": "gavel_web"}
     lots = _block(NGINX, "upstream gavel_lots")
     assert "hash $uri consistent;" in lots and "server web:8000" in lots
+
+
+def test_nginx_overwrites_the_forwarded_address_the_client_wrote():
+    """The workers take the rightmost untrusted X-Forwarded-For address (config/client_address.py): nginx must
+    replace the header, since appending keeps whatever the client put there for a proxy further out to trust."""
+    assert not re.search(r"^[^#]*\$proxy_add_x_forwarded_for", NGINX, re.M)
+    for location in ("location /ws/", "location / "):
+        block = _block(NGINX, location)
+        assert "proxy_set_header X-Forwarded-For $remote_addr;" in block, location
+        assert "proxy_set_header X-Forwarded-Proto $scheme;" in block, location
+    assert SERVICES["web"]["environment"]["TRUSTED_PROXIES"], "the workers would not believe nginx"
+    dockerfile_cmd = re.search(r"^CMD (.+)$", (ROOT / "Dockerfile").read_text(), re.M).group(1)
+    assert "--proxy-headers" not in dockerfile_cmd + (ROOT / "scripts" / "serve.sh").read_text()
 
 
 def test_nginx_serves_static_and_hides_metrics():
