@@ -112,6 +112,32 @@ def test_nginx_overwrites_the_forwarded_address_the_client_wrote():
     assert "--proxy-headers" not in dockerfile_cmd + (ROOT / "scripts" / "serve.sh").read_text()
 
 
+def _zones(kind: str) -> dict[str, str]:
+    """`limit_req_zone` / `limit_conn_zone` declarations: zone name → key (each keyed by the client address)."""
+    pattern = rf"^{kind}\s+(\S+)\s+zone=(\w+):\d+m(?:\s+rate=(\d+)r/s)?;"
+    return {name: (key, int(rate) if rate else None) for key, name, rate in re.findall(pattern, NGINX, re.M)}
+
+
+def test_nginx_limits_handshakes_requests_and_open_connections_per_address():
+    from django.conf import settings
+
+    requests = _zones("limit_req_zone")
+    connections = _zones("limit_conn_zone")
+    assert all(key == "$binary_remote_addr" for key, _ in [*requests.values(), *connections.values()])
+    assert re.search(r"^limit_req_status 429;", NGINX, re.M) and re.search(r"^limit_conn_status 429;", NGINX, re.M)
+
+    handshake = re.search(r"limit_req zone=(\w+) burst=(\d+) nodelay;", _block(NGINX, "location /ws/"))
+    http = re.search(r"limit_req zone=(\w+) burst=(\d+) nodelay;", _block(NGINX, "location / "))
+    assert handshake and http, "every proxied location limits new requests per address"
+    assert handshake[1] in requests and http[1] in requests and handshake[1] != http[1]
+    assert requests[handshake[1]][1] < requests[http[1]][1], "handshakes are costlier than requests: a lower rate"
+
+    server = _block(NGINX, "server {")
+    held = re.search(r"^    limit_conn (\w+) (\d+);", server, re.M)
+    assert held and held[1] in connections, "the connections one address holds open are capped server-wide"
+    assert int(held[2]) == settings.WS_MAX_SOCKETS_PER_IP, "the edge and the workers cap sockets per address alike"
+
+
 def test_nginx_serves_static_and_hides_metrics():
     assert "alias /srv/static/;" in _block(NGINX, "location /static/")
     assert "return 404;" in _block(NGINX, "location = /metrics")
