@@ -16,11 +16,6 @@ from django.conf import settings  # noqa: E402
 # 5 ms switch interval each of those waits can cost up to 5 ms while the event loop is busy (measured:
 # docs/performance.md).
 sys.setswitchinterval(settings.GIL_SWITCH_INTERVAL_SECONDS)
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
-
-if settings.SERVE_STATIC_FILES:  # a laptop (config/settings/local.py); in production nginx serves them
-    django_asgi_app = ASGIStaticFilesHandler(django_asgi_app)
-
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402

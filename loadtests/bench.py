@@ -46,6 +46,7 @@ SERVER_ENV = {
     "DJANGO_SETTINGS_MODULE": "loadtests.bench_settings",
     "SECRET_KEY": "benchmark-only-secret",
     "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "HTTPS": "false",  # plain http on one machine
     "LOG_LEVEL": "WARNING",
     "WS_RATE_PER_SECOND": "100000",  # and with it each connection's burst and each user's budget
     # Every benchmark client connects from 127.0.0.1, many as one user: the caps are for the open internet.

@@ -6,6 +6,8 @@ in-process lock). Tuning constants are in conf.py; environment.py lists every va
 
 from __future__ import annotations
 
+import warnings
+
 import structlog
 
 from config.settings.conf import *  # noqa: F403
@@ -24,8 +26,6 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # The proxies (addresses or networks) whose X-Forwarded-For and X-Forwarded-Proto are believed: the client is the
 # rightmost forwarded address that is not one of them (config/client_address.py). Empty: the TCP peer is the client.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
-# The ASGI app serves /static/ itself only on a laptop (local.py); elsewhere nginx serves the collected files.
-SERVE_STATIC_FILES = False
 
 INSTALLED_APPS = [
     "daphne",
@@ -47,6 +47,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # /static/, whatever DEBUG says (nginx serves it at the edge too)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -97,6 +98,10 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# WhiteNoise serves the collected files (STATIC_ROOT, filled by collectstatic on servers) and, where collectstatic
+# has not run (a laptop, the tests' servers), the same files found where they live: one way in every settings module.
+WHITENOISE_USE_FINDERS = True
+warnings.filterwarnings("ignore", message="No directory at: .*staticfiles")  # collectstatic not run here
 
 # --- HTTP API (Django REST framework) ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
