@@ -8,4 +8,4 @@ COPY . .
 # The build has no secrets: collecting static files needs none, so it runs with the laptop settings.
 RUN DJANGO_SETTINGS_MODULE=config.settings.local python manage.py collectstatic --noinput
 EXPOSE 8000
-CMD ["python", "-m", "config.serve", "-b", "0.0.0.0", "-p", "8000", "--proxy-headers", "config.asgi:application"]
+CMD ["python", "-m", "config.serve", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/gavel
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: install demo serve browser lint test test-fast test-redis test-single services loadtest bench clean
+.PHONY: install demo serve browser nginx lint test test-fast test-redis test-single services loadtest bench clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,11 +15,12 @@ $(VENV)/.installed: requirements.txt
 
 install: $(VENV)/.installed
 
+# DEBUG=true: tracebacks in the browser, on 127.0.0.1 only.
 demo: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	@echo "Serving on http://127.0.0.1:8000 (Ctrl-C to stop); single-process mode closes lots inside the server."
-	$(PY) -m daphne -b 127.0.0.1 -p 8000 config.asgi:application
+	DEBUG=true $(PY) -m daphne -b 127.0.0.1 -p 8000 config.asgi:application
 
 # Production shape on one host without Docker: WORKERS Daphne workers + the closing worker (docs/operations.md),
 # with production settings: SECRET_KEY and DATABASE_URL must be set.
@@ -32,9 +33,12 @@ services:
 browser:
 	scripts/ensure-browser.sh
 
+nginx:
+	scripts/ensure-nginx.sh
+
 # Lint and format (ruff.toml) and the import contracts (.importlinter), then the whole suite with Redis (channel
 # layer + lock), then again in single-process mode (no REDIS_URL).
-test: install services browser lint test-redis test-single
+test: install services browser nginx lint test-redis test-single
 
 # Pure rules only (no database, Redis or server): seconds.
 test-fast: install

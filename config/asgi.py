@@ -1,4 +1,5 @@
-"""HTTP goes to Django; WebSockets pass the Origin check, then the session, then the URL router."""
+"""The client's address is resolved first; then HTTP goes to Django, and WebSockets pass the Origin check, the
+session, the socket caps and the URL router."""
 
 import os
 
@@ -15,26 +16,25 @@ from django.conf import settings  # noqa: E402
 # 5 ms switch interval each of those waits can cost up to 5 ms while the event loop is busy (measured:
 # docs/performance.md).
 sys.setswitchinterval(settings.GIL_SWITCH_INTERVAL_SECONDS)
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
-
-if settings.SERVE_STATIC_FILES:  # a laptop (config/settings/local.py); in production nginx serves them
-    django_asgi_app = ASGIStaticFilesHandler(django_asgi_app)
-
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from bidding.routing import websocket_urlpatterns  # noqa: E402
 from bidding.socket_middleware import SessionRevalidation, SocketCaps  # noqa: E402
+from config.client_address import ClientAddress  # noqa: E402
 
-# Outside in: the Origin, the session user, the socket caps, the session's continued validity, then the consumer.
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(SocketCaps(SessionRevalidation(URLRouter(websocket_urlpatterns))))
-        ),
-    }
+# Outside in: the client's address (behind a trusted proxy, the one it forwarded), then for sockets the Origin, the
+# session user, the socket caps, the session's continued validity, then the consumer.
+application = ClientAddress(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": AllowedHostsOriginValidator(
+                AuthMiddlewareStack(SocketCaps(SessionRevalidation(URLRouter(websocket_urlpatterns))))
+            ),
+        }
+    )
 )
 
 # The cyclic garbage collector stops the whole process while it walks every tracked object: with 1,000 sockets a

@@ -32,6 +32,7 @@ SERVER_ENV = {
     "SECRET_KEY": "benchmark-only-secret",
     "ALLOWED_HOSTS": "127.0.0.1,localhost",
     "LOG_LEVEL": "WARNING",
+    "HTTPS": "false",  # plain http on one machine: cookies without the Secure flag
     "WS_RATE_PER_SECOND": "100000",  # and with it each connection's burst and each user's budget
     # Every benchmark client connects from 127.0.0.1, many as one user: the caps are for the open internet.
     "WS_MAX_SOCKETS_PER_IP": "1000000",

@@ -17,6 +17,7 @@ export DATABASE_URL=${LOADTEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/
 export REDIS_URL=${LOADTEST_REDIS_URL:-redis://127.0.0.1:6379/3}
 export DJANGO_SETTINGS_MODULE=config.settings.production
 export SECRET_KEY=loadtest-only ALLOWED_HOSTS=127.0.0.1,localhost LOG_LEVEL=WARNING
+export HTTPS=false  # plain http on one machine: cookies without the Secure flag, or the clients never send them back
 # All Locust users connect from 127.0.0.1: lift the per-address socket cap meant for the open internet.
 export WS_MAX_SOCKETS_PER_IP=${WS_MAX_SOCKETS_PER_IP:-1000000}
 

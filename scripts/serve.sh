@@ -10,6 +10,8 @@ BASE_PORT=${BASE_PORT:-8001}
 BIND=${BIND:-127.0.0.1}
 # Production settings: SECRET_KEY and DATABASE_URL must be set (config/settings/production.py).
 export DJANGO_SETTINGS_MODULE=${DJANGO_SETTINGS_MODULE:-config.settings.production}
+# nginx on this host forwards the client's address; nobody else reaches the workers' loopback ports.
+export TRUSTED_PROXIES=${TRUSTED_PROXIES:-127.0.0.1,::1}
 
 if [ "$WORKERS" -gt 1 ] && [ -z "${REDIS_URL:-}" ]; then
   echo "ERROR: several workers need REDIS_URL (the channel layer, lock and fan-out are shared through Redis)" >&2
@@ -30,7 +32,7 @@ for i in $(seq 0 $((WORKERS - 1))); do
   port=$((BASE_PORT + i))
   # --websocket_timeout is the total lifetime of a socket: WS_MAX_LIFETIME_SECONDS (config/settings/conf.py), which
   # the channel layer's group expiry must not undercut (check gavel.E002).
-  $PY -m config.serve -b "$BIND" -p "$port" --proxy-headers --websocket_timeout 86400 \
+  $PY -m config.serve -b "$BIND" -p "$port" --websocket_timeout 86400 \
     --application-close-timeout 15 config.asgi:application &
   pids+=($!)
   echo "worker $i on $BIND:$port (pid $!)" >&2

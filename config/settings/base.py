@@ -6,6 +6,8 @@ in-process lock). Tuning constants are in conf.py; environment.py lists every va
 
 from __future__ import annotations
 
+import warnings
+
 import structlog
 
 from config.settings.conf import *  # noqa: F403
@@ -21,8 +23,9 @@ from config.settings.environment import BASE_DIR, env
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-# The ASGI app serves /static/ itself only on a laptop (local.py); elsewhere nginx serves the collected files.
-SERVE_STATIC_FILES = False
+# The proxies (addresses or networks) whose X-Forwarded-For and X-Forwarded-Proto are believed: the client is the
+# rightmost forwarded address that is not one of them (config/client_address.py). Empty: the TCP peer is the client.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 INSTALLED_APPS = [
     "daphne",
@@ -45,6 +48,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.static_files.static_files",  # /static/ whatever DEBUG says (WhiteNoise, kept asynchronous)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -115,6 +119,10 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Gavel <noreply@local
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# WhiteNoise serves the collected files (STATIC_ROOT, filled by collectstatic on servers) and, where collectstatic
+# has not run (a laptop, the tests' servers), the same files found where they live: one way in every settings module.
+WHITENOISE_USE_FINDERS = True
+warnings.filterwarnings("ignore", message="No directory at: .*staticfiles")  # collectstatic not run here
 
 # --- HTTP API (Django REST framework) ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -125,6 +133,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],  # each view decides, per action
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {"bids": API_BID_RATE},
+    # REMOTE_ADDR is already the resolved client (config/client_address.py); DRF would otherwise key anonymous
+    # throttles on the raw X-Forwarded-For, which the client writes.
+    "NUM_PROXIES": 0,
 }
 SPECTACULAR_SETTINGS = {"TITLE": "Gavel API", "VERSION": "1", "SERVE_INCLUDE_SCHEMA": False}
 

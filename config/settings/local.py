@@ -1,6 +1,6 @@
 """A laptop: `make demo`, manage.py and the ASGI app unless DJANGO_SETTINGS_MODULE says otherwise.
 
-DEBUG stays off unless DEBUG=true is set; the app serves /static/ itself, with no nginx in front.
+DEBUG stays off unless DEBUG=true is set (`make demo` sets it).
 """
 
 from config.settings.base import *  # noqa: F403
@@ -8,6 +8,5 @@ from config.settings.environment import env
 
 # A key that only exists so a laptop runs with no set-up; production.py has no default.
 SECRET_KEY = env.str("SECRET_KEY", default="dev-insecure-key-for-this-laptop-only")
-SERVE_STATIC_FILES = True
 # Mail (password reset links) is printed on the console unless EMAIL_URL names a server.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))

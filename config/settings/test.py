@@ -6,5 +6,3 @@ from config.settings.base import *  # noqa: F403
 SECRET_KEY = "test-only-secret-key"
 # Fixtures create many users; the production hasher costs ~0.3 s a password.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-# The servers tests start have no nginx in front: the browser tests load the pages' scripts from them.
-SERVE_STATIC_FILES = True

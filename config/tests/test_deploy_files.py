@@ -58,7 +58,7 @@ def test_workers_shut_down_gracefully():
     web = SERVICES["web"]
     command = web["command"]
     assert command[:3] == ["python", "-m", "config.serve"]
-    assert "--proxy-headers" in command
+    assert "--proxy-headers" not in command, "Daphne would believe the leftmost X-Forwarded-For, the client's own"
     from django.conf import settings
 
     lifetime = int(command[command.index("--websocket_timeout") + 1])
@@ -83,7 +83,6 @@ def test_nginx_upgrades_websockets_and_keeps_them_open():
         "proxy_set_header Upgrade $http_upgrade;",
         "proxy_set_header Connection $connection_upgrade;",
         "proxy_set_header Host $host;",
-        "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
         "proxy_pass http://$ws_upstream;",
     ):
         assert directive in ws, directive
@@ -98,6 +97,45 @@ def test_nginx_sends_every_socket_of_one_lot_to_one_worker():
     assert routes == {"~^/ws/auctions/": "gavel_lots", "default": "gavel_web"}
     lots = _block(NGINX, "upstream gavel_lots")
     assert "hash $uri consistent;" in lots and "server web:8000" in lots
+
+
+def test_nginx_overwrites_the_forwarded_address_the_client_wrote():
+    """The workers take the rightmost untrusted X-Forwarded-For address (config/client_address.py): nginx must
+    replace the header, since appending keeps whatever the client put there for a proxy further out to trust."""
+    assert not re.search(r"^[^#]*\$proxy_add_x_forwarded_for", NGINX, re.M)
+    for location in ("location /ws/", "location / "):
+        block = _block(NGINX, location)
+        assert "proxy_set_header X-Forwarded-For $remote_addr;" in block, location
+        assert "proxy_set_header X-Forwarded-Proto $scheme;" in block, location
+    assert SERVICES["web"]["environment"]["TRUSTED_PROXIES"], "the workers would not believe nginx"
+    dockerfile_cmd = re.search(r"^CMD (.+)$", (ROOT / "Dockerfile").read_text(), re.M).group(1)
+    assert "--proxy-headers" not in dockerfile_cmd + (ROOT / "scripts" / "serve.sh").read_text()
+
+
+def _zones(kind: str) -> dict[str, str]:
+    """`limit_req_zone` / `limit_conn_zone` declarations: zone name → key (each keyed by the client address)."""
+    pattern = rf"^{kind}\s+(\S+)\s+zone=(\w+):\d+m(?:\s+rate=(\d+)r/s)?;"
+    return {name: (key, int(rate) if rate else None) for key, name, rate in re.findall(pattern, NGINX, re.M)}
+
+
+def test_nginx_limits_handshakes_requests_and_open_connections_per_address():
+    from django.conf import settings
+
+    requests = _zones("limit_req_zone")
+    connections = _zones("limit_conn_zone")
+    assert all(key == "$binary_remote_addr" for key, _ in [*requests.values(), *connections.values()])
+    assert re.search(r"^limit_req_status 429;", NGINX, re.M) and re.search(r"^limit_conn_status 429;", NGINX, re.M)
+
+    handshake = re.search(r"limit_req zone=(\w+) burst=(\d+) nodelay;", _block(NGINX, "location /ws/"))
+    http = re.search(r"limit_req zone=(\w+) burst=(\d+) nodelay;", _block(NGINX, "location / "))
+    assert handshake and http, "every proxied location limits new requests per address"
+    assert handshake[1] in requests and http[1] in requests and handshake[1] != http[1]
+    assert requests[handshake[1]][1] < requests[http[1]][1], "handshakes are costlier than requests: a lower rate"
+
+    server = _block(NGINX, "server {")
+    held = re.search(r"^    limit_conn (\w+) (\d+);", server, re.M)
+    assert held and held[1] in connections, "the connections one address holds open are capped server-wide"
+    assert int(held[2]) == settings.WS_MAX_SOCKETS_PER_IP, "the edge and the workers cap sockets per address alike"
 
 
 def test_nginx_serves_static_and_hides_metrics():

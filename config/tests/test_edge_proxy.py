@@ -1,0 +1,118 @@
+"""The shipped nginx config (deploy/nginx.conf) run by a real nginx in front of a real worker: what a client writes in
+X-Forwarded-For never decides which address it counts as, and one address's handshake burst meets 429 at the edge.
+nginx comes from `make test` (scripts/ensure-nginx.sh)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import subprocess
+import time
+
+import pytest
+import websockets
+
+from bidding.protocol import CLOSE_TOO_MANY_SOCKETS
+from conftest import ORIGIN, ROOT, _free_port, _reachable
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+@pytest.fixture
+def edge(tmp_path):
+    """Start nginx with deploy/nginx.conf in front of `upstream_port`; its URL. Stopped at teardown."""
+    started: list[subprocess.Popen] = []
+
+    def start(upstream_port: int) -> str:
+        if not shutil.which(NGINX):
+            pytest.fail("nginx is missing: run scripts/ensure-nginx.sh (make test does)")
+        port = _free_port()
+        site = (ROOT / "deploy" / "nginx.conf").read_text()
+        site = site.replace("server web:8000", f"server 127.0.0.1:{upstream_port}")
+        site = re.sub(r"listen 80;", f"listen 127.0.0.1:{port};", site)
+        site = site.replace("alias /srv/static/;", f"alias {ROOT / 'static'}/;")
+        (tmp_path / "site.conf").write_text(site)
+        temp = {name: tmp_path / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
+        for path in temp.values():
+            path.mkdir()
+        (tmp_path / "nginx.conf").write_text(
+            f"daemon off; master_process off; pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;\n"
+            "events {}\nhttp {\n  access_log off;\n  include /etc/nginx/mime.types;\n"
+            f"  client_body_temp_path {temp['body']}; proxy_temp_path {temp['proxy']};\n"
+            f"  fastcgi_temp_path {temp['fastcgi']}; uwsgi_temp_path {temp['uwsgi']}; scgi_temp_path {temp['scgi']};\n"
+            f"  include {tmp_path}/site.conf;\n}}\n"
+        )
+        proc = subprocess.Popen([NGINX, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)])
+        started.append(proc)
+        deadline = time.monotonic() + 10
+        while not _reachable("127.0.0.1", port):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("nginx did not start: " + (tmp_path / "error.log").read_text())
+            time.sleep(0.05)
+        return f"ws://127.0.0.1:{port}"
+
+    yield start
+    for proc in started:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def _try_socket(url: str, lot_id: int, *, forwarded_for: str | None = None, local: str = "127.0.0.1"):
+    """(socket, None) when admitted, (None, close code) when the worker refuses it, (None, HTTP status) when nginx
+    does."""
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    try:
+        socket = await websockets.connect(
+            f"{url}/ws/auctions/{lot_id}/", origin=ORIGIN, additional_headers=headers, local_addr=(local, 0)
+        )
+    except websockets.InvalidStatus as refused:
+        return None, refused.response.status_code
+    try:
+        assert json.loads(await asyncio.wait_for(socket.recv(), 5))["type"] == "snapshot"
+    except websockets.ConnectionClosed as closed:
+        return None, closed.rcvd.code
+    return socket, None
+
+
+def _deployed(start_daphne, **env: str):
+    """A worker with the Daphne options and the TRUSTED_PROXIES that docker-compose.yml gives it (nginx is on
+    loopback here)."""
+    import yaml
+
+    web = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]
+    command = web["command"]
+    args = command[command.index("config.serve") + 1 : command.index("config.asgi:application")]
+    options = [a for i, a in enumerate(args) if a not in ("-b", "-p") and (i == 0 or args[i - 1] not in ("-b", "-p"))]
+    trusted = "127.0.0.1" if "TRUSTED_PROXIES" in web["environment"] else ""
+    return start_daphne(daphne_args=tuple(options), TRUSTED_PROXIES=trusted, **env)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_through_nginx_a_client_counts_as_its_own_address_whatever_it_forwards(start_daphne, edge, lot):
+    url = edge(_deployed(start_daphne, WS_MAX_SOCKETS_PER_IP="1").port)
+
+    first, _ = await _try_socket(url, lot.pk, forwarded_for="127.0.0.2")  # poses as the victim
+    assert first is not None
+    again, code = await _try_socket(url, lot.pk, forwarded_for="198.51.100.7")
+    assert again is None and code == CLOSE_TOO_MANY_SOCKETS, "a made-up address bought a second socket"
+    victim, code = await _try_socket(url, lot.pk, local="127.0.0.2")
+    assert victim is not None, f"the victim's address was taken by a client that only claimed it (closed {code})"
+    for socket in (first, victim):
+        await socket.close()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_nginx_answers_429_to_a_burst_of_handshakes_from_one_address(start_daphne, edge, lot):
+    url = edge(_deployed(start_daphne).port)
+
+    outcomes = await asyncio.gather(*(_try_socket(url, lot.pk, local="127.0.0.3") for _ in range(40)))
+    admitted = [socket for socket, _ in outcomes if socket is not None]
+    limited = [code for _, code in outcomes if code == 429]
+    assert admitted and limited, f"{len(admitted)} admitted, {len(limited)} refused with 429"
+    assert len(admitted) <= 25, "the handshake burst is 20 at 2 a second"
+    other, _ = await _try_socket(url, lot.pk, local="127.0.0.4")
+    assert other is not None, "another address is not limited by the first one's burst"
+    for socket in [*admitted, other]:
+        await socket.close()
