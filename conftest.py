@@ -374,6 +374,26 @@ def start_closer(transactional_db, tmp_path):
 
 
 @pytest.fixture
+def start_edge(tmp_path):
+    """Start nginx with the shipped config in front of worker ports (config/tests/nginx_edge.py); stopped at
+    teardown. `tls=True`: https with a certificate made for the test (`edge.certificate`)."""
+    from config.tests.nginx_edge import start_edge as start
+
+    started = []
+
+    def run(upstream_ports: list[int], *, tls: bool = False, exempt: tuple[str, ...] = ()):
+        directory = tmp_path / f"edge-{len(started)}"
+        directory.mkdir()
+        edge = start(directory, _free_port(), upstream_ports, tls=tls, exempt=exempt)
+        started.append(edge)
+        return edge
+
+    yield run
+    for edge in started:
+        edge.stop()
+
+
+@pytest.fixture
 def daphne_server(start_daphne):
     """One Daphne worker in a subprocess on the test database; its ws:// base URL."""
     return start_daphne().url

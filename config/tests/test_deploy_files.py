@@ -71,6 +71,7 @@ def test_workers_shut_down_gracefully():
 def test_nginx_mounts_the_config_this_repository_holds():
     mounts = SERVICES["nginx"]["volumes"]
     assert "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in mounts
+    assert "./deploy/limits-exempt.conf:/etc/nginx/gavel-limits-exempt.conf:ro" in mounts
     assert any(m.startswith("static:/srv/static") for m in mounts)
     assert "static:/app/staticfiles" in SERVICES["web"]["volumes"]
 
@@ -123,7 +124,10 @@ def test_nginx_limits_handshakes_requests_and_open_connections_per_address():
 
     requests = _zones("limit_req_zone")
     connections = _zones("limit_conn_zone")
-    assert all(key == "$binary_remote_addr" for key, _ in [*requests.values(), *connections.values()])
+    assert all(key == "$gavel_client" for key, _ in [*requests.values(), *connections.values()])
+    # the key is the client's address, or nothing (never counted) for the addresses the operator exempts
+    assert re.search(r"map \$gavel_limits_exempt \$gavel_client \{\s*1\s+\"\";\s*default \$binary_remote_addr;", NGINX)
+    assert "include /etc/nginx/gavel-limits-exempt.conf;" in _block(NGINX, "geo $gavel_limits_exempt")
     assert re.search(r"^limit_req_status 429;", NGINX, re.M) and re.search(r"^limit_conn_status 429;", NGINX, re.M)
 
     handshake = re.search(r"limit_req zone=(\w+) burst=(\d+) nodelay;", _block(NGINX, "location /ws/"))

@@ -6,57 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
-import shutil
-import subprocess
-import time
 
 import pytest
 import websockets
 
 from bidding.protocol import CLOSE_TOO_MANY_SOCKETS
-from conftest import ORIGIN, ROOT, _free_port, _reachable
-
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+from conftest import ORIGIN, ROOT
 
 
 @pytest.fixture
-def edge(tmp_path):
-    """Start nginx with deploy/nginx.conf in front of `upstream_port`; its URL. Stopped at teardown."""
-    started: list[subprocess.Popen] = []
-
-    def start(upstream_port: int) -> str:
-        if not shutil.which(NGINX):
-            pytest.fail("nginx is missing: run scripts/ensure-nginx.sh (make test does)")
-        port = _free_port()
-        site = (ROOT / "deploy" / "nginx.conf").read_text()
-        site = site.replace("server web:8000", f"server 127.0.0.1:{upstream_port}")
-        site = re.sub(r"listen 80;", f"listen 127.0.0.1:{port};", site)
-        site = site.replace("alias /srv/static/;", f"alias {ROOT / 'static'}/;")
-        (tmp_path / "site.conf").write_text(site)
-        temp = {name: tmp_path / name for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi")}
-        for path in temp.values():
-            path.mkdir()
-        (tmp_path / "nginx.conf").write_text(
-            f"daemon off; master_process off; pid {tmp_path}/nginx.pid; error_log {tmp_path}/error.log;\n"
-            "events {}\nhttp {\n  access_log off;\n  include /etc/nginx/mime.types;\n"
-            f"  client_body_temp_path {temp['body']}; proxy_temp_path {temp['proxy']};\n"
-            f"  fastcgi_temp_path {temp['fastcgi']}; uwsgi_temp_path {temp['uwsgi']}; scgi_temp_path {temp['scgi']};\n"
-            f"  include {tmp_path}/site.conf;\n}}\n"
-        )
-        proc = subprocess.Popen([NGINX, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)])
-        started.append(proc)
-        deadline = time.monotonic() + 10
-        while not _reachable("127.0.0.1", port):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("nginx did not start: " + (tmp_path / "error.log").read_text())
-            time.sleep(0.05)
-        return f"ws://127.0.0.1:{port}"
-
-    yield start
-    for proc in started:
-        proc.terminate()
-        proc.wait(timeout=10)
+def edge(start_edge):
+    """nginx with deploy/nginx.conf in front of `upstream_port`; its ws:// URL."""
+    return lambda upstream_port: start_edge([upstream_port]).ws_url
 
 
 async def _try_socket(url: str, lot_id: int, *, forwarded_for: str | None = None, local: str = "127.0.0.1"):
@@ -115,4 +76,15 @@ async def test_nginx_answers_429_to_a_burst_of_handshakes_from_one_address(start
     other, _ = await _try_socket(url, lot.pk, local="127.0.0.4")
     assert other is not None, "another address is not limited by the first one's burst"
     for socket in [*admitted, other]:
+        await socket.close()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_address_the_operator_exempts_passes_the_edge_limits(start_daphne, start_edge, lot):
+    url = start_edge([_deployed(start_daphne).port], exempt=("127.0.0.5",)).ws_url
+
+    outcomes = await asyncio.gather(*(_try_socket(url, lot.pk, local="127.0.0.5") for _ in range(40)))
+    admitted = [socket for socket, _ in outcomes if socket is not None]
+    assert len(admitted) == 40, f"a load generator named in limits-exempt.conf was limited: {outcomes}"
+    for socket in admitted:
         await socket.close()
