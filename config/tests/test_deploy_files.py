@@ -83,7 +83,7 @@ def test_nginx_upgrades_websockets_and_keeps_them_open():
         "proxy_http_version 1.1;",
         "proxy_set_header Upgrade $http_upgrade;",
         "proxy_set_header Connection $connection_upgrade;",
-        "proxy_set_header Host $host;",
+        "proxy_set_header Host $http_host;",
         "proxy_pass http://$ws_upstream;",
     ):
         assert directive in ws, directive
