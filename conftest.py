@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent
 ORIGIN = "http://127.0.0.1"
 
 
-def _reachable(host: str, port: int) -> bool:
+def reachable(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=2):
             return True
@@ -39,11 +39,11 @@ def pytest_configure(config) -> None:
     problems = []
     if db["ENGINE"] != "django.db.backends.postgresql":
         problems.append("DATABASE_URL must point at PostgreSQL (use `make test`)")
-    elif not _reachable(db.get("HOST") or "127.0.0.1", int(db.get("PORT") or 5432)):
+    elif not reachable(db.get("HOST") or "127.0.0.1", int(db.get("PORT") or 5432)):
         problems.append(f"PostgreSQL is not reachable at {db.get('HOST')}:{db.get('PORT')}")
     if settings.REDIS_URL:
         parsed = urlparse(settings.REDIS_URL)
-        if not _reachable(parsed.hostname or "127.0.0.1", parsed.port or 6379):
+        if not reachable(parsed.hostname or "127.0.0.1", parsed.port or 6379):
             problems.append(f"Redis is not reachable at {settings.REDIS_URL}")
     if problems:
         pytest.exit("cannot test the bid path: " + "; ".join(problems), returncode=3)
@@ -149,6 +149,19 @@ def session_cookie(user) -> str:
     return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
+# --- waiting on a condition -----------------------------------------------------------------------------------------
+def wait_until(predicate, *, timeout: float = 10, interval: float = 0.01, failure="the condition never held"):
+    """Call `predicate` until it returns something truthy, and return that; fail after `timeout` seconds with
+    `failure` (a string, or a callable that describes what was seen). The one wait on a condition for sync code;
+    bidding/tests/live.py's `until` is its twin for coroutines."""
+    deadline = time.monotonic() + timeout
+    while not (result := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(failure() if callable(failure) else failure)
+        time.sleep(interval)
+    return result
+
+
 @pytest.fixture
 def ws_headers():
     def headers(user=None, *, origin: str | None = ORIGIN) -> list[tuple[bytes, bytes]]:
@@ -212,7 +225,7 @@ async def open_path(ws_headers):
 
 
 # --- a real Daphne over real sockets ------------------------------------------------------------------------------
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -230,7 +243,7 @@ class DaphneProcess:
     def __init__(
         self, tmp_path, name: str, env: dict[str, str], port: int | None = None, daphne_args: tuple[str, ...] = ()
     ) -> None:
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.url = f"ws://127.0.0.1:{self.port}"
         self.http = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / f"{name}.log"
@@ -252,12 +265,15 @@ class DaphneProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
-        while not _reachable("127.0.0.1", self.port):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.proc.kill()
-                raise RuntimeError(f"{name} did not start: " + self.log_path.read_text()[-2000:])
-            time.sleep(0.1)
+        try:
+            wait_until(self._listening, timeout=30, interval=0.1)
+        except AssertionError:
+            self.proc.kill()
+            raise RuntimeError(f"{name} did not start: " + self.log_path.read_text()[-2000:]) from None
+
+    def _listening(self) -> bool:
+        assert self.proc.poll() is None, "the worker exited"
+        return reachable("127.0.0.1", self.port)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -369,6 +385,58 @@ def start_closer(transactional_db, tmp_path):
 def daphne_server(start_daphne):
     """One Daphne worker in a subprocess on the test database; its ws:// base URL."""
     return start_daphne().url
+
+
+# --- a lot held by someone else ------------------------------------------------------------------------------------
+class HeldRow:
+    """A lot's row held FOR UPDATE by a connection of the test's own, as a slow decision elsewhere would."""
+
+    def __init__(self, lot_id: int) -> None:
+        import psycopg
+
+        from auctions.models import Lot
+
+        self._url = database_url()
+        self.connection = psycopg.connect(self._url)
+        self.connection.execute(f"SELECT 1 FROM {Lot._meta.db_table} WHERE id = %s FOR UPDATE", (lot_id,))
+
+    def waiters(self) -> int:
+        """Backends of the test database waiting for a lock (the row, here)."""
+        import psycopg
+
+        with psycopg.connect(self._url, autocommit=True) as watcher:
+            return watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).fetchone()[0]
+
+    def wait_for_waiters(self, count: int, timeout: float = 10) -> None:
+        wait_until(
+            lambda: self.waiters() >= count,
+            timeout=timeout,
+            interval=0.02,
+            failure=f"fewer than {count} decisions queued behind the row lock",
+        )
+
+    def release(self) -> None:
+        if not self.connection.closed:
+            self.connection.commit()
+            self.connection.close()
+
+
+@pytest.fixture
+def hold_lot_row():
+    """`held = hold_lot_row(lot_id)`: decisions on the lot queue behind its row until `held.release()` (or the
+    test's end); `held.wait_for_waiters(n)` returns once n of them wait; `held.connection` may change things
+    meanwhile, in the holding transaction."""
+    held_rows: list[HeldRow] = []
+
+    def hold(lot_id: int) -> HeldRow:
+        held_rows.append(HeldRow(lot_id))
+        return held_rows[-1]
+
+    yield hold
+    for held in held_rows:
+        held.release()
 
 
 # --- the closing worker's clock --------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ in-process sockets of channels.testing."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import threading
 import urllib.error
@@ -77,14 +78,25 @@ def in_thread(call, **kwargs) -> tuple[threading.Thread, dict]:
     return thread, result
 
 
-def queued_in_this_process(lot_id: int) -> bool:
-    """A socket's bid has passed its pre-check and waits in this process's queue for the lot."""
-    return any(lot_id in queues for queues in list(socket_queue._lot_decisions._queues.values()))
+def queued_in_this_process(lot_id: int) -> int:
+    """How many socket bids have passed their pre-check and wait in this process's queue for the lot (not yet
+    taken into a group). The group commit has no public view of its queues: this is the one place tests look."""
+    queues = [queues.get(lot_id) for queues in list(socket_queue._lot_decisions._queues.values())]
+    return sum(len(queue.waiting) for queue in queues if queue is not None)
 
 
-async def until(predicate, timeout: float = 10) -> None:
-    for _ in range(int(timeout / 0.01)):
-        if predicate():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the condition never held")
+async def until(predicate, timeout: float = 10, *, interval: float = 0.01, failure="the condition never held"):
+    """Call `predicate` (a plain function, or one returning an awaitable) until it gives something truthy, and
+    return that; fail after `timeout` seconds with `failure` (a string, or a callable describing what was seen).
+    The one wait on a condition for coroutines; conftest.wait_until is its twin for sync code."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = predicate()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise AssertionError(failure() if callable(failure) else failure)
+        await asyncio.sleep(interval)

@@ -18,7 +18,7 @@ from auctions.models import Lot, LotEvent
 from auctions.rules import min_next_bid
 from bidding.models import Bid
 from bidding.tests.live import bid_over_http, connect, reply_to
-from conftest import ORIGIN, assert_lot_verifies, session_cookie
+from conftest import ORIGIN, assert_lot_verifies, free_port, reachable, session_cookie, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,17 +75,11 @@ async def test_one_bid_id_on_two_sockets_at_once_and_after_reconnect_is_one_bid(
     await sync_to_async(assert_lot_verifies)(lot.pk)
 
 
-def _free_port() -> int:
-    with socketlib.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class OwnRedis:
     """A Redis of this test's own on another port, so the machine's Redis is never touched."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.proc = None
         self.start()
 
@@ -104,13 +98,7 @@ class OwnRedis:
             ],
             stdout=subprocess.DEVNULL,
         )
-        for _ in range(100):
-            try:
-                socketlib.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
+        wait_until(lambda: reachable("127.0.0.1", self.port), timeout=5, failure="redis-server did not start")
 
     def kill(self) -> None:
         self.proc.kill()
@@ -125,7 +113,7 @@ async def _reconnect(base: str, lot_id: int, cookie: str | None, since_seq: int)
             await ws.send(json.dumps({"type": "sync", "since_seq": since_seq}))
             return ws
         except (TimeoutError, OSError, websockets.WebSocketException, AssertionError):
-            await asyncio.sleep(min(1.0, 0.05 * 2**attempt))
+            await asyncio.sleep(min(1.0, 0.05 * 2**attempt))  # not a wait: the page's reconnect backoff, copied
     raise AssertionError("could not reconnect")
 
 
@@ -243,11 +231,12 @@ def _postgres(action: str) -> None:
         timeout=60,
     )
     if action == "start":
-        for _ in range(100):
-            if subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"]).returncode == 0:
-                return
-            time.sleep(0.1)
-        raise RuntimeError("PostgreSQL did not come back")
+        wait_until(
+            lambda: subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"]).returncode == 0,
+            timeout=10,
+            interval=0.1,
+            failure="PostgreSQL did not come back",
+        )
 
 
 @pytest.mark.restarts_postgres

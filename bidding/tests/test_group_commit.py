@@ -21,6 +21,7 @@ from bidding import locks, statements
 from bidding.floors import committed_floor
 from bidding.models import Bid, MaximumRaise
 from bidding.services import decision, socket_queue
+from bidding.tests.live import queued_in_this_process, until
 from conftest import assert_lot_verifies
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -82,8 +83,8 @@ async def _send_while_held(lot_id: int, *waves: list[tuple[object, int, str, int
         tasks = []
         for wave in waves:
             tasks += [asyncio.create_task(one(*bid)) for bid in wave]
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(0.5)  # every pre-check done, every bid queued behind the held lock
+            sent = len(tasks)  # every pre-check done, every bid sent so far queued behind the held lock:
+            await until(lambda sent=sent: queued_in_this_process(lot_id) == sent, timeout=5)
     return await asyncio.gather(*tasks)
 
 
@@ -132,9 +133,9 @@ async def test_the_bid_received_first_is_decided_first_whenever_its_pre_check_en
 
     with lot_held_elsewhere(lot.pk):
         later = asyncio.create_task(bid(rival, "second", received + 1_000))
-        await asyncio.sleep(0.2)  # bob's bid is queued before alice's pre-check even starts
+        await until(lambda: queued_in_this_process(lot.pk) == 1)  # bob's bid is queued before alice's pre-check starts
         earlier = asyncio.create_task(bid(bidder, "first", received))
-        await asyncio.sleep(0.3)
+        await until(lambda: queued_in_this_process(lot.pk) == 2)
     first, second = await asyncio.gather(earlier, later)
     assert not isinstance(first, BidRefused) and first.seq == 1
     assert isinstance(second, BidRefused) and second.code == "too_low"

@@ -14,6 +14,7 @@ from django.test import override_settings
 
 from bidding.models import Bid
 from bidding.protocol import CLOSE_FLOODING, CLOSE_TOO_MANY_SOCKETS
+from bidding.tests.live import until
 from conftest import ORIGIN, assert_lot_verifies, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -98,7 +99,7 @@ async def test_a_flooder_next_to_an_honest_bidder_hurts_only_itself(daphne_serve
             assert message["type"] == "bid_accepted", message
             accepted.append(message["amount"])
             amount = message["amount"] + 100
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(0.25)  # not a wait: an honest bidder's pace, well inside its own rate limit
         return accepted
 
     codes, accepted = await asyncio.gather(asyncio.gather(*(flood(s) for s in flooders)), bid_honestly())
@@ -124,13 +125,11 @@ async def _try_socket(server, lot_id, cookie):
     return socket, None
 
 
-async def _admitted_within(seconds: float, server, lot_id, cookie):
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        socket, _ = await _try_socket(server, lot_id, cookie)
-        if socket is not None or asyncio.get_running_loop().time() > deadline:
-            return socket
-        await asyncio.sleep(0.25)
+async def _admitted_within(seconds: float, server, lot_id, cookie, *, failure: str):
+    async def admitted():
+        return (await _try_socket(server, lot_id, cookie))[0]
+
+    return await until(admitted, seconds, interval=0.25, failure=failure)
 
 
 @pytest.mark.redis_only
@@ -152,8 +151,8 @@ async def test_socket_caps_and_the_user_budget_span_worker_processes(start_daphn
         refused, code = await _try_socket(server, lot.pk, cookie)
         assert refused is None and code == CLOSE_TOO_MANY_SOCKETS
     await on_a[0].close()
-    again = await _admitted_within(3, b, lot.pk, cookie)  # the worker releases the slot once it has seen the close
-    assert again is not None, "a closed socket frees its slot for any worker"
+    # The worker releases the slot once it has seen the close.
+    again = await _admitted_within(3, b, lot.pk, cookie, failure="a closed socket frees its slot for any worker")
 
     # One budget of 6 messages for the user, spent from two workers.
     answers = []
@@ -166,7 +165,6 @@ async def test_socket_caps_and_the_user_budget_span_worker_processes(start_daphn
     # A worker that dies without a goodbye stops counting once its heartbeat is stale.
     a.proc.kill()
     a.proc.wait()
-    extra = await _admitted_within(8, b, lot.pk, cookie)
-    assert extra is not None, "the dead worker's sockets still counted"
+    extra = await _admitted_within(8, b, lot.pk, cookie, failure="the dead worker's sockets still counted")
     for socket in (on_b, again, extra):
         await socket.close()

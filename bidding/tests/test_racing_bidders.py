@@ -15,6 +15,7 @@ from django.conf import settings
 
 from auctions.models import Lot
 from bidding.models import Bid
+from bidding.tests.live import until
 from conftest import ORIGIN, assert_lot_verifies, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,9 +38,10 @@ async def _open(base: str, lot_id: int, cookie: str | None = None):
     return socket, snapshot
 
 
-async def _bidder(base: str, lot_id: int, cookie: str, acks: list, refusals: list, start: asyncio.Event):
+async def _bidder(base: str, lot_id: int, cookie: str, acks: list, refusals: list, ready: list, start: asyncio.Event):
     socket, snapshot = await _open(base, lot_id, cookie)
     min_next = snapshot["min_next_bid"]
+    ready.append(socket)
     await start.wait()
     try:
         for _ in range(BIDS_EACH):
@@ -54,7 +56,8 @@ async def _bidder(base: str, lot_id: int, cookie: str, acks: list, refusals: lis
                 if message.get("bid_id") == bid_id:
                     break
             (acks if message["type"] == "bid_accepted" else refusals).append(message)
-            await asyncio.sleep(random.uniform(0.15, 0.3))  # stay inside the per-connection rate limit
+            # Not a wait: a bidder's pace, inside the per-connection rate limit.
+            await asyncio.sleep(random.uniform(0.15, 0.3))
     finally:
         await socket.close()
 
@@ -63,10 +66,14 @@ async def test_racing_bidders_never_lose_an_update_or_accept_a_price_twice(daphn
     watcher, _ = await _open(daphne_server, lot.pk)
     acks: list[dict] = []
     refusals: list[dict] = []
+    ready: list = []
     start = asyncio.Event()
-    tasks = [asyncio.create_task(_bidder(daphne_server, lot.pk, cookie, acks, refusals, start)) for _, cookie in racers]
-    await asyncio.sleep(0.5)
-    start.set()
+    tasks = [
+        asyncio.create_task(_bidder(daphne_server, lot.pk, cookie, acks, refusals, ready, start))
+        for _, cookie in racers
+    ]
+    await until(lambda: len(ready) == BIDDERS or any(task.done() for task in tasks), timeout=30)
+    start.set()  # every racer has its socket and its snapshot: they start together
     await asyncio.gather(*tasks)
 
     accepted = sorted((ack["seq"], ack["amount"]) for ack in acks)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from datetime import timedelta
@@ -158,4 +157,3 @@ async def test_watchers_on_another_daphne_process_are_counted(daphne_server, ope
     finally:
         for socket in watchers:
             await socket.close()
-    await asyncio.sleep(0)

@@ -18,6 +18,7 @@ from django.conf import settings
 
 from bidding.draining import GOING_AWAY
 from bidding.models import Bid
+from bidding.tests.live import until
 from conftest import ORIGIN, database_url, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -40,24 +41,24 @@ def _http_status(url: str) -> int:
         return error.code
 
 
-async def test_sigterm_finishes_the_bid_in_flight_then_says_going_away(start_daphne, lot, bidder):
+async def test_sigterm_finishes_the_bid_in_flight_then_says_going_away(start_daphne, lot, bidder, hold_lot_row):
     server = start_daphne()
     cookie = await sync_to_async(session_cookie)(bidder)
     bidding_socket = await _connect(server, lot.pk, cookie)
     watcher = await _connect(server, lot.pk)
 
     # Hold the lot's row lock from outside, so the bid is caught mid-decision when the signal comes.
-    blocker = await psycopg.AsyncConnection.connect(database_url().replace("postgres://", "postgresql://"))
-    await blocker.execute("BEGIN")
-    await blocker.execute("SELECT 1 FROM auctions_lot WHERE id = %s FOR UPDATE", (lot.pk,))
+    held = await asyncio.to_thread(hold_lot_row, lot.pk)
     await bidding_socket.send(json.dumps({"type": "bid", "amount": 1_000, "bid_id": "in-flight"}))
-    await asyncio.sleep(0.5)
+    await asyncio.to_thread(held.wait_for_waiters, 1)
     server.proc.send_signal(signal.SIGTERM)
-    await asyncio.sleep(0.5)
+
     # Draining: load balancers stop sending new work here while the bid is still being decided.
-    assert await asyncio.to_thread(_http_status, f"{server.http}/readyz") == 503
-    await blocker.execute("ROLLBACK")
-    await blocker.close()
+    async def draining() -> bool:
+        return await asyncio.to_thread(_http_status, f"{server.http}/readyz") == 503
+
+    await until(draining, timeout=5, interval=0.05, failure="/readyz never answered 503 while draining")
+    await asyncio.to_thread(held.release)
 
     replies = []
     with pytest.raises(websockets.ConnectionClosed) as closed:
@@ -92,7 +93,8 @@ async def test_two_hundred_open_sockets_hold_a_small_fixed_number_of_database_co
     for i in range(200):  # a tenth logged in (sessions read from the database), the rest anonymous
         sockets.append(await _connect(server, lot.pk, cookies[i % 20] if i % 10 == 0 else None))
     await sockets[0].send(json.dumps({"type": "sync", "since_seq": 0}))
-    await asyncio.sleep(0.5)
+    while json.loads(await asyncio.wait_for(sockets[0].recv(), 10))["type"] != "synced":
+        pass  # the worker has read the database for it
     held = await asyncio.to_thread(_worker_connections)
     for ws in sockets:
         await ws.close()
@@ -131,7 +133,8 @@ async def test_a_peer_that_stops_reading_is_dropped_and_nobody_else_waits(start_
     raw.connect(("127.0.0.1", server.port))
     raw.setblocking(False)
     stalled = await websockets.connect(f"{server.url}/ws/auctions/{lot.pk}/", origin=ORIGIN, max_queue=1, sock=raw)
-    await asyncio.sleep(0.5)  # both subscribed
+    assert json.loads(await stalled.recv())["type"] == "snapshot"  # it has joined the lot; from now on it reads nothing
+    await until(lambda: redis_client().pubsub_numsub(lot_channel(lot.pk))[0][1], timeout=5)  # the worker subscribed
     filler = "x" * 2000
     count = 5000
 
@@ -139,7 +142,7 @@ async def test_a_peer_that_stops_reading_is_dropped_and_nobody_else_waits(start_
         for n in range(count):
             redis_client().publish(lot_channel(lot.pk), json.dumps({"type": "notice", "n": n, "filler": filler}))
             if n % 4 == 0:
-                time.sleep(0.001)
+                time.sleep(0.001)  # not a wait: a steady stream, as bids arrive, rather than one burst
 
     publishing = asyncio.create_task(asyncio.to_thread(publish))
     received = 0
