@@ -140,13 +140,29 @@ def lot(make_lot, seller):
     return make_lot(seller=seller)
 
 
-def session_cookie(user) -> str:
-    """A real session row, as /accounts/login/ would create, for sockets that must be logged in."""
+# --- logging in ----------------------------------------------------------------------------------------------------
+def login(user):
+    """The tests' one login: a test Client holding a real session row, as /accounts/login/ leaves one."""
     from django.test import Client
 
     client = Client()
     client.force_login(user)
-    return client.cookies[settings.SESSION_COOKIE_NAME].value
+    return client
+
+
+def cookie_header(who) -> str:
+    """The Cookie header a logged-in browser sends: `who` is a user (logged in afresh) or a Client from login().
+    Every socket helper takes this value as `cookie` (None: anonymous); a client that reconnects sends the same
+    one again."""
+    client = who if hasattr(who, "cookies") else login(who)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+async def acookie_header(who) -> str:
+    """cookie_header for coroutines (logging in writes the session row)."""
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(cookie_header)(who)
 
 
 # --- waiting on a condition -----------------------------------------------------------------------------------------
@@ -169,7 +185,7 @@ def ws_headers():
         if origin is not None:
             result.append((b"origin", origin.encode()))
         if user is not None:
-            result.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={session_cookie(user)}".encode()))
+            result.append((b"cookie", cookie_header(user).encode()))
         return result
 
     return headers

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.test import Client
 
 from bidding import locks
+from conftest import login
 
 
 @pytest.fixture
@@ -62,9 +63,7 @@ def staff(make_user):
 
 @pytest.fixture
 def staff_client(staff) -> Client:
-    client = Client()
-    client.force_login(staff)
-    return client
+    return login(staff)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import urllib.error
 import urllib.request
 
 import websockets
-from django.conf import settings
 from django.db import connection
 
 from auctions.exceptions import BidRefused
@@ -19,13 +18,18 @@ from bidding.services import socket_queue
 from conftest import ORIGIN
 
 
+def socket_to(base: str, path: str, cookie: str | None = None, **options):
+    """Open a socket on a real worker as a browser would: its Origin, and `cookie` (conftest.cookie_header; None:
+    anonymous). `options` go to websockets.connect; nothing is read. Await it, or use it with `async with`."""
+    headers = {"Cookie": cookie} if cookie else {}
+    return websockets.connect(f"{base}{path}", origin=ORIGIN, additional_headers=headers, **options)
+
+
 async def connect(base: str, lot_id: int, cookie: str | None = None):
-    headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"} if cookie else {}
-    ws = await websockets.connect(
-        f"{base}/ws/auctions/{lot_id}/", origin=ORIGIN, additional_headers=headers, max_queue=None
-    )
-    snapshot = json.loads(await asyncio.wait_for(ws.recv(), 5))
-    assert snapshot["type"] == "snapshot"
+    """A lot socket on a real worker, its snapshot read (kept as `.snapshot`); it buffers whatever arrives."""
+    ws = await socket_to(base, f"/ws/auctions/{lot_id}/", cookie, max_queue=None)
+    ws.snapshot = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    assert ws.snapshot["type"] == "snapshot", ws.snapshot
     return ws
 
 

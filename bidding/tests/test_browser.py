@@ -13,14 +13,13 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from accounts.models import Profile
 from auctions.models import Lot
 from bidding.services import place_bid
-from conftest import session_cookie, wait_until
+from conftest import cookie_header, wait_until
 
 playwright_sync = pytest.importorskip("playwright.sync_api")  # installed by requirements.txt
 expect = playwright_sync.expect
@@ -68,9 +67,8 @@ def page_for(browser, server):
         context = browser.new_context(viewport={"width": width, "height": 900})
         contexts.append(context)
         if user is not None:
-            context.add_cookies(
-                [{"name": settings.SESSION_COOKIE_NAME, "value": session_cookie(user), "url": server.http}]
-            )
+            name, value = cookie_header(user).split("=", 1)
+            context.add_cookies([{"name": name, "value": value, "url": server.http}])
         page = context.new_page()
         page.on("dialog", lambda dialog: dialog.accept())
         page.goto(server.http + path)

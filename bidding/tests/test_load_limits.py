@@ -9,13 +9,12 @@ import json
 import pytest
 import websockets
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.test import override_settings
 
 from bidding.models import Bid
 from bidding.protocol import CLOSE_FLOODING, CLOSE_TOO_MANY_SOCKETS
-from bidding.tests.live import until
-from conftest import ORIGIN, assert_lot_verifies, session_cookie
+from bidding.tests.live import connect, until
+from conftest import acookie_header, assert_lot_verifies
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,22 +57,11 @@ async def test_an_address_may_hold_only_so_many_sockets(open_socket, lot):
     assert (await fourth.receive_output(timeout=3))["code"] == CLOSE_TOO_MANY_SOCKETS
 
 
-async def _socket(base, lot_id, cookie):
-    socket = await websockets.connect(
-        f"{base}/ws/auctions/{lot_id}/",
-        origin=ORIGIN,
-        additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"},
-    )
-    json.loads(await socket.recv())
-    return socket
-
-
 async def test_a_flooder_next_to_an_honest_bidder_hurts_only_itself(daphne_server, lot, bidder, make_user):
     mallory = await sync_to_async(make_user)("mallory")
-    flood_cookie = await sync_to_async(session_cookie)(mallory)
-    honest_cookie = await sync_to_async(session_cookie)(bidder)
-    flooders = [await _socket(daphne_server, lot.pk, flood_cookie) for _ in range(4)]
-    honest = await _socket(daphne_server, lot.pk, honest_cookie)
+    flood_cookie = await acookie_header(mallory)
+    flooders = [await connect(daphne_server, lot.pk, flood_cookie) for _ in range(4)]
+    honest = await connect(daphne_server, lot.pk, await acookie_header(bidder))
 
     async def flood(socket):
         closed_with = None
@@ -113,16 +101,10 @@ async def test_a_flooder_next_to_an_honest_bidder_hurts_only_itself(daphne_serve
 # --- limits that hold across worker processes (nginx spreads one user's sockets over all of them) -------------------
 async def _try_socket(server, lot_id, cookie):
     """(socket, None) when admitted (its snapshot read), (None, close code) when refused."""
-    socket = await websockets.connect(
-        f"{server.url}/ws/auctions/{lot_id}/",
-        origin=ORIGIN,
-        additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"},
-    )
     try:
-        assert json.loads(await asyncio.wait_for(socket.recv(), 5))["type"] == "snapshot"
+        return await connect(server.url, lot_id, cookie), None
     except websockets.ConnectionClosed as closed:
         return None, closed.rcvd.code
-    return socket, None
 
 
 async def _admitted_within(seconds: float, server, lot_id, cookie, *, failure: str):
@@ -142,7 +124,7 @@ async def test_socket_caps_and_the_user_budget_span_worker_processes(start_daphn
         "PRESENCE_STALE_SECONDS": "2",
     }
     a, b = start_daphne("a", **limits), start_daphne("b", **limits)
-    cookie = await sync_to_async(session_cookie)(bidder)
+    cookie = await acookie_header(bidder)
 
     on_a = [(await _try_socket(a, lot.pk, cookie))[0] for _ in range(2)]
     on_b, _ = await _try_socket(b, lot.pk, cookie)

@@ -9,14 +9,12 @@ import random
 import uuid
 
 import pytest
-import websockets
 from asgiref.sync import sync_to_async
-from django.conf import settings
 
 from auctions.models import Lot
 from bidding.models import Bid
-from bidding.tests.live import until
-from conftest import ORIGIN, assert_lot_verifies, session_cookie
+from bidding.tests.live import connect, until
+from conftest import assert_lot_verifies, cookie_header
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,20 +25,12 @@ BIDS_EACH = 12
 @pytest.fixture
 def racers(make_user):
     users = [make_user(f"racer{i:02d}") for i in range(BIDDERS)]
-    return [(user, session_cookie(user)) for user in users]
-
-
-async def _open(base: str, lot_id: int, cookie: str | None = None):
-    headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"} if cookie else {}
-    socket = await websockets.connect(f"{base}/ws/auctions/{lot_id}/", origin=ORIGIN, additional_headers=headers)
-    snapshot = json.loads(await socket.recv())
-    assert snapshot["type"] == "snapshot"
-    return socket, snapshot
+    return [(user, cookie_header(user)) for user in users]
 
 
 async def _bidder(base: str, lot_id: int, cookie: str, acks: list, refusals: list, ready: list, start: asyncio.Event):
-    socket, snapshot = await _open(base, lot_id, cookie)
-    min_next = snapshot["min_next_bid"]
+    socket = await connect(base, lot_id, cookie)
+    min_next = socket.snapshot["min_next_bid"]
     ready.append(socket)
     await start.wait()
     try:
@@ -63,7 +53,7 @@ async def _bidder(base: str, lot_id: int, cookie: str, acks: list, refusals: lis
 
 
 async def test_racing_bidders_never_lose_an_update_or_accept_a_price_twice(daphne_server, lot, racers):
-    watcher, _ = await _open(daphne_server, lot.pk)
+    watcher = await connect(daphne_server, lot.pk)
     acks: list[dict] = []
     refusals: list[dict] = []
     ready: list = []

@@ -16,13 +16,12 @@ from datetime import timedelta
 import pytest
 import websockets
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.utils import timezone
 
 from auctions.models import Lot, LotEvent
 from bidding.models import Bid
-from bidding.tests.live import connect, reply_to, until
-from conftest import ORIGIN, assert_lot_verifies, session_cookie
+from bidding.tests.live import connect, reply_to, socket_to, until
+from conftest import acookie_header, assert_lot_verifies
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis_only]
 
@@ -42,12 +41,9 @@ class LotClient:
         self.connected = asyncio.Event()
 
     async def connect(self, server) -> None:
-        headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={self.cookie}"} if self.cookie else {}
-        self.socket = await websockets.connect(
-            f"{server.url}/ws/auctions/{self.lot_id}/", origin=ORIGIN, additional_headers=headers
-        )
+        self.socket = await connect(server.url, self.lot_id, self.cookie)
         self.server = server
-        snapshot = json.loads(await self.socket.recv())
+        snapshot = self.socket.snapshot
         self.min_next = max(self.min_next, snapshot["min_next_bid"])
         if self.last_seq is None:
             self.last_seq = snapshot["seq"]
@@ -76,7 +72,7 @@ class LotClient:
             try:
                 await self.connect(candidates[attempt % len(candidates)])
                 return
-            except (OSError, websockets.WebSocketException):
+            except (TimeoutError, OSError, websockets.WebSocketException):
                 continue
         raise AssertionError(f"{self.name} could not reconnect")
 
@@ -120,11 +116,7 @@ class LotClient:
 
 
 async def _dashboard_count(server, cookie: str, lot_id: int, expected: int) -> int:
-    socket = await websockets.connect(
-        f"{server.url}/ws/seller/",
-        origin=ORIGIN,
-        additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"},
-    )
+    socket = await socket_to(server.url, "/ws/seller/", cookie)
     seen = None
     deadline = time.monotonic() + 10
     try:
@@ -147,7 +139,7 @@ async def test_two_workers_and_a_closer_run_one_auction_and_survive_losing_a_wor
     try:
         lot = await sync_to_async(make_lot)(seller=seller, ends_in=timedelta(minutes=5), soft_close_window=0)
         alice, bob = await sync_to_async(make_user)("alice"), await sync_to_async(make_user)("bob")
-        cookies = {user: await sync_to_async(session_cookie)(user) for user in (alice, bob, seller)}
+        cookies = {user: await acookie_header(user) for user in (alice, bob, seller)}
         servers = [a, b]
 
         bidder_a = LotClient("alice@A", lot.pk, servers, cookies[alice])
@@ -228,17 +220,13 @@ async def test_a_personal_notice_reaches_every_socket_of_its_user_on_another_wor
     it on both of her sockets on worker A, the lot page and her personal socket."""
     a, b = start_daphne("worker-a"), start_daphne("worker-b")
     rival = await sync_to_async(make_user)("bob")
-    alice_cookie, bob_cookie = await sync_to_async(session_cookie)(bidder), await sync_to_async(session_cookie)(rival)
+    alice_cookie = await acookie_header(bidder)
     alice = await connect(a.url, lot.pk, alice_cookie)
-    me = await websockets.connect(
-        f"{a.url}/ws/me/",
-        origin=ORIGIN,
-        additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={alice_cookie}"},
-    )
+    me = await socket_to(a.url, "/ws/me/", alice_cookie)
     assert json.loads(await asyncio.wait_for(me.recv(), 5))["type"] == "me"
     await alice.send(json.dumps({"type": "bid", "amount": 1_000, "bid_id": "a1"}))
     assert (await reply_to(alice, "a1"))["type"] == "bid_accepted"
-    bob = await connect(b.url, lot.pk, bob_cookie)
+    bob = await connect(b.url, lot.pk, await acookie_header(rival))
     await bob.send(json.dumps({"type": "bid", "amount": 1_100, "bid_id": "b1"}))
     assert (await reply_to(bob, "b1"))["type"] == "bid_accepted"
     for socket in (alice, me):
