@@ -3,22 +3,20 @@ and Redis. Set GAVEL_SCREENSHOTS=docs to refresh the screenshots the README link
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import time
-import urllib.request
 import uuid
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from accounts.models import Profile
 from auctions.models import Lot
 from bidding.services import place_bid
+from bidding.tests.live import bid_over_http
 from conftest import cookie_header, wait_until
 
 playwright_sync = pytest.importorskip("playwright.sync_api")  # installed by requirements.txt
@@ -77,19 +75,6 @@ def page_for(browser, server):
     yield open_page
     for context in contexts:
         context.close()
-
-
-def bid_over_http(server, user, lot, amount: int) -> None:
-    """A bid from elsewhere, through the server under test (in single-process mode only it can broadcast)."""
-    token, _ = Token.objects.get_or_create(user=user)
-    request = urllib.request.Request(
-        f"{server.http}/api/lots/{lot.pk}/bids/",
-        method="POST",
-        data=json.dumps({"amount": amount, "bid_id": uuid.uuid4().hex}).encode(),
-        headers={"Content-Type": "application/json", "Authorization": f"Token {token.key}"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 201
 
 
 def shot(page, name: str) -> None:
@@ -203,7 +188,8 @@ def test_refusals_read_as_sentences_and_visitors_are_asked_to_log_in(page_for, s
     visitor = page_for(None, f"/lots/{lot.pk}/")
     live(visitor)
     expect(visitor.locator("#login-to-bid")).to_contain_text("Log in to bid.")
-    bid_over_http(server, make_user("bob"), lot, 1_000)
+    # A bid from elsewhere goes through the server under test: in single-process mode only it can broadcast.
+    assert bid_over_http(server, make_user("bob"), lot.pk, 1_000, uuid.uuid4().hex)[0] == 201
     expect(visitor.locator("#high")).to_have_text("10.00", timeout=1_000)  # watching needs no account
     make_user("carol", password="carol-pass-1")  # the server runs the test settings too: the same hasher
     visitor.click("#login-to-bid a")
@@ -225,7 +211,7 @@ def test_the_seller_dashboard_is_live_and_lists_new_lots(page_for, server, make_
     live(watcher)
     expect(row.locator(".watchers")).to_have_text("1", timeout=5_000)
 
-    bid_over_http(server, make_user("alice"), lot, 6_000)
+    assert bid_over_http(server, make_user("alice"), lot.pk, 6_000, uuid.uuid4().hex)[0] == 201
     expect(row.locator("td.money")).to_have_text("60.00", timeout=1_000)
     expect(row).to_contain_text("50.00 · met")
     expect(row.locator("td.num").first).to_contain_text("1")
