@@ -26,18 +26,17 @@ def hold_lot_lock():
             finally:
                 locks.redis_client().delete(key)
         else:
-            lock = locks._local_lock_for(lot_id)
             acquired = threading.Event()
             release = threading.Event()
 
             def holder():
-                with lock:
+                with locks.lot_lock(lot_id):
                     acquired.set()
                     release.wait(30)
 
             thread = threading.Thread(target=holder)
             thread.start()
-            acquired.wait(5)
+            assert acquired.wait(5), "the lot's lock was not free"
             try:
                 yield
             finally:
