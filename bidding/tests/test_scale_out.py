@@ -157,7 +157,7 @@ async def test_two_workers_and_a_closer_run_one_auction_and_survive_losing_a_wor
         await until(
             lambda: all(1 in client.events for client in clients),
             timeout=5,
-            failure=lambda: [c.name for c in clients if 1 not in c.events],
+            failure=lambda: f"not heard by {[c.name for c in clients if 1 not in c.events]}",
         )
 
         # 2. Watcher counts add up across both workers (3 lot sockets on A, 4 on B).
@@ -193,7 +193,15 @@ async def test_two_workers_and_a_closer_run_one_auction_and_survive_losing_a_wor
             heard = final.status == Lot.Status.CLOSED and all(final.seq in c.events for c in clients)
             return final if heard else None
 
-        final = await until(closed_and_heard, timeout=10, interval=0.1, failure="the close was not heard by all")
+        final = await until(
+            closed_and_heard,
+            timeout=10,
+            interval=0.1,
+            failure=lambda: (
+                "the close was not heard by "
+                + str([c.name for c in clients if "closed" not in [e["type"] for e in c.events.values()]])
+            ),
+        )
 
         # The audit: nothing acknowledged is missing, no gaps, one close, one winner.
         stored = await sync_to_async(lambda: dict(Bid.objects.filter(lot=lot).values_list("seq", "amount")))()
