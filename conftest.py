@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent
 ORIGIN = "http://127.0.0.1"
 
 
-def _reachable(host: str, port: int) -> bool:
+def reachable(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=2):
             return True
@@ -39,11 +39,11 @@ def pytest_configure(config) -> None:
     problems = []
     if db["ENGINE"] != "django.db.backends.postgresql":
         problems.append("DATABASE_URL must point at PostgreSQL (use `make test`)")
-    elif not _reachable(db.get("HOST") or "127.0.0.1", int(db.get("PORT") or 5432)):
+    elif not reachable(db.get("HOST") or "127.0.0.1", int(db.get("PORT") or 5432)):
         problems.append(f"PostgreSQL is not reachable at {db.get('HOST')}:{db.get('PORT')}")
     if settings.REDIS_URL:
         parsed = urlparse(settings.REDIS_URL)
-        if not _reachable(parsed.hostname or "127.0.0.1", parsed.port or 6379):
+        if not reachable(parsed.hostname or "127.0.0.1", parsed.port or 6379):
             problems.append(f"Redis is not reachable at {settings.REDIS_URL}")
     if problems:
         pytest.exit("cannot test the bid path: " + "; ".join(problems), returncode=3)
@@ -148,13 +148,42 @@ def lot(make_lot, seller):
     return make_lot(seller=seller)
 
 
-def session_cookie(user) -> str:
-    """A real session row, as /accounts/login/ would create, for sockets that must be logged in."""
+# --- logging in ----------------------------------------------------------------------------------------------------
+def login(user):
+    """The tests' one login: a test Client holding a real session row, as /accounts/login/ leaves one."""
     from django.test import Client
 
     client = Client()
     client.force_login(user)
-    return client.cookies[settings.SESSION_COOKIE_NAME].value
+    return client
+
+
+def cookie_header(who) -> str:
+    """The Cookie header a logged-in browser sends: `who` is a user (logged in afresh) or a Client from login().
+    Every socket helper takes this value as `cookie` (None: anonymous); a client that reconnects sends the same
+    one again."""
+    client = who if hasattr(who, "cookies") else login(who)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+async def acookie_header(who) -> str:
+    """cookie_header for coroutines (logging in writes the session row)."""
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(cookie_header)(who)
+
+
+# --- waiting on a condition -----------------------------------------------------------------------------------------
+def wait_until(predicate, *, timeout: float = 10, interval: float = 0.01, failure="the condition never held"):
+    """Call `predicate` until it returns something truthy, and return that; fail after `timeout` seconds with
+    `failure` (a string, or a callable that describes what was seen). The one wait on a condition for sync code;
+    bidding/tests/live.py's `until` is its twin for coroutines."""
+    deadline = time.monotonic() + timeout
+    while not (result := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(failure() if callable(failure) else failure)
+        time.sleep(interval)
+    return result
 
 
 @pytest.fixture
@@ -164,7 +193,7 @@ def ws_headers():
         if origin is not None:
             result.append((b"origin", origin.encode()))
         if user is not None:
-            result.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={session_cookie(user)}".encode()))
+            result.append((b"cookie", cookie_header(user).encode()))
         return result
 
     return headers
@@ -220,7 +249,7 @@ async def open_path(ws_headers):
 
 
 # --- a real Daphne over real sockets ------------------------------------------------------------------------------
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -238,7 +267,7 @@ class DaphneProcess:
     def __init__(
         self, tmp_path, name: str, env: dict[str, str], port: int | None = None, daphne_args: tuple[str, ...] = ()
     ) -> None:
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.url = f"ws://127.0.0.1:{self.port}"
         self.http = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / f"{name}.log"
@@ -260,12 +289,15 @@ class DaphneProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
-        while not _reachable("127.0.0.1", self.port):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.proc.kill()
-                raise RuntimeError(f"{name} did not start: " + self.log_path.read_text()[-2000:])
-            time.sleep(0.1)
+        try:
+            wait_until(self._listening, timeout=30, interval=0.1)
+        except AssertionError:
+            self.proc.kill()
+            raise RuntimeError(f"{name} did not start: " + self.log_path.read_text()[-2000:]) from None
+
+    def _listening(self) -> bool:
+        assert self.proc.poll() is None, "the worker exited"
+        return reachable("127.0.0.1", self.port)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -384,7 +416,7 @@ def start_edge(tmp_path):
     def run(upstream_ports: list[int], *, tls: bool = False, exempt: tuple[str, ...] = ()):
         directory = tmp_path / f"edge-{len(started)}"
         directory.mkdir()
-        edge = start(directory, _free_port(), upstream_ports, tls=tls, exempt=exempt)
+        edge = start(directory, free_port(), upstream_ports, tls=tls, exempt=exempt)
         started.append(edge)
         return edge
 
@@ -397,6 +429,58 @@ def start_edge(tmp_path):
 def daphne_server(start_daphne):
     """One Daphne worker in a subprocess on the test database; its ws:// base URL."""
     return start_daphne().url
+
+
+# --- a lot held by someone else ------------------------------------------------------------------------------------
+class HeldRow:
+    """A lot's row held FOR UPDATE by a connection of the test's own, as a slow decision elsewhere would."""
+
+    def __init__(self, lot_id: int) -> None:
+        import psycopg
+
+        from auctions.models import Lot
+
+        self._url = database_url()
+        self.connection = psycopg.connect(self._url)
+        self.connection.execute(f"SELECT 1 FROM {Lot._meta.db_table} WHERE id = %s FOR UPDATE", (lot_id,))
+
+    def waiters(self) -> int:
+        """Backends of the test database waiting for a lock (the row, here)."""
+        import psycopg
+
+        with psycopg.connect(self._url, autocommit=True) as watcher:
+            return watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).fetchone()[0]
+
+    def wait_for_waiters(self, count: int, timeout: float = 10) -> None:
+        wait_until(
+            lambda: self.waiters() >= count,
+            timeout=timeout,
+            interval=0.02,
+            failure=f"fewer than {count} decisions queued behind the row lock",
+        )
+
+    def release(self) -> None:
+        if not self.connection.closed:
+            self.connection.commit()
+            self.connection.close()
+
+
+@pytest.fixture
+def hold_lot_row():
+    """`held = hold_lot_row(lot_id)`: decisions on the lot queue behind its row until `held.release()` (or the
+    test's end); `held.wait_for_waiters(n)` returns once n of them wait; `held.connection` may change things
+    meanwhile, in the holding transaction."""
+    held_rows: list[HeldRow] = []
+
+    def hold(lot_id: int) -> HeldRow:
+        held_rows.append(HeldRow(lot_id))
+        return held_rows[-1]
+
+    yield hold
+    for held in held_rows:
+        held.release()
 
 
 # --- the closing worker's clock --------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 import pytest
 from django.contrib.auth import get_user_model
 
+from conftest import login
+
 pytestmark = pytest.mark.django_db
 
 
@@ -34,7 +36,7 @@ def test_sign_up_creates_an_unverified_bidder_and_logs_in(client):
     assert client.get("/").context["user"] == user
 
 
-def test_logout_ends_the_session(client, make_user):
-    client.force_login(make_user("erin"))
+def test_logout_ends_the_session(make_user):
+    client = login(make_user("erin"))
     client.post("/accounts/logout/")
     assert not client.get("/").context["user"].is_authenticated

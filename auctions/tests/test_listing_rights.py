@@ -11,12 +11,11 @@ import urllib.request
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import Profile
 from auctions.models import Lot
-from conftest import session_cookie
+from conftest import cookie_header
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -164,7 +163,7 @@ def test_a_seller_whose_selling_was_revoked_may_withdraw_a_lot_but_not_edit_it(s
 def test_the_sell_page_tells_an_unverified_account_and_bounds_the_description(start_daphne, make_user):
     server = start_daphne()
     for user, told in [(make_user("fresh", can_sell=False), True), (make_user("verified"), False)]:
-        cookie = f"{settings.SESSION_COOKIE_NAME}={session_cookie(user)}"
+        cookie = cookie_header(user)
         request = urllib.request.Request(f"{server.http}/sell/", headers={"Cookie": cookie})
         with urllib.request.urlopen(request, timeout=10) as response:
             page = response.read().decode()

@@ -4,13 +4,13 @@ in-process sockets of channels.testing."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import threading
 import urllib.error
 import urllib.request
 
 import websockets
-from django.conf import settings
 from django.db import connection
 
 from auctions.exceptions import BidRefused
@@ -18,13 +18,18 @@ from bidding.services import socket_queue
 from conftest import ORIGIN
 
 
+def socket_to(base: str, path: str, cookie: str | None = None, **options):
+    """Open a socket on a real worker as a browser would: its Origin, and `cookie` (conftest.cookie_header; None:
+    anonymous). `options` go to websockets.connect; nothing is read. Await it, or use it with `async with`."""
+    headers = {"Cookie": cookie} if cookie else {}
+    return websockets.connect(f"{base}{path}", origin=ORIGIN, additional_headers=headers, **options)
+
+
 async def connect(base: str, lot_id: int, cookie: str | None = None):
-    headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"} if cookie else {}
-    ws = await websockets.connect(
-        f"{base}/ws/auctions/{lot_id}/", origin=ORIGIN, additional_headers=headers, max_queue=None
-    )
-    snapshot = json.loads(await asyncio.wait_for(ws.recv(), 5))
-    assert snapshot["type"] == "snapshot"
+    """A lot socket on a real worker, its snapshot read (kept as `.snapshot`); it buffers whatever arrives."""
+    ws = await socket_to(base, f"/ws/auctions/{lot_id}/", cookie, max_queue=None)
+    ws.snapshot = json.loads(await asyncio.wait_for(ws.recv(), 5))
+    assert ws.snapshot["type"] == "snapshot", ws.snapshot
     return ws
 
 
@@ -77,14 +82,25 @@ def in_thread(call, **kwargs) -> tuple[threading.Thread, dict]:
     return thread, result
 
 
-def queued_in_this_process(lot_id: int) -> bool:
-    """A socket's bid has passed its pre-check and waits in this process's queue for the lot."""
-    return any(lot_id in queues for queues in list(socket_queue._lot_decisions._queues.values()))
+def queued_in_this_process(lot_id: int) -> int:
+    """How many socket bids have passed their pre-check and wait in this process's queue for the lot (not yet
+    taken into a group). The group commit has no public view of its queues: this is the one place tests look."""
+    queues = [queues.get(lot_id) for queues in list(socket_queue._lot_decisions._queues.values())]
+    return sum(len(queue.waiting) for queue in queues if queue is not None)
 
 
-async def until(predicate, timeout: float = 10) -> None:
-    for _ in range(int(timeout / 0.01)):
-        if predicate():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the condition never held")
+async def until(predicate, timeout: float = 10, *, interval: float = 0.01, failure="the condition never held"):
+    """Call `predicate` (a plain function, or one returning an awaitable) until it gives something truthy, and
+    return that; fail after `timeout` seconds with `failure` (a string, or a callable describing what was seen).
+    The one wait on a condition for coroutines; conftest.wait_until is its twin for sync code."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        result = predicate()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise AssertionError(failure() if callable(failure) else failure)
+        await asyncio.sleep(interval)

@@ -19,6 +19,7 @@ from auctions.rules import increment_for
 from bidding.closing import close_due_lots
 from bidding.models import Bid
 from bidding.services import buy_now, place_bid
+from bidding.tests.live import receive_until
 from conftest import assert_lot_verifies, closing_time
 
 pytestmark = pytest.mark.django_db
@@ -266,26 +267,19 @@ def test_racing_maxima_end_at_the_second_maximum_plus_one_increment(make_lot, se
     assert_lot_verifies(lot.pk)
 
 
-async def _until(socket, kind: str) -> dict:
-    while True:
-        message = await socket.receive_json_from(timeout=5)
-        if message["type"] == kind:
-            return message
-
-
 @pytest.mark.django_db(transaction=True)
 async def test_over_the_socket_a_beaten_bid_is_acknowledged_and_everyone_sees_why(open_socket, lot, bidder, bob):
     alice_socket = await open_socket(lot.pk, bidder)
     bob_socket = await open_socket(lot.pk, bob)
     watcher = await open_socket(lot.pk)
     await alice_socket.send_json_to({"type": "bid", "amount": 1_000, "max_amount": 5_000, "bid_id": "a1"})
-    ack = await _until(alice_socket, "bid_accepted")
+    ack = await receive_until(alice_socket, "bid_accepted", timeout=5)
     assert (ack["leading"], ack["max_amount"]) == (True, 5_000)
 
     await bob_socket.send_json_to({"type": "bid", "amount": 2_000, "bid_id": "b1"})
-    reply = await _until(bob_socket, "bid_accepted")
+    reply = await receive_until(bob_socket, "bid_accepted", timeout=5)
     assert (reply["amount"], reply["leading"], reply["max_amount"]) == (2_000, False, None)
-    seen = [await _until(watcher, "high_bid") for _ in range(3)]
+    seen = [await receive_until(watcher, "high_bid", timeout=5) for _ in range(3)]
     assert [(m["seq"], m["amount"], m["automatic"], m["outbid_at_once"]) for m in seen] == [
         (1, 1_000, False, False),
         (2, 2_000, False, True),
@@ -308,8 +302,8 @@ async def test_buy_now_over_the_socket_closes_the_lot_for_every_watcher(open_soc
     assert buyer.snapshot["buy_now_price"] == 15_000
     watcher = await open_socket(lot.pk)
     await buyer.send_json_to({"type": "buy_now", "bid_id": "n1"})
-    ack = await _until(buyer, "bid_accepted")
+    ack = await receive_until(buyer, "bid_accepted", timeout=5)
     assert (ack["amount"], ack["seq"]) == (15_000, 1)
-    bought = await _until(watcher, "high_bid")
-    closed = await _until(watcher, "closed")
+    bought = await receive_until(watcher, "high_bid", timeout=5)
+    closed = await receive_until(watcher, "closed", timeout=5)
     assert (bought["buy_now"], closed["amount"], closed["winner"], closed["seq"]) == (True, 15_000, "Bidder 1", 2)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 
 import pytest
@@ -16,7 +15,7 @@ from auctions.models import Lot, LotEvent
 from auctions.services import open_due_lots
 from bidding.closing import close_due_lots, decided_within
 from bidding.services import place_bid
-from conftest import database_url, long_ended
+from conftest import database_url, long_ended, wait_until
 
 
 def _ending_lot(make_lot, **fields):
@@ -125,15 +124,23 @@ def test_the_closing_worker_reconnects_after_its_database_connection_is_killed(m
     log_path = closer.log_path
     lot = make_lot()
     place_bid(user=bidder, lot_id=lot.pk, amount=1_500, bid_id="b")
-    deadline = time.monotonic() + 30  # a loaded machine starts Django slowly
-    while not (terminated := _terminate_idle_closer_backends()):  # once the worker is connected
-        assert closer.poll() is None and time.monotonic() < deadline, log_path.read_text()[-2000:]
-        time.sleep(0.05)
+
+    def terminated_once_connected() -> int:
+        assert closer.poll() is None, log_path.read_text()[-2000:]
+        return _terminate_idle_closer_backends()
+
+    # A loaded machine starts Django slowly.
+    terminated = wait_until(
+        terminated_once_connected, timeout=30, interval=0.05, failure=lambda: log_path.read_text()[-2000:]
+    )
     Lot.objects.filter(pk=lot.pk).update(**long_ended())
 
-    deadline = time.monotonic() + 2 * interval + 2  # two passes, and room for a slow machine
-    while Lot.objects.get(pk=lot.pk).status != "closed" and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(
+        lambda: Lot.objects.get(pk=lot.pk).status == "closed",
+        timeout=2 * interval + 2,  # two passes, and room for a slow machine
+        interval=0.05,
+        failure=lambda: f"{terminated} connection(s) terminated; worker log: " + log_path.read_text()[-2000:],
+    )
     lot.refresh_from_db()
     assert (lot.status, lot.winner, lot.high_bid_amount) == ("closed", bidder, 1_500), (
         f"{terminated} connection(s) terminated; worker log: " + log_path.read_text()[-2000:]

@@ -12,6 +12,8 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from bidding import fanout
+from bidding.locks import redis_client
+from bidding.tests.live import until
 
 pytestmark = pytest.mark.redis_only
 
@@ -44,14 +46,17 @@ async def test_every_lot_whose_first_socket_joined_at_the_same_time_hears_its_ev
     sockets = [Socket(lot_id) for lot_id in lots]
     try:
         await asyncio.gather(*(hub.join(socket.lot_id, socket, socket.send) for socket in sockets))
-        await asyncio.sleep(0.2)  # the subscriptions reach Redis
+        channels = [fanout.lot_channel(lot_id) for lot_id in lots]
+        await until(lambda: all(count for _, count in redis_client().pubsub_numsub(*channels)), timeout=5)
         events = {lot_id: _high_bid(lot_id) for lot_id in lots}
         for lot_id, text in events.items():
             await sync_to_async(fanout.publish)(lot_id, text)
-        for _ in range(50):
-            if all(heard.values()):
-                break
-            await asyncio.sleep(0.1)
+        await until(
+            lambda: all(heard.values()),
+            timeout=5,
+            interval=0.1,
+            failure=lambda: f"deaf lots: {[lot_id for lot_id in lots if not heard[lot_id]]}",
+        )
         assert [lot_id for lot_id in lots if heard[lot_id] != [events[lot_id]]] == []
     finally:
         for socket in sockets:

@@ -17,8 +17,8 @@ from asgiref.sync import sync_to_async
 from auctions.models import Lot, LotEvent
 from auctions.rules import min_next_bid
 from bidding.models import Bid
-from bidding.tests.live import bid_over_http, connect, reply_to
-from conftest import ORIGIN, assert_lot_verifies, session_cookie
+from bidding.tests.live import bid_over_http, connect, reply_to, socket_to
+from conftest import acookie_header, assert_lot_verifies, cookie_header, free_port, reachable, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,7 +37,7 @@ async def high_bid_seqs_until_quiet(ws, quiet: float = 1.0) -> list[int]:
 
 async def test_fifty_bidders_one_amount_one_instant_one_winner(daphne_server, lot, make_user):
     users = [await sync_to_async(make_user)(f"racer{i}") for i in range(50)]
-    sockets = [await connect(daphne_server, lot.pk, await sync_to_async(session_cookie)(u)) for u in users]
+    sockets = [await connect(daphne_server, lot.pk, await acookie_header(u)) for u in users]
     watcher = await connect(daphne_server, lot.pk)
     frames = [json.dumps({"type": "bid", "amount": 1_000, "bid_id": f"same-{i}"}) for i in range(50)]
     await asyncio.gather(*(ws.send(frame) for ws, frame in zip(sockets, frames, strict=False)))
@@ -54,7 +54,7 @@ async def test_fifty_bidders_one_amount_one_instant_one_winner(daphne_server, lo
 
 
 async def test_one_bid_id_on_two_sockets_at_once_and_after_reconnect_is_one_bid(daphne_server, lot, bidder):
-    cookie = await sync_to_async(session_cookie)(bidder)
+    cookie = await acookie_header(bidder)
     a, b = await connect(daphne_server, lot.pk, cookie), await connect(daphne_server, lot.pk, cookie)
     frame = json.dumps({"type": "bid", "amount": 1_500, "bid_id": "twin"})
     await asyncio.gather(a.send(frame), b.send(frame))
@@ -75,17 +75,11 @@ async def test_one_bid_id_on_two_sockets_at_once_and_after_reconnect_is_one_bid(
     await sync_to_async(assert_lot_verifies)(lot.pk)
 
 
-def _free_port() -> int:
-    with socketlib.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class OwnRedis:
     """A Redis of this test's own on another port, so the machine's Redis is never touched."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.proc = None
         self.start()
 
@@ -104,13 +98,7 @@ class OwnRedis:
             ],
             stdout=subprocess.DEVNULL,
         )
-        for _ in range(100):
-            try:
-                socketlib.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
+        wait_until(lambda: reachable("127.0.0.1", self.port), timeout=5, failure="redis-server did not start")
 
     def kill(self) -> None:
         self.proc.kill()
@@ -125,7 +113,7 @@ async def _reconnect(base: str, lot_id: int, cookie: str | None, since_seq: int)
             await ws.send(json.dumps({"type": "sync", "since_seq": since_seq}))
             return ws
         except (TimeoutError, OSError, websockets.WebSocketException, AssertionError):
-            await asyncio.sleep(min(1.0, 0.05 * 2**attempt))
+            await asyncio.sleep(min(1.0, 0.05 * 2**attempt))  # not a wait: the page's reconnect backoff, copied
     raise AssertionError("could not reconnect")
 
 
@@ -143,7 +131,7 @@ async def test_redis_killed_and_restarted_empty_mid_auction(start_daphne, lot, b
     try:
         server = start_daphne("worker", REDIS_URL=f"redis://127.0.0.1:{redis.port}/0")
         rival = await sync_to_async(make_user)("bob")
-        cookies = {u: await sync_to_async(session_cookie)(u) for u in (bidder, rival)}
+        cookies = {u: await acookie_header(u) for u in (bidder, rival)}
         alice = await connect(server.url, lot.pk, cookies[bidder])
         watcher = await connect(server.url, lot.pk)
         await alice.send(json.dumps({"type": "bid", "amount": 1_000, "bid_id": "before"}))
@@ -187,7 +175,7 @@ async def test_the_first_logged_in_socket_after_redis_returns_gets_its_snapshot_
     redis = OwnRedis()
     try:
         server = start_daphne("worker", REDIS_URL=f"redis://127.0.0.1:{redis.port}/0")
-        cookie = await sync_to_async(session_cookie)(bidder)
+        cookie = await acookie_header(bidder)
         before = await connect(server.url, lot.pk, cookie)  # every pool (layer, caps, lock) now holds connections
         await before.send(json.dumps({"type": "bid", "amount": 1_000, "bid_id": "before"}))
         assert (await reply_to(before, "before"))["type"] == "bid_accepted"
@@ -213,7 +201,7 @@ async def test_a_worker_killed_after_commit_the_retry_on_another_gets_the_origin
     from bidding.services import place_bid
 
     a, b = start_daphne("worker-a"), start_daphne("worker-b")
-    cookie = await sync_to_async(session_cookie)(bidder)
+    cookie = await acookie_header(bidder)
     on_a = await connect(a.url, lot.pk, cookie)
     committed = await sync_to_async(place_bid)(user=bidder, lot_id=lot.pk, amount=1_200, bid_id="lost-ack")
     a.proc.kill()
@@ -243,11 +231,12 @@ def _postgres(action: str) -> None:
         timeout=60,
     )
     if action == "start":
-        for _ in range(100):
-            if subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"]).returncode == 0:
-                return
-            time.sleep(0.1)
-        raise RuntimeError("PostgreSQL did not come back")
+        wait_until(
+            lambda: subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"]).returncode == 0,
+            timeout=10,
+            interval=0.1,
+            failure="PostgreSQL did not come back",
+        )
 
 
 @pytest.mark.restarts_postgres
@@ -260,7 +249,7 @@ def test_postgres_restarted_mid_auction(start_daphne, lot, bidder, make_user):
 
     server = start_daphne("worker")
     rival = make_user("bob")
-    cookies = session_cookie(bidder), session_cookie(rival)
+    cookies = cookie_header(bidder), cookie_header(rival)
 
     async def auction() -> tuple[dict, dict]:
         alice = await connect(server.url, lot.pk, cookies[0])
@@ -307,14 +296,14 @@ async def test_a_slow_consumer_misses_events_then_sync_restores_every_one(start_
         WS_USER_RATE_BURST="1000",
     )
     rival = await sync_to_async(make_user)("rival")
-    bidders = [await connect(server.url, lot.pk, await sync_to_async(session_cookie)(user)) for user in (bidder, rival)]
+    bidders = [await connect(server.url, lot.pk, await acookie_header(user)) for user in (bidder, rival)]
     watcher = await connect(server.url, lot.pk)
     raw = socketlib.socket()
     raw.setsockopt(socketlib.SOL_SOCKET, socketlib.SO_RCVBUF, 4096)
     raw.connect(("127.0.0.1", server.port))
     raw.setblocking(False)
     # max_queue=1: the client library stops reading from the network while one message waits unread.
-    slow = await websockets.connect(f"{server.url}/ws/auctions/{lot.pk}/", origin=ORIGIN, max_queue=1, sock=raw)
+    slow = await socket_to(server.url, f"/ws/auctions/{lot.pk}/", max_queue=1, sock=raw)
     start_seq = json.loads(await slow.recv())["seq"]
     amount = 1_000
 

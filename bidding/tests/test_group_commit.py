@@ -8,41 +8,21 @@ import asyncio
 import itertools
 import random
 import time
-from contextlib import contextmanager
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.db import IntegrityError
 
 from auctions.exceptions import BidRefused
 from auctions.models import Lot, LotEvent
-from bidding import locks, statements
+from bidding import statements
 from bidding.floors import committed_floor
 from bidding.models import Bid, MaximumRaise
 from bidding.services import decision, socket_queue
+from bidding.tests.live import queued_in_this_process, until
 from conftest import assert_lot_verifies
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@contextmanager
-def lot_held_elsewhere(lot_id: int):
-    """Hold the lot's lock as another process would, so that bids sent meanwhile queue up behind it."""
-    if settings.REDIS_URL:
-        client = locks.redis_client()
-        assert client.set(locks.lock_key(lot_id), "elsewhere", nx=True, px=10_000)
-        try:
-            yield
-        finally:
-            client.delete(locks.lock_key(lot_id))
-    else:
-        lock = locks._local_lock_for(lot_id)
-        assert lock.acquire(timeout=1)
-        try:
-            yield
-        finally:
-            lock.release()
 
 
 @pytest.fixture
@@ -60,38 +40,42 @@ def group_sizes(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_floors():
+def _fresh_floors(lot):
     # The per-process floor would refuse these tests' bids before they queue; they are about the queue.
     yield
-    committed_floor._floors.clear()
+    committed_floor.forget(lot.pk)
 
 
-async def _send_while_held(lot_id: int, *waves: list[tuple[object, int, str, int | None]]) -> list[object]:
-    """Send the bids while the lot is held elsewhere, let them queue, release; each bid's answer, in the order
-    given. The bids of one wave are sent at once; each wave once the one before it has queued."""
+@pytest.fixture
+def send_while_held(hold_lot_lock):
+    async def send(lot_id: int, *waves: list[tuple[object, int, str, int | None]]) -> list[object]:
+        """Send the bids while the lot is held elsewhere, let them queue, release; each bid's answer, in the order
+        given. The bids of one wave are sent at once; each wave once the one before it has queued."""
 
-    async def one(user, amount, bid_id, max_amount):
-        try:
-            return await socket_queue.aplace_bid(
-                user=user, lot_id=lot_id, amount=amount, bid_id=bid_id, max_amount=max_amount
-            )
-        except BidRefused as refusal:
-            return refusal
+        async def one(user, amount, bid_id, max_amount):
+            try:
+                return await socket_queue.aplace_bid(
+                    user=user, lot_id=lot_id, amount=amount, bid_id=bid_id, max_amount=max_amount
+                )
+            except BidRefused as refusal:
+                return refusal
 
-    with lot_held_elsewhere(lot_id):
-        tasks = []
-        for wave in waves:
-            tasks += [asyncio.create_task(one(*bid)) for bid in wave]
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(0.5)  # every pre-check done, every bid queued behind the held lock
-    return await asyncio.gather(*tasks)
+        with hold_lot_lock(lot_id):
+            tasks = []
+            for wave in waves:
+                tasks += [asyncio.create_task(one(*bid)) for bid in wave]
+                sent = len(tasks)  # every pre-check done, every bid sent so far queued behind the held lock:
+                await until(lambda sent=sent: queued_in_this_process(lot_id) == sent, timeout=5)
+        return await asyncio.gather(*tasks)
+
+    return send
 
 
 def one_by_one(*bids):
     return [[bid] for bid in bids]
 
 
-async def test_a_queued_group_gets_the_answers_one_by_one_would_give(lot, make_user, group_sizes):
+async def test_a_queued_group_gets_the_answers_one_by_one_would_give(lot, make_user, group_sizes, send_while_held):
     users = await sync_to_async(lambda: [make_user() for _ in range(12)])()
     # An opener, then many at once: the same price (one can win it), some higher, one far higher with a hidden
     # maximum. The group is formed once the lock is free, so all twelve are decided together, in arrival order.
@@ -99,7 +83,7 @@ async def test_a_queued_group_gets_the_answers_one_by_one_would_give(lot, make_u
     rest = [(user, random.choice((1_100, 1_100, 1_200, 1_500)), f"g{user.pk}", None) for user in users[1:10]]
     rest += [(users[10], 5_000, "big", 9_000), (users[11], 1_300, "late", None)]
     random.shuffle(rest)
-    answers = await _send_while_held(lot.pk, [opener], rest)
+    answers = await send_while_held(lot.pk, [opener], rest)
 
     assert group_sizes == [12], group_sizes
     accepted = [a for a in answers if not isinstance(a, BidRefused)]
@@ -117,7 +101,9 @@ async def test_a_queued_group_gets_the_answers_one_by_one_would_give(lot, make_u
     await sync_to_async(assert_lot_verifies)(lot.pk)
 
 
-async def test_the_bid_received_first_is_decided_first_whenever_its_pre_check_ends(lot, bidder, make_user):
+async def test_the_bid_received_first_is_decided_first_whenever_its_pre_check_ends(
+    lot, bidder, make_user, hold_lot_lock
+):
     """Two bids at the same price: the one its socket handed over first wins, even if it reaches the queue last."""
     rival = await sync_to_async(make_user)("bob")
     received = time.monotonic_ns()
@@ -130,19 +116,21 @@ async def test_the_bid_received_first_is_decided_first_whenever_its_pre_check_en
         except BidRefused as refusal:
             return refusal
 
-    with lot_held_elsewhere(lot.pk):
+    with hold_lot_lock(lot.pk):
         later = asyncio.create_task(bid(rival, "second", received + 1_000))
-        await asyncio.sleep(0.2)  # bob's bid is queued before alice's pre-check even starts
+        await until(lambda: queued_in_this_process(lot.pk) == 1)  # bob's bid is queued before alice's pre-check starts
         earlier = asyncio.create_task(bid(bidder, "first", received))
-        await asyncio.sleep(0.3)
+        await until(lambda: queued_in_this_process(lot.pk) == 2)
     first, second = await asyncio.gather(earlier, later)
     assert not isinstance(first, BidRefused) and first.seq == 1
     assert isinstance(second, BidRefused) and second.code == "too_low"
 
 
-async def test_a_retry_queued_behind_its_own_bid_gets_the_same_answer(lot, bidder, make_user, group_sizes):
+async def test_a_retry_queued_behind_its_own_bid_gets_the_same_answer(
+    lot, bidder, make_user, group_sizes, send_while_held
+):
     rival = await sync_to_async(make_user)("bob")
-    answers = await _send_while_held(
+    answers = await send_while_held(
         lot.pk,
         *one_by_one(
             (rival, 1_000, "bob-0", None),
@@ -159,9 +147,9 @@ async def test_a_retry_queued_behind_its_own_bid_gets_the_same_answer(lot, bidde
     await sync_to_async(assert_lot_verifies)(lot.pk)
 
 
-async def test_a_reused_bid_id_for_another_amount_in_the_same_group_is_invalid(lot, bidder, make_user):
+async def test_a_reused_bid_id_for_another_amount_in_the_same_group_is_invalid(lot, bidder, make_user, send_while_held):
     rival = await sync_to_async(make_user)("bob")
-    answers = await _send_while_held(
+    answers = await send_while_held(
         lot.pk,
         *one_by_one(
             (rival, 1_000, "bob-0", None),
@@ -174,11 +162,13 @@ async def test_a_reused_bid_id_for_another_amount_in_the_same_group_is_invalid(l
     assert [b async for b in Bid.objects.filter(lot_id=lot.pk).values_list("amount", flat=True)] == [1_000, 1_100]
 
 
-async def test_a_leader_raising_their_maximum_inside_a_group_is_logged_for_replay(lot, bidder, make_user, group_sizes):
+async def test_a_leader_raising_their_maximum_inside_a_group_is_logged_for_replay(
+    lot, bidder, make_user, group_sizes, send_while_held
+):
     rival = await sync_to_async(make_user)("bob")
     first = await socket_queue.aplace_bid(user=bidder, lot_id=lot.pk, amount=1_000, bid_id="open", max_amount=2_000)
     assert first.leading
-    answers = await _send_while_held(
+    answers = await send_while_held(
         lot.pk,
         *one_by_one(
             (rival, 1_100, "bob-0", None),  # alice's maximum answers it
@@ -195,7 +185,9 @@ async def test_a_leader_raising_their_maximum_inside_a_group_is_logged_for_repla
     await sync_to_async(assert_lot_verifies)(lot.pk)
 
 
-async def test_a_group_whose_write_fails_is_decided_bid_by_bid(lot, make_user, group_sizes, monkeypatch):
+async def test_a_group_whose_write_fails_is_decided_bid_by_bid(
+    lot, make_user, group_sizes, monkeypatch, send_while_held
+):
     users = await sync_to_async(lambda: [make_user() for _ in range(4)])()
     original = statements.write_decision
     failed: list[int] = []
@@ -207,7 +199,7 @@ async def test_a_group_whose_write_fails_is_decided_bid_by_bid(lot, make_user, g
         return original(lot=lot, bids=bids, event_texts=event_texts, now=now, **more)
 
     monkeypatch.setattr(statements, "write_decision", fails_once_for_a_group)
-    answers = await _send_while_held(
+    answers = await send_while_held(
         lot.pk, *one_by_one(*[(user, 1_000 + 100 * i, f"s{i}", None) for i, user in enumerate(users)])
     )
     assert failed, f"no group reached the write: {group_sizes}"
@@ -216,7 +208,7 @@ async def test_a_group_whose_write_fails_is_decided_bid_by_bid(lot, make_user, g
     await sync_to_async(assert_lot_verifies)(lot.pk)
 
 
-async def test_bids_still_queued_when_the_wait_runs_out_are_answered_busy(lot, make_user, settings):
+async def test_bids_still_queued_when_the_wait_runs_out_are_answered_busy(lot, make_user, settings, hold_lot_lock):
     settings.BID_LOCK_WAIT_SECONDS = 0.3
     users = await sync_to_async(lambda: [make_user() for _ in range(3)])()
 
@@ -226,7 +218,7 @@ async def test_bids_still_queued_when_the_wait_runs_out_are_answered_busy(lot, m
         except BidRefused as refusal:
             return refusal
 
-    with lot_held_elsewhere(lot.pk):
+    with hold_lot_lock(lot.pk):
         answers = await asyncio.gather(*(one(user, 1_000 + i) for i, user in enumerate(users)))
     assert [a.code for a in answers] == ["busy"] * 3
     assert await Bid.objects.filter(lot_id=lot.pk).acount() == 0

@@ -9,12 +9,12 @@ import json
 import pytest
 import websockets
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.test import override_settings
 
 from bidding.models import Bid
 from bidding.protocol import CLOSE_FLOODING, CLOSE_TOO_MANY_SOCKETS
-from conftest import ORIGIN, assert_lot_verifies, session_cookie
+from bidding.tests.live import connect, until
+from conftest import acookie_header, assert_lot_verifies
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,22 +57,11 @@ async def test_an_address_may_hold_only_so_many_sockets(open_socket, lot):
     assert (await fourth.receive_output(timeout=3))["code"] == CLOSE_TOO_MANY_SOCKETS
 
 
-async def _socket(base, lot_id, cookie):
-    socket = await websockets.connect(
-        f"{base}/ws/auctions/{lot_id}/",
-        origin=ORIGIN,
-        additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"},
-    )
-    json.loads(await socket.recv())
-    return socket
-
-
 async def test_a_flooder_next_to_an_honest_bidder_hurts_only_itself(daphne_server, lot, bidder, make_user):
     mallory = await sync_to_async(make_user)("mallory")
-    flood_cookie = await sync_to_async(session_cookie)(mallory)
-    honest_cookie = await sync_to_async(session_cookie)(bidder)
-    flooders = [await _socket(daphne_server, lot.pk, flood_cookie) for _ in range(4)]
-    honest = await _socket(daphne_server, lot.pk, honest_cookie)
+    flood_cookie = await acookie_header(mallory)
+    flooders = [await connect(daphne_server, lot.pk, flood_cookie) for _ in range(4)]
+    honest = await connect(daphne_server, lot.pk, await acookie_header(bidder))
 
     async def flood(socket):
         closed_with = None
@@ -98,7 +87,7 @@ async def test_a_flooder_next_to_an_honest_bidder_hurts_only_itself(daphne_serve
             assert message["type"] == "bid_accepted", message
             accepted.append(message["amount"])
             amount = message["amount"] + 100
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(0.25)  # not a wait: an honest bidder's pace, well inside its own rate limit
         return accepted
 
     codes, accepted = await asyncio.gather(asyncio.gather(*(flood(s) for s in flooders)), bid_honestly())
@@ -112,25 +101,17 @@ async def test_a_flooder_next_to_an_honest_bidder_hurts_only_itself(daphne_serve
 # --- limits that hold across worker processes (nginx spreads one user's sockets over all of them) -------------------
 async def _try_socket(server, lot_id, cookie):
     """(socket, None) when admitted (its snapshot read), (None, close code) when refused."""
-    socket = await websockets.connect(
-        f"{server.url}/ws/auctions/{lot_id}/",
-        origin=ORIGIN,
-        additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"},
-    )
     try:
-        assert json.loads(await asyncio.wait_for(socket.recv(), 5))["type"] == "snapshot"
+        return await connect(server.url, lot_id, cookie), None
     except websockets.ConnectionClosed as closed:
         return None, closed.rcvd.code
-    return socket, None
 
 
-async def _admitted_within(seconds: float, server, lot_id, cookie):
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        socket, _ = await _try_socket(server, lot_id, cookie)
-        if socket is not None or asyncio.get_running_loop().time() > deadline:
-            return socket
-        await asyncio.sleep(0.25)
+async def _admitted_within(seconds: float, server, lot_id, cookie, *, failure: str):
+    async def admitted():
+        return (await _try_socket(server, lot_id, cookie))[0]
+
+    return await until(admitted, seconds, interval=0.25, failure=failure)
 
 
 @pytest.mark.redis_only
@@ -143,7 +124,7 @@ async def test_socket_caps_and_the_user_budget_span_worker_processes(start_daphn
         "PRESENCE_STALE_SECONDS": "2",
     }
     a, b = start_daphne("a", **limits), start_daphne("b", **limits)
-    cookie = await sync_to_async(session_cookie)(bidder)
+    cookie = await acookie_header(bidder)
 
     on_a = [(await _try_socket(a, lot.pk, cookie))[0] for _ in range(2)]
     on_b, _ = await _try_socket(b, lot.pk, cookie)
@@ -152,8 +133,8 @@ async def test_socket_caps_and_the_user_budget_span_worker_processes(start_daphn
         refused, code = await _try_socket(server, lot.pk, cookie)
         assert refused is None and code == CLOSE_TOO_MANY_SOCKETS
     await on_a[0].close()
-    again = await _admitted_within(3, b, lot.pk, cookie)  # the worker releases the slot once it has seen the close
-    assert again is not None, "a closed socket frees its slot for any worker"
+    # The worker releases the slot once it has seen the close.
+    again = await _admitted_within(3, b, lot.pk, cookie, failure="a closed socket frees its slot for any worker")
 
     # One budget of 6 messages for the user, spent from two workers.
     answers = []
@@ -166,7 +147,6 @@ async def test_socket_caps_and_the_user_budget_span_worker_processes(start_daphn
     # A worker that dies without a goodbye stops counting once its heartbeat is stale.
     a.proc.kill()
     a.proc.wait()
-    extra = await _admitted_within(8, b, lot.pk, cookie)
-    assert extra is not None, "the dead worker's sockets still counted"
+    extra = await _admitted_within(8, b, lot.pk, cookie, failure="the dead worker's sockets still counted")
     for socket in (on_b, again, extra):
         await socket.close()

@@ -7,7 +7,6 @@ judge by that stamp. Races are forced: the test holds the lot's row until the en
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import timedelta
 
 import pytest
@@ -19,14 +18,13 @@ from bidding.closing import close_due_lots
 from bidding.models import Bid
 from bidding.services import place_bid
 from bidding.tests.live import in_thread, receive_until
-from conftest import assert_lot_verifies, closing_time
+from conftest import assert_lot_verifies, closing_time, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _sleep_past(moment) -> None:
-    while timezone.now() <= moment:
-        time.sleep(0.01)
+    wait_until(lambda: timezone.now() > moment, timeout=5)
 
 
 def test_a_bid_received_before_the_end_and_decided_after_it_counts(make_lot, bidder, hold_lot_row):

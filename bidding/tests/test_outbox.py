@@ -18,8 +18,8 @@ from auctions.models import Lot, LotEvent
 from bidding import fanout, outbox
 from bidding.closing import close_due_lots
 from bidding.services import place_bid
-from bidding.tests.live import connect, receive_until
-from conftest import long_ended
+from bidding.tests.live import connect, receive_until, until
+from conftest import long_ended, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,22 +48,22 @@ async def test_an_event_committed_but_never_published_still_reaches_watchers(
     assert time.monotonic() - started < 4
     await watcher.close()
     # The relay marks what it sent when its transaction commits, a moment after the watcher heard it.
-    for _ in range(100):
-        if await LotEvent.objects.filter(lot=lot, seq=1, published_at__isnull=False).aexists():
-            break
-        await asyncio.sleep(0.02)
-    else:
-        raise AssertionError("the relayed event was never marked published")
+    await until(
+        LotEvent.objects.filter(lot=lot, seq=1, published_at__isnull=False).aexists,
+        timeout=2,
+        failure="the relayed event was never marked published",
+    )
 
 
 def test_a_published_event_is_marked_so_it_is_not_sent_twice(make_lot, bidder):
     lot = make_lot()
     place_bid(user=bidder, lot_id=lot.pk, amount=1_500, bid_id="b1")
     place_bid(user=bidder, lot_id=lot.pk, amount=1_700, bid_id="b2")
-    deadline = time.monotonic() + 3
-    while LotEvent.objects.filter(lot=lot, published_at__isnull=True).exists():
-        assert time.monotonic() < deadline, "events published but never marked"
-        time.sleep(0.05)
+    wait_until(
+        lambda: not LotEvent.objects.filter(lot=lot, published_at__isnull=True).exists(),
+        timeout=3,
+        failure="events published but never marked",
+    )
     assert outbox.relay_pass(older_than=0) == 0
 
 
@@ -84,7 +84,7 @@ def test_two_relays_at_once_publish_every_event_in_order(make_lot, bidder, monke
 
     def recording(lot_id: int, text: str) -> None:
         published.append((lot_id, json.loads(text)["seq"]))
-        time.sleep(0.005)  # a real publish's round trip: the two relays overlap
+        time.sleep(0.005)  # not a wait: it stands for a real publish's round trip, so that the two relays overlap
 
     monkeypatch.setattr(fanout, "publish", recording)
 

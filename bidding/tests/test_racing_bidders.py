@@ -9,13 +9,12 @@ import random
 import uuid
 
 import pytest
-import websockets
 from asgiref.sync import sync_to_async
-from django.conf import settings
 
 from auctions.models import Lot
 from bidding.models import Bid
-from conftest import ORIGIN, assert_lot_verifies, session_cookie
+from bidding.tests.live import connect, until
+from conftest import assert_lot_verifies, cookie_header
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,20 +25,13 @@ BIDS_EACH = 12
 @pytest.fixture
 def racers(make_user):
     users = [make_user(f"racer{i:02d}") for i in range(BIDDERS)]
-    return [(user, session_cookie(user)) for user in users]
+    return [(user, cookie_header(user)) for user in users]
 
 
-async def _open(base: str, lot_id: int, cookie: str | None = None):
-    headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"} if cookie else {}
-    socket = await websockets.connect(f"{base}/ws/auctions/{lot_id}/", origin=ORIGIN, additional_headers=headers)
-    snapshot = json.loads(await socket.recv())
-    assert snapshot["type"] == "snapshot"
-    return socket, snapshot
-
-
-async def _bidder(base: str, lot_id: int, cookie: str, acks: list, refusals: list, start: asyncio.Event):
-    socket, snapshot = await _open(base, lot_id, cookie)
-    min_next = snapshot["min_next_bid"]
+async def _bidder(base: str, lot_id: int, cookie: str, acks: list, refusals: list, ready: list, start: asyncio.Event):
+    socket = await connect(base, lot_id, cookie)
+    min_next = socket.snapshot["min_next_bid"]
+    ready.append(socket)
     await start.wait()
     try:
         for _ in range(BIDS_EACH):
@@ -54,19 +46,24 @@ async def _bidder(base: str, lot_id: int, cookie: str, acks: list, refusals: lis
                 if message.get("bid_id") == bid_id:
                     break
             (acks if message["type"] == "bid_accepted" else refusals).append(message)
-            await asyncio.sleep(random.uniform(0.15, 0.3))  # stay inside the per-connection rate limit
+            # Not a wait: a bidder's pace, inside the per-connection rate limit.
+            await asyncio.sleep(random.uniform(0.15, 0.3))
     finally:
         await socket.close()
 
 
 async def test_racing_bidders_never_lose_an_update_or_accept_a_price_twice(daphne_server, lot, racers):
-    watcher, _ = await _open(daphne_server, lot.pk)
+    watcher = await connect(daphne_server, lot.pk)
     acks: list[dict] = []
     refusals: list[dict] = []
+    ready: list = []
     start = asyncio.Event()
-    tasks = [asyncio.create_task(_bidder(daphne_server, lot.pk, cookie, acks, refusals, start)) for _, cookie in racers]
-    await asyncio.sleep(0.5)
-    start.set()
+    tasks = [
+        asyncio.create_task(_bidder(daphne_server, lot.pk, cookie, acks, refusals, ready, start))
+        for _, cookie in racers
+    ]
+    await until(lambda: len(ready) == BIDDERS or any(task.done() for task in tasks), timeout=30)
+    start.set()  # every racer has its socket and its snapshot: they start together
     await asyncio.gather(*tasks)
 
     accepted = sorted((ack["seq"], ack["amount"]) for ack in acks)

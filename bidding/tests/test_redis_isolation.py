@@ -15,7 +15,7 @@ from django.utils import timezone
 from bidding.fanout import lot_channel
 from bidding.locks import redis_client
 from bidding.tests.live import connect, reply_to
-from conftest import assert_lot_verifies, session_cookie
+from conftest import acookie_header, assert_lot_verifies
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis_only]
 
@@ -68,7 +68,7 @@ async def test_another_deployment_on_the_same_redis_server_is_not_heard(start_da
 async def test_a_forged_publish_cannot_freeze_a_lots_bidding(start_daphne, make_lot, make_user, seller, bidder):
     lot = await sync_to_async(make_lot)(seller=seller)
     server = await sync_to_async(start_daphne)()
-    ws = await connect(server.url, lot.pk, await sync_to_async(session_cookie)(bidder))
+    ws = await connect(server.url, lot.pk, await acookie_header(bidder))
     await ws.send(json.dumps({"type": "bid", "amount": 10_00, "bid_id": "first"}))
     accepted = await reply_to(ws, "first")
     assert accepted["type"] == "bid_accepted"
@@ -78,9 +78,7 @@ async def test_a_forged_publish_cannot_freeze_a_lots_bidding(start_daphne, make_
     while json.loads(await asyncio.wait_for(ws.recv(), 5)).get("amount") != 10**9:
         pass  # until the worker has read the forged event and passed it on
 
-    rival = await connect(
-        server.url, lot.pk, await sync_to_async(session_cookie)(await sync_to_async(make_user)("rival"))
-    )
+    rival = await connect(server.url, lot.pk, await acookie_header(await sync_to_async(make_user)("rival")))
     await rival.send(json.dumps({"type": "bid", "amount": 50_00, "bid_id": "honest"}))
     reply = await reply_to(rival, "honest")
     assert reply["type"] == "bid_accepted", reply

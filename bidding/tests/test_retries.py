@@ -20,7 +20,7 @@ from bidding import locks, payloads
 from bidding.models import Bid, MaximumRaise
 from bidding.services import buy_now, place_bid
 from bidding.tests.live import bid_over_http, connect, in_thread, queued_in_this_process, receive_until, reply_to, until
-from conftest import assert_lot_verifies, session_cookie
+from conftest import acookie_header, assert_lot_verifies
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,8 +39,7 @@ async def test_copies_of_one_bid_racing_across_transports_and_workers_all_get_it
 ):
     first_worker = start_daphne("first")
     second_worker = start_daphne("second") if second == "socket_on_another_worker" else first_worker
-    cookie = await sync_to_async(session_cookie)(bidder)
-    ws = await connect(second_worker.url, lot.pk, cookie)
+    ws = await connect(second_worker.url, lot.pk, await acookie_header(bidder))
     held = await asyncio.to_thread(hold_lot_row, lot.pk)
     try:
         over_http = asyncio.create_task(asyncio.to_thread(bid_over_http, first_worker, bidder, lot.pk, 1_000, "once"))

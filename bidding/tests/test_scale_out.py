@@ -16,12 +16,12 @@ from datetime import timedelta
 import pytest
 import websockets
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.utils import timezone
 
 from auctions.models import Lot, LotEvent
 from bidding.models import Bid
-from conftest import ORIGIN, assert_lot_verifies, session_cookie
+from bidding.tests.live import connect, reply_to, socket_to, until
+from conftest import acookie_header, assert_lot_verifies
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis_only]
 
@@ -41,12 +41,9 @@ class LotClient:
         self.connected = asyncio.Event()
 
     async def connect(self, server) -> None:
-        headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={self.cookie}"} if self.cookie else {}
-        self.socket = await websockets.connect(
-            f"{server.url}/ws/auctions/{self.lot_id}/", origin=ORIGIN, additional_headers=headers
-        )
+        self.socket = await connect(server.url, self.lot_id, self.cookie)
         self.server = server
-        snapshot = json.loads(await self.socket.recv())
+        snapshot = self.socket.snapshot
         self.min_next = max(self.min_next, snapshot["min_next_bid"])
         if self.last_seq is None:
             self.last_seq = snapshot["seq"]
@@ -71,11 +68,11 @@ class LotClient:
         failed = self.server
         candidates = [server for server in self.servers if server is not failed] + [failed]
         for attempt in range(20):
-            await asyncio.sleep(min(1.0, 0.05 * 2**attempt))
+            await asyncio.sleep(min(1.0, 0.05 * 2**attempt))  # not a wait: the page's reconnect backoff, copied
             try:
                 await self.connect(candidates[attempt % len(candidates)])
                 return
-            except (OSError, websockets.WebSocketException):
+            except (TimeoutError, OSError, websockets.WebSocketException):
                 continue
         raise AssertionError(f"{self.name} could not reconnect")
 
@@ -103,11 +100,14 @@ class LotClient:
         for _ in range(5):
             await self.connected.wait()
             future = self.replies[bid_id] = asyncio.get_running_loop().create_future()
+            sent_on = self.socket
             try:
-                await self.socket.send(json.dumps({"type": "bid", "amount": amount, "bid_id": bid_id}))
+                await sent_on.send(json.dumps({"type": "bid", "amount": amount, "bid_id": bid_id}))
                 return await asyncio.wait_for(future, 3)
-            except (TimeoutError, websockets.ConnectionClosed):
-                await asyncio.sleep(0.3)  # the reader is failing over
+            except websockets.ConnectionClosed:
+                await until(lambda sent_on=sent_on: self.socket is not sent_on)  # the reader has begun failing over
+            except TimeoutError:
+                continue  # no answer yet: the same bid_id again (a retry gets the original answer)
         raise AssertionError(f"{self.name}: no answer to bid {bid_id}")
 
     async def close(self) -> None:
@@ -116,11 +116,7 @@ class LotClient:
 
 
 async def _dashboard_count(server, cookie: str, lot_id: int, expected: int) -> int:
-    socket = await websockets.connect(
-        f"{server.url}/ws/seller/",
-        origin=ORIGIN,
-        additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"},
-    )
+    socket = await socket_to(server.url, "/ws/seller/", cookie)
     seen = None
     deadline = time.monotonic() + 10
     try:
@@ -143,7 +139,7 @@ async def test_two_workers_and_a_closer_run_one_auction_and_survive_losing_a_wor
     try:
         lot = await sync_to_async(make_lot)(seller=seller, ends_in=timedelta(minutes=5), soft_close_window=0)
         alice, bob = await sync_to_async(make_user)("alice"), await sync_to_async(make_user)("bob")
-        cookies = {user: await sync_to_async(session_cookie)(user) for user in (alice, bob, seller)}
+        cookies = {user: await acookie_header(user) for user in (alice, bob, seller)}
         servers = [a, b]
 
         bidder_a = LotClient("alice@A", lot.pk, servers, cookies[alice])
@@ -158,11 +154,11 @@ async def test_two_workers_and_a_closer_run_one_auction_and_survive_losing_a_wor
         # 1. A bid sent to worker A reaches everyone on worker B (and A).
         first = await bidder_a.bid(bidder_a.min_next)
         assert first["type"] == "bid_accepted" and first["seq"] == 1
-        for _ in range(50):
-            if all(1 in client.events for client in clients):
-                break
-            await asyncio.sleep(0.1)
-        assert all(1 in client.events for client in clients), [c.name for c in clients if 1 not in c.events]
+        await until(
+            lambda: all(1 in client.events for client in clients),
+            timeout=5,
+            failure=lambda: f"not heard by {[c.name for c in clients if 1 not in c.events]}",
+        )
 
         # 2. Watcher counts add up across both workers (3 lot sockets on A, 4 on B).
         assert await _dashboard_count(b, cookies[seller], lot.pk, expected=7) == 7
@@ -177,13 +173,13 @@ async def test_two_workers_and_a_closer_run_one_auction_and_survive_losing_a_wor
                     accepted[reply["seq"]] = reply["amount"]
                 else:
                     assert reply["code"] in ("too_low", "busy"), reply
-                await asyncio.sleep(0.25)
+                await asyncio.sleep(0.25)  # not a wait: a bidder's pace, inside the per-connection rate limit
 
-        async def kill_a_soon() -> None:
-            await asyncio.sleep(1.2)
+        async def kill_a_mid_auction() -> None:
+            await until(lambda: len(accepted) >= 4, timeout=30)
             a.proc.kill()
 
-        await asyncio.gather(keep_bidding(bidder_a, 12), keep_bidding(bidder_b, 12), kill_a_soon())
+        await asyncio.gather(keep_bidding(bidder_a, 12), keep_bidding(bidder_b, 12), kill_a_mid_auction())
         assert a.proc.wait(5) == -9
         assert bidder_a.reconnects >= 1 and all(w.reconnects >= 1 for w in watchers[0::2])
 
@@ -191,13 +187,21 @@ async def test_two_workers_and_a_closer_run_one_auction_and_survive_losing_a_wor
 
         # 4. The lot closes exactly once, by the closing worker, heard by everyone (now all on B).
         await Lot.objects.filter(pk=lot.pk).aupdate(ends_at=timezone.now() + timedelta(seconds=1))
-        final = None
-        for _ in range(100):
+
+        async def closed_and_heard() -> Lot | None:
             final = await Lot.objects.aget(pk=lot.pk)
-            if final.status == Lot.Status.CLOSED and all(final.seq in c.events for c in clients):
-                break
-            await asyncio.sleep(0.1)
-        assert final.status == Lot.Status.CLOSED
+            heard = final.status == Lot.Status.CLOSED and all(final.seq in c.events for c in clients)
+            return final if heard else None
+
+        final = await until(
+            closed_and_heard,
+            timeout=10,
+            interval=0.1,
+            failure=lambda: (
+                "the close was not heard by "
+                + str([c.name for c in clients if "closed" not in [e["type"] for e in c.events.values()]])
+            ),
+        )
 
         # The audit: nothing acknowledged is missing, no gaps, one close, one winner.
         stored = await sync_to_async(lambda: dict(Bid.objects.filter(lot=lot).values_list("seq", "amount")))()
@@ -222,21 +226,15 @@ async def test_a_personal_notice_reaches_every_socket_of_its_user_on_another_wor
 ):
     """Personal notices cross workers (the channel layer's user groups): Bob outbids on worker B, and Alice hears
     it on both of her sockets on worker A, the lot page and her personal socket."""
-    from bidding.tests.live import connect, reply_to
-
     a, b = start_daphne("worker-a"), start_daphne("worker-b")
     rival = await sync_to_async(make_user)("bob")
-    alice_cookie, bob_cookie = await sync_to_async(session_cookie)(bidder), await sync_to_async(session_cookie)(rival)
+    alice_cookie = await acookie_header(bidder)
     alice = await connect(a.url, lot.pk, alice_cookie)
-    me = await websockets.connect(
-        f"{a.url}/ws/me/",
-        origin=ORIGIN,
-        additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={alice_cookie}"},
-    )
+    me = await socket_to(a.url, "/ws/me/", alice_cookie)
     assert json.loads(await asyncio.wait_for(me.recv(), 5))["type"] == "me"
     await alice.send(json.dumps({"type": "bid", "amount": 1_000, "bid_id": "a1"}))
     assert (await reply_to(alice, "a1"))["type"] == "bid_accepted"
-    bob = await connect(b.url, lot.pk, bob_cookie)
+    bob = await connect(b.url, lot.pk, await acookie_header(rival))
     await bob.send(json.dumps({"type": "bid", "amount": 1_100, "bid_id": "b1"}))
     assert (await reply_to(bob, "b1"))["type"] == "bid_accepted"
     for socket in (alice, me):

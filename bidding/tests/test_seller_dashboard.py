@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from datetime import timedelta
 
 import pytest
-import websockets
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.test import override_settings
@@ -21,7 +19,7 @@ from bidding.locks import redis_client
 from bidding.process import ALIVE_KEY
 from bidding.protocol import CLOSE_NOT_AUTHENTICATED
 from bidding.services import place_bid
-from conftest import ORIGIN
+from bidding.tests.live import connect
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -146,7 +144,7 @@ async def test_counts_from_other_processes_add_up_and_dead_ones_drop_out(lot):
 @pytest.mark.redis_only
 async def test_watchers_on_another_daphne_process_are_counted(daphne_server, open_dashboard, lot, seller):
     """Watchers connect to a real Daphne in another process; the dashboard here sees them through Redis."""
-    watchers = [await websockets.connect(f"{daphne_server}/ws/auctions/{lot.pk}/", origin=ORIGIN) for _ in range(3)]
+    watchers = [await connect(daphne_server, lot.pk) for _ in range(3)]
     try:
         dashboard = await open_dashboard(seller)
         await next_of(dashboard, "seller_snapshot")
@@ -158,4 +156,3 @@ async def test_watchers_on_another_daphne_process_are_counted(daphne_server, ope
     finally:
         for socket in watchers:
             await socket.close()
-    await asyncio.sleep(0)

@@ -18,8 +18,8 @@ from django.core import mail
 from django.test import Client
 
 from bidding.protocol import CLOSE_NOT_AUTHENTICATED
-from bidding.tests.live import connect
-from conftest import ORIGIN
+from bidding.tests.live import connect, socket_to
+from conftest import cookie_header, login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,17 +38,6 @@ def owner(make_user):
     user = make_user("olivia", password=PASSWORD)
     get_user_model().objects.filter(pk=user.pk).update(email="olivia@example.com")
     return user
-
-
-def signed_in(user) -> Client:
-    """A browser signed in as `user`: a session of its own (a thief's copy of a cookie is one too)."""
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def cookie_of(client: Client) -> str:
-    return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
 async def closed_with(ws, timeout: float = 20 * INTERVAL) -> int:
@@ -75,9 +64,9 @@ async def answers_pings(ws, checks: int = 4) -> bool:
 
 
 async def test_a_password_change_ends_every_other_session_and_its_sockets_and_keeps_the_changer(server, lot, owner):
-    mine, stolen = await sync_to_async(signed_in)(owner), await sync_to_async(signed_in)(owner)
-    old_key = cookie_of(mine)
-    sockets = [await connect(server.url, lot.pk, key) for key in (old_key, cookie_of(stolen))]
+    mine, stolen = await sync_to_async(login)(owner), await sync_to_async(login)(owner)
+    old_key = cookie_header(mine)
+    sockets = [await connect(server.url, lot.pk, key) for key in (old_key, cookie_header(stolen))]
     response = await sync_to_async(mine.post)(
         "/accounts/password/change/",
         {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
@@ -87,9 +76,9 @@ async def test_a_password_change_ends_every_other_session_and_its_sockets_and_ke
     # the changer's session to a new key, so a copy of the old cookie is worth nothing either.
     for socket in sockets:
         assert await closed_with(socket) == CLOSE_NOT_AUTHENTICATED
-    assert cookie_of(mine) != old_key
+    assert cookie_header(mine) != old_key
     assert (await sync_to_async(mine.get)("/")).context["user"] == owner
-    mine_again = await connect(server.url, lot.pk, cookie_of(mine))  # as the page's socket reconnects
+    mine_again = await connect(server.url, lot.pk, cookie_header(mine))  # as the page's socket reconnects
     assert await answers_pings(mine_again)
     await mine_again.close()
     for client in (stolen, _with_cookie(old_key)):
@@ -104,8 +93,8 @@ def _with_cookie(key: str) -> Client:
 
 @pytest.mark.parametrize("stay_signed_in_here", [True, False])
 async def test_sign_out_everywhere_closes_every_sessions_sockets(server, lot, owner, stay_signed_in_here):
-    mine, stolen = await sync_to_async(signed_in)(owner), await sync_to_async(signed_in)(owner)
-    sockets = [await connect(server.url, lot.pk, cookie_of(client)) for client in (mine, stolen)]
+    mine, stolen = await sync_to_async(login)(owner), await sync_to_async(login)(owner)
+    sockets = [await connect(server.url, lot.pk, cookie_header(client)) for client in (mine, stolen)]
     form = {"password": PASSWORD, **({"stay_signed_in_here": "on"} if stay_signed_in_here else {})}
     response = await sync_to_async(mine.post)("/accounts/security/", form)
     assert response.status_code == 302
@@ -114,15 +103,15 @@ async def test_sign_out_everywhere_closes_every_sessions_sockets(server, lot, ow
     assert (await sync_to_async(mine.get)("/")).context["user"].is_authenticated == stay_signed_in_here
     assert not (await sync_to_async(stolen.get)("/")).context["user"].is_authenticated
     if stay_signed_in_here:
-        mine_again = await connect(server.url, lot.pk, cookie_of(mine))
+        mine_again = await connect(server.url, lot.pk, cookie_header(mine))
         assert await answers_pings(mine_again)
         await mine_again.close()
     assert await sync_to_async(Client().login)(username="olivia", password=PASSWORD)  # the password is unchanged
 
 
 async def test_a_password_reset_by_email_closes_every_socket_of_the_account(server, lot, owner):
-    mine, stolen = await sync_to_async(signed_in)(owner), await sync_to_async(signed_in)(owner)
-    sockets = [await connect(server.url, lot.pk, cookie_of(client)) for client in (mine, stolen)]
+    mine, stolen = await sync_to_async(login)(owner), await sync_to_async(login)(owner)
+    sockets = [await connect(server.url, lot.pk, cookie_header(client)) for client in (mine, stolen)]
     browser = Client()
     await sync_to_async(browser.post)("/accounts/password/reset/", {"email": "olivia@example.com"})
     link = re.search(r"http://testserver(/accounts/password/reset/\S+)", mail.outbox[-1].body).group(1)
@@ -150,10 +139,9 @@ def _password_set_by_staff(user, client):
 
 @pytest.mark.parametrize("end", [_log_out, _deactivate, _password_set_by_staff], ids=lambda end: end.__name__)
 async def test_a_session_that_ends_has_its_sockets_closed_within_the_interval(server, lot, owner, end):
-    client = await sync_to_async(signed_in)(owner)
-    lot_socket = await connect(server.url, lot.pk, cookie_of(client))
-    headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie_of(client)}"}
-    me_socket = await websockets.connect(f"{server.url}/ws/me/", origin=ORIGIN, additional_headers=headers)
+    client = await sync_to_async(login)(owner)
+    lot_socket = await connect(server.url, lot.pk, cookie_header(client))
+    me_socket = await socket_to(server.url, "/ws/me/", cookie_header(client))
     await sync_to_async(end)(owner, client)
     for socket in (lot_socket, me_socket):
         assert await closed_with(socket) == CLOSE_NOT_AUTHENTICATED

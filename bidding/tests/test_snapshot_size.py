@@ -16,7 +16,7 @@ from auctions.models import Lot
 from auctions.services import create_lot
 from bidding.services import place_bid
 from bidding.tests.live import connect
-from conftest import session_cookie
+from conftest import acookie_header
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,7 +49,7 @@ def maximal_lot(make_user) -> tuple[Lot, object]:
 async def test_a_maximal_lots_snapshot_over_the_socket_is_small(start_daphne, make_user):
     server = await sync_to_async(start_daphne)()
     lot, bidder = await sync_to_async(maximal_lot)(make_user)
-    cookie = await sync_to_async(session_cookie)(bidder)
+    cookie = await acookie_header(bidder)
     ws = await connect(server.url, lot.pk, cookie)
     try:
         # A sync from beyond the lot's sequence answers with a fresh snapshot: the raw frame is measured.

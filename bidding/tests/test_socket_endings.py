@@ -18,8 +18,8 @@ from django.db import connection
 
 from auctions.models import LotEvent
 from bidding.services import place_bid
-from bidding.tests.live import connect
-from conftest import ORIGIN, session_cookie
+from bidding.tests.live import connect, socket_to
+from conftest import acookie_header
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,8 +37,7 @@ UNSTORABLE_FRAMES = [
 
 async def _open(base: str, lot_id: int, cookie: str | None = None):
     """(socket, None) when admitted, snapshot read; (None, close code) when refused."""
-    headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"} if cookie else {}
-    socket = await websockets.connect(f"{base}/ws/auctions/{lot_id}/", origin=ORIGIN, additional_headers=headers)
+    socket = await socket_to(base, f"/ws/auctions/{lot_id}/", cookie)
     try:
         first = json.loads(await asyncio.wait_for(socket.recv(), 5))
     except websockets.ConnectionClosed as closed:
@@ -81,7 +80,7 @@ async def _watchers_become(observer, expected: int, timeout: float = 10) -> int:
 
 async def test_frames_that_cannot_be_stored_are_invalid_and_leak_nothing(start_daphne, lot, bidder):
     server = start_daphne()
-    cookie = await sync_to_async(session_cookie)(bidder)
+    cookie = await acookie_header(bidder)
     observer = await connect(server.url, lot.pk)
     for n in range(25):  # more than WS_MAX_SOCKETS_PER_USER (20): a leaked slot per frame would lock the user out
         socket, refused = await _open(server.url, lot.pk, cookie)
@@ -129,7 +128,7 @@ async def test_an_unexpected_exception_in_a_handler_still_releases_everything(
     start_daphne, lot, bidder, lot_events_break
 ):
     server = start_daphne(WS_MAX_SOCKETS_PER_USER="2")
-    cookie = await sync_to_async(session_cookie)(bidder)
+    cookie = await acookie_header(bidder)
     observer = await connect(server.url, lot.pk)
     doomed = [(await _open(server.url, lot.pk, cookie))[0] for _ in range(2)]
     assert all(doomed)

@@ -19,7 +19,7 @@ from auctions.exceptions import Forbidden
 from auctions.models import Lot, LotEvent, Watch
 from bidding.models import Bid
 from bidding.services import place_bid
-from conftest import assert_lot_verifies
+from conftest import assert_lot_verifies, login
 
 pytestmark = pytest.mark.django_db
 
@@ -245,10 +245,9 @@ def test_staff_ban_a_bidder_of_a_lot_with_a_reason(
     assert_lot_verifies(lot.pk)
 
 
-def test_a_user_who_is_not_staff_cannot_run_the_actions(client, make_lot, seller, bidder):
+def test_a_user_who_is_not_staff_cannot_run_the_actions(make_lot, seller, bidder):
     lot = make_lot(seller=seller)
-    client.force_login(bidder)
-    client.post(
+    login(bidder).post(
         "/admin/auctions/lot/",
         {"action": "cancel_lots", "_selected_action": [lot.pk], "apply": "1", "reason": "mine now"},
     )

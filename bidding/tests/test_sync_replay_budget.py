@@ -13,7 +13,7 @@ from django.conf import settings
 
 from bidding.services import place_bid
 from bidding.tests.live import connect
-from conftest import session_cookie
+from conftest import acookie_header
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -77,7 +77,7 @@ async def test_a_reconnect_gets_its_whole_replay_and_a_replay_flood_is_refused(
 async def test_every_socket_and_every_reconnect_has_its_own_budget(start_daphne, make_lot, make_user, seller, bidder):
     lot_id = await _lot_with_history(make_lot, make_user, seller)
     server = await sync_to_async(start_daphne)()
-    cookie = await sync_to_async(session_cookie)(bidder)
+    cookie = await acookie_header(bidder)
     for _ in range(3):  # a bidder whose connection drops three times in a row loses nothing
         ws = await connect(server.url, lot_id, cookie)
         replay = await _replay(ws, 0)

@@ -19,7 +19,7 @@ from auctions.models import Lot, LotEvent
 from bidding.models import Bid
 from bidding.protocol import CLOSE_NOT_AUTHENTICATED
 from config.asgi import application
-from conftest import ORIGIN
+from conftest import ORIGIN, cookie_header, login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -184,14 +184,14 @@ def _world(case: Case, make_lot, make_user, seller):
     user = users[case.who]()
     headers = [(b"origin", case.origin.encode())] if case.origin is not None else []
     if user is not None:
-        client = Client()
-        client.force_login(user)
-        key = client.cookies[settings.SESSION_COOKIE_NAME].value
+        client = login(user)
         if case.who == "expired":
-            Session.objects.filter(session_key=key).update(expire_date=now - timedelta(seconds=1))
+            Session.objects.filter(session_key=client.session.session_key).update(
+                expire_date=now - timedelta(seconds=1)
+            )
+        headers.append((b"cookie", cookie_header(client).encode()))
         if case.who == "logged_out":
             client.post("/accounts/logout/")
-        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={key}".encode()))
     return lot, other_lot, user, headers
 
 
@@ -249,10 +249,8 @@ async def test_hostile_input(case, make_lot, make_user, seller):
 
 @override_settings(WS_SESSION_REVALIDATE_SECONDS=0.2)
 async def test_sockets_of_a_user_who_logs_out_close_within_the_revalidation_interval(lot, bidder):
-    client = Client()
-    await sync_to_async(client.force_login)(bidder)
-    key = client.cookies[settings.SESSION_COOKIE_NAME].value
-    headers = [(b"origin", ORIGIN.encode()), (b"cookie", f"{settings.SESSION_COOKIE_NAME}={key}".encode())]
+    client = await sync_to_async(login)(bidder)
+    headers = [(b"origin", ORIGIN.encode()), (b"cookie", cookie_header(client).encode())]
     socket = WebsocketCommunicator(application, f"/ws/auctions/{lot.pk}/", headers=headers)
     anonymous = WebsocketCommunicator(application, f"/ws/auctions/{lot.pk}/", headers=[(b"origin", ORIGIN.encode())])
     assert (await socket.connect())[0] and (await anonymous.connect())[0]

@@ -18,18 +18,10 @@ from django.conf import settings
 
 from bidding.draining import GOING_AWAY
 from bidding.models import Bid
-from conftest import ORIGIN, database_url, session_cookie
+from bidding.tests.live import connect, socket_to, until
+from conftest import acookie_header, database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-async def _connect(server, lot_id: int, cookie: str | None = None):
-    headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"} if cookie else {}
-    socket = await websockets.connect(
-        f"{server.url}/ws/auctions/{lot_id}/", origin=ORIGIN, additional_headers=headers, max_queue=None
-    )
-    assert json.loads(await socket.recv())["type"] == "snapshot"
-    return socket
 
 
 def _http_status(url: str) -> int:
@@ -40,24 +32,23 @@ def _http_status(url: str) -> int:
         return error.code
 
 
-async def test_sigterm_finishes_the_bid_in_flight_then_says_going_away(start_daphne, lot, bidder):
+async def test_sigterm_finishes_the_bid_in_flight_then_says_going_away(start_daphne, lot, bidder, hold_lot_row):
     server = start_daphne()
-    cookie = await sync_to_async(session_cookie)(bidder)
-    bidding_socket = await _connect(server, lot.pk, cookie)
-    watcher = await _connect(server, lot.pk)
+    bidding_socket = await connect(server.url, lot.pk, await acookie_header(bidder))
+    watcher = await connect(server.url, lot.pk)
 
     # Hold the lot's row lock from outside, so the bid is caught mid-decision when the signal comes.
-    blocker = await psycopg.AsyncConnection.connect(database_url().replace("postgres://", "postgresql://"))
-    await blocker.execute("BEGIN")
-    await blocker.execute("SELECT 1 FROM auctions_lot WHERE id = %s FOR UPDATE", (lot.pk,))
+    held = await asyncio.to_thread(hold_lot_row, lot.pk)
     await bidding_socket.send(json.dumps({"type": "bid", "amount": 1_000, "bid_id": "in-flight"}))
-    await asyncio.sleep(0.5)
+    await asyncio.to_thread(held.wait_for_waiters, 1)
     server.proc.send_signal(signal.SIGTERM)
-    await asyncio.sleep(0.5)
+
     # Draining: load balancers stop sending new work here while the bid is still being decided.
-    assert await asyncio.to_thread(_http_status, f"{server.http}/readyz") == 503
-    await blocker.execute("ROLLBACK")
-    await blocker.close()
+    async def draining() -> bool:
+        return await asyncio.to_thread(_http_status, f"{server.http}/readyz") == 503
+
+    await until(draining, timeout=5, interval=0.05, failure="/readyz never answered 503 while draining")
+    await asyncio.to_thread(held.release)
 
     replies = []
     with pytest.raises(websockets.ConnectionClosed) as closed:
@@ -87,12 +78,13 @@ async def test_two_hundred_open_sockets_hold_a_small_fixed_number_of_database_co
     # Realistic: connections are kept between requests (CONN_MAX_AGE), so only the thread pools bound them.
     server = start_daphne(DB_CONN_MAX_AGE="60", DATABASE_URL=f"{database_url()}?application_name={APP_NAME}")
     users = [await sync_to_async(make_user)(f"viewer{i}") for i in range(20)]
-    cookies = [await sync_to_async(session_cookie)(user) for user in users]
+    cookies = [await acookie_header(user) for user in users]
     sockets = []
     for i in range(200):  # a tenth logged in (sessions read from the database), the rest anonymous
-        sockets.append(await _connect(server, lot.pk, cookies[i % 20] if i % 10 == 0 else None))
+        sockets.append(await connect(server.url, lot.pk, cookies[i % 20] if i % 10 == 0 else None))
     await sockets[0].send(json.dumps({"type": "sync", "since_seq": 0}))
-    await asyncio.sleep(0.5)
+    while json.loads(await asyncio.wait_for(sockets[0].recv(), 10))["type"] != "synced":
+        pass  # the worker has read the database for it
     held = await asyncio.to_thread(_worker_connections)
     for ws in sockets:
         await ws.close()
@@ -106,7 +98,7 @@ async def test_daphnes_own_frame_limit_drops_an_oversized_frame(start_daphne, lo
     """Above the application's 4 KiB (answered `invalid`), Daphne's 1 MiB message limit (pinned with Daphne 4.2.3)
     ends the connection before the application sees the frame; nothing is written."""
     server = start_daphne()
-    socket = await _connect(server, lot.pk)
+    socket = await connect(server.url, lot.pk)
     try:
         await socket.send('{"type": "bid", "amount": 1000, "bid_id": "big", "pad": "' + "x" * (1024 * 1024) + '"}')
         while True:
@@ -124,14 +116,15 @@ async def test_a_peer_that_stops_reading_is_dropped_and_nobody_else_waits(start_
     from bidding.locks import redis_client
 
     server = start_daphne(WS_MAX_PENDING_BYTES="1048576", WS_STALL_SECONDS="0.5")
-    reader = await _connect(server, lot.pk)
+    reader = await connect(server.url, lot.pk)
     # A tiny receive buffer, and max_queue=1: the client stops reading from the network once one message waits.
     raw = socket.socket()
     raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     raw.connect(("127.0.0.1", server.port))
     raw.setblocking(False)
-    stalled = await websockets.connect(f"{server.url}/ws/auctions/{lot.pk}/", origin=ORIGIN, max_queue=1, sock=raw)
-    await asyncio.sleep(0.5)  # both subscribed
+    stalled = await socket_to(server.url, f"/ws/auctions/{lot.pk}/", max_queue=1, sock=raw)
+    assert json.loads(await stalled.recv())["type"] == "snapshot"  # it has joined the lot; from now on it reads nothing
+    await until(lambda: redis_client().pubsub_numsub(lot_channel(lot.pk))[0][1], timeout=5)  # the worker subscribed
     filler = "x" * 2000
     count = 5000
 
@@ -139,7 +132,7 @@ async def test_a_peer_that_stops_reading_is_dropped_and_nobody_else_waits(start_
         for n in range(count):
             redis_client().publish(lot_channel(lot.pk), json.dumps({"type": "notice", "n": n, "filler": filler}))
             if n % 4 == 0:
-                time.sleep(0.001)
+                time.sleep(0.001)  # not a wait: a steady stream, as bids arrive, rather than one burst
 
     publishing = asyncio.create_task(asyncio.to_thread(publish))
     received = 0

@@ -5,40 +5,28 @@ from __future__ import annotations
 
 import csv
 import json
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from conftest import _reachable, free_port, wait_until
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
 def swallowing_server(tmp_path):
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "server.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
          "loadtests.tests.swallowing_server:application"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert server.poll() is None and time.monotonic() < deadline, "the stand-in server did not start"
-            time.sleep(0.1)  # polling a port that is not open yet
+    wait_until(lambda: _reachable("127.0.0.1", port) or server.poll() is not None, timeout=30)
+    assert server.poll() is None, "the stand-in server did not start"
     yield f"http://127.0.0.1:{port}"
     server.terminate()
     server.wait(10)
