@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import _reachable, free_port, wait_until
+from conftest import free_port, reachable, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,7 +25,7 @@ def swallowing_server(tmp_path):
          "loadtests.tests.swallowing_server:application"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
-    wait_until(lambda: _reachable("127.0.0.1", port) or server.poll() is not None, timeout=30)
+    wait_until(lambda: reachable("127.0.0.1", port) or server.poll() is not None, timeout=30)
     assert server.poll() is None, "the stand-in server did not start"
     yield f"http://127.0.0.1:{port}"
     server.terminate()
