@@ -122,16 +122,23 @@ def server(start_daphne):
     return start_daphne("web")
 
 
+# The lot page asks before each bid unless told not to for the session; tests that are not about that step bid in
+# one click, as a bidder who ticked "Don't ask again this session" does.
+SKIP_BID_CONFIRMATION = "try { sessionStorage.setItem('gavel.skipBidConfirm', '1'); } catch (e) {}"
+
+
 @pytest.fixture
 def page_for(browser, server):
     contexts = []
 
-    def open_page(user=None, path="/", *, width=1200):
+    def open_page(user=None, path="/", *, width=1200, confirm_bids=False):
         context = browser.new_context(viewport={"width": width, "height": 900})
         contexts.append(context)
         if user is not None:
             name, value = cookie_header(user).split("=", 1)
             context.add_cookies([{"name": name, "value": value, "url": server.http}])
+        if not confirm_bids:
+            context.add_init_script(SKIP_BID_CONFIRMATION)
         page = context.new_page()
         page.on("dialog", lambda dialog: dialog.accept())
         page.goto(server.http + path)
