@@ -69,6 +69,7 @@ def test_the_countdown_agrees_with_the_server_and_moves_when_a_bid_extends_the_e
     live(a), live(b)
     ends_at = Lot.objects.get(pk=lot.pk).ends_at
     for page in (a, b):  # once the page's first ping has come back, its countdown is on the server's clock
+        expect(page.locator("#countdown")).to_have_text(re.compile(r"^\d+m \d\ds$"))  # the snapshot is in
         wait_until(
             lambda page=page: abs(countdown_gap(page, ends_at)) < 1,
             timeout=3,
