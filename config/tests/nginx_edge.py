@@ -83,6 +83,7 @@ def start_edge(
         wait_until(lambda: proc.poll() is not None or reachable("127.0.0.1", port), interval=0.05)
     except AssertionError:
         proc.kill()
+        proc.wait()
     if proc.poll() is not None:
         raise RuntimeError("nginx did not start: " + (directory / "error.log").read_text())
     return Edge(proc, port, "https" if tls else "http", certificate)
