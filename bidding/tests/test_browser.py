@@ -3,9 +3,7 @@ and Redis. Set GAVEL_SCREENSHOTS=docs to refresh the screenshots the README link
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import time
 import uuid
 from datetime import timedelta
@@ -17,70 +15,12 @@ from accounts.models import Profile
 from auctions.models import Lot
 from bidding.services import place_bid
 from bidding.tests.live import bid_over_http
-from conftest import cookie_header, wait_until
+from conftest import wait_until
 
 playwright_sync = pytest.importorskip("playwright.sync_api")  # installed by requirements.txt
 expect = playwright_sync.expect
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not shutil.which(CHROMIUM):
-        pytest.fail(
-            f"Chromium is needed for the browser tests: {CHROMIUM} not found (make test installs it as root; "
-            "or apt-get install chromium)"
-        )
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # the sync API keeps an event loop in this thread
-    with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-dev-shm-usage",
-            ],
-        )
-        yield browser
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-@pytest.fixture
-def server(start_daphne):
-    return start_daphne("web")
-
-
-@pytest.fixture
-def page_for(browser, server):
-    contexts = []
-
-    def open_page(user=None, path="/", *, width=1200):
-        context = browser.new_context(viewport={"width": width, "height": 900})
-        contexts.append(context)
-        if user is not None:
-            name, value = cookie_header(user).split("=", 1)
-            context.add_cookies([{"name": name, "value": value, "url": server.http}])
-        page = context.new_page()
-        page.on("dialog", lambda dialog: dialog.accept())
-        page.goto(server.http + path)
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
-
-
-def shot(page, name: str) -> None:
-    folder = os.environ.get("GAVEL_SCREENSHOTS")
-    if folder:
-        page.screenshot(path=os.path.join(folder, name), full_page=True)
 
 
 def countdown_seconds(text: str) -> int:
@@ -95,11 +35,9 @@ def countdown_gap(page, ends_at) -> float:
     return (ends_at - timezone.now()).total_seconds() - countdown_seconds(page.locator("#countdown").inner_text())
 
 
-def live(page) -> None:
-    expect(page.locator("#conn")).to_have_text("live", timeout=10_000)
-
-
-def test_a_bid_in_one_browser_reaches_the_other_within_a_second_and_outbids(page_for, make_lot, seller, make_user):
+def test_a_bid_in_one_browser_reaches_the_other_within_a_second_and_outbids(
+    page_for, live, shot, make_lot, seller, make_user
+):
     lot = make_lot(seller=seller, title="Brass telescope", description="A 19th-century brass telescope.")
     alice, bob = make_user("alice"), make_user("bob")
     a, b = page_for(alice, f"/lots/{lot.pk}/"), page_for(bob, f"/lots/{lot.pk}/")
@@ -123,7 +61,7 @@ def test_a_bid_in_one_browser_reaches_the_other_within_a_second_and_outbids(page
 
 
 def test_the_countdown_agrees_with_the_server_and_moves_when_a_bid_extends_the_end(
-    page_for, make_lot, seller, make_user
+    page_for, live, make_lot, seller, make_user
 ):
     lot = make_lot(seller=seller, ends_in=timedelta(seconds=40), soft_close_window=60, soft_close_extension=120)
     alice, bob = make_user("alice"), make_user("bob")
@@ -147,7 +85,7 @@ def test_the_countdown_agrees_with_the_server_and_moves_when_a_bid_extends_the_e
 
 
 def test_after_the_server_restarts_the_page_reconnects_resyncs_and_shows_what_it_missed(
-    start_daphne, page_for, server, make_lot, seller, make_user
+    start_daphne, page_for, live, server, make_lot, seller, make_user
 ):
     lot = make_lot(seller=seller)
     alice, bob = make_user("alice"), make_user("bob")
@@ -165,7 +103,9 @@ def test_after_the_server_restarts_the_page_reconnects_resyncs_and_shows_what_it
     expect(page.locator("#bid-button")).to_be_enabled()
 
 
-def test_refusals_read_as_sentences_and_visitors_are_asked_to_log_in(page_for, server, make_lot, seller, make_user):
+def test_refusals_read_as_sentences_and_visitors_are_asked_to_log_in(
+    page_for, live, server, make_lot, seller, make_user
+):
     lot = make_lot(seller=seller)
     alice = make_user("alice")
     page = page_for(alice, f"/lots/{lot.pk}/")
@@ -200,7 +140,7 @@ def test_refusals_read_as_sentences_and_visitors_are_asked_to_log_in(page_for, s
     expect(visitor.locator("#bid-form")).to_be_visible()
 
 
-def test_the_seller_dashboard_is_live_and_lists_new_lots(page_for, server, make_lot, seller, make_user):
+def test_the_seller_dashboard_is_live_and_lists_new_lots(page_for, live, shot, server, make_lot, seller, make_user):
     lot = make_lot(seller=seller, title="Oak desk", reserve_price=5_000)
     dashboard = page_for(seller, "/sell/")
     live(dashboard)
