@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from auctions.models import Lot
+from auctions.models import Lot, Watch
 from bidding.tests.live import bid_over_http
 from conftest import cookie_header, wait_until
 
@@ -136,6 +136,51 @@ def test_a_refused_amount_says_what_is_wrong_and_a_comma_bid_goes_through(
     assert (status, body["code"]) == (400, "invalid")
     assert body["message"] == "The highest bid this site takes is €10,000,000,000.00."
     assert body["highest_amount"] == 1_000_000_000_000
+
+
+def test_the_seller_sees_bids_and_bidders_live_and_the_people_watching_now(
+    page_for, live, server, make_lot, seller, make_user
+):
+    lot = make_lot(seller=seller, title="Oak desk")
+    dashboard = page_for(seller, "/sell/")
+    live(dashboard)
+    expect(dashboard.get_by_role("columnheader", name="Watching now")).to_be_visible()
+    row = dashboard.get_by_role("row", name=re.compile("Oak desk"))
+    bids = row.locator("td.bids")
+    expect(bids).to_have_text("no bids")
+    alice, bob = make_user("alice"), make_user("bob")
+    assert bid_over_http(server, alice, lot.pk, 1_000, uuid.uuid4().hex)[0] == 201
+    expect(bids).to_have_text("1 bid · 1 bidder", timeout=2_000)
+    assert bid_over_http(server, bob, lot.pk, 1_100, uuid.uuid4().hex)[0] == 201
+    expect(bids).to_have_text("2 bids · 2 bidders", timeout=2_000)
+    assert bid_over_http(server, alice, lot.pk, 1_200, uuid.uuid4().hex)[0] == 201
+    expect(bids).to_have_text("3 bids · 2 bidders", timeout=2_000)
+    expect(row.locator("td.money")).to_have_text("€12.00")
+    page_for(None, f"/lots/{lot.pk}/")
+    expect(row.locator(".watchers")).to_have_text("1", timeout=5_000)
+
+    dashboard.reload()  # a fresh snapshot says the same
+    live(dashboard)
+    again = dashboard.get_by_role("row", name=re.compile("Oak desk"))
+    expect(again.locator("td.bids")).to_have_text("3 bids · 2 bidders")
+
+
+def test_the_lot_page_tells_people_watching_now_from_the_watchlist(page_for, live, make_lot, seller, make_user):
+    lot = make_lot(seller=seller, title="Brass telescope")
+    alice = make_user("alice")
+    page = page_for(alice, f"/lots/{lot.pk}/")
+    live(page)
+    expect(page.get_by_text("Watching now", exact=True)).to_be_visible()
+    expect(page.locator("#watchers")).to_have_text("1", timeout=5_000)  # this page: a person here now
+    expect(page.get_by_text("Watching ✓")).to_have_count(0)
+    page.get_by_role("button", name="Add to watchlist").click()
+    expect(page.get_by_role("button", name="On your watchlist ✓")).to_be_visible()
+    assert Watch.objects.filter(user=alice, lot=lot).exists()
+    page.reload()
+    expect(page.get_by_role("button", name="On your watchlist ✓")).to_be_visible()
+    mine = page_for(alice, "/me/")
+    expect(mine.get_by_role("heading", name="Watchlist")).to_be_visible()
+    expect(mine.locator("#watchlist")).to_contain_text("Brass telescope")
 
 
 def test_a_site_in_dollars_shows_dollars(start_daphne, browser, make_lot, seller, make_user):

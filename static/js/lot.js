@@ -224,7 +224,7 @@
   if (watch) watch.addEventListener("click", async () => {
     const on = watch.dataset.watching !== "1";
     const { ok } = await api(on ? "PUT" : "DELETE", `/api/me/watchlist/${lotId}/`);
-    if (ok) { watch.dataset.watching = on ? "1" : "0"; watch.textContent = on ? "Watching ✓" : "Watch this lot"; }
+    if (ok) { watch.dataset.watching = on ? "1" : "0"; watch.textContent = on ? "On your watchlist ✓" : "Add to watchlist"; }
   });
   setInterval(tick, 200);
   setInterval(ping, 15000);  // keeps the clock estimate fresh, and an idle page's seq checked (pong.seq)
