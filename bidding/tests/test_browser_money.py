@@ -10,6 +10,7 @@ import uuid
 import pytest
 
 from auctions.models import Lot, Watch
+from bidding.services import place_bid
 from bidding.tests.live import bid_over_http
 from conftest import cookie_header, wait_until
 
@@ -181,6 +182,27 @@ def test_the_lot_page_tells_people_watching_now_from_the_watchlist(page_for, liv
     mine = page_for(alice, "/me/")
     expect(mine.get_by_role("heading", name="Watchlist")).to_be_visible()
     expect(mine.locator("#watchlist")).to_contain_text("Brass telescope")
+
+
+def test_the_admin_shows_money_not_cents(page_for, server, make_lot, seller, make_user, staff):
+    lot = make_lot(seller=seller, title="Oak desk", reserve_price=5_000, buy_now_price=90_000)
+    place_bid(user=make_user("alice"), lot_id=lot.pk, amount=1_250, bid_id="admin-money")
+    admin = page_for(staff, "/admin/auctions/lot/")
+    row = admin.get_by_role("row", name=re.compile("Oak desk"))
+    expect(row).to_contain_text("€12.50")
+    expect(row).not_to_contain_text("1250")
+
+    admin.goto(f"{server.http}/admin/auctions/lot/{lot.pk}/change/")
+    for field, shown in [
+        ("starting_price", "€10.00"),
+        ("reserve_price", "€50.00"),
+        ("buy_now_price", "€900.00"),
+        ("high_bid_amount", "€12.50"),
+    ]:
+        expect(admin.locator(f".field-{field}_money .readonly")).to_have_text(shown)
+
+    admin.goto(f"{server.http}/admin/bidding/bid/")
+    expect(admin.get_by_role("row", name=re.compile("Oak desk"))).to_contain_text("€12.50")
 
 
 def test_a_site_in_dollars_shows_dollars(start_daphne, browser, make_lot, seller, make_user):
