@@ -1,12 +1,11 @@
 // The lot page: one socket; a countdown on the server's clock; reconnect with backoff and jitter, then `sync` from
 // the last sequence number seen, so nothing is missed; bidding disabled while disconnected.
 (() => {
-  const { money, toCents, newId, clock, left, api, liveSocket } = window.Gavel;
+  const { money, readAmount, newId, clock, left, api, liveSocket } = window.Gavel;
   const root = document.getElementById("lot");
   const lotId = root.dataset.lotId;
   const $ = (id) => document.getElementById(id);
-  // Refusals arrive as sentences (`message`); only the page's own check of what was typed speaks for itself.
-  const UNREADABLE = "That bid could not be read. Enter an amount like 12.50.";
+  // Refusals arrive as sentences (`message`); only the page's own reading of what was typed speaks for itself.
   let ws = null, seq = -1, endsAt = null, minNext = null, status = "", myAlias = null, hasReserve = false;
   let increments = [];  // [[upper bound or null, step], …] from the snapshot: the server's table
   let buyNow = null, pingSent = null, leading = null, lastBidId = null, lastBid = null;
@@ -212,11 +211,11 @@
   const form = $("bid-form");
   if (form) form.addEventListener("submit", (e) => {
     e.preventDefault();
-    const cents = toCents($("amount").value);
+    const bid = readAmount($("amount").value);
     const rawMax = $("max-amount").value.trim();
-    const maxCents = rawMax ? toCents(rawMax) : null;
-    if (cents === null || (rawMax && maxCents === null)) { feedback(UNREADABLE, true); return; }
-    sendBid(cents, maxCents);
+    const max = rawMax ? readAmount(rawMax) : { cents: null };
+    if (bid.problem || max.problem) { feedback(bid.problem || `Maximum: ${max.problem}`, true); return; }
+    sendBid(bid.cents, max.cents);
   });
   if ($("buy-now")) $("buy-now").addEventListener("click", () => {
     if (canBid() && confirm(`Buy this lot now for ${money(buyNow)}?`)) ws.send({ type: "buy_now", bid_id: newId() });
@@ -225,7 +224,7 @@
   if (watch) watch.addEventListener("click", async () => {
     const on = watch.dataset.watching !== "1";
     const { ok } = await api(on ? "PUT" : "DELETE", `/api/me/watchlist/${lotId}/`);
-    if (ok) { watch.dataset.watching = on ? "1" : "0"; watch.textContent = on ? "Watching ✓" : "Watch this lot"; }
+    if (ok) { watch.dataset.watching = on ? "1" : "0"; watch.textContent = on ? "On your watchlist ✓" : "Add to watchlist"; }
   });
   setInterval(tick, 200);
   setInterval(ping, 15000);  // keeps the clock estimate fresh, and an idle page's seq checked (pong.seq)
