@@ -131,8 +131,9 @@ SKIP_BID_CONFIRMATION = "try { sessionStorage.setItem('gavel.skipBidConfirm', '1
 def page_for(browser, server):
     contexts = []
 
-    def open_page(user=None, path="/", *, width=1200, confirm_bids=False):
-        context = browser.new_context(viewport={"width": width, "height": 900})
+    def open_page(user=None, path="/", *, width=1200, locale="en-US", confirm_bids=False):
+        # The visitor's locale sets how amounts read (navigator.languages and Accept-Language): fixed, so texts are.
+        context = browser.new_context(viewport={"width": width, "height": 900}, locale=locale)
         contexts.append(context)
         if user is not None:
             name, value = cookie_header(user).split("=", 1)

@@ -42,21 +42,21 @@ def test_a_bid_in_one_browser_reaches_the_other_within_a_second_and_outbids(
     alice, bob = make_user("alice"), make_user("bob")
     a, b = page_for(alice, f"/lots/{lot.pk}/"), page_for(bob, f"/lots/{lot.pk}/")
     live(a), live(b)
-    a.locator("#quick button").first.click()  # the minimum next bid: 10.00
-    expect(a.locator("#feedback")).to_have_text(f"Bid of {a.evaluate('Gavel.money(1000)')} accepted.")
+    a.locator("#quick button").first.click()  # the minimum next bid: €10.00
+    expect(a.locator("#feedback")).to_have_text("Bid of €10.00 accepted.")
     started = time.monotonic()
-    expect(b.locator("#high")).to_have_text("10.00", timeout=1_000)
+    expect(b.locator("#high")).to_have_text("€10.00", timeout=1_000)
     assert time.monotonic() - started < 1
     expect(a.locator("#you")).to_have_text("You are the high bidder.")
 
     b.fill("#amount", "11.00")
     b.click("#bid-button")
     expect(b.locator("#you")).to_have_text("You are the high bidder.")
-    expect(a.locator("#high")).to_have_text("11.00", timeout=1_000)
+    expect(a.locator("#high")).to_have_text("€11.00", timeout=1_000)
     expect(a.locator("#you")).to_have_text("You were outbid.")
     expect(a.locator("#toasts")).to_contain_text("You were outbid on Brass telescope")
     expect(a.locator("#history li")).to_have_count(2)
-    expect(a.locator("#history li").first).to_contain_text("11.00")
+    expect(a.locator("#history li").first).to_contain_text("€11.00")
     shot(a, "screenshot-lot.png")
 
 
@@ -99,8 +99,8 @@ def test_after_the_server_restarts_the_page_reconnects_resyncs_and_shows_what_it
     place_bid(user=bob, lot_id=lot.pk, amount=2_500, bid_id="while-away")  # nobody's socket is there to hear it
     start_daphne("web-again", port=server.port)
     live(page)
-    expect(page.locator("#high")).to_have_text("25.00", timeout=10_000)
-    expect(page.locator("#history li").first).to_contain_text("25.00")
+    expect(page.locator("#high")).to_have_text("€25.00", timeout=10_000)
+    expect(page.locator("#history li").first).to_contain_text("€25.00")
     expect(page.locator("#bid-button")).to_be_enabled()
 
 
@@ -113,10 +113,12 @@ def test_refusals_read_as_sentences_and_visitors_are_asked_to_log_in(
     live(page)
     page.fill("#amount", "1.00")
     page.click("#bid-button")
-    expect(page.locator("#feedback")).to_have_text("Your bid is below the minimum next bid. Bid at least 10.00.")
+    expect(page.locator("#feedback")).to_have_text("Your bid is below the minimum next bid. Bid at least €10.00.")
     page.fill("#amount", "12.345")
     page.click("#bid-button")
-    expect(page.locator("#feedback")).to_have_text("That bid could not be read. Enter an amount like 12.50.")
+    expect(page.locator("#feedback")).to_have_text(
+        "Amounts go to the cent: at most two digits after the decimal point, like 12.50."
+    )
     Profile.objects.filter(user=alice).update(banned=True)  # banned while the page is open: the next bid says so
     page.fill("#amount", "10.00")
     page.click("#bid-button")
@@ -131,7 +133,7 @@ def test_refusals_read_as_sentences_and_visitors_are_asked_to_log_in(
     expect(visitor.locator("#login-to-bid")).to_contain_text("Log in to bid.")
     # A bid from elsewhere goes through the server under test: in single-process mode only it can broadcast.
     assert bid_over_http(server, make_user("bob"), lot.pk, 1_000, uuid.uuid4().hex)[0] == 201
-    expect(visitor.locator("#high")).to_have_text("10.00", timeout=1_000)  # watching needs no account
+    expect(visitor.locator("#high")).to_have_text("€10.00", timeout=1_000)  # watching needs no account
     make_user("carol", password="carol-pass-1")  # the server runs the test settings too: the same hasher
     visitor.click("#login-to-bid a")
     visitor.fill("#id_username", "carol")
@@ -147,14 +149,14 @@ def test_the_seller_dashboard_is_live_and_lists_new_lots(page_for, live, shot, s
     live(dashboard)
     row = dashboard.locator(f'tr[data-lot="{lot.pk}"]')
     expect(row).to_contain_text("Oak desk")
-    expect(row).to_contain_text("50.00 · not met")
+    expect(row).to_contain_text("€50.00 · not met")
     watcher = page_for(None, f"/lots/{lot.pk}/")
     live(watcher)
     expect(row.locator(".watchers")).to_have_text("1", timeout=5_000)
 
     assert bid_over_http(server, make_user("alice"), lot.pk, 6_000, uuid.uuid4().hex)[0] == 201
-    expect(row.locator("td.money")).to_have_text("60.00", timeout=1_000)
-    expect(row).to_contain_text("50.00 · met")
+    expect(row.locator("td.money")).to_have_text("€60.00", timeout=1_000)
+    expect(row).to_contain_text("€50.00 · met")
     expect(row.locator("td.num").first).to_contain_text("1")
 
     dashboard.fill("#f-title", "Walnut chair")

@@ -4,12 +4,11 @@
 // lead; a bid that cannot be sent says why. Screen readers hear only what matters (a new price, outbid, won, an
 // extension) through two hidden live regions the script writes sentences into; the countdown is in neither.
 (() => {
-  const { money, toCents, newId, clock, left, api, liveSocket } = window.Gavel;
+  const { money, readAmount, newId, clock, left, api, liveSocket } = window.Gavel;
   const root = document.getElementById("lot");
   const lotId = root.dataset.lotId;
   const $ = (id) => document.getElementById(id);
-  // Refusals arrive as sentences (`message`); only the page's own check of what was typed speaks for itself.
-  const UNREADABLE = "That bid could not be read. Enter an amount like 12.50.";
+  // Refusals arrive as sentences (`message`); only the page's own reading of what was typed speaks for itself.
   const SKIP_CONFIRM = "gavel.skipBidConfirm";  // sessionStorage: "don't ask again this session"
   const URGENT_MS = 5 * 60 * 1000;  // an extension this close to the end is announced assertively
   let ws = null, seq = -1, endsAt = null, minNext = null, status = "", myAlias = null, hasReserve = false;
@@ -423,12 +422,11 @@
     if (!canBid()) { feedback(whyNot(), true); return; }
     const rawAmount = $("amount").value.trim();
     const rawMax = $("max-amount").value.trim();
-    const maxCents = rawMax ? toCents(rawMax) : null;
+    const max = rawMax ? readAmount(rawMax) : { cents: null };
     // A maximum alone bids the minimum now and lets the system bid for you up to it (or raises it, while you lead).
-    const cents = rawAmount ? toCents(rawAmount) : maxCents !== null ? Math.min(minNext, maxCents) : null;
-    if (!rawAmount && !rawMax) { feedback("Enter an amount to bid.", true); return; }
-    if (cents === null || (rawMax && maxCents === null)) { feedback(UNREADABLE, true); return; }
-    placeBid(cents, maxCents, { fromForm: true });
+    const bid = rawAmount || !rawMax ? readAmount(rawAmount) : { cents: Math.min(minNext, max.cents ?? minNext) };
+    if (bid.problem || max.problem) { feedback(bid.problem || `Maximum: ${max.problem}`, true); return; }
+    placeBid(bid.cents, max.cents, { fromForm: true });
   });
   if ($("buy-now")) $("buy-now").addEventListener("click", () => {
     if (!canBid()) { feedback(whyNot(), true); return; }
@@ -438,7 +436,7 @@
   if (watch) watch.addEventListener("click", async () => {
     const on = watch.dataset.watching !== "1";
     const { ok } = await api(on ? "PUT" : "DELETE", `/api/me/watchlist/${lotId}/`);
-    if (ok) { watch.dataset.watching = on ? "1" : "0"; watch.textContent = on ? "Watching ✓" : "Watch this lot"; }
+    if (ok) { watch.dataset.watching = on ? "1" : "0"; watch.textContent = on ? "On your watchlist ✓" : "Add to watchlist"; }
   });
   // The times the page was rendered with, in the visitor's zone, until the snapshot brings the live ones.
   for (const id of ["starts-at", "ends-at"]) { const el = $(id); if (el && el.dateTime) showTime(el, Date.parse(el.dateTime)); }
