@@ -131,18 +131,19 @@ SKIP_BID_CONFIRMATION = "try { sessionStorage.setItem('gavel.skipBidConfirm', '1
 def page_for(browser, server):
     contexts = []
 
-    def open_page(user=None, path="/", *, width=1200, locale="en-US", confirm_bids=False):
+    def open_page(user=None, path="/", *, width=1200, locale="en-US", confirm_bids=False, on=None):
+        target = on or server  # `on`: another worker started by the test (e.g. with other settings)
         # The visitor's locale sets how amounts read (navigator.languages and Accept-Language): fixed, so texts are.
         context = browser.new_context(viewport={"width": width, "height": 900}, locale=locale)
         contexts.append(context)
         if user is not None:
             name, value = cookie_header(user).split("=", 1)
-            context.add_cookies([{"name": name, "value": value, "url": server.http}])
+            context.add_cookies([{"name": name, "value": value, "url": target.http}])
         if not confirm_bids:
             context.add_init_script(SKIP_BID_CONFIRMATION)
         page = context.new_page()
         page.on("dialog", lambda dialog: dialog.accept())
-        page.goto(server.http + path)
+        page.goto(target.http + path)
         return page
 
     yield open_page

@@ -12,7 +12,7 @@ import pytest
 from auctions.models import Lot, Watch
 from bidding.services import place_bid
 from bidding.tests.live import bid_over_http
-from conftest import cookie_header, wait_until
+from conftest import wait_until
 
 playwright_sync = pytest.importorskip("playwright.sync_api")  # installed by requirements.txt
 expect = playwright_sync.expect
@@ -205,20 +205,12 @@ def test_the_admin_shows_money_not_cents(page_for, server, make_lot, seller, mak
     expect(admin.get_by_role("row", name=re.compile("Oak desk"))).to_contain_text("€12.50")
 
 
-def test_a_site_in_dollars_shows_dollars(start_daphne, browser, make_lot, seller, make_user):
+def test_a_site_in_dollars_shows_dollars(start_daphne, page_for, make_lot, seller, make_user):
     lot = make_lot(seller=seller, title="Pocket watch", starting_price=3_750)
-    alice = make_user("alice")
     dollars = start_daphne("dollars", CURRENCY="USD")
-    context = browser.new_context(locale="en-US")
-    try:
-        name, value = cookie_header(alice).split("=", 1)
-        context.add_cookies([{"name": name, "value": value, "url": dollars.http}])
-        page = context.new_page()
-        page.goto(dollars.http + "/")
-        expect(page.get_by_role("row", name=re.compile("Pocket watch"))).to_contain_text("$37.50")
-        page.goto(f"{dollars.http}/lots/{lot.pk}/")
-        expect(page.locator("#min-next")).to_have_text("$37.50", timeout=10_000)
-        bid(page, "$40")
-        expect(page.locator("#high")).to_have_text("$40.00")
-    finally:
-        context.close()
+    page = page_for(make_user("alice"), "/", on=dollars)
+    expect(page.get_by_role("row", name=re.compile("Pocket watch"))).to_contain_text("$37.50")
+    page.goto(f"{dollars.http}/lots/{lot.pk}/")
+    expect(page.locator("#min-next")).to_have_text("$37.50", timeout=10_000)
+    bid(page, "$40")
+    expect(page.locator("#high")).to_have_text("$40.00")
