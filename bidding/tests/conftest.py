@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import shutil
 import threading
 import uuid
 from contextlib import contextmanager
@@ -9,7 +11,7 @@ from django.conf import settings
 from django.test import Client
 
 from bidding import locks
-from conftest import login
+from conftest import cookie_header, login
 
 
 @pytest.fixture
@@ -82,3 +84,74 @@ def staff_action(staff_client):
         )
 
     return run
+
+
+# The pages in a real browser: Playwright driving Debian's Chromium against a live Daphne worker (`server`).
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which(CHROMIUM):
+        pytest.fail(
+            f"Chromium is needed for the browser tests: {CHROMIUM} not found (make test installs it as root; "
+            "or apt-get install chromium)"
+        )
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # the sync API keeps an event loop in this thread
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+            ],
+        )
+        yield browser
+        browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def server(start_daphne):
+    return start_daphne("web")
+
+
+@pytest.fixture
+def page_for(browser, server):
+    contexts = []
+
+    def open_page(user=None, path="/", *, width=1200):
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        contexts.append(context)
+        if user is not None:
+            name, value = cookie_header(user).split("=", 1)
+            context.add_cookies([{"name": name, "value": value, "url": server.http}])
+        page = context.new_page()
+        page.on("dialog", lambda dialog: dialog.accept())
+        page.goto(server.http + path)
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def shot(page, name: str) -> None:
+    """A full-page screenshot into GAVEL_SCREENSHOTS (e.g. `docs`), when it is set."""
+    folder = os.environ.get("GAVEL_SCREENSHOTS")
+    if folder:
+        page.screenshot(path=os.path.join(folder, name), full_page=True)
+
+
+def live(page) -> None:
+    """Wait until the page's socket is live (its connection indicator says so)."""
+    from playwright.sync_api import expect
+
+    expect(page.locator("#conn")).to_have_text("live", timeout=10_000)

@@ -1,11 +1,10 @@
 """The pages in a real browser (Playwright driving Debian's Chromium) against a live Daphne worker, real PostgreSQL
-and Redis. Set GAVEL_SCREENSHOTS=docs to refresh the screenshots the README links."""
+and Redis (fixtures `browser`, `server`, `page_for`, helpers `live`, `shot`: bidding/tests/conftest.py). Set
+GAVEL_SCREENSHOTS=docs to refresh the screenshots the README links."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import time
 import uuid
 from datetime import timedelta
@@ -16,71 +15,14 @@ from django.utils import timezone
 from accounts.models import Profile
 from auctions.models import Lot
 from bidding.services import place_bid
+from bidding.tests.conftest import live, shot
 from bidding.tests.live import bid_over_http
-from conftest import cookie_header, wait_until
+from conftest import wait_until
 
 playwright_sync = pytest.importorskip("playwright.sync_api")  # installed by requirements.txt
 expect = playwright_sync.expect
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not shutil.which(CHROMIUM):
-        pytest.fail(
-            f"Chromium is needed for the browser tests: {CHROMIUM} not found (make test installs it as root; "
-            "or apt-get install chromium)"
-        )
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # the sync API keeps an event loop in this thread
-    with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-dev-shm-usage",
-            ],
-        )
-        yield browser
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-@pytest.fixture
-def server(start_daphne):
-    return start_daphne("web")
-
-
-@pytest.fixture
-def page_for(browser, server):
-    contexts = []
-
-    def open_page(user=None, path="/", *, width=1200):
-        context = browser.new_context(viewport={"width": width, "height": 900})
-        contexts.append(context)
-        if user is not None:
-            name, value = cookie_header(user).split("=", 1)
-            context.add_cookies([{"name": name, "value": value, "url": server.http}])
-        page = context.new_page()
-        page.on("dialog", lambda dialog: dialog.accept())
-        page.goto(server.http + path)
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
-
-
-def shot(page, name: str) -> None:
-    folder = os.environ.get("GAVEL_SCREENSHOTS")
-    if folder:
-        page.screenshot(path=os.path.join(folder, name), full_page=True)
 
 
 def countdown_seconds(text: str) -> int:
@@ -93,10 +35,6 @@ def countdown_seconds(text: str) -> int:
 def countdown_gap(page, ends_at) -> float:
     """Seconds between the end as the server has it and the page's countdown."""
     return (ends_at - timezone.now()).total_seconds() - countdown_seconds(page.locator("#countdown").inner_text())
-
-
-def live(page) -> None:
-    expect(page.locator("#conn")).to_have_text("live", timeout=10_000)
 
 
 def test_a_bid_in_one_browser_reaches_the_other_within_a_second_and_outbids(page_for, make_lot, seller, make_user):
