@@ -11,6 +11,8 @@
   let increments = [];  // [[upper bound or null, step], …] from the snapshot: the server's table
   let buyNow = null, pingSent = null, leading = null, lastBidId = null, lastBid = null;
   const mySeqs = new Set(), aliasBySeq = new Map();  // learn our alias from our first accepted bid
+  // A finished lot's outcome (the server's rule: auctions/payloads.py `outcome`), and whether we won it.
+  let outcome = null, youWon = false;
 
   function setYou(state) {
     leading = state;
@@ -64,6 +66,45 @@
     $("history").replaceChildren();
     for (const b of data.bids.slice().reverse()) historyRow(b.amount, b.bidder, b.yours, b.kind, b.outbid_at_once);
   }
+  // The outcome panel replaces the bid form once the lot is over: from the outcome the page was served with, the
+  // snapshot, or the live `closed` / `cancelled` event.
+  function setOutcome(next, won) {
+    outcome = next || null;
+    youWon = youWon || !!won;
+    renderOutcome();
+  }
+  function renderOutcome() {
+    const panel = $("outcome");
+    if (!panel) return;
+    panel.hidden = outcome === null;
+    if (outcome === null) return;
+    root.dataset.finished = "1";
+    for (const id of ["bid-form", "login-to-bid"]) if ($(id)) $(id).hidden = true;
+    const o = outcome, won = o.result === "sold" && (youWon || (myAlias !== null && o.winner === myAlias));
+    let title, detail = "";
+    if (won) {
+      title = "You won this lot";
+      detail = `Your price: ${money(o.amount)}.`;
+    } else if (o.result === "sold") {
+      title = `Sold for ${money(o.amount)}`;
+      detail = [o.winner ? `Won by ${o.winner}.` : "", myAlias ? "You did not win this lot." : ""].filter(Boolean).join(" ");
+    } else if (o.result === "not_sold" && o.reason === "reserve_not_met") {
+      title = "Not sold: the reserve was not met";
+      detail = `The highest bid, ${money(o.high_bid)}, was below the seller's reserve.`;
+    } else if (o.result === "not_sold") {
+      title = "Not sold: there were no bids";
+    } else if (o.result === "withdrawn") {
+      title = `Withdrawn: ${o.reason || "no reason given"}`;
+      detail = "This lot will not be sold; bids on it no longer stand.";
+    } else {
+      title = "Bidding has ended";
+      detail = "The result is being confirmed…";
+    }
+    panel.className = "card outcome" + (won ? " won" : "");
+    if ($("outcome-title").textContent !== title) $("outcome-title").textContent = title;
+    if ($("outcome-detail").textContent !== detail) $("outcome-detail").textContent = detail;
+    $("countdown").textContent = o.result === "withdrawn" ? "withdrawn" : "ended";
+  }
   function flashChange(id) { const el = $(id); el.classList.remove("changed"); void el.offsetWidth; el.classList.add("changed"); }
   function applyState(m) {
     if (m.seq !== undefined) seq = m.seq;
@@ -91,6 +132,7 @@
       if (m.high_bid) showLeader(m.high_bid.bidder);
       applyState(m);
       if (status === "closed" || status === "cancelled") $("countdown").textContent = "ended";
+      setOutcome(m.outcome, m.outcome && m.outcome.you_won);
       loadHistory();
       ping();
       setTimeout(ping, 2500);  // by then this socket counts among the watchers
@@ -113,13 +155,12 @@
     closed(m) {
       if (m.seq <= seq) return;
       applyState({ ...m, status: "closed" });
-      $("countdown").textContent = m.winner ? `Sold to ${m.winner} for ${money(m.amount)}` : "Ended without a sale";
-      if (myAlias && m.winner === myAlias) { const el = $("you"); if (el) { el.className = "you leading"; el.textContent = "You won this lot!"; } }
+      setOutcome(m.outcome);
     },
     cancelled(m) {
       if (m.seq <= seq) return;
       applyState({ ...m, status: "cancelled" });
-      $("countdown").textContent = `Withdrawn: ${m.reason}`;
+      setOutcome(m.outcome || { result: "withdrawn", reason: m.reason });
     },
     extended(m) {  // staff moved the end later
       if (m.seq <= seq) return;
@@ -227,6 +268,8 @@
     const { ok } = await api(on ? "PUT" : "DELETE", `/api/me/watchlist/${lotId}/`);
     if (ok) { watch.dataset.watching = on ? "1" : "0"; watch.textContent = on ? "Watching ✓" : "Watch this lot"; }
   });
+  const served = $("lot-outcome");  // how a finished lot ended, as the page was served: shown before the socket opens
+  if (served) { const o = JSON.parse(served.textContent); setOutcome(o, o && o.you_won); }
   setInterval(tick, 200);
   setInterval(ping, 15000);  // keeps the clock estimate fresh, and an idle page's seq checked (pong.seq)
   connect();
