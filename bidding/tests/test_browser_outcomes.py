@@ -1,5 +1,5 @@
-"""A finished lot tells its true outcome (reloaded, or live): in a real browser against a live worker that also
-runs the clock (closing lots)."""
+"""A finished lot tells its true outcome (reloaded, or live), and buy now reads "You won": in a real browser
+against a live worker that also runs the clock (closing lots)."""
 
 from __future__ import annotations
 
@@ -184,3 +184,20 @@ def test_the_close_and_a_withdrawal_switch_open_pages_to_their_outcome_without_a
     expect(outcome_heading(watching, "Withdrawn: Listed twice by mistake.")).to_be_visible(timeout=2_000)
     expect(watching.locator("#bid-form")).to_be_hidden()
     assert_lot_verifies(ending.pk)
+
+
+def test_after_buy_now_the_buyers_page_says_they_won(page_for, make_lot, seller, make_user):
+    lot = make_lot(seller=seller, title="Brass lamp", buy_now_price=5_000)
+    alice = make_user("alice")
+    page = page_for(alice, f"/lots/{lot.pk}/")
+    live(page)
+    page.get_by_role("button", name=re.compile(r"^Buy now for")).click()  # the confirm dialog is accepted
+    expect(outcome_heading(page, "You won this lot")).to_be_visible(timeout=3_000)
+    expect(outcome_panel(page)).to_contain_text(re.compile(r"Your price: \D*50[.,]00"))
+    expect(page.get_by_text("You are the high bidder")).to_be_hidden()
+    expect(page.get_by_text(re.compile("accepted"))).to_be_hidden()
+    expect(page.locator("#bid-form")).to_be_hidden()
+    page.reload()
+    live(page)
+    expect(outcome_heading(page, "You won this lot")).to_be_visible()
+    assert_lot_verifies(lot.pk)

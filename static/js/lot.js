@@ -67,7 +67,8 @@
     for (const b of data.bids.slice().reverse()) historyRow(b.amount, b.bidder, b.yours, b.kind, b.outbid_at_once);
   }
   // The outcome panel replaces the bid form once the lot is over: from the outcome the page was served with, the
-  // snapshot, or the live `closed` / `cancelled` event.
+  // snapshot, or the live `closed` / `cancelled` event. Our alias may be learnt after the close (a buy now's reply
+  // can come after its `closed`), so it is drawn again whenever that may have changed.
   function setOutcome(next, won) {
     outcome = next || null;
     youWon = youWon || !!won;
@@ -162,6 +163,7 @@
       applyState({ ...m, status: "cancelled" });
       setOutcome(m.outcome || { result: "withdrawn", reason: m.reason });
     },
+    won(m) { if (String(m.lot) === lotId) { youWon = true; renderOutcome(); } },  // our personal notice
     extended(m) {  // staff moved the end later
       if (m.seq <= seq) return;
       if (m.seq > seq + 1 && seq >= 0) { requestSync(); return; }
@@ -226,6 +228,7 @@
       if (m.seq === seq + 1) seq = m.seq;
       else if (m.seq > seq + 1 && seq >= 0) requestSync();
     }
+    if (outcome !== null && (m.type === "bid_accepted" || m.type === "high_bid")) renderOutcome();  // our alias, learnt late
   }
   function connect() {
     ws = liveSocket(`/ws/auctions/${lotId}/`, {
