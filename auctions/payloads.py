@@ -1,5 +1,5 @@
 """One pure builder per message about a lot or the catalogue: snapshots and list rows, how a finished lot turned out
-(outcome), the lot events that end or move a lot (closed, cancelled, extended), the personal notices
+(outcome), the lot events that open, end or move a lot (opened, closed, cancelled, extended), the personal notices
 of its end, and the refusal reply. Builders only: storing and sending are auctions/lot_events.py's. The bid path's
 own messages are in bidding/payloads.py.
 """
@@ -169,6 +169,22 @@ def lot_cancelled(lot: Lot, *, reason: str, now: datetime) -> Payload:
         "status": lot.status,
         "reason": reason,
         "outcome": outcome(lot, now=now, winner_number=None, withdrawn_reason=reason),
+        "server_time": iso(now),
+    }
+
+
+def opened(lot: Lot, *, now: datetime) -> Payload:
+    """A scheduled lot's start has come and the clock opened it: a lot event (it carries the lot's seq), so pages
+    open for bidding without a reload. Bids are accepted from `starts_at` whether or not this has gone out yet."""
+    return {
+        "type": "opened",
+        "lot": lot.pk,
+        "seq": lot.seq,
+        "status": lot.status,
+        "starts_at": iso(lot.starts_at),
+        "ends_at": iso(lot.ends_at),
+        "min_next_bid": rules.lot_min_next_bid(lot),
+        "buy_now_price": rules.buy_now_price(lot, now),
         "server_time": iso(now),
     }
 

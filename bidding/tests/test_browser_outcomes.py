@@ -1,5 +1,5 @@
-"""A finished lot tells its true outcome (reloaded, or live), and buy now reads "You won": in a real browser
-against a live worker that also runs the clock (closing lots)."""
+"""A finished lot tells its true outcome (reloaded, or live), buy now reads "You won", and a scheduled lot opens on
+an open page: in a real browser against a live worker that also runs the clock (opening and closing lots)."""
 
 from __future__ import annotations
 
@@ -200,4 +200,24 @@ def test_after_buy_now_the_buyers_page_says_they_won(page_for, make_lot, seller,
     page.reload()
     live(page)
     expect(outcome_heading(page, "You won this lot")).to_be_visible()
+    assert_lot_verifies(lot.pk)
+
+
+def test_a_scheduled_lot_shows_its_start_and_opens_for_bidding_without_a_reload(page_for, make_lot, seller, make_user):
+    lot = make_lot(seller=seller, title="Pewter tankard", status=Lot.Status.SCHEDULED, starts_in=timedelta(seconds=8))
+    alice = make_user("alice")
+    page = page_for(alice, f"/lots/{lot.pk}/")
+    live(page)
+    expect(page.get_by_text("Opens at")).to_be_visible()
+    expect(page.locator("#opens-at")).to_have_text(re.compile(r"\d"))  # an absolute time, in the visitor's locale
+    expect(page.locator("#countdown")).to_have_text(re.compile(r"^opens in 0m 0\ds$"))
+    expect(page.locator("#bid-button")).to_be_disabled()
+
+    expect(page.locator("#status")).to_have_text("open", timeout=10_000)  # the server's `opened` event
+    expect(page.locator("#bid-button")).to_be_enabled()
+    expect(page.get_by_text("Opens at")).to_be_hidden()
+    page.get_by_label("Your bid").fill("10.00")
+    page.locator("#bid-button").click()
+    expect(page.locator("#high")).to_have_text(re.compile(r"10[.,]00"))
+    assert Lot.objects.get(pk=lot.pk).seq == 2  # opened, then the bid
     assert_lot_verifies(lot.pk)

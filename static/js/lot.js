@@ -11,8 +11,9 @@
   let increments = [];  // [[upper bound or null, step], …] from the snapshot: the server's table
   let buyNow = null, pingSent = null, leading = null, lastBidId = null, lastBid = null;
   const mySeqs = new Set(), aliasBySeq = new Map();  // learn our alias from our first accepted bid
-  // A finished lot's outcome (the server's rule: auctions/payloads.py `outcome`), and whether we won it.
-  let outcome = null, youWon = false;
+  // A finished lot's outcome (the server's rule: auctions/payloads.py `outcome`), and whether we won it; a scheduled
+  // lot's start, for "Opens at" and the countdown to it.
+  let outcome = null, youWon = false, startsAt = null;
 
   function setYou(state) {
     leading = state;
@@ -124,6 +125,8 @@
       clock.observe(m.server_time);
       myAlias = m.you && m.you.alias;
       hasReserve = m.lot.has_reserve;
+      startsAt = Date.parse(m.lot.starts_at);
+      if ($("opens-at")) $("opens-at").textContent = new Date(startsAt).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
       increments = m.increments;
       buyNow = m.buy_now_price;
       if ($("buy-now-price") && buyNow) $("buy-now-price").textContent = money(buyNow);
@@ -162,6 +165,14 @@
       if (m.seq <= seq) return;
       applyState({ ...m, status: "cancelled" });
       setOutcome(m.outcome || { result: "withdrawn", reason: m.reason });
+    },
+    opened(m) {  // the clock opened this scheduled lot: bidding starts without a reload
+      if (m.seq <= seq) return;
+      if (m.seq > seq + 1 && seq >= 0) { requestSync(); return; }
+      clock.observe(m.server_time);
+      buyNow = m.buy_now_price;
+      if ($("buy-now-price") && buyNow) $("buy-now-price").textContent = money(buyNow);
+      applyState(m);
     },
     won(m) { if (String(m.lot) === lotId) { youWon = true; renderOutcome(); } },  // our personal notice
     extended(m) {  // staff moved the end later
@@ -223,6 +234,8 @@
     greeted = true;
     // A personal notice about another lot (it arrives on every socket of ours) is not this page's state.
     if (typeof m.lot === "number" && String(m.lot) !== lotId) return;
+    // A bid means the lot has started, even before its `opened` event arrives.
+    if (m.type === "high_bid" && status === "scheduled") applyState({ status: "open" });
     if (handlers[m.type]) handlers[m.type](m);
     else if (typeof m.seq === "number") {  // a lot event this page does not know: keep the sequence whole
       if (m.seq === seq + 1) seq = m.seq;
@@ -242,8 +255,11 @@
     });
   }
   function tick() {
+    if ($("opens")) $("opens").hidden = status !== "scheduled";
     if (endsAt && status === "open") $("countdown").textContent = left(endsAt);
-    else if (endsAt && status === "scheduled") $("countdown").textContent = "not started";
+    else if (startsAt && status === "scheduled") {  // the `opened` event opens it: until then, bidding waits
+      $("countdown").textContent = clock.now() < startsAt ? `opens in ${left(startsAt)}` : "opening…";
+    }
   }
   function sendBid(cents, maxCents) {
     if (!canBid()) return;
