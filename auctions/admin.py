@@ -10,6 +10,18 @@ from __future__ import annotations
 from django.contrib import admin
 
 from auctions.models import LotEvent
+from auctions.money import format_money
+
+
+def money_display(field: str, label: str):
+    """A read-only column or field showing `field` (integer cents) as money in the site's currency, not raw cents."""
+
+    @admin.display(description=label, ordering=field)
+    def show(self, obj) -> str:
+        return format_money(getattr(obj, field))
+
+    show.__name__ = f"{field}_money"
+    return show
 
 
 class ViewOnlyAdmin(admin.ModelAdmin):

@@ -56,6 +56,10 @@ def snapshot(
             "starts_at": iso(lot.starts_at),
             "has_reserve": lot.reserve_price is not None,
             "hard_end_at": iso(lot.hard_end_at),
+            # The soft close, in seconds, so pages can state the rule: a bid in the last `soft_close_window`
+            # moves the end to at least `soft_close_extension` after it (never past `hard_end_at`).
+            "soft_close_window": lot.soft_close_window,
+            "soft_close_extension": lot.soft_close_extension,
         },
         "high_bid": (
             None

@@ -14,15 +14,24 @@ SELLER_DASHBOARD_KEEPS_ENDED = timedelta(days=7)
 SELLER_DASHBOARD_MAX_LOTS = 500
 
 
-def seller_dashboard(seller_id: int, *, watchers: dict[int, int] | None = None) -> list[payloads.Payload]:
-    """The seller's live lots and those ended in the last week, soonest end first (watchers filled in later)."""
-    now = timezone.now()
-    lots = (
+def _dashboard_lots(seller_id: int, now):
+    return (
         Lot.objects.of_seller(seller_id)
         .active_or_ended_since(now - SELLER_DASHBOARD_KEEPS_ENDED)
         .order_by("ends_at")[:SELLER_DASHBOARD_MAX_LOTS]
     )
+
+
+def seller_dashboard(seller_id: int, *, watchers: dict[int, int] | None = None) -> list[payloads.Payload]:
+    """The seller's live lots and those ended in the last week, soonest end first (watchers filled in later)."""
+    now = timezone.now()
+    lots = _dashboard_lots(seller_id, now)
     return [payloads.seller_lot(lot, now=now, watchers=(watchers or {}).get(lot.pk, 0)) for lot in lots]
+
+
+def seller_dashboard_lot_ids(seller_id: int) -> list[int]:
+    """The ids of the lots seller_dashboard would show now (one index read): joined before the dashboard is read."""
+    return list(_dashboard_lots(seller_id, timezone.now()).values_list("pk", flat=True))
 
 
 def is_sellers_lot(lot_id: int, seller_id: int) -> bool:

@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
 
-from auctions.admin import ViewOnlyAdmin
+from auctions.admin import ViewOnlyAdmin, money_display
 from auctions.exceptions import BidRefused
 from auctions.models import Lot
 from bidding import lot_actions
@@ -20,21 +20,23 @@ from bidding.models import Bid
 class BidAdmin(ViewOnlyAdmin):
     """Bids are written only by bidding.services; the admin shows them, never a bidder's maximum."""
 
-    list_display = ("lot", "seq", "amount", "bidder", "bidder_number", "kind", "received_at", "created_at")
+    list_display = ("lot", "seq", "amount_money", "bidder", "bidder_number", "kind", "received_at", "created_at")
     list_filter = ("lot",)
     fields = readonly_fields = (
         "lot",
         "seq",
         "bidder",
         "bidder_number",
-        "amount",
+        "amount_money",
         "kind",
         "outbid_at_once",
-        "requested_amount",
+        "requested_amount_money",
         "bid_id",
         "received_at",
         "created_at",
     )
+    amount_money = money_display("amount", "amount")
+    requested_amount_money = money_display("requested_amount", "requested amount")
 
 
 class ReasonForm(forms.Form):
@@ -70,7 +72,7 @@ class BanForm(ReasonForm):
 
 @admin.register(Lot)
 class LotAdmin(ViewOnlyAdmin):
-    list_display = ("id", "title", "seller", "status", "high_bid_amount", "bid_count", "starts_at", "ends_at")
+    list_display = ("id", "title", "seller", "status", "high_bid_amount_money", "bid_count", "starts_at", "ends_at")
     list_filter = ("status",)
     search_fields = ("title", "seller__username")
     # Every field is shown read-only; leader_max_amount is never shown at all: it is a bidder's secret.
@@ -80,16 +82,16 @@ class LotAdmin(ViewOnlyAdmin):
         "photo_url",
         "seller",
         "status",
-        "starting_price",
-        "reserve_price",
-        "buy_now_price",
+        "starting_price_money",
+        "reserve_price_money",
+        "buy_now_price_money",
         "starts_at",
         "ends_at",
         "original_ends_at",
         "hard_end_at",
         "soft_close_window",
         "soft_close_extension",
-        "high_bid_amount",
+        "high_bid_amount_money",
         "high_bidder",
         "bid_count",
         "bidder_count",
@@ -101,6 +103,11 @@ class LotAdmin(ViewOnlyAdmin):
     )
     # Lots are listed through auctions.services.create_lot (its checks, the seller's dashboard), never added here.
     actions = ["cancel_lots", "extend_lots", "ban_bidder"]
+    # Money in the site's currency, never raw cents.
+    starting_price_money = money_display("starting_price", "starting price")
+    reserve_price_money = money_display("reserve_price", "reserve price")
+    buy_now_price_money = money_display("buy_now_price", "buy now price")
+    high_bid_amount_money = money_display("high_bid_amount", "high bid")
 
     def has_operate_permission(self, request) -> bool:
         """Who may run the staff actions: staff allowed to change lots."""

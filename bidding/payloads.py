@@ -40,6 +40,7 @@ def high_bid(
         "outbid_at_once": outbid_at_once,
         "buy_now": buy_now,
         "bid_count": lot.bid_count,
+        "bidder_count": lot.bidder_count,  # distinct bidders so far (their aliases are numbered: public anyway)
         "ends_at": iso(lot.ends_at),
         "extended": extended,
         "server_time": iso(now),

@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
+from auctions.money import currency_problem
+
 TAG = "gavel"
 # channels-redis' blocking read on a channel (BZPOPMIN; RedisChannelLayer.brpop_timeout).
 CHANNELS_REDIS_BLOCKING_READ_SECONDS = 5
@@ -123,5 +125,20 @@ def bid_group_is_at_least_one(app_configs=None, **kwargs) -> list:
     if settings.BID_GROUP_MAX < 1 or settings.BID_DECISION_THREADS < 1:
         return [
             Error("BID_GROUP_MAX and BID_DECISION_THREADS must be at least 1: no bid would be decided", id="gavel.E007")
+        ]
+    return []
+
+
+@register(TAG)
+def currency_has_cents(app_configs=None, **kwargs) -> list:
+    problem = currency_problem(settings.CURRENCY)
+    if problem:
+        return [
+            Error(
+                f"CURRENCY: {problem}",
+                hint="set CURRENCY to a two-decimal ISO 4217 code, e.g. CURRENCY=EUR (the README, 'Environment"
+                " variables')",
+                id="gavel.E008",
+            )
         ]
     return []

@@ -145,8 +145,9 @@ class LotSocketUser(HttpUser):
             return
         self.fire("bid ack", "accepted", sent, len(raw))
         arrived = self.seen_seqs.pop(message["seq"], None)
-        if arrived is not None:  # its high_bid came first
-            self.fire("broadcast", "own bid → high_bid", sent, elapsed_ms=(arrived - sent) * 1000)
+        if arrived is not None:  # its high_bid came first, unless it came before the bid was sent: not this bid's
+            if arrived >= sent:
+                self.fire("broadcast", "own bid → high_bid", sent, elapsed_ms=(arrived - sent) * 1000)
         else:
             self.own_seqs[message["seq"]] = sent
 

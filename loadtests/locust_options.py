@@ -129,3 +129,11 @@ def load_fixture(source: str) -> dict:
     if missing:
         raise ValueError(f"the fixture lacks {sorted(missing)}: is it the output of seed_loadtest --json?")
     return fixture
+
+
+def share(fixture: dict, index: int, count: int) -> dict:
+    """Worker `index` of `count`'s part of the fixture: its own bidder accounts (every lot, the seller, the
+    password alike), so no account bids from two processes at once: one account's users in two processes raised
+    and lowered each other's hidden maximum (`invalid`). With more workers than accounts, each still gets one."""
+    bidders = fixture["bidders"][index::count] or [fixture["bidders"][index % len(fixture["bidders"])]]
+    return {**fixture, "bidders": bidders}

@@ -54,13 +54,18 @@ def _init(environment, **_kwargs) -> None:
         return
     Run.use(options.load_fixture(parsed.gavel_fixture))
     if isinstance(runner, MasterRunner):
-        runner.register_message(
-            "gavel_fixture_please", lambda msg, **_: runner.send_message("gavel_fixture", Run.fixture, msg.node_id)
-        )
+        runner.register_message("gavel_fixture_please", lambda msg, **_: _send_shares(runner))
 
         @environment.events.test_start.add_listener
         def _send_fixture_to_all(**_kwargs) -> None:
-            runner.send_message("gavel_fixture", Run.fixture)
+            _send_shares(runner)
+
+
+def _send_shares(runner: MasterRunner) -> None:
+    """Each connected worker its own share of the bidder accounts (options.share), sent again as workers come."""
+    workers = sorted(runner.clients, key=runner.get_worker_index)
+    for index, client_id in enumerate(workers):
+        runner.send_message("gavel_fixture", options.share(Run.fixture, index, len(workers)), client_id)
 
 
 @events.quitting.add_listener

@@ -20,6 +20,7 @@ log = structlog.get_logger(__name__)
 
 
 _seller_dashboard = database_sync_to_async(selectors.seller_dashboard, thread_sensitive=False)
+_seller_dashboard_lot_ids = database_sync_to_async(selectors.seller_dashboard_lot_ids, thread_sensitive=False)
 _is_sellers_lot = database_sync_to_async(selectors.is_sellers_lot, thread_sensitive=False)
 
 
@@ -40,13 +41,25 @@ class SellerConsumer(GavelSocket):
 
     async def on_refresh(self, message: dict[str, Any]) -> None:
         """A fresh snapshot of every lot (also what a reconnecting dashboard gets first)."""
-        rows = await _seller_dashboard(self.user_id)
-        for row in rows:
-            await self.follow_lot(row["id"], watcher=False)
-        self.counts = await presence.watcher_counts([row["id"] for row in rows])
-        for row in rows:
-            row["watchers"] = self.counts.get(row["id"], 0)
-        await self.send_json(payloads.seller_snapshot(rows, now=timezone.now()))
+        # As on a lot socket: join the lots before reading them, so no event committed in between is missed, and
+        # hold what arrives until the snapshot has gone out, so the snapshot is always first (a held event the
+        # snapshot already includes has a seq the page ignores). A lot listed between the two reads is joined late;
+        # the page hears of it through `seller_lot` and its next event.
+        self.held = []
+        try:
+            for lot_id in await _seller_dashboard_lot_ids(self.user_id):
+                await self.follow_lot(lot_id, watcher=False)
+            rows = await _seller_dashboard(self.user_id)
+            for row in rows:
+                await self.follow_lot(row["id"], watcher=False)
+            self.counts = await presence.watcher_counts([row["id"] for row in rows])
+            for row in rows:
+                row["watchers"] = self.counts.get(row["id"], 0)
+            await self.send_json(payloads.seller_snapshot(rows, now=timezone.now()))
+        finally:
+            held, self.held = self.held, None
+        for text in held:
+            await self.send(text_data=text)
 
     async def on_sync(self, message: dict[str, Any]) -> None:
         try:

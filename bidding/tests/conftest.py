@@ -13,6 +13,8 @@ from django.test import Client
 from bidding import locks
 from conftest import cookie_header, login
 
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
 
 @pytest.fixture
 def hold_lot_lock():
@@ -86,21 +88,18 @@ def staff_action(staff_client):
     return run
 
 
-# The pages in a real browser: Playwright driving Debian's Chromium against a live Daphne worker (`server`).
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-
-
+# The pages in a real browser (Playwright driving Debian's Chromium) against a live Daphne worker: the fixtures the
+# browser test modules share. `live` and `shot` are fixtures too, so no test module imports another.
 @pytest.fixture(scope="module")
 def browser():
+    playwright_sync = pytest.importorskip("playwright.sync_api")  # installed by requirements.txt
     if not shutil.which(CHROMIUM):
         pytest.fail(
             f"Chromium is needed for the browser tests: {CHROMIUM} not found (make test installs it as root; "
             "or apt-get install chromium)"
         )
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # the sync API keeps an event loop in this thread
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
+    with playwright_sync.sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
@@ -123,16 +122,24 @@ def server(start_daphne):
     return start_daphne("web")
 
 
+# The lot page asks before each bid unless told not to for the session; tests that are not about that step bid in
+# one click, as a bidder who ticked "Don't ask again this session" does.
+SKIP_BID_CONFIRMATION = "try { sessionStorage.setItem('gavel.skipBidConfirm', '1'); } catch (e) {}"
+
+
 @pytest.fixture
 def page_for(browser, server):
     contexts = []
 
-    def open_page(user=None, path="/", *, width=1200):
-        context = browser.new_context(viewport={"width": width, "height": 900})
+    def open_page(user=None, path="/", *, width=1200, locale="en-US", confirm_bids=False):
+        # The visitor's locale sets how amounts read (navigator.languages and Accept-Language): fixed, so texts are.
+        context = browser.new_context(viewport={"width": width, "height": 900}, locale=locale)
         contexts.append(context)
         if user is not None:
             name, value = cookie_header(user).split("=", 1)
             context.add_cookies([{"name": name, "value": value, "url": server.http}])
+        if not confirm_bids:
+            context.add_init_script(SKIP_BID_CONFIRMATION)
         page = context.new_page()
         page.on("dialog", lambda dialog: dialog.accept())
         page.goto(server.http + path)
@@ -143,15 +150,25 @@ def page_for(browser, server):
         context.close()
 
 
-def shot(page, name: str) -> None:
-    """A full-page screenshot into GAVEL_SCREENSHOTS (e.g. `docs`), when it is set."""
+def _shot(page, name: str) -> None:
     folder = os.environ.get("GAVEL_SCREENSHOTS")
     if folder:
         page.screenshot(path=os.path.join(folder, name), full_page=True)
 
 
-def live(page) -> None:
-    """Wait until the page's socket is live (its connection indicator says so)."""
+def _live(page) -> None:
     from playwright.sync_api import expect
 
     expect(page.locator("#conn")).to_have_text("live", timeout=10_000)
+
+
+@pytest.fixture
+def shot():
+    """shot(page, name): a full-page screenshot into $GAVEL_SCREENSHOTS (the README's images), if set."""
+    return _shot
+
+
+@pytest.fixture
+def live():
+    """live(page): wait until the page's socket is connected."""
+    return _live

@@ -17,7 +17,6 @@ from auctions.models import Lot
 from bidding.closing import close_due_lots
 from bidding.lot_actions import cancel_lot
 from bidding.services import place_bid
-from bidding.tests.conftest import live, shot
 from conftest import assert_lot_verifies, long_ended
 
 playwright_sync = pytest.importorskip("playwright.sync_api")  # installed by requirements.txt
@@ -54,12 +53,12 @@ def elsewhere(action):
 
 
 def outcome_panel(page):
-    """The outcome panel, found as a screen reader finds it: the status region with a heading (toasts have none)."""
-    return page.get_by_role("status").filter(has=page.get_by_role("heading"))
+    return page.locator("#outcome")
 
 
 def outcome_heading(page, name):
-    return outcome_panel(page).get_by_role("heading", name=name)
+    """The outcome panel's heading, found as a screen reader finds it: a region of the page named by that heading."""
+    return page.get_by_role("region", name=name).get_by_role("heading", name=name)
 
 
 def cancel_over_http(server, user, lot_id: int, reason: str) -> int:
@@ -78,7 +77,7 @@ def cancel_over_http(server, user, lot_id: int, reason: str) -> int:
 
 
 def test_a_lot_that_ended_under_its_reserve_reads_not_sold_on_reload_and_on_my_bids(
-    page_for, make_lot, seller, make_user
+    page_for, make_lot, seller, make_user, live, shot
 ):
     lot = make_lot(seller=seller, title="Oak chest", reserve_price=5_000)
     alice = make_user("alice")
@@ -107,7 +106,9 @@ def test_a_lot_that_ended_under_its_reserve_reads_not_sold_on_reload_and_on_my_b
     expect(row).not_to_contain_text("leading")
 
 
-def test_a_finished_lot_reloaded_says_who_won_what_and_why_it_was_withdrawn(page_for, make_lot, seller, make_user):
+def test_a_finished_lot_reloaded_says_who_won_what_and_why_it_was_withdrawn(
+    page_for, make_lot, seller, make_user, live, shot
+):
     won = make_lot(seller=seller, title="Walnut clock")
     withdrawn = make_lot(seller=seller, title="Silver jug")
     unbid = make_lot(seller=seller, title="Tin box")
@@ -163,7 +164,7 @@ def test_a_finished_lot_reloaded_says_who_won_what_and_why_it_was_withdrawn(page
 
 
 def test_the_close_and_a_withdrawal_switch_open_pages_to_their_outcome_without_a_reload(
-    page_for, server, make_lot, seller, make_user
+    page_for, server, make_lot, seller, make_user, live
 ):
     ending = make_lot(seller=seller, title="Copper kettle", ends_in=timedelta(seconds=8), soft_close_window=0)
     other = make_lot(seller=seller, title="Glass vase")
@@ -186,7 +187,7 @@ def test_the_close_and_a_withdrawal_switch_open_pages_to_their_outcome_without_a
     assert_lot_verifies(ending.pk)
 
 
-def test_after_buy_now_the_buyers_page_says_they_won(page_for, make_lot, seller, make_user):
+def test_after_buy_now_the_buyers_page_says_they_won(page_for, make_lot, seller, make_user, live):
     lot = make_lot(seller=seller, title="Brass lamp", buy_now_price=5_000)
     alice = make_user("alice")
     page = page_for(alice, f"/lots/{lot.pk}/")
@@ -203,20 +204,22 @@ def test_after_buy_now_the_buyers_page_says_they_won(page_for, make_lot, seller,
     assert_lot_verifies(lot.pk)
 
 
-def test_a_scheduled_lot_shows_its_start_and_opens_for_bidding_without_a_reload(page_for, make_lot, seller, make_user):
+def test_a_scheduled_lot_shows_its_start_and_opens_for_bidding_without_a_reload(
+    page_for, make_lot, seller, make_user, live
+):
     lot = make_lot(seller=seller, title="Pewter tankard", status=Lot.Status.SCHEDULED, starts_in=timedelta(seconds=8))
     alice = make_user("alice")
     page = page_for(alice, f"/lots/{lot.pk}/")
     live(page)
     expect(page.get_by_text("Opens at")).to_be_visible()
-    expect(page.locator("#opens-at")).to_have_text(re.compile(r"\d"))  # an absolute time, in the visitor's locale
+    expect(page.locator("#starts-at")).to_have_text(re.compile(r"\d"))  # an absolute time, in the visitor's locale
     expect(page.locator("#countdown")).to_have_text(re.compile(r"^opens in 0m 0\ds$"))
     expect(page.locator("#bid-button")).to_be_disabled()
 
     expect(page.locator("#status")).to_have_text("open", timeout=10_000)  # the server's `opened` event
     expect(page.locator("#bid-button")).to_be_enabled()
     expect(page.get_by_text("Opens at")).to_be_hidden()
-    page.get_by_label("Your bid").fill("10.00")
+    page.get_by_role("textbox", name="Your bid").fill("10.00")
     page.locator("#bid-button").click()
     expect(page.locator("#high")).to_have_text(re.compile(r"10[.,]00"))
     assert Lot.objects.get(pk=lot.pk).seq == 2  # opened, then the bid

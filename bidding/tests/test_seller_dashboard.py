@@ -12,7 +12,7 @@ from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone
 
-from auctions.models import Lot
+from auctions.models import Lot, LotEvent
 from auctions.services import create_lot
 from bidding import presence
 from bidding.locks import redis_client
@@ -35,6 +35,30 @@ async def next_of(socket, kind: str, *, timeout: float = 5) -> dict:
         message = await socket.receive_json_from(timeout=max(0.1, deadline - time.monotonic()))
         if message["type"] == kind:
             return message
+
+
+async def test_the_snapshot_comes_first_and_a_bid_committed_while_it_is_read_follows_it(
+    open_dashboard, make_lot, seller, bidder, monkeypatch
+):
+    from bidding import fanout
+    from bidding.consumers import seller as consumers
+
+    lot = await sync_to_async(make_lot)(seller=seller)
+    read_dashboard = consumers._seller_dashboard
+
+    async def dashboard_while_a_bid_commits(seller_id):
+        rows = await read_dashboard(seller_id)
+        outcome = await sync_to_async(place_bid)(user=bidder, lot_id=lot.pk, amount=1_000, bid_id="meanwhile")
+        event = await LotEvent.objects.aget(lot_id=lot.pk, seq=outcome.seq)
+        await fanout.hub().deliver(lot.pk, json.dumps(event.payload))  # as the commit's broadcast would, now
+        return rows
+
+    monkeypatch.setattr(consumers, "_seller_dashboard", dashboard_while_a_bid_commits)
+    dashboard = await open_dashboard(seller)
+    first = await dashboard.receive_json_from(timeout=5)
+    assert first["type"] == "seller_snapshot", "the snapshot is the first message"
+    meanwhile = await dashboard.receive_json_from(timeout=3)
+    assert (meanwhile["type"], meanwhile["lot"], meanwhile["seq"]) == ("high_bid", lot.pk, 1), "and nothing is lost"
 
 
 async def test_anonymous_dashboard_is_closed_with_4401(open_dashboard):

@@ -71,6 +71,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "auctions.context_processors.money",  # the currency and the visitor's locale, for every page
             ],
         },
     },
@@ -107,6 +108,9 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
 
 LANGUAGE_CODE = "en-us"
+# Every amount is in this one currency (ISO 4217, two decimal places: amounts are integer cents end to end; check
+# gavel.E008). Pages format it for each visitor's locale; the admin and server messages for LANGUAGE_CODE's.
+CURRENCY = env.str("CURRENCY", default="EUR").strip().upper()
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

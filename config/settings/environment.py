@@ -37,6 +37,7 @@ VARIABLES = (
     "WS_MAX_SOCKETS_PER_IP",
     "WS_MAX_SOCKETS_PER_USER",
     "WS_RATE_PER_SECOND",
+    "CURRENCY",
 )
 
 _CONSTANT = "a constant in config/settings/conf.py"

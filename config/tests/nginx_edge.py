@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from conftest import reachable, wait_until
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,14 +79,11 @@ def start_edge(
         f"  include {directory}/site.conf;\n}}\n"
     )
     proc = subprocess.Popen([NGINX, "-c", str(directory / "nginx.conf"), "-p", str(directory)])
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("nginx did not start: " + (directory / "error.log").read_text()) from None
-            time.sleep(0.05)  # polling a port that is not open yet
+    try:
+        wait_until(lambda: proc.poll() is not None or reachable("127.0.0.1", port), interval=0.05)
+    except AssertionError:
+        proc.kill()
+        proc.wait()
+    if proc.poll() is not None:
+        raise RuntimeError("nginx did not start: " + (directory / "error.log").read_text())
     return Edge(proc, port, "https" if tls else "http", certificate)

@@ -137,3 +137,33 @@ def test_a_worker_refuses_to_start_on_settings_that_break_a_rule():
     )
     assert started.returncode != 0
     assert "gavel.E003" in started.stdout + started.stderr
+
+
+@pytest.mark.parametrize(
+    ("currency", "ids"), [("EUR", []), ("USD", []), ("JPY", ["gavel.E008"]), ("XYZ", ["gavel.E008"])]
+)
+def test_the_currency_must_have_cents(currency, ids):
+    with override_settings(CURRENCY=currency):
+        assert _ids(gavel_checks.currency_has_cents) == ids
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["manage.py", "check"],
+        ["-m", "config.serve", "-b", "127.0.0.1", "-p", "0", "config.asgi:application"],
+    ],
+    ids=["manage.py check", "worker"],
+)
+def test_nothing_starts_with_a_currency_without_cents(command):
+    started = subprocess.run(
+        [sys.executable, *command],
+        cwd=ROOT,
+        env=service_env(CURRENCY="KWD"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert started.returncode != 0
+    output = started.stdout + started.stderr
+    assert "gavel.E008" in output and "KWD has 3 decimal places" in output

@@ -95,3 +95,12 @@ def test_a_fixture_is_read_from_a_file_and_checked(tmp_path):
         options.load_fixture(str(bad))
     with pytest.raises(ValueError, match="required"):
         options.load_fixture("")
+
+
+def test_each_worker_bids_with_accounts_of_its_own():
+    fixture = {"seller": "s", "password": "p", "lots": [1, 2], "bidders": [f"b{n}" for n in range(7)]}
+    shares = [options.share(fixture, index, 3) for index in range(3)]
+    names = [name for part in shares for name in part["bidders"]]
+    assert sorted(names) == sorted(fixture["bidders"]), "every account used, none by two workers"
+    assert all(part["lots"] == [1, 2] and part["seller"] == "s" for part in shares)
+    assert options.share(fixture, 9, 10)["bidders"] == ["b2"], "more workers than accounts: each still bids"

@@ -1,12 +1,65 @@
 // Shared by every page: money, the server clock, CSRF for the JSON API, and ws/me/ toasts.
 window.Gavel = (() => {
-  const money = (cents) => (cents === null || cents === undefined) ? "–" : (cents / 100).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-  const toCents = (raw) => {
-    raw = String(raw).trim();
-    if (!/^\d+(\.\d{1,2})?$/.test(raw)) return null;
-    const [whole, frac = ""] = raw.split(".");
-    return Number(whole) * 100 + Number(frac.padEnd(2, "0"));
+  // Money: integer cents on the wire; shown in the site's currency (<html data-currency>) for the visitor's locale.
+  const html = document.documentElement;
+  const CURRENCY = html.dataset.currency || "EUR";
+  const MAX_CENTS = Number(html.dataset.maxCents) || Number.MAX_SAFE_INTEGER;
+  const LOCALES = navigator.languages && navigator.languages.length ? [...navigator.languages] : [navigator.language || "en-US"];
+  const numberFormat = (options) => {
+    try { return new Intl.NumberFormat(LOCALES, options); } catch (e) { return new Intl.NumberFormat("en-US", options); }
   };
+  const moneyFormat = numberFormat({ style: "currency", currency: CURRENCY });
+  const money = (cents) => (cents === null || cents === undefined || Number.isNaN(cents)) ? "–" : moneyFormat.format(cents / 100);
+  // How the visitor writes numbers: their grouping separator, and an example amount ("12.50", "12,50").
+  const plainFormat = numberFormat({ minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  const part = (type, fallback) => (plainFormat.formatToParts(1234.5).find((p) => p.type === type) || { value: fallback }).value;
+  const GROUP = part("group", ",");
+  const EXAMPLE = plainFormat.format(12.5);
+  const symbols = [CURRENCY, ...["symbol", "narrowSymbol"].map((display) => {
+    try { return new Intl.NumberFormat(LOCALES, { style: "currency", currency: CURRENCY, currencyDisplay: display }).formatToParts(1).find((p) => p.type === "currency").value; } catch (e) { return CURRENCY; }
+  })];
+  // What a person types, read as cents: "12.50" and "12,50" alike; grouping optional ("1,234.50", "1.234,50",
+  // "1 234,50"); the currency's symbol or code may stand beside it. A lone separator followed by exactly three digits
+  // is grouping only if it is the visitor's own ("1,000" in en-US, "1.000" in de-DE); otherwise it is the decimal point.
+  // Returns {cents} or {problem: a sentence saying what is wrong}.
+  function readAmount(raw) {
+    const typed = String(raw === null || raw === undefined ? "" : raw).trim();
+    let s = typed;
+    for (const symbol of symbols) s = s.split(symbol).join("");
+    s = s.replace(/[\s\u00a0\u202f\u2009'’]/g, "");
+    if (!s) return { problem: `Enter an amount, like ${EXAMPLE}.` };
+    if (/^[-−]/.test(s)) return { problem: "Enter an amount above zero." };
+    const notAnAmount = { problem: `“${typed}” is not an amount: enter one like ${EXAMPLE}.` };
+    if (!/^\d[\d.,]*$/.test(s)) return notAnAmount;
+    const last = Math.max(s.lastIndexOf("."), s.lastIndexOf(","));
+    let whole = s, frac = "";
+    if (last >= 0) {
+      const sep = s[last], head = s.slice(0, last), tail = s.slice(last + 1);
+      const other = sep === "." ? "," : ".";
+      const grouping = !head.includes(other) && (head.includes(sep) || (tail.length === 3 && sep === GROUP));
+      if (grouping) { whole = s; }
+      else {
+        if (!/^\d*$/.test(tail)) return notAnAmount;
+        if (tail.length > 2) return { problem: `Amounts go to the cent: at most two digits after the decimal point, like ${EXAMPLE}.` };
+        whole = head; frac = tail;
+      }
+      const groups = whole.split(/[.,]/);
+      if (groups.length > 1) {
+        const seps = new Set(whole.replace(/\d/g, ""));
+        if (seps.size > 1 || !/^\d{1,3}$/.test(groups[0]) || !groups.slice(1).every((g) => /^\d{3}$/.test(g))) return notAnAmount;
+      }
+      whole = groups.join("");
+    }
+    if (whole.replace(/^0+/, "").length > 15) return { problem: `The highest amount this site takes is ${money(MAX_CENTS)}.` };
+    const cents = Number(whole || "0") * 100 + Number(frac.padEnd(2, "0"));
+    if (cents === 0) return { problem: "Enter an amount above zero." };
+    if (cents > MAX_CENTS) return { problem: `The highest amount this site takes is ${money(MAX_CENTS)}.` };
+    return { cents };
+  }
+  const toCents = (raw) => { const read = readAmount(raw); return read.problem ? null : read.cents; };
+  // Cents as a form field holds them, the visitor's way without grouping ("1234.50", "1234,50"): readAmount reads it back.
+  const inputFormat = numberFormat({ minimumFractionDigits: 2, maximumFractionDigits: 2, useGrouping: false });
+  const amountInput = (cents) => (cents === null || cents === undefined || cents === "") ? "" : inputFormat.format(cents / 100);
   const newId = () => (crypto.randomUUID && crypto.randomUUID()) || `${Date.now()}-${Math.random().toString(16).slice(2)}`;
 
   // Server clock: offset = server time at the middle of the round trip minus local time, from the sample with the
@@ -123,5 +176,5 @@ window.Gavel = (() => {
     });
   }
   document.addEventListener("DOMContentLoaded", personalSocket);
-  return { money, toCents, newId, clock, left, api, liveSocket, toast, esc };
+  return { money, readAmount, toCents, amountInput, newId, clock, left, api, liveSocket, toast, esc };
 })();

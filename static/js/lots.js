@@ -3,7 +3,7 @@
 (() => {
   const { money, clock, left, api, esc } = window.Gavel;
   const body = document.querySelector("#lots tbody");
-  for (const cell of document.querySelectorAll("#lots td.money")) cell.textContent = money(Number(cell.textContent));
+  // Prices arrive formatted by the server (for the browser's Accept-Language); each keeps its cents to compare.
   function row(lot) {
     const tr = document.createElement("tr");
     tr.dataset.lot = lot.id;
@@ -13,9 +13,12 @@
     return tr;
   }
   function update(tr, lot) {
-    const price = money(lot.high_bid === null ? lot.min_next_bid : lot.high_bid);
+    const cents = String(lot.high_bid === null ? lot.min_next_bid : lot.high_bid);
     const cell = tr.querySelector(".money");
-    if (cell.textContent !== price) { cell.textContent = price; cell.classList.remove("changed"); void cell.offsetWidth; cell.classList.add("changed"); }
+    if (cell.dataset.cents !== cents) {
+      cell.dataset.cents = cents; cell.textContent = money(Number(cents));
+      cell.classList.remove("changed"); void cell.offsetWidth; cell.classList.add("changed");
+    }
     tr.querySelector(".pill").textContent = lot.status;
     tr.querySelector(".pill").className = `pill ${lot.status}`;
     tr.children[3].textContent = lot.bid_count;

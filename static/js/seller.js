@@ -1,12 +1,17 @@
 // The seller dashboard: every one of my lots live over ws/seller/ (bids, extensions, closes, watchers), and the
 // forms to list, schedule, edit (before the first bid) and cancel lots through the JSON API.
 (() => {
-  const { money, toCents, clock, left, api, liveSocket, esc } = window.Gavel;
+  const { money, readAmount, amountInput, clock, left, api, liveSocket, esc } = window.Gavel;
   const $ = (id) => document.getElementById(id);
   const body = document.querySelector("#seller-lots tbody");
   const lots = new Map();  // id -> row data
   let ws = null;
 
+  const count = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+  function bidsText(lot) {  // "no bids", "1 bid · 1 bidder", "5 bids · 2 bidders"
+    if (!lot.bid_count) return "no bids";
+    return `${count(lot.bid_count, "bid", "bids")} · ${count(lot.bidder_count || 0, "bidder", "bidders")}`;
+  }
   function reserveText(lot) {
     if (lot.reserve_price === null || lot.reserve_price === undefined) return "none";
     return `${money(lot.reserve_price)} · ${lot.reserve_met ? "met" : "not met"}`;
@@ -17,14 +22,14 @@
       tr = document.createElement("tr");
       tr.dataset.lot = lot.id;
       tr.innerHTML = `<td data-label="Lot"></td><td data-label="Status"></td><td data-label="High bid" class="money"></td>
-        <td data-label="Bids" class="num"></td><td data-label="Watching" class="num watchers"></td><td data-label="Reserve"></td>
+        <td data-label="Bids" class="num bids"></td><td data-label="Watching now" class="num watchers"></td><td data-label="Reserve"></td>
         <td data-label="Time left" class="num left"></td><td class="actions"></td>`;
       body.append(tr);
     }
     tr.children[0].innerHTML = `<a href="/lots/${lot.id}/">${esc(lot.title)}</a>`;
     tr.children[1].innerHTML = `<span class="pill ${esc(lot.status)}">${esc(lot.status)}</span>`;
     tr.children[2].textContent = lot.high_bid === null ? "–" : money(lot.high_bid);
-    tr.children[3].textContent = `${lot.bid_count}${lot.bidder_count ? ` (${lot.bidder_count} bidders)` : ""}`;
+    tr.children[3].textContent = bidsText(lot);
     tr.children[4].textContent = lot.watchers ?? 0;
     tr.children[5].textContent = reserveText(lot);
     const actions = tr.children[7];
@@ -53,7 +58,7 @@
       if (typeof lot.seq === "number" && m.seq <= lot.seq) return;  // already applied (a relayed duplicate)
       clock.observe(m.server_time);
       put({ id: m.lot, high_bid: m.amount, bid_count: m.bid_count, ends_at: m.ends_at, reserve_met: m.reserve_met,
-            status: "open", seq: m.seq, bidder_count: lot.bidder_count }, true);
+            status: "open", seq: m.seq, bidder_count: m.bidder_count ?? lot.bidder_count }, true);
       if (m.extended) { const cell = body.querySelector(`tr[data-lot="${m.lot}"] .left`); if (cell) cell.dataset.extended = Date.now(); }
     },
     closed(m) { if (lots.has(m.lot)) put({ id: m.lot, status: "closed", high_bid: m.high_bid, reserve_met: m.reserve_met, winner_found: !!m.winner, sold_for: m.amount }, true); },
@@ -93,18 +98,20 @@
   // --- the form: list, schedule, edit ----------------------------------------------------------------------------
   function formFeedback(text, bad = false) { $("form-feedback").textContent = text; $("form-feedback").className = "feedback" + (bad ? " bad" : ""); }
   const localInput = (iso) => { if (!iso) return ""; const d = new Date(iso); d.setMinutes(d.getMinutes() - d.getTimezoneOffset()); return d.toISOString().slice(0, 16); };
-  const cents = (id, required) => {
+  // An amount field as cents (null when an optional one is empty), or a sentence naming the field and its problem.
+  const amount = (id, label, required) => {
     const raw = $(id).value.trim();
-    if (!raw) return required ? undefined : null;
-    const value = toCents(raw);
-    return value === null ? undefined : value;
+    if (!raw && !required) return { cents: null };
+    const read = readAmount(raw);
+    return read.problem ? { problem: `${label}: ${read.problem}` } : read;
   };
+  const plain = (cents) => (cents ? amountInput(cents) : "");
+  $("f-starting").placeholder = amountInput(1_000);
   function startEdit(lot) {
     $("edit-id").value = lot.id; $("form-title").textContent = `Edit “${lot.title}”`; $("save").textContent = "Save changes";
     $("cancel-edit").hidden = false;
-    $("f-title").value = lot.title; $("f-starting").value = (lot.min_next_bid / 100).toFixed(2);
-    $("f-reserve").value = lot.reserve_price ? (lot.reserve_price / 100).toFixed(2) : "";
-    $("f-buy-now").value = lot.buy_now_price ? (lot.buy_now_price / 100).toFixed(2) : "";
+    $("f-title").value = lot.title; $("f-starting").value = plain(lot.min_next_bid);
+    $("f-reserve").value = plain(lot.reserve_price); $("f-buy-now").value = plain(lot.buy_now_price);
     $("f-starts").value = localInput(lot.starts_at); $("f-ends").value = localInput(lot.ends_at);
     api("GET", `/api/lots/${lot.id}/`).then(({ ok, data }) => {
       if (ok) { $("f-description").value = data.lot.description; $("f-photo").value = data.lot.photo_url || ""; }
@@ -124,13 +131,15 @@
   }
   $("lot-form").addEventListener("submit", async (e) => {
     e.preventDefault();
+    const prices = [amount("f-starting", "Starting price", true), amount("f-reserve", "Reserve", false), amount("f-buy-now", "Buy now", false)];
+    const problem = prices.find((read) => read.problem);
+    if (problem) { formFeedback(problem.problem, true); return; }
     const body = {
       title: $("f-title").value.trim(), description: $("f-description").value, photo_url: $("f-photo").value.trim(),
-      starting_price: cents("f-starting", true), reserve_price: cents("f-reserve", false), buy_now_price: cents("f-buy-now", false),
+      starting_price: prices[0].cents, reserve_price: prices[1].cents, buy_now_price: prices[2].cents,
       starts_at: $("f-starts").value ? new Date($("f-starts").value).toISOString() : undefined,  // empty: now
       ends_at: $("f-ends").value ? new Date($("f-ends").value).toISOString() : undefined,
     };
-    if ([body.starting_price, body.reserve_price, body.buy_now_price].includes(undefined)) { formFeedback("Enter amounts like 25.00.", true); return; }
     if (!body.ends_at) { formFeedback("Choose when the lot ends.", true); return; }
     const id = $("edit-id").value;
     const { ok, data } = await api(id ? "PATCH" : "POST", id ? `/api/lots/${id}/` : "/api/lots/", body);
