@@ -1,6 +1,6 @@
 """Lot events and personal notices: stored in the caller's transaction, published after it commits.
 
-Every lot event (high_bid, extended, closed, cancelled) carries the lot's sequence number and is stored in
+Every lot event (opened, high_bid, extended, closed, cancelled) carries the lot's sequence number and is stored in
 LotEvent in the same transaction as the change it announces; every personal notice is stored in Notice for ws/me/
 replay. Sending goes through auctions/publish.py.
 """

@@ -1,6 +1,7 @@
-"""One pure builder per message about a lot or the catalogue: snapshots and list rows, the lot events that end or
-move a lot (closed, cancelled, extended), the personal notices of its end, and the refusal reply. Builders only:
-storing and sending are auctions/lot_events.py's. The bid path's own messages are in bidding/payloads.py.
+"""One pure builder per message about a lot or the catalogue: snapshots and list rows, how a finished lot turned out
+(outcome), the lot events that open, end or move a lot (opened, closed, cancelled, extended), the personal notices
+of its end, and the refusal reply. Builders only: storing and sending are auctions/lot_events.py's. The bid path's
+own messages are in bidding/payloads.py.
 """
 
 from __future__ import annotations
@@ -35,10 +36,14 @@ def snapshot(
     your_number: int | None,
     your_max: int | None = None,
     description: bool = False,
+    withdrawn_reason: str | None = None,
 ) -> Payload:
     """The lot's live state for one viewer. The socket sends it on every connect and every resync, so it carries
-    only short fields, each bounded by the schema (title, photo address, username): the description, the one long
-    field a seller types, is added only for the HTTP answers (`description=True`) and shown by the lot page."""
+    only short fields, each bounded by the schema (title, photo address, username, a withdrawal's reason): the
+    description, the one long field a seller types, is added only for the HTTP answers (`description=True`) and
+    shown by the lot page. A finished lot's `outcome` says how it ended, and whether this viewer won it."""
+    # A sold lot's winner is its high bidder.
+    you_won = your_number is not None and lot.winner_id is not None and your_number == high_bidder_number
     return {
         "type": "snapshot",
         "lot": {
@@ -73,6 +78,36 @@ def snapshot(
         "increments": [[upper, step] for upper, step in rules.INCREMENTS],
         # Your own hidden maximum, if you lead with one: this snapshot is sent to you alone.
         "you": {"alias": bidder_alias(your_number), "max_amount": your_max},
+        "outcome": outcome(
+            lot, now=now, winner_number=high_bidder_number, withdrawn_reason=withdrawn_reason, you_won=you_won
+        ),
+    }
+
+
+def outcome(
+    lot: Lot,
+    *,
+    now: datetime,
+    winner_number: int | None,
+    withdrawn_reason: str | None = None,
+    you_won: bool | None = None,
+) -> Payload | None:
+    """How the lot turned out (auctions.rules.lot_result_at), or None while it runs. `result`: `sold`, `not_sold`,
+    `withdrawn` or `ending`; `reason`: for `not_sold` why (`reserve_not_met`, `no_bids`), for `withdrawn` the
+    sentence its seller or staff gave; `winner` and `amount` (the price paid) when sold; `high_bid` in every case.
+    `you_won` only where the message goes to one viewer (their snapshot, their page)."""
+    found = rules.lot_result_at(lot, now)
+    if found is None:
+        return None
+    result, not_sold_reason = found
+    sold = result == rules.SOLD
+    return {
+        "result": result,
+        "reason": withdrawn_reason if result == rules.WITHDRAWN else not_sold_reason,
+        "winner": bidder_alias(winner_number) if sold else None,
+        "amount": lot.high_bid_amount if sold else None,
+        "high_bid": lot.high_bid_amount,
+        **({} if you_won is None else {"you_won": you_won and sold}),
     }
 
 
@@ -123,6 +158,7 @@ def closed(lot: Lot, *, winner_number: int | None, now: datetime) -> Payload:
         "high_bid": lot.high_bid_amount,
         "reserve_met": lot.reserve_met,
         "bid_count": lot.bid_count,
+        "outcome": outcome(lot, now=now, winner_number=winner_number),
         "server_time": iso(now),
     }
 
@@ -136,6 +172,23 @@ def lot_cancelled(lot: Lot, *, reason: str, now: datetime) -> Payload:
         "seq": lot.seq,
         "status": lot.status,
         "reason": reason,
+        "outcome": outcome(lot, now=now, winner_number=None, withdrawn_reason=reason),
+        "server_time": iso(now),
+    }
+
+
+def opened(lot: Lot, *, now: datetime) -> Payload:
+    """A scheduled lot's start has come and the clock opened it: a lot event (it carries the lot's seq), so pages
+    open for bidding without a reload. Bids are accepted from `starts_at` whether or not this has gone out yet."""
+    return {
+        "type": "opened",
+        "lot": lot.pk,
+        "seq": lot.seq,
+        "status": lot.status,
+        "starts_at": iso(lot.starts_at),
+        "ends_at": iso(lot.ends_at),
+        "min_next_bid": rules.lot_min_next_bid(lot),
+        "buy_now_price": rules.buy_now_price(lot, now),
         "server_time": iso(now),
     }
 

@@ -1,5 +1,5 @@
-"""The lot's rules, pure: the status a bidder observes at a moment, the bid increment table, the minimum next
-bid, whether buy now is offered. All money in cents."""
+"""The lot's rules, pure: the status a bidder observes at a moment, how a finished lot turned out (and where a
+bidder stands), the bid increment table, the minimum next bid, whether buy now is offered. All money in cents."""
 
 from __future__ import annotations
 
@@ -43,6 +43,37 @@ def lot_status_at(lot: Lot, now: datetime) -> str:
     if now < lot.ends_at:
         return lot.Status.OPEN
     return lot.Status.CLOSED
+
+
+# How a lot turned out, as everyone may know it. `sold`: to its winner, at the high bid. `not_sold`: closed without a
+# winner, for a reason (NOT_SOLD_*). `withdrawn`: cancelled by its seller or staff. `ending`: its end has passed but
+# the closing pass has not yet decided it (bids received before the end may still be deciding): no result yet.
+SOLD, NOT_SOLD, WITHDRAWN, ENDING = "sold", "not_sold", "withdrawn", "ending"
+NOT_SOLD_NO_BIDS, NOT_SOLD_RESERVE_NOT_MET = "no_bids", "reserve_not_met"
+
+
+def lot_result_at(lot: Lot, now: datetime) -> tuple[str, str | None] | None:
+    """(result, not-sold reason or None) for a lot that is over at `now`; None while it runs or has not started."""
+    if lot.status == lot.Status.CANCELLED:
+        return WITHDRAWN, None
+    if lot.status == lot.Status.CLOSED:
+        if lot.winner_id is not None:
+            return SOLD, None
+        return NOT_SOLD, NOT_SOLD_NO_BIDS if lot.high_bid_amount is None else NOT_SOLD_RESERVE_NOT_MET
+    if now >= lot.ends_at:
+        return ENDING, None
+    return None
+
+
+def bidder_standing(lot: Lot, *, user_id: int, now: datetime) -> str:
+    """Where one of the lot's bidders stands: `leading` or `outbid` while it runs; then `won`, `lost` (sold to
+    someone else), `not_sold`, `withdrawn`, or `ending` until the closing pass has decided it."""
+    result = lot_result_at(lot, now)
+    if result is None:
+        return "leading" if lot.high_bidder_id == user_id else "outbid"
+    if result[0] == SOLD:
+        return "won" if lot.winner_id == user_id else "lost"
+    return result[0]
 
 
 def lot_min_next_bid(lot: Lot) -> int:

@@ -1,4 +1,5 @@
-"""Reads of lot state for clients that need no bid: the seller's dashboard, sequence numbers, notice replay."""
+"""Reads of lot state for clients that need no bid: the seller's dashboard, sequence numbers, why lots were
+withdrawn, notice replay."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from auctions import payloads
-from auctions.models import Lot, Notice
+from auctions.models import Lot, LotEvent, Notice
 
 SELLER_DASHBOARD_KEEPS_ENDED = timedelta(days=7)
 SELLER_DASHBOARD_MAX_LOTS = 500
@@ -40,6 +41,14 @@ def is_sellers_lot(lot_id: int, seller_id: int) -> bool:
 def lot_seq(lot_id: int) -> int | None:
     """The lot's latest sequence number (one primary-key read): told on `pong` so an idle client sees a gap."""
     return Lot.objects.filter(pk=lot_id).values_list("seq", flat=True).first()
+
+
+def withdrawn_reasons(lot_ids: list[int]) -> dict[int, str]:
+    """The reason each of these lots was withdrawn with, for those that were: its `cancelled` event keeps it."""
+    if not lot_ids:
+        return {}
+    rows = LotEvent.objects.filter(lot_id__in=lot_ids, payload__type="cancelled").values_list("lot_id", "payload")
+    return {lot_id: payload.get("reason", "") for lot_id, payload in rows}
 
 
 NOTICE_REPLAY_MAX = 100

@@ -20,9 +20,28 @@ from auctions.money import check_cents
 log = structlog.get_logger(__name__)
 
 
-def open_due_lots(*, now: datetime | None = None) -> int:
-    now = now or timezone.now()
-    return Lot.objects.due_to_open(now).update(status=Lot.Status.OPEN)
+def open_due_lots(*, now: datetime | None = None, batch: int = 100) -> list[int]:
+    """Open every scheduled lot whose start has come, each with an `opened` lot event, even with several closing
+    workers running; the ids opened.
+
+    Under each lot's row lock, as a close is: SKIP LOCKED lets workers share the work and passes over a lot a bid,
+    an edit or a cancel holds (a bid opens the lot itself; a cancel leaves nothing to open), and the status filter,
+    applied to the row as it stands once locked, makes a second opening, or one after a cancel, impossible. The
+    event's `seq` is taken from the locked row, so it and the lot's bids and actions are numbered one at a time.
+    """
+    opened: list[int] = []
+    while True:
+        now_ = now or timezone.now()
+        with transaction.atomic():
+            due = list(Lot.objects.select_for_update(skip_locked=True).due_to_open(now_).order_by("starts_at")[:batch])
+            for lot in due:
+                lot.status = Lot.Status.OPEN
+                lot.seq += 1
+                lot.save(update_fields=["status", "seq"])
+                lot_events.record_and_broadcast(lot, payloads.opened(lot, now=now_))
+        opened += [lot.pk for lot in due]
+        if len(due) < batch:
+            return opened
 
 
 # --- what sellers do with their lots ----------------------------------------------------------------------------

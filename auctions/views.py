@@ -9,6 +9,7 @@ from django.utils import timezone
 from accounts.models import Profile
 from auctions import payloads
 from auctions.models import Lot, Watch
+from auctions.selectors import withdrawn_reasons
 
 
 def lot_list(request):
@@ -20,11 +21,21 @@ def lot_list(request):
 def lot_detail(request, lot_id: int):
     lot = get_object_or_404(Lot.objects.select_related("seller"), pk=lot_id)
     user = request.user
+    # A finished lot shows how it ended from the first paint, before its socket says so again (with the winner's
+    # alias, which only the bids know).
+    outcome = payloads.outcome(
+        lot,
+        now=timezone.now(),
+        winner_number=None,
+        withdrawn_reason=withdrawn_reasons([lot.pk]).get(lot.pk) if lot.status == Lot.Status.CANCELLED else None,
+        you_won=user.is_authenticated and lot.winner_id == user.pk,
+    )
     return render(
         request,
         "auctions/lot_detail.html",
         {
             "lot": lot,
+            "outcome": outcome,
             "is_seller": user.is_authenticated and lot.seller_id == user.pk,
             "watching": user.is_authenticated and Watch.objects.filter(user=user, lot=lot).exists(),
         },

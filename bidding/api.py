@@ -189,7 +189,8 @@ def _refusal_response(payload: dict, status: int) -> Response:
 
 
 class MyBidsView(APIView):
-    """The lots I bid on: my highest bid on each, whether I lead, and the lot's state; soonest end first."""
+    """The lots I bid on: my highest bid on each, where I stand (auctions.rules.bidder_standing), and the lot's
+    state; soonest end first."""
 
     @extend_schema(
         responses=inline_serializer(
@@ -203,7 +204,10 @@ class MyBidsView(APIView):
                         "status": serializers.CharField(),
                         "my_highest": serializers.IntegerField(),
                         "high_bid": serializers.IntegerField(),
-                        "leading": serializers.BooleanField(),
+                        "standing": serializers.ChoiceField(
+                            ["leading", "outbid", "ending", "won", "lost", "not_sold", "withdrawn"]
+                        ),
+                        "leading": serializers.BooleanField(help_text="standing is leading: the lot runs, you lead"),
                         "won": serializers.BooleanField(),
                         "ends_at": serializers.DateTimeField(),
                     },
@@ -218,20 +222,20 @@ class MyBidsView(APIView):
         now = timezone.now()
         mine = top_bid_by_lot(request.user.pk)
         lots = Lot.objects.filter(pk__in=mine).order_by("ends_at")[:500]
-        return Response(
-            {
-                "lots": [
-                    {
-                        "lot": lot.pk,
-                        "title": lot.title,
-                        "status": rules.lot_status_at(lot, now),
-                        "my_highest": mine[lot.pk],
-                        "high_bid": lot.high_bid_amount,
-                        "leading": lot.high_bidder_id == request.user.pk,
-                        "won": lot.winner_id == request.user.pk,
-                        "ends_at": lot_payloads.iso(lot.ends_at),
-                    }
-                    for lot in lots
-                ]
-            }
-        )
+        rows = []
+        for lot in lots:
+            standing = rules.bidder_standing(lot, user_id=request.user.pk, now=now)
+            rows.append(
+                {
+                    "lot": lot.pk,
+                    "title": lot.title,
+                    "status": rules.lot_status_at(lot, now),
+                    "my_highest": mine[lot.pk],
+                    "high_bid": lot.high_bid_amount,
+                    "standing": standing,
+                    "leading": standing == "leading",
+                    "won": standing == "won",
+                    "ends_at": lot_payloads.iso(lot.ends_at),
+                }
+            )
+        return Response({"lots": rows})

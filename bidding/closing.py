@@ -22,7 +22,7 @@ from bidding.selectors import interested_user_ids
 log = structlog.get_logger(__name__)
 
 
-def closing_pass() -> tuple[int, list[int]]:
+def closing_pass() -> tuple[list[int], list[int]]:
     """One pass of the closing worker: open what is due, warn of what ends soon, close what has ended; then
     republish any lot event a worker committed but never published (the outbox relay)."""
     opened = open_due_lots()

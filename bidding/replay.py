@@ -4,6 +4,7 @@ The bid rows (and the log of maxima raised without a visible bid) are fed, decis
 function the live path uses (bidding/proxy.py), with the increment table and soft-close extensions; the result
 must reproduce every stored row and the lot's stored state: high bid, bidder, hidden maximum, sequence number,
 end time (soft-close extensions, and staff extensions read from their `extended` events), events and winner.
+Events that take a sequence number between bids without a bid row (`extended`, `opened`) are counted in order.
 """
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ def verify_lot(lot: Lot) -> list[str]:
     bids = list(Bid.objects.filter(lot=lot).order_by("seq"))
     raises = list(MaximumRaise.objects.filter(lot=lot).order_by("after_seq", "id"))
     events = list(LotEvent.objects.filter(lot=lot).order_by("seq").values_list("seq", "payload"))
-    # Staff extensions take sequence numbers between bids. One before the first bid is already in
-    # original_ends_at (the end as it stood at the first bid); after it, the event sets the end.
+    # Staff extensions and openings take sequence numbers between bids. An extension before the first bid is
+    # already in original_ends_at (the end as it stood at the first bid); after it, the event sets the end. An
+    # opening changes nothing a bid reads, and comes before the first bid (a bid opens the lot itself).
     extensions = [
-        (s, datetime.fromisoformat(payload["ends_at"])) for s, payload in events if payload.get("type") == "extended"
+        (s, datetime.fromisoformat(payload["ends_at"]) if payload.get("type") == "extended" else None)
+        for s, payload in events
+        if payload.get("type") in ("extended", "opened")
     ]
     price = leader = leader_max = None
     ends = lot.original_ends_at
@@ -39,6 +43,10 @@ def verify_lot(lot: Lot) -> list[str]:
             at_seq, new_end = extensions[x]
             x += 1
             seq += 1
+            if new_end is None:
+                if bids and at_seq > bids[0].seq:
+                    problems.append(f"seq {at_seq}: the lot opened after its first bid")
+                continue
             if not bids or at_seq < bids[0].seq or ends is None:
                 continue
             if new_end <= ends:
@@ -165,7 +173,7 @@ def verify_lot(lot: Lot) -> list[str]:
             problems.append(f"seq {bid.seq}: the event does not announce this bid")
     endings = [payload for _, payload in events if payload.get("type") in ("closed", "cancelled")]
     if x != len(extensions):
-        problems.append(f"seq {extensions[x][0]}: an extension out of sequence")
+        problems.append(f"seq {extensions[x][0]}: an extension or opening out of sequence")
     if lot.seq != len(bids) + len(extensions) + len(endings):
         problems.append(f"sequence: stored {lot.seq}, replayed {len(bids) + len(extensions) + len(endings)}")
     if len(endings) > 1:

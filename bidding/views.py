@@ -1,4 +1,5 @@
-"""The bidder's page: the lots I bid on (my top bid, leading, won) and the lots I watch."""
+"""The bidder's page: the lots I bid on (my top bid, and where I stand: leading or outbid while a lot runs; won,
+lost, not sold or withdrawn once it is over) and the lots I watch."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils import timezone
 
-from auctions import payloads
+from auctions import payloads, rules
 from auctions.models import Lot
+from auctions.selectors import withdrawn_reasons
 from bidding.selectors import top_bid_by_lot
 
 
@@ -15,8 +17,9 @@ from bidding.selectors import top_bid_by_lot
 def my_bids(request):
     now = timezone.now()
     mine = top_bid_by_lot(request.user.pk)
-    bid_lots = Lot.objects.filter(pk__in=mine).order_by("ends_at")[:200]
+    bid_lots = list(Lot.objects.filter(pk__in=mine).order_by("ends_at")[:200])
     watched = Lot.objects.watched_by(request.user.pk).order_by("ends_at")[:200]
+    reasons = withdrawn_reasons([lot.pk for lot in bid_lots if lot.status == Lot.Status.CANCELLED])
     return render(
         request,
         "auctions/my_bids.html",
@@ -25,8 +28,8 @@ def my_bids(request):
                 {
                     **payloads.lot_summary(lot, now),
                     "mine": mine[lot.pk],
-                    "leading": lot.high_bidder_id == request.user.pk,
-                    "won": lot.winner_id == request.user.pk,
+                    "standing": rules.bidder_standing(lot, user_id=request.user.pk, now=now),
+                    "withdrawn_reason": reasons.get(lot.pk, ""),
                 }
                 for lot in bid_lots
             ],

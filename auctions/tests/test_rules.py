@@ -1,6 +1,9 @@
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from auctions.rules import increment_for, min_next_bid
+from auctions.models import Lot
+from auctions.rules import bidder_standing, increment_for, lot_result_at, min_next_bid
 
 pytestmark = pytest.mark.pure
 
@@ -33,3 +36,34 @@ def test_first_bid_may_be_the_starting_price():
 def test_next_bid_is_high_plus_one_increment():
     assert min_next_bid(starting_price=100, high_bid=1_950) == 2_050
     assert min_next_bid(starting_price=100, high_bid=2_000) == 2_250
+
+
+def _lot(status: str = "open", *, ends_in: int = 60, high_bid: int | None = None, leader=None, winner=None):
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    lot = Lot(
+        status=status,
+        starts_at=now - timedelta(hours=1),
+        ends_at=now + timedelta(seconds=ends_in),
+        starting_price=1_000,
+        high_bid_amount=high_bid,
+        high_bidder_id=leader,
+        winner_id=winner,
+    )
+    return lot, now
+
+
+@pytest.mark.parametrize(
+    ("fields", "result", "alice", "bob"),
+    [
+        ({"high_bid": 2_000, "leader": 1}, None, "leading", "outbid"),
+        ({"ends_in": -1, "high_bid": 2_000, "leader": 1}, ("ending", None), "ending", "ending"),
+        ({"status": "closed", "high_bid": 2_000, "leader": 1, "winner": 1}, ("sold", None), "won", "lost"),
+        ({"status": "closed", "high_bid": 2_000, "leader": 1}, ("not_sold", "reserve_not_met"), "not_sold", "not_sold"),
+        ({"status": "closed"}, ("not_sold", "no_bids"), "not_sold", "not_sold"),
+        ({"status": "cancelled", "high_bid": 2_000, "leader": 1}, ("withdrawn", None), "withdrawn", "withdrawn"),
+    ],
+)
+def test_a_lot_is_decided_one_way_and_each_bidder_stands_somewhere(fields, result, alice, bob):
+    lot, now = _lot(**fields)
+    assert lot_result_at(lot, now) == result
+    assert (bidder_standing(lot, user_id=1, now=now), bidder_standing(lot, user_id=2, now=now)) == (alice, bob)

@@ -59,7 +59,7 @@ def test_lots_still_running_or_already_closed_are_left_alone(make_lot):
 def test_scheduled_lots_open_at_their_start(make_lot):
     due = make_lot(status=Lot.Status.SCHEDULED, starts_in=timedelta(seconds=-1))
     later = make_lot(status=Lot.Status.SCHEDULED, starts_in=timedelta(minutes=5))
-    assert open_due_lots() == 1
+    assert open_due_lots() == [due.pk]
     assert Lot.objects.get(pk=due.pk).status == "open"
     assert Lot.objects.get(pk=later.pk).status == "scheduled"
 

@@ -15,6 +15,8 @@
   let increments = [];  // [[upper bound or null, step], …] from the snapshot: the server's table
   let buyNow = null, pingSent = null, leading = null, lastBidId = null, lastBid = null;
   let high = null, highBidder = null, startsAt = null;
+  // A finished lot's outcome (the server's rule: auctions/payloads.py `outcome`) and whether we won it.
+  let outcome = null, youWon = false;
   let lastSent = { id: null, fromForm: false, raise: false };
   const mySeqs = new Set(), aliasBySeq = new Map();  // learn our alias from our first accepted bid
 
@@ -175,6 +177,46 @@
       historyRow({ seq: b.seq, amount: b.amount, bidder: b.bidder, mine: b.yours, kind: b.kind, beaten: b.outbid_at_once, at: b.at });
     }
   }
+  // The outcome panel replaces the bid form once the lot is over: from the outcome the page was served with, the
+  // snapshot, or the live `closed` / `cancelled` event. Our alias may be learnt after the close (a buy now's reply
+  // can come after its `closed`), so it is drawn again whenever that may have changed.
+  function setOutcome(next, won) {
+    outcome = next || null;
+    youWon = youWon || !!won;
+    renderOutcome();
+  }
+  function renderOutcome() {
+    const panel = $("outcome");
+    if (!panel) return;
+    panel.hidden = outcome === null;
+    if (outcome === null) return;
+    root.dataset.finished = "1";
+    for (const id of ["bid-form", "login-to-bid"]) if ($(id)) $(id).hidden = true;
+    const o = outcome, won = o.result === "sold" && (youWon || (myAlias !== null && o.winner === myAlias));
+    let title, detail = "";
+    if (won) {
+      title = "You won this lot";
+      detail = `Your price: ${money(o.amount)}.`;
+    } else if (o.result === "sold") {
+      title = `Sold for ${money(o.amount)}`;
+      detail = [o.winner ? `Won by ${o.winner}.` : "", myAlias ? "You did not win this lot." : ""].filter(Boolean).join(" ");
+    } else if (o.result === "not_sold" && o.reason === "reserve_not_met") {
+      title = "Not sold: the reserve was not met";
+      detail = `The highest bid, ${money(o.high_bid)}, was below the seller's reserve.`;
+    } else if (o.result === "not_sold") {
+      title = "Not sold: there were no bids";
+    } else if (o.result === "withdrawn") {
+      title = `Withdrawn: ${o.reason || "no reason given"}`;
+      detail = "This lot will not be sold; bids on it no longer stand.";
+    } else {
+      title = "Bidding has ended";
+      detail = "The result is being confirmed…";
+    }
+    panel.className = "card outcome" + (won ? " won" : "");
+    if ($("outcome-title").textContent !== title) $("outcome-title").textContent = title;
+    if ($("outcome-detail").textContent !== detail) $("outcome-detail").textContent = detail;
+    $("countdown").textContent = o.result === "withdrawn" ? "withdrawn" : "ended";
+  }
   function flashChange(id) { const el = $(id); el.classList.remove("changed"); void el.offsetWidth; el.classList.add("changed"); }
   function applyState(m) {
     if (m.seq !== undefined) seq = m.seq;
@@ -207,6 +249,7 @@
       if (m.high_bid) showLeader(m.high_bid.bidder);
       applyState(m);
       if (status === "closed" || status === "cancelled") $("countdown").textContent = "ended";
+      setOutcome(m.outcome, m.outcome && m.outcome.you_won);
       loadHistory();
       ping();
       setTimeout(ping, 2500);  // by then this socket counts among the watchers
@@ -233,13 +276,20 @@
     closed(m) {
       if (m.seq <= seq) return;
       applyState({ ...m, status: "closed" });
-      $("countdown").textContent = m.winner ? `Sold to ${m.winner} for ${money(m.amount)}` : "Ended without a sale";
-      if (myAlias && m.winner === myAlias) { const el = $("you"); if (el) { el.className = "you leading"; el.textContent = "You won this lot!"; } }
+      setOutcome(m.outcome);
     },
     cancelled(m) {
       if (m.seq <= seq) return;
       applyState({ ...m, status: "cancelled" });
-      $("countdown").textContent = `Withdrawn: ${m.reason}`;
+      setOutcome(m.outcome || { result: "withdrawn", reason: m.reason });
+    },
+    opened(m) {  // the clock opened this scheduled lot: bidding starts without a reload
+      if (m.seq <= seq) return;
+      if (m.seq > seq + 1 && seq >= 0) { requestSync(); return; }
+      clock.observe(m.server_time);
+      buyNow = m.buy_now_price;
+      if ($("buy-now-price") && buyNow) $("buy-now-price").textContent = money(buyNow);
+      applyState(m);
     },
     extended(m) {  // staff moved the end later
       if (m.seq <= seq) return;
@@ -251,7 +301,7 @@
     },
     banned(m) { feedback(`Your account may no longer bid: ${m.reason}`, true); },
     outbid(m) { if (String(m.lot) === lotId) setYou(false); },
-    won() {},  // announced (speak); the lot's `closed` event shows the outcome
+    won(m) { if (String(m.lot) === lotId) { youWon = true; renderOutcome(); } },  // also announced (speak)
     bid_accepted(m) {
       mySeqs.add(m.seq);
       // Our bid's own row may already be in the history (its broadcast can overtake this answer): mark it now.
@@ -312,6 +362,7 @@
       parts.push(m.winner ? `Bidding has ended: sold for ${money(m.amount)}.` : "Bidding has ended without a sale.");
     }
     if (m.type === "cancelled" && moved) parts.push(`This lot was withdrawn: ${m.reason}`);
+    if (m.type === "opened" && moved) parts.push("Bidding is open.");
     if (parts.length) announce(parts.join(" "), urgent);
   }
   function dispatch(m) {
@@ -337,11 +388,14 @@
     greeted = true;
     // A personal notice about another lot (it arrives on every socket of ours) is not this page's state.
     if (typeof m.lot === "number" && String(m.lot) !== lotId) return;
+    // A bid means the lot has started, even before its `opened` event arrives.
+    if (m.type === "high_bid" && status === "scheduled") applyState({ status: "open" });
     if (handlers[m.type]) dispatch(m);
     else if (typeof m.seq === "number") {  // a lot event this page does not know: keep the sequence whole
       if (m.seq === seq + 1) seq = m.seq;
       else if (m.seq > seq + 1 && seq >= 0) requestSync();
     }
+    if (outcome !== null && (m.type === "bid_accepted" || m.type === "high_bid")) renderOutcome();  // our alias, learnt late
   }
   function connect() {
     ws = liveSocket(`/ws/auctions/${lotId}/`, {
@@ -356,8 +410,11 @@
   }
   function tick() {
     if (endsAt && status === "open") $("countdown").textContent = left(endsAt);
-    else if (endsAt && status === "scheduled") $("countdown").textContent = "not started";
-    const label = $("starts-label"), started = startsAt !== null && startsAt <= clock.now() ? "Started" : "Starts";
+    else if (startsAt && status === "scheduled") {  // the `opened` event opens it: until then, bidding waits
+      $("countdown").textContent = clock.now() < startsAt ? `opens in ${left(startsAt)}` : "opening…";
+    }
+    const started = status === "scheduled" ? "Opens at" : startsAt !== null && startsAt <= clock.now() ? "Started" : "Starts";
+    const label = $("starts-label");
     if (label && label.textContent !== started) label.textContent = started;
   }
 
@@ -440,6 +497,8 @@
   });
   // The times the page was rendered with, in the visitor's zone, until the snapshot brings the live ones.
   for (const id of ["starts-at", "ends-at"]) { const el = $(id); if (el && el.dateTime) showTime(el, Date.parse(el.dateTime)); }
+  const served = $("lot-outcome");  // how a finished lot ended, as the page was served: shown before the socket opens
+  if (served) { const o = JSON.parse(served.textContent); setOutcome(o, o && o.you_won); }
   setInterval(tick, 200);
   setInterval(ping, 15000);  // keeps the clock estimate fresh, and an idle page's seq checked (pong.seq)
   connect();

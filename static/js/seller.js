@@ -63,6 +63,7 @@
     },
     closed(m) { if (lots.has(m.lot)) put({ id: m.lot, status: "closed", high_bid: m.high_bid, reserve_met: m.reserve_met, winner_found: !!m.winner, sold_for: m.amount }, true); },
     cancelled(m) { if (lots.has(m.lot)) put({ id: m.lot, status: "cancelled" }, true); },
+    opened(m) { if (lots.has(m.lot)) put({ id: m.lot, status: "open", seq: m.seq, min_next_bid: m.min_next_bid, buy_now_price: m.buy_now_price }, true); },
     extended(m) {  // staff moved the end (a lot event, and a notice to you: the same payload, applied twice)
       if (!lots.has(m.lot)) return;
       if (typeof lots.get(m.lot).seq === "number" && m.seq < lots.get(m.lot).seq) return;  // an older one, relayed again
