@@ -154,7 +154,8 @@ def page_for(browser, server):
 def _shot(page, name: str) -> None:
     folder = os.environ.get("GAVEL_SCREENSHOTS")
     if folder:
-        page.screenshot(path=os.path.join(folder, name), full_page=True)
+        # A phone's picture is its first screen, as its user sees it (the sticky bid bar where it stays).
+        page.screenshot(path=os.path.join(folder, name), full_page=page.viewport_size["width"] > 600)
 
 
 def _live(page) -> None:
@@ -165,7 +166,8 @@ def _live(page) -> None:
 
 @pytest.fixture
 def shot():
-    """shot(page, name): a full-page screenshot into $GAVEL_SCREENSHOTS (the README's images), if set."""
+    """shot(page, name): a screenshot into $GAVEL_SCREENSHOTS (the README's images), if set: the whole page on a
+    desktop, the first screen on a phone."""
     return _shot
 
 

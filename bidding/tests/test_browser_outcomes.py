@@ -99,6 +99,11 @@ def test_a_lot_that_ended_under_its_reserve_reads_not_sold_on_reload_and_on_my_b
     expect(page.get_by_role("heading", name="Place a bid")).to_have_count(0)
     expect(page.get_by_role("button", name="Bid", exact=True)).to_have_count(0)
     shot(page, "screenshot-lot-not-sold.png")
+    phone = page_for(alice, f"/lots/{lot.pk}/", width=390)
+    phone.set_viewport_size({"width": 390, "height": 844})
+    live(phone)
+    expect(outcome_heading(phone, "Not sold: the reserve was not met")).to_be_in_viewport()  # on the first screen
+    shot(phone, "screenshot-lot-not-sold-phone.png")
 
     mine = page_for(alice, "/me/")
     row = mine.get_by_role("row").filter(has=mine.get_by_role("link", name="Oak chest"))
@@ -133,6 +138,11 @@ def test_a_finished_lot_reloaded_says_who_won_what_and_why_it_was_withdrawn(
     expect(outcome_panel(winner)).to_contain_text(re.compile(r"Your price: \D*25[.,]00"))
     expect(winner.get_by_text("You are the high bidder")).to_be_hidden()
     shot(winner, "screenshot-lot-won.png")
+    phone = page_for(alice, f"/lots/{won.pk}/", width=390)
+    phone.set_viewport_size({"width": 390, "height": 844})
+    live(phone)
+    expect(outcome_heading(phone, "You won this lot")).to_be_in_viewport()  # on the first screen
+    shot(phone, "screenshot-lot-won-phone.png")
 
     loser = page_for(bob, f"/lots/{won.pk}/")
     live(loser)
