@@ -221,6 +221,9 @@ def test_screen_readers_hear_price_changes_and_outbid_but_not_the_clock(
     wait_until(lambda: len(page.evaluate("window.announced")) >= 3, timeout=2, interval=0.1)
     page.wait_for_timeout(1_000)
     assert len(page.evaluate("window.announced")) == 3, page.evaluate("window.announced")
+    # The outbid toast is shown but not read out a second time on this lot's own page.
+    expect(page.locator("#toasts")).to_contain_text("You were outbid on")
+    assert "outbid" not in page.locator("#toasts").aria_snapshot()
 
 
 def test_an_extension_near_the_end_is_announced_assertively_and_fields_have_visible_edges(

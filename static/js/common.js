@@ -121,11 +121,13 @@ window.Gavel = (() => {
     };
   }
 
-  function toast(html) {
+  // `quiet`: shown, not read out, for a notice the page already announces itself (the lot page's own lot).
+  function toast(html, { quiet = false } = {}) {
     let box = document.getElementById("toasts");
     if (!box) { box = document.createElement("div"); box.id = "toasts"; box.setAttribute("role", "status"); document.body.append(box); }
     const el = document.createElement("div");
     el.className = "toast";
+    if (quiet) el.setAttribute("aria-hidden", "true");
     el.innerHTML = html;
     box.append(el);
     setTimeout(() => el.remove(), 8000);
@@ -170,7 +172,8 @@ window.Gavel = (() => {
           remember(m.id);
         }
         const text = NOTICES[m.type] && NOTICES[m.type](m);
-        if (text) toast(text);
+        const lotPage = document.getElementById("lot");
+        if (text) toast(text, { quiet: lotPage !== null && typeof m.lot === "number" && String(m.lot) === lotPage.dataset.lotId });
         document.dispatchEvent(new CustomEvent("gavel:notice", { detail: m }));
       },
     });
