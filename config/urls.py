@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import include, path
 
 from auctions.urls import urlpatterns as catalogue_pages
@@ -7,6 +9,8 @@ from config.health import healthz, readyz
 from config.metrics import metrics_view
 
 urlpatterns = [
+    # Browsers ask for /favicon.ico whatever the page says; the icon is the page's own.
+    path("favicon.ico", lambda request: redirect(static("favicon.svg"), permanent=True)),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),

@@ -37,9 +37,3 @@ def test_seed_loadtest_is_idempotent_and_prints_what_it_made(client):
     assert Lot.objects.filter(pk__in=first["lots"], status="open").count() == 3
     assert client.login(username=first["bidders"][0], password="pw-123")
     assert client.login(username=first["seller"], password="pw-123")
-
-
-def test_seed_demo_creates_logins_and_lots():
-    out = StringIO()
-    call_command("seed_demo", stdout=out)
-    assert "alice" in out.getvalue() and Lot.objects.count() == 5

@@ -13,7 +13,7 @@ import asyncio
 from django.contrib.auth.models import User
 from auctions.models import Lot, LotEvent
 from bidding.services import aplace_bid, place_bid
-lot = Lot.objects.order_by("pk").first()
+lot = Lot.objects.filter(status="open", bid_count=0).order_by("pk").first()  # one the demo has not bid on
 alice, bob = User.objects.get(username="alice"), User.objects.get(username="bob")
 first = asyncio.run(aplace_bid(user=alice, lot_id=lot.pk, amount=lot.starting_price, bid_id="a1"))
 second = place_bid(user=bob, lot_id=lot.pk, amount=first.min_next_bid, bid_id="b1")

@@ -78,6 +78,10 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Laptop mode: a transaction that reads and then writes (every bid decision) takes SQLite's write lock when it
+    # begins, so it waits its turn behind another writer (the outbox marks) instead of failing "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
 # Sockets never hold a connection: the ORM runs in a bounded thread pool and each thread keeps at most one.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)  # 0 behind PgBouncer
 # No health check per use: it costs a round trip on every ORM call from a socket. A connection that died is
