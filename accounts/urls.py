@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
+from accounts.notice_mail_views import NoticeMailSettingsView, UnsubscribeView
 from accounts.views import PasswordResetView, SignOutEverywhereView, SignUpView
 
 app_name = "accounts"
@@ -10,6 +11,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("signup/", SignUpView.as_view(), name="signup"),
     path("security/", SignOutEverywhereView.as_view(), name="security"),
+    path("notice-mail/", NoticeMailSettingsView.as_view(), name="notice_mail"),
+    path("unsubscribe/<str:token>/", UnsubscribeView.as_view(), name="unsubscribe"),
     # Django's own views, with templates of our own (the admin keeps its registration/ ones). A change keeps the
     # changer's session (update_session_auth_hash) and ends every other.
     path(

@@ -163,12 +163,29 @@ class Notice(models.Model):
     """A personal notice (outbid, won, lot_closed, closing soon, staff actions), stored in the transaction that
     causes it, so `ws/me/` can replay what a user missed while away (`sync` with `since_id`)."""
 
+    class Mail(models.TextChoices):
+        """What the mail pass (auctions/notice_mail.py) made of the notice."""
+
+        PENDING = "pending"  # not looked at yet, or waiting for `mail_after`
+        SENT = "sent"  # a mail went out with it (the newest of its kind for its lot and user)
+        MERGED = "merged"  # an older one of the same kind, lot and user, told in the same mail
+        SKIPPED = "skipped"  # no mail: a kind never mailed, turned off, no address, or out of date
+
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notices")
     payload = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)
+    # Database defaults: the bid path stores its `outbid` notices by hand (bidding/statements/writes.py).
+    mail_state = models.CharField(max_length=8, choices=Mail.choices, db_default=Mail.PENDING, editable=False)
+    # PENDING: not before then (a failed send's retry, or the rest of a recent mail's quiet period); else when done.
+    mail_after = models.DateTimeField(null=True, blank=True, editable=False)
+    mailed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
-        indexes = [models.Index(fields=["user", "id"], name="notice_user_id")]
+        indexes = [
+            models.Index(fields=["user", "id"], name="notice_user_id"),
+            # Only the few notices the mail pass has not dealt with are indexed: its scan stays cheap.
+            models.Index(fields=["id"], condition=Q(mail_state="pending"), name="notice_mail_pending"),
+        ]
 
     def __str__(self) -> str:
         return f"notice {self.pk} to user {self.user_id}"

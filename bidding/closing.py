@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
 
-from auctions import lot_events, payloads
+from auctions import lot_events, notice_mail, payloads
 from auctions.models import Lot
 from auctions.services import open_due_lots
 from bidding import outbox
@@ -130,13 +130,18 @@ def close_lot(lot: Lot, now: datetime) -> None:
 
 
 async def closing_loop() -> None:
-    """Single-process mode: the closing worker runs inside the web process, so its broadcasts reach the sockets."""
+    """Single-process mode: the closing worker runs inside the web process, so its broadcasts reach the sockets;
+    the notice mail loop runs beside it (a slow mail server never delays a close)."""
     run_pass = database_sync_to_async(closing_pass_in_loop, thread_sensitive=False)
-    while True:
-        try:
-            await run_pass()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("close_lots_pass_failed")
-        await asyncio.sleep(settings.CLOSE_LOTS_INTERVAL_SECONDS)
+    mailer = asyncio.create_task(notice_mail.mail_loop())
+    try:
+        while True:
+            try:
+                await run_pass()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("close_lots_pass_failed")
+            await asyncio.sleep(settings.CLOSE_LOTS_INTERVAL_SECONDS)
+    finally:
+        mailer.cancel()

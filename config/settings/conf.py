@@ -108,6 +108,21 @@ LOT_CLOSING_SOON_SECONDS = 60
 PRESENCE_INTERVAL_SECONDS = 1.0
 PRESENCE_STALE_SECONDS = 5.0
 
+# --- Notice mail (auctions/notice_mail.py) ---------------------------------------------------------------------------
+# At most one mail per user, lot and kind in this many seconds: notices of that kind arriving in between wait and are
+# told together in the next mail, with the latest amount (three outbids in a row: one mail).
+NOTICE_MAIL_QUIET_SECONDS = 300
+# A send the mail server refused or never answered is tried again after this long, until the notice is pruned.
+NOTICE_MAIL_RETRY_SECONDS = 60
+# The mail pass runs this often, in its own thread of the closing worker (never on the bid path).
+NOTICE_MAIL_INTERVAL_SECONDS = 5.0
+NOTICE_MAIL_BATCH = 200
+# Seconds the SMTP server may take to answer (Django's own default waits for ever, holding up every other mail).
+EMAIL_TIMEOUT = 10
+# The site's public address, for the links in mails, e.g. "https://auctions.example.com". Empty: the first of
+# CSRF_TRUSTED_ORIGINS, else the first named host of ALLOWED_HOSTS over https (http unless production's HTTPS is on).
+SITE_URL = ""
+
 # --- Operations -------------------------------------------------------------------------------------------------
 # A loopback caller with no proxy in between may read /metrics (staff and METRICS_TOKEN holders always may).
 METRICS_ALLOW_LOOPBACK = True

@@ -10,3 +10,5 @@ from config.settings.environment import env
 SECRET_KEY = env.str("SECRET_KEY", default="dev-insecure-key-for-this-laptop-only")
 # Mail (password reset links) is printed on the console unless EMAIL_URL names a server.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# Links in notice mails point at `make demo`'s address.
+SITE_URL = "http://127.0.0.1:8000"
