@@ -20,7 +20,7 @@ class Command(BaseCommand):
                 bidders[name].save(update_fields=["email"])
         lots = seed_catalogue(seller, bidders)
         self.stdout.write(f"Demo logins (password for all: {PASSWORD}):")
-        self.stdout.write("  alice, bob, carol  verified bidders (some bids already placed; their notice mails print here)")
+        self.stdout.write("  alice, bob, carol  verified bidders (some bids placed; their notice mails print here)")
         self.stdout.write("  seller             a verified seller: owns the demo lots (cannot bid on them)")
         self.stdout.write("  admin              staff: http://127.0.0.1:8000/admin/")
         self.stdout.write(f"{len(lots)} lots: http://127.0.0.1:8000/ (the first ends in a few minutes)")
