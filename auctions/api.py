@@ -58,6 +58,22 @@ lot_input = inline_serializer(
         "soft_close_window": serializers.IntegerField(required=False),
         "soft_close_extension": serializers.IntegerField(required=False),
         "hard_end_at": serializers.DateTimeField(required=False, allow_null=True),
+        "condition": serializers.ChoiceField(choices=Lot.Condition.values, required=False, allow_blank=True),
+        "condition_note": serializers.CharField(required=False, max_length=Lot.CONDITION_NOTE_MAX_CHARS),
+        "shipping_price": serializers.IntegerField(
+            required=False, allow_null=True, help_text="Cents (0: free shipping); null: collection only."
+        ),
+        "ships_to": serializers.CharField(required=False, max_length=Lot.SHIPS_TO_MAX_CHARS),
+        "collection_instructions": serializers.CharField(required=False, max_length=Lot.INSTRUCTIONS_MAX_CHARS),
+        "buyers_premium_percent": serializers.DecimalField(
+            required=False,
+            max_digits=3,
+            decimal_places=1,
+            min_value=0,
+            max_value=25,
+            help_text="Percent of the hammer price, 0 to 25, to one decimal; a JSON number or a string.",
+        ),
+        "payment_instructions": serializers.CharField(required=False, max_length=Lot.INSTRUCTIONS_MAX_CHARS),
     },
     many=False,
 )

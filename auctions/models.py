@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -53,6 +54,19 @@ class Lot(models.Model):
     TITLE_MAX_CHARS = 200
     DESCRIPTION_MAX_CHARS = 5_000
     PHOTO_URL_MAX_CHARS = 500
+    # The seller's details (condition, shipping, collection, payment): short notes, each bounded.
+    CONDITION_NOTE_MAX_CHARS = 300
+    SHIPS_TO_MAX_CHARS = 200
+    INSTRUCTIONS_MAX_CHARS = 1_000
+    # A buyer's premium is 0 to 25 percent, whole or to one decimal (12.5): an exact Decimal, never a float.
+    BUYERS_PREMIUM_MAX = Decimal("25")
+
+    class Condition(models.TextChoices):
+        NEW = "new", "New"
+        LIKE_NEW = "like_new", "Like new"
+        GOOD = "good", "Good"
+        FAIR = "fair", "Fair"
+        FOR_PARTS = "for_parts", "For parts"
 
     class Status(models.TextChoices):
         SCHEDULED = "scheduled"
@@ -85,6 +99,20 @@ class Lot(models.Model):
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
 
+    # What the seller tells bidders (public) and the winner (collection and payment instructions: the winner and
+    # the seller only). auctions/rules.py `winner_total` turns the premium and shipping into the winner's total.
+    condition = models.CharField(max_length=10, choices=Condition.choices, blank=True)
+    condition_note = models.CharField(max_length=CONDITION_NOTE_MAX_CHARS, blank=True)
+    shipping_price = models.BigIntegerField(
+        null=True, blank=True, help_text="Cents, 0 for free shipping. Empty: collection only."
+    )
+    ships_to = models.CharField(max_length=SHIPS_TO_MAX_CHARS, blank=True, help_text="Where the lot ships.")
+    collection_instructions = models.TextField(blank=True, max_length=INSTRUCTIONS_MAX_CHARS)
+    buyers_premium_percent = models.DecimalField(
+        max_digits=3, decimal_places=1, default=Decimal("0"), help_text="Percent of the hammer price, 0 to 25."
+    )
+    payment_instructions = models.TextField(blank=True, max_length=INSTRUCTIONS_MAX_CHARS)
+
     # Current state, written only by bidding.services.place_bid and bidding.closing.close_lot under the row lock.
     high_bid_amount = models.BigIntegerField(null=True, blank=True)
     high_bidder = models.ForeignKey(
@@ -111,6 +139,13 @@ class Lot(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(starting_price__gt=0), name="lot_starting_price_positive"),
             models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="lot_ends_after_start"),
+            models.CheckConstraint(
+                condition=Q(buyers_premium_percent__gte=0, buyers_premium_percent__lte=25),
+                name="lot_buyers_premium_0_to_25",
+            ),
+            models.CheckConstraint(
+                condition=Q(shipping_price__isnull=True) | Q(shipping_price__gte=0), name="lot_shipping_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,7 +1,7 @@
 """One pure builder per message about a lot or the catalogue: snapshots and list rows, how a finished lot turned out
-(outcome), the lot events that open, end or move a lot (opened, closed, cancelled, extended), the personal notices
-of its end, and the refusal reply. Builders only: storing and sending are auctions/lot_events.py's. The bid path's
-own messages are in bidding/payloads.py.
+(outcome, and the winner's total), the lot events that open, end or move a lot (opened, closed, cancelled, extended),
+the personal notices of its end, and the refusal reply. Builders only: storing and sending are
+auctions/lot_events.py's. The bid path's own messages are in bidding/payloads.py.
 """
 
 from __future__ import annotations
@@ -36,12 +36,15 @@ def snapshot(
     your_number: int | None,
     your_max: int | None = None,
     description: bool = False,
+    private_details: bool = False,
     withdrawn_reason: str | None = None,
 ) -> Payload:
     """The lot's live state for one viewer. The socket sends it on every connect and every resync, so it carries
     only short fields, each bounded by the schema (title, photo address, username, a withdrawal's reason): the
     description, the one long field a seller types, is added only for the HTTP answers (`description=True`) and
-    shown by the lot page. A finished lot's `outcome` says how it ended, and whether this viewer won it."""
+    shown by the lot page; so are the lot's `details` (condition, shipping, premium), with the collection and payment
+    instructions only where `private_details` (the viewer is the seller or the winner). A finished lot's `outcome`
+    says how it ended, and whether this viewer won it (and if so, their itemised total)."""
     # A sold lot's winner is its high bidder.
     you_won = your_number is not None and lot.winner_id is not None and your_number == high_bidder_number
     return {
@@ -49,7 +52,11 @@ def snapshot(
         "lot": {
             "id": lot.pk,
             "title": lot.title,
-            **({"description": lot.description} if description else {}),
+            **(
+                {"description": lot.description, "details": details(lot, private=private_details)}
+                if description
+                else {}
+            ),
             "photo_url": lot.photo_url,
             "seller": lot.seller.get_username(),
             "starting_price": lot.starting_price,
@@ -108,6 +115,40 @@ def outcome(
         "amount": lot.high_bid_amount if sold else None,
         "high_bid": lot.high_bid_amount,
         **({} if you_won is None else {"you_won": you_won and sold}),
+        **({"total": winner_total(lot)} if you_won and sold else {}),
+    }
+
+
+def winner_total(lot: Lot) -> Payload | None:
+    """What the winner owes (auctions.rules.winner_total), itemised in cents: to the winner and the seller alone.
+    `premium_percent` is a decimal string ("12.5"), exact; `shipping` is None for collection only."""
+    total = rules.lot_winner_total(lot)
+    if total is None:
+        return None
+    return {
+        "hammer": total.hammer,
+        "premium_percent": str(total.premium_percent),
+        "premium": total.premium,
+        "shipping": total.shipping,
+        "collection_only": total.shipping is None,
+        "total": total.total,
+    }
+
+
+def details(lot: Lot, *, private: bool) -> Payload:
+    """The lot's details as its seller set them; collection and payment instructions only if `private`."""
+    return {
+        "condition": lot.condition or None,
+        "condition_note": lot.condition_note,
+        "shipping_price": lot.shipping_price,
+        "collection_only": lot.shipping_price is None,
+        "ships_to": lot.ships_to,
+        "buyers_premium_percent": str(lot.buyers_premium_percent),
+        **(
+            {"collection_instructions": lot.collection_instructions, "payment_instructions": lot.payment_instructions}
+            if private
+            else {}
+        ),
     }
 
 

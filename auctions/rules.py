@@ -1,10 +1,12 @@
 """The lot's rules, pure: the status a bidder observes at a moment, how a finished lot turned out (and where a
-bidder stands), the bid increment table, the minimum next bid, whether buy now is offered. All money in cents."""
+bidder stands), the bid increment table, the minimum next bid, whether buy now is offered, what the winner owes.
+All money in cents."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from decimal import Decimal
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from auctions.models import Lot
@@ -98,3 +100,39 @@ def soft_close_end(
     if hard_end is not None:
         new_end = min(new_end, hard_end)
     return new_end if new_end > ends_at else None
+
+
+class WinnerTotal(NamedTuple):
+    """What the winner owes, itemised, in cents: `shipping` is None for collection only (nothing to add)."""
+
+    hammer: int
+    premium_percent: Decimal
+    premium: int
+    shipping: int | None
+    total: int
+
+
+def buyers_premium(hammer: int, percent: Decimal) -> int:
+    """The buyer's premium on a hammer price, in cents: `percent` (0 to 25, at most one decimal) of it, rounded to
+    the nearest cent, a half cent up (12.5 % of 25.05 = 3.13125 → 3.13; 10 % of 0.05 = 0.005 → 0.01). Integer
+    arithmetic in tenths of a percent: no float ever touches the amount."""
+    tenths = percent * 10
+    if tenths != tenths.to_integral_value() or not 0 <= tenths <= 250:
+        raise ValueError(f"a buyer's premium is 0 to 25 percent to one decimal, not {percent}")
+    # hammer × tenths / 1000, half up: floor((2 × hammer × tenths + 1000) / 2000).
+    return (2 * hammer * int(tenths) + 1000) // 2000
+
+
+def winner_total(*, hammer: int, premium_percent: Decimal, shipping: int | None) -> WinnerTotal:
+    """Hammer price + buyer's premium + shipping as listed (none for collection only)."""
+    premium = buyers_premium(hammer, premium_percent)
+    return WinnerTotal(hammer, premium_percent, premium, shipping, hammer + premium + (shipping or 0))
+
+
+def lot_winner_total(lot: Lot) -> WinnerTotal | None:
+    """The winner's total for a sold lot; None for any other."""
+    if lot.status != lot.Status.CLOSED or lot.winner_id is None or lot.high_bid_amount is None:
+        return None
+    return winner_total(
+        hammer=lot.high_bid_amount, premium_percent=lot.buyers_premium_percent, shipping=lot.shipping_price
+    )

@@ -4,7 +4,9 @@ banning) are bidding's: bidding/closing.py and bidding/lot_actions.py."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import structlog
 from django.conf import settings
@@ -57,7 +59,16 @@ EDITABLE_FIELDS = (
     "soft_close_window",
     "soft_close_extension",
     "hard_end_at",
+    # The lot's details (auctions/models.py): condition, shipping and collection, buyer's premium, payment.
+    "condition",
+    "condition_note",
+    "shipping_price",
+    "ships_to",
+    "collection_instructions",
+    "buyers_premium_percent",
+    "payment_instructions",
 )
+DETAIL_FIELDS = EDITABLE_FIELDS[EDITABLE_FIELDS.index("condition") :]
 
 
 def create_lot(
@@ -74,8 +85,13 @@ def create_lot(
     soft_close_extension: int | None = None,
     hard_end_at: datetime | None = None,
     buy_now_price: object = None,
+    **details: object,
 ) -> Lot:
-    """List a lot: open at once if it starts now or earlier (or no start is given), else scheduled."""
+    """List a lot: open at once if it starts now or earlier (or no start is given), else scheduled. `details`: any
+    of DETAIL_FIELDS (condition, shipping, premium, instructions), checked with the rest."""
+    unknown = sorted(set(details) - set(DETAIL_FIELDS))
+    if unknown:
+        raise InvalidBid(f"These fields cannot be set: {', '.join(unknown)}.", field=unknown[0])
     fields = {
         "title": title,
         "description": description,
@@ -88,6 +104,7 @@ def create_lot(
         "soft_close_extension": soft_close_extension,
         "hard_end_at": hard_end_at,
         "buy_now_price": buy_now_price,
+        **details,
     }
     with transaction.atomic():
         check_may_list(seller, adding=1)
@@ -117,7 +134,7 @@ def _tell_seller(lot: Lot, *, watchers: int | None) -> None:
     )
 
 
-NULLABLE_FIELDS = ("reserve_price", "hard_end_at", "buy_now_price")
+NULLABLE_FIELDS = ("reserve_price", "hard_end_at", "buy_now_price", "shipping_price")
 
 
 def create_catalogue(*, seller, lots: list[dict], stagger_seconds: object) -> list[Lot]:
@@ -273,7 +290,79 @@ def _checked_fields(fields: dict, *, now: datetime) -> dict:
         value = fields.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 3600):
             raise InvalidBid(f"{name} must be a whole number of seconds from 0 to 3600.", field=name)
-    return {**fields, "title": title.strip(), "description": description, "photo_url": photo}
+    return {
+        **fields,
+        "title": title.strip(),
+        "description": description,
+        "photo_url": photo,
+        **_checked_details(fields),
+    }
+
+
+def _checked_details(fields: dict) -> dict:
+    """The lot's details, checked; unset ones take their defaults (no condition, collection only, no premium)."""
+    condition = fields.get("condition") or ""
+    if not isinstance(condition, str) or condition not in {"", *Lot.Condition.values}:
+        raise InvalidBid(
+            f"condition must be one of: {', '.join(Lot.Condition.values)}.",
+            field="condition",
+            choices=list(Lot.Condition.values),
+        )
+    texts = {
+        name: _checked_text(fields.get(name), field=name, limit=limit)
+        for name, limit in (
+            ("condition_note", Lot.CONDITION_NOTE_MAX_CHARS),
+            ("ships_to", Lot.SHIPS_TO_MAX_CHARS),
+            ("collection_instructions", Lot.INSTRUCTIONS_MAX_CHARS),
+            ("payment_instructions", Lot.INSTRUCTIONS_MAX_CHARS),
+        )
+    }
+    shipping = fields.get("shipping_price")
+    if shipping is not None and (
+        isinstance(shipping, bool) or not isinstance(shipping, int) or not 0 <= shipping <= settings.MAX_BID_CENTS
+    ):
+        raise InvalidBid(
+            "shipping_price must be a whole number of cents (0: free), or null for collection only.",
+            field="shipping_price",
+        )
+    return {
+        "condition": condition,
+        **texts,
+        "shipping_price": shipping,
+        "buyers_premium_percent": checked_premium(fields.get("buyers_premium_percent")),
+    }
+
+
+_PERCENT = re.compile(r"\d{1,2}(\.\d)?")
+
+
+def checked_premium(value: object) -> Decimal:
+    """A buyer's premium as an exact Decimal: 0 to 25 percent, whole or to one decimal, given as a JSON number or a
+    string ("12.5"). A JSON number arrives as a float; its shortest form ("12.5") is read, never its binary value."""
+    if value is None:
+        return Decimal("0")
+    text = repr(value) if isinstance(value, float) else str(value).strip()
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal) or not _PERCENT.fullmatch(text):
+        raise InvalidBid(
+            "buyers_premium_percent must be a percentage from 0 to 25, whole or to one decimal (like 12.5).",
+            field="buyers_premium_percent",
+        )
+    percent = Decimal(text)
+    if percent > Lot.BUYERS_PREMIUM_MAX:
+        raise InvalidBid(
+            f"A buyer's premium is at most {Lot.BUYERS_PREMIUM_MAX} percent.",
+            field="buyers_premium_percent",
+            max_percent=str(Lot.BUYERS_PREMIUM_MAX),
+        )
+    return percent
+
+
+def _checked_text(value: object, *, field: str, limit: int) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > limit or "\x00" in value:
+        raise InvalidBid(f"{field} is text of at most {limit:,} characters.", field=field, max_length=limit)
+    return value.strip()
 
 
 def _is_web_address(value: str) -> bool:

@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from accounts.models import Profile
-from auctions import payloads
+from auctions import payloads, rules
 from auctions.models import Lot, Watch
 from auctions.selectors import withdrawn_reasons
 
@@ -30,16 +30,30 @@ def lot_detail(request, lot_id: int):
         withdrawn_reason=withdrawn_reasons([lot.pk]).get(lot.pk) if lot.status == Lot.Status.CANCELLED else None,
         you_won=user.is_authenticated and lot.winner_id == user.pk,
     )
+    is_seller = user.is_authenticated and lot.seller_id == user.pk
+    is_winner = user.is_authenticated and lot.winner_id == user.pk
     return render(
         request,
         "auctions/lot_detail.html",
         {
             "lot": lot,
             "outcome": outcome,
-            "is_seller": user.is_authenticated and lot.seller_id == user.pk,
+            "is_seller": is_seller,
             "watching": user.is_authenticated and Watch.objects.filter(user=user, lot=lot).exists(),
+            # What the winner owes and the seller's instructions: to the winner and the seller alone.
+            "after_sale": rules.lot_winner_total(lot) if is_winner or is_seller else None,
+            "is_winner": is_winner,
+            "other_lots": other_lots_of_seller(lot),
         },
     )
+
+
+OTHER_LOTS_SHOWN = 4
+
+
+def other_lots_of_seller(lot: Lot) -> list[Lot]:
+    """A few of the seller's running lots besides this one, soonest end first: "Other lots by this seller"."""
+    return list(Lot.objects.active().of_seller(lot.seller_id).exclude(pk=lot.pk).order_by("ends_at")[:OTHER_LOTS_SHOWN])
 
 
 @login_required
@@ -52,5 +66,9 @@ def seller_dashboard(request):
             "title_max": Lot.TITLE_MAX_CHARS,
             "description_max": Lot.DESCRIPTION_MAX_CHARS,
             "photo_url_max": Lot.PHOTO_URL_MAX_CHARS,
+            "conditions": Lot.Condition.choices,
+            "condition_note_max": Lot.CONDITION_NOTE_MAX_CHARS,
+            "ships_to_max": Lot.SHIPS_TO_MAX_CHARS,
+            "instructions_max": Lot.INSTRUCTIONS_MAX_CHARS,
         },
     )

@@ -22,7 +22,7 @@ def _bidder_number(lot_id: int, user_id: int | None) -> int | None:
 
 def lot_snapshot(lot_id: int, *, viewer_id: int | None, description: bool = False) -> Payload | None:
     """The `snapshot` message for one viewer, or None if there is no such lot; `description`: with the lot's
-    description (HTTP answers; never the socket's)."""
+    description and details (HTTP answers; never the socket's), the private ones to the seller and the winner."""
     lot = Lot.objects.select_related("seller").filter(pk=lot_id).first()
     if lot is None:
         return None
@@ -33,6 +33,7 @@ def lot_snapshot(lot_id: int, *, viewer_id: int | None, description: bool = Fals
         your_number=_bidder_number(lot.pk, viewer_id),
         your_max=lot.leader_max_amount if viewer_id is not None and viewer_id == lot.high_bidder_id else None,
         description=description,
+        private_details=viewer_id is not None and viewer_id in (lot.seller_id, lot.winner_id),
         withdrawn_reason=withdrawn_reasons([lot.pk]).get(lot.pk) if lot.status == Lot.Status.CANCELLED else None,
     )
 

@@ -30,9 +30,16 @@ def my_bids(request):
                     "mine": mine[lot.pk],
                     "standing": rules.bidder_standing(lot, user_id=request.user.pk, now=now),
                     "withdrawn_reason": reasons.get(lot.pk, ""),
+                    "total": _total_owed(lot, user_id=request.user.pk),
                 }
                 for lot in bid_lots
             ],
             "watched": [payloads.lot_summary(lot, now) for lot in watched],
         },
     )
+
+
+def _total_owed(lot: Lot, *, user_id: int) -> int | None:
+    """What I owe for a lot I won (hammer + premium + shipping: auctions/rules.py winner_total); None otherwise."""
+    total = rules.lot_winner_total(lot) if lot.winner_id == user_id else None
+    return None if total is None else total.total

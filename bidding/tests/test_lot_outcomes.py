@@ -53,9 +53,19 @@ def test_the_snapshot_carries_each_outcome_and_whether_you_won(ended):
         "amount": 2_000,
         "high_bid": 2_000,
         "you_won": True,
+        # What the winner owes (auctions/rules.py winner_total): to the winner alone.
+        "total": {
+            "hammer": 2_000,
+            "premium_percent": "0.0",
+            "premium": 0,
+            "shipping": None,
+            "collection_only": True,
+            "total": 2_000,
+        },
     }
-    assert lot_snapshot(ended["sold"].pk, viewer_id=bob.pk)["outcome"]["you_won"] is False
-    assert lot_snapshot(ended["sold"].pk, viewer_id=None)["outcome"]["you_won"] is False
+    for viewer in (bob, None):
+        assert lot_snapshot(ended["sold"].pk, viewer_id=viewer and viewer.pk)["outcome"]["you_won"] is False
+        assert "total" not in lot_snapshot(ended["sold"].pk, viewer_id=viewer and viewer.pk)["outcome"]
     under = lot_snapshot(ended["under"].pk, viewer_id=alice.pk)
     assert under["outcome"] == {
         "result": "not_sold",

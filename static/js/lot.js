@@ -196,7 +196,7 @@
     let title, detail = "";
     if (won) {
       title = "You won this lot";
-      detail = `Your price: ${money(o.amount)}.`;
+      detail = `Your price: ${money(o.amount)}.` + (o.total ? ` Total to pay: ${money(o.total.total)}, itemised below.` : "");
     } else if (o.result === "sold") {
       title = `Sold for ${money(o.amount)}`;
       detail = [o.winner ? `Won by ${o.winner}.` : "", myAlias ? "You did not win this lot." : ""].filter(Boolean).join(" ");
@@ -216,6 +216,21 @@
     if ($("outcome-title").textContent !== title) $("outcome-title").textContent = title;
     if ($("outcome-detail").textContent !== detail) $("outcome-detail").textContent = detail;
     $("countdown").textContent = o.result === "withdrawn" ? "withdrawn" : "ended";
+    if (o.result === "sold" && (won || root.dataset.seller === "1")) loadAfterSale();
+  }
+  // "What happens next" (the itemised total and the seller's instructions) is the server's, for the winner and the
+  // seller alone: a page that saw the lot end live fetches it from the page as now served, once.
+  let afterSaleAsked = false;
+  async function loadAfterSale() {
+    const section = $("after-sale");
+    if (!section || !section.hidden || afterSaleAsked) return;
+    afterSaleAsked = true;
+    try {
+      const response = await fetch(location.pathname, { credentials: "same-origin" });
+      const fresh = new DOMParser().parseFromString(await response.text(), "text/html").getElementById("after-sale");
+      if (fresh && !fresh.hidden) section.replaceWith(document.importNode(fresh, true));
+      else afterSaleAsked = false;  // not decided yet: the next render asks again
+    } catch (e) { afterSaleAsked = false; }
   }
   function flashChange(id) { const el = $(id); el.classList.remove("changed"); void el.offsetWidth; el.classList.add("changed"); }
   function applyState(m) {

@@ -114,7 +114,13 @@
     $("f-reserve").value = plain(lot.reserve_price); $("f-buy-now").value = plain(lot.buy_now_price);
     $("f-starts").value = localInput(lot.starts_at); $("f-ends").value = localInput(lot.ends_at);
     api("GET", `/api/lots/${lot.id}/`).then(({ ok, data }) => {
-      if (ok) { $("f-description").value = data.lot.description; $("f-photo").value = data.lot.photo_url || ""; }
+      if (!ok) return;
+      $("f-description").value = data.lot.description; $("f-photo").value = data.lot.photo_url || "";
+      const d = data.lot.details;
+      $("f-condition").value = d.condition || ""; $("f-condition-note").value = d.condition_note;
+      $("f-shipping").value = d.shipping_price === null ? "" : (d.shipping_price === 0 ? "0" : amountInput(d.shipping_price));
+      $("f-ships-to").value = d.ships_to; $("f-premium").value = d.buyers_premium_percent === "0.0" ? "" : d.buyers_premium_percent;
+      $("f-collection").value = d.collection_instructions || ""; $("f-payment").value = d.payment_instructions || "";
     });
     $("lot-form").scrollIntoView({ behavior: "smooth" });
   }
@@ -132,11 +138,19 @@
   $("lot-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const prices = [amount("f-starting", "Starting price", true), amount("f-reserve", "Reserve", false), amount("f-buy-now", "Buy now", false)];
-    const problem = prices.find((read) => read.problem);
+    // Shipping: empty is collection only (null), a zero is free shipping; the premium goes as typed, a decimal
+    // string the server reads exactly ("12,5" as "12.5").
+    const free = /^0*([.,]0*)?$/.test($("f-shipping").value.trim()) && $("f-shipping").value.trim() !== "";
+    const shipping = free ? { cents: 0 } : amount("f-shipping", "Shipping price", false);
+    const problem = [...prices, shipping].find((read) => read.problem);
     if (problem) { formFeedback(problem.problem, true); return; }
     const body = {
       title: $("f-title").value.trim(), description: $("f-description").value, photo_url: $("f-photo").value.trim(),
       starting_price: prices[0].cents, reserve_price: prices[1].cents, buy_now_price: prices[2].cents,
+      condition: $("f-condition").value, condition_note: $("f-condition-note").value.trim(),
+      shipping_price: shipping.cents, ships_to: $("f-ships-to").value.trim(),
+      buyers_premium_percent: $("f-premium").value.trim().replace(",", ".") || "0",
+      collection_instructions: $("f-collection").value, payment_instructions: $("f-payment").value,
       starts_at: $("f-starts").value ? new Date($("f-starts").value).toISOString() : undefined,  // empty: now
       ends_at: $("f-ends").value ? new Date($("f-ends").value).toISOString() : undefined,
     };
