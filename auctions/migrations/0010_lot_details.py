@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('auctions', '0008_lot_description_limit'),
+        ('auctions', '0009_notice_mail'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
