@@ -15,12 +15,13 @@ $(VENV)/.installed: requirements.txt
 
 install: $(VENV)/.installed
 
-# DEBUG=true: tracebacks in the browser, on 127.0.0.1 only.
+# The demo runs as visitors see the site (DEBUG off: the site's own 404 and 500 pages); `DEBUG=true make demo` for
+# tracebacks in the browser, on 127.0.0.1 only.
 demo: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	@echo "Serving on http://127.0.0.1:8000 (Ctrl-C to stop); single-process mode closes lots inside the server."
-	DEBUG=true $(PY) -m daphne -b 127.0.0.1 -p 8000 config.asgi:application
+	$(PY) -m daphne -b 127.0.0.1 -p 8000 config.asgi:application
 
 # Production shape on one host without Docker: WORKERS Daphne workers + the closing worker (docs/operations.md),
 # with production settings: SECRET_KEY and DATABASE_URL must be set.

@@ -67,3 +67,10 @@ def test_a_missing_page_is_ours_and_the_favicon_is_served(start_daphne):
     assert status == 200 and icon.startswith("<svg")
     _, _, home = _get(worker.http + "/")
     assert 'rel="icon"' in home
+
+
+def test_the_demo_serves_the_sites_own_error_pages():
+    from conftest import ROOT
+
+    recipe = (ROOT / "Makefile").read_text().split("\ndemo:", 1)[1].split("\n\n", 1)[0]
+    assert "daphne" in recipe and "DEBUG=true" not in recipe, "make demo must not force Django's debug pages"

@@ -1,6 +1,6 @@
 """A laptop: `make demo`, manage.py and the ASGI app unless DJANGO_SETTINGS_MODULE says otherwise.
 
-DEBUG stays off unless DEBUG=true is set (`make demo` sets it).
+DEBUG stays off unless DEBUG=true is set (`DEBUG=true make demo` for tracebacks in the browser).
 """
 
 from config.settings.base import *  # noqa: F403
