@@ -109,7 +109,9 @@ def parse(params: Mapping[str, str], *, view: str | None = None) -> Query:
         if raw and prices[name] is None:
             problems.append(f"“{raw[:20]}” is not a price: the {label} price is ignored. Enter one like 12.50.")
     sort = params.get("sort") or ""
-    text = " ".join((params.get("q") or "").split())[:SEARCH_MAX_CHARS]
+    # Only printable characters: PostgreSQL cannot take a NUL or a lone surrogate, and no lot has one.
+    text = " ".join("".join(ch for ch in params.get("q") or "" if ch.isprintable() or ch.isspace()).split())
+    text = text[:SEARCH_MAX_CHARS]
     if sort not in VIEW_SORTS[view] and not (sort == RELEVANCE and text):
         sort = ""
     is_open = view == OPEN

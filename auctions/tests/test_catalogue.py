@@ -187,6 +187,7 @@ def test_parameters_are_read_leniently():
     assert (odd.min_price, odd.max_price) == (None, 123_450)
     assert odd.problems == ("“abc” is not a price: the lowest price is ignored. Enter one like 12.50.",)
     assert len(catalogue.parse({"q": "x" * 1_000}).text) == catalogue.SEARCH_MAX_CHARS
+    assert catalogue.parse({"q": "brass\x00\ud800\tclock"}).text == "brass clock"
     assert catalogue.parse({"sort": "ended"}).sort == ""  # not a sort of the open view
     assert catalogue.parse({"sort": "ended"}, view="results").sorted_by == "ended"
 
@@ -211,6 +212,12 @@ def test_parameters_are_read_leniently():
 )
 def test_a_price_is_read_as_people_type_it(typed, cents):
     assert catalogue.price_cents(typed) == cents
+
+
+def test_a_search_of_odd_characters_finds_nothing_and_does_not_fail(client, shelf):
+    for odd in ["the", "(", "'\"", "a:b & !c", "x\x00y", "é" * 300]:
+        assert client.get("/", {"q": odd}).status_code == 200, odd
+        assert client.get("/api/lots/", {"q": odd}).json()["lots"] == [], odd
 
 
 def test_the_list_api_takes_the_same_parameters(client, shelf):
