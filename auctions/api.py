@@ -5,35 +5,53 @@ from __future__ import annotations
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from auctions import payloads, services, watchlist
+from auctions import catalogue, payloads, services, watchlist
 from auctions.exceptions import HTTP_STATUS, BidRefused, InvalidBid, NotAuthenticated
 from auctions.models import Lot
 
-lot_rows = inline_serializer(
-    "LotRow",
+_LOT_ROW_FIELDS = {
+    "id": serializers.IntegerField(),
+    "title": serializers.CharField(),
+    "status": serializers.CharField(),
+    "high_bid": serializers.IntegerField(allow_null=True),
+    "bid_count": serializers.IntegerField(),
+    "min_next_bid": serializers.IntegerField(),
+    "starts_at": serializers.DateTimeField(),
+    "ends_at": serializers.DateTimeField(),
+    "seq": serializers.IntegerField(),
+    "reserve_met": serializers.BooleanField(),
+    "has_reserve": serializers.BooleanField(),
+    "buy_now_price": serializers.IntegerField(allow_null=True),
+}
+lot_rows = inline_serializer("LotRow", many=True, fields=_LOT_ROW_FIELDS)
+lot_cards = inline_serializer(
+    "LotCard",
     many=True,
     fields={
-        "id": serializers.IntegerField(),
-        "title": serializers.CharField(),
-        "status": serializers.CharField(),
-        "high_bid": serializers.IntegerField(allow_null=True),
-        "bid_count": serializers.IntegerField(),
-        "min_next_bid": serializers.IntegerField(),
-        "starts_at": serializers.DateTimeField(),
-        "ends_at": serializers.DateTimeField(),
-        "seq": serializers.IntegerField(),
-        "reserve_met": serializers.BooleanField(),
-        "has_reserve": serializers.BooleanField(),
-        "buy_now_price": serializers.IntegerField(allow_null=True),
+        **_LOT_ROW_FIELDS,
+        "number": serializers.IntegerField(help_text='The public lot number ("Lot 42").'),
+        "cover": serializers.CharField(allow_null=True, help_text="The cover thumbnail's address, if any."),
+        "outcome": serializers.DictField(allow_null=True, help_text="How an ended lot turned out; null while it runs."),
     },
 )
+# The catalogue's GET parameters (auctions/catalogue.py), the same for the grid page and the list API.
+catalogue_parameters = [
+    OpenApiParameter("view", str, enum=catalogue.VIEWS, description="open (default) or results: ended lots."),
+    OpenApiParameter("q", str, description="Words in the title or description."),
+    OpenApiParameter("ending_soon", bool, description="Open lots ending within the hour."),
+    OpenApiParameter("no_bids", bool, description="Lots without a bid yet."),
+    OpenApiParameter("buy_now", bool, description="Lots that can be bought now."),
+    OpenApiParameter("min_price", str, description="In the site's currency, e.g. 12.50."),
+    OpenApiParameter("max_price", str, description="In the site's currency, e.g. 12.50."),
+    OpenApiParameter("sort", str, enum=list(catalogue.SORTS), description="The view's default when left out."),
+]
 
 
 refusal_reply = inline_serializer(

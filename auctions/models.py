@@ -159,6 +159,11 @@ class Lot(models.Model):
         super().save(*args, **kwargs)
 
     @property
+    def number(self) -> int:
+        """The public lot number ("Lot 42"): its primary key, so it never changes and never repeats."""
+        return self.pk
+
+    @property
     def reserve_met(self) -> bool:
         if self.reserve_price is None:
             return True

@@ -170,6 +170,17 @@ def lot_summary(lot: Lot, now: datetime) -> Payload:
     }
 
 
+def catalogue_card(lot: Lot, *, now: datetime, cover: str | None, withdrawn_reason: str | None = None) -> Payload:
+    """A lot's card in the catalogue grid: its list row, its public lot number, its cover thumbnail's address (None:
+    a placeholder) and, once it is over, how it turned out (`outcome`, None while it runs)."""
+    return {
+        **lot_summary(lot, now),
+        "number": lot.number,
+        "cover": cover,
+        "outcome": outcome(lot, now=now, winner_number=None, withdrawn_reason=withdrawn_reason),
+    }
+
+
 def seller_lot(lot: Lot, *, now: datetime, watchers: int) -> Payload:
     """One row of the seller's live dashboard: the public state plus what only the seller may know about their own
     lot (its reserve). Never a bidder's maximum."""

@@ -7,15 +7,33 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from accounts.models import Profile
-from auctions import payloads, rules
+from auctions import catalogue, payloads, rules
 from auctions.models import Lot, Watch
 from auctions.selectors import withdrawn_reasons
 
 
 def lot_list(request):
-    lots = Lot.objects.active().order_by("ends_at")[:200]
-    now = timezone.now()
-    return render(request, "auctions/lot_list.html", {"lots": [payloads.lot_summary(lot, now) for lot in lots]})
+    """The catalogue grid: open and upcoming lots, searched, filtered and sorted by the GET parameters."""
+    return _catalogue(request, view=catalogue.OPEN)
+
+
+def results(request):
+    """The catalogue's ended lots with how each turned out, searched and sorted by the same GET parameters."""
+    return _catalogue(request, view=catalogue.RESULTS)
+
+
+def _catalogue(request, *, view: str):
+    query = catalogue.parse(request.GET, view=view)
+    return render(
+        request,
+        "auctions/lot_list.html",
+        {
+            "query": query,
+            "lots": catalogue.cards(query, now=timezone.now()),
+            "urgent_seconds": int(catalogue.URGENT.total_seconds()),
+            "search_max": catalogue.SEARCH_MAX_CHARS,
+        },
+    )
 
 
 def lot_detail(request, lot_id: int):

@@ -12,18 +12,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from auctions import payloads, services
+from auctions import catalogue, payloads, services
 from auctions.api import (
     REQUIRED_TO_CREATE,
+    catalogue_parameters,
+    lot_cards,
     lot_fields,
     lot_input,
-    lot_rows,
     refusal_reply,
     refused,
     snapshot_reply,
 )
 from auctions.exceptions import BidRefused
-from auctions.models import Lot
 from bidding.lot_actions import cancel_lot
 from bidding.selectors import lot_snapshot
 
@@ -49,12 +49,14 @@ class LotListView(APIView):
 
     @extend_schema(
         operation_id="lots_list",
-        responses=inline_serializer("LotList", {"server_time": serializers.DateTimeField(), "lots": lot_rows}),
+        parameters=catalogue_parameters,
+        responses=inline_serializer("LotList", {"server_time": serializers.DateTimeField(), "lots": lot_cards}),
     )
     def get(self, request: Request) -> Response:
+        """The catalogue's cards for the GET parameters the grid page takes (auctions/catalogue.py)."""
         now = timezone.now()
-        lots = Lot.objects.active().order_by("ends_at")[:500]
-        return Response({"server_time": payloads.iso(now), "lots": [payloads.lot_summary(lot, now) for lot in lots]})
+        query = catalogue.parse(request.query_params)
+        return Response({"server_time": payloads.iso(now), "lots": catalogue.cards(query, now=now)})
 
 
 class LotDetailView(APIView):

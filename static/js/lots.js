@@ -1,53 +1,79 @@
-// The lots list: prices, bid counts and time left stay current without a reload (the list API every few seconds;
-// the countdown every 200 ms on the server's clock).
+// The catalogue grid: a filter or sort change applies at once (the form is plain GET, so every view is a link);
+// on the open view, prices, bid counts and time left stay current without a reload (the list API with the page's
+// own parameters every few seconds; the countdown every 200 ms on the server's clock, urgent in the last minutes).
 (() => {
   const { money, clock, left, api, esc } = window.Gavel;
-  const body = document.querySelector("#lots tbody");
-  // Prices arrive formatted by the server (for the browser's Accept-Language); each keeps its cents to compare.
-  function row(lot) {
-    const tr = document.createElement("tr");
-    tr.dataset.lot = lot.id;
-    tr.innerHTML = `<td data-label="Lot"><a href="/lots/${lot.id}/">${esc(lot.title)}</a></td>
-      <td data-label="Status"><span class="pill"></span></td><td data-label="Price" class="money"></td>
-      <td data-label="Bids" class="num"></td><td data-label="Time left" class="num left">–</td>`;
-    return tr;
+  const grid = document.getElementById("lots");
+  const finder = document.getElementById("finder");
+  finder.addEventListener("change", (e) => {
+    if (e.target.matches("select, input[type=checkbox]")) finder.requestSubmit();
+  });
+  if (grid.dataset.view !== "open") return;
+  const URGENT_MS = Number(grid.dataset.urgentSeconds) * 1000;
+  const bids = (n) => `${n} bid${n === 1 ? "" : "s"}`;
+
+  // A card for a lot the page did not have (the same markup as the server's, auctions/lot_list.html).
+  function card(lot) {
+    const li = document.createElement("li");
+    li.className = "lot-card";
+    li.dataset.lot = lot.id;
+    const href = `/lots/${Number(lot.id)}/`;
+    const cover = lot.cover ? `<img src="${esc(lot.cover)}" alt="" loading="lazy" width="320" height="240">` : `<span class="placeholder"></span>`;
+    li.innerHTML = `<article aria-labelledby="lot-${Number(lot.id)}-title">
+      <a class="cover" href="${href}" tabindex="-1" aria-hidden="true">${cover}</a>
+      <div class="card-body">
+        <p class="lot-number">Lot ${Number(lot.number)} <span class="pill"></span></p>
+        <h2 id="lot-${Number(lot.id)}-title"><a href="${href}">${esc(lot.title)}</a></h2>
+        <p class="price"><span class="label"></span> <span class="money"></span></p>
+        <p class="meta"><span class="bids"></span><span class="buy-now"> · Buy now <span class="buy-now-price"></span></span> · <span class="left">–</span></p>
+      </div></article>`;
+    return li;
   }
-  function update(tr, lot) {
+  function update(li, lot) {
     const cents = String(lot.high_bid === null ? lot.min_next_bid : lot.high_bid);
-    const cell = tr.querySelector(".money");
-    if (cell.dataset.cents !== cents) {
-      cell.dataset.cents = cents; cell.textContent = money(Number(cents));
-      cell.classList.remove("changed"); void cell.offsetWidth; cell.classList.add("changed");
+    const price = li.querySelector(".money");
+    if (price.dataset.cents !== cents) {
+      price.dataset.cents = cents; price.textContent = money(Number(cents));
+      price.classList.remove("changed"); void price.offsetWidth; price.classList.add("changed");
     }
-    tr.querySelector(".pill").textContent = lot.status;
-    tr.querySelector(".pill").className = `pill ${lot.status}`;
-    tr.children[3].textContent = lot.bid_count;
-    tr.dataset.ends = lot.ends_at;
-    tr.dataset.starts = lot.starts_at;
+    li.querySelector(".price .label").textContent = lot.high_bid === null ? "Starting bid" : "Current bid";
+    const pill = li.querySelector(".pill");
+    pill.textContent = lot.status; pill.className = `pill ${lot.status}`;
+    li.querySelector(".bids").textContent = bids(lot.bid_count);
+    li.querySelector(".buy-now").hidden = lot.buy_now_price === null;
+    li.querySelector(".buy-now-price").textContent = money(lot.buy_now_price);
+    li.dataset.ends = lot.ends_at;
+    li.dataset.starts = lot.starts_at;
   }
   async function refresh() {
     const started = performance.now();
-    const { ok, data } = await api("GET", "/api/lots/");
+    const { ok, data } = await api("GET", `/api/lots/${location.search}`);
     if (!ok) return;
     clock.observe(data.server_time, performance.now() - started);
     const seen = new Set();
     data.lots.forEach((lot, i) => {
-      let tr = body.querySelector(`tr[data-lot="${lot.id}"]`);
-      if (!tr) tr = row(lot);
-      if (body.children[i] !== tr) body.insertBefore(tr, body.children[i] || null);
-      update(tr, lot);
+      let li = grid.querySelector(`li[data-lot="${lot.id}"]`);
+      if (!li) li = card(lot);
+      if (grid.children[i] !== li) grid.insertBefore(li, grid.children[i] || null);
+      update(li, lot);
       seen.add(String(lot.id));
     });
-    for (const tr of [...body.children]) if (!seen.has(tr.dataset.lot)) tr.remove();
-    document.getElementById("lots").hidden = data.lots.length === 0;
+    for (const li of [...grid.children]) if (!seen.has(li.dataset.lot)) li.remove();
+    grid.hidden = data.lots.length === 0;
     document.getElementById("empty").hidden = data.lots.length !== 0;
+    document.getElementById("count").textContent = `${data.lots.length} lot${data.lots.length === 1 ? "" : "s"}`;
   }
   function tick() {
-    for (const tr of body.children) {
-      const starts = Date.parse(tr.dataset.starts);
-      tr.querySelector(".left").textContent = starts > clock.now() ? `starts in ${left(starts)}` : left(Date.parse(tr.dataset.ends));
+    const now = clock.now();
+    for (const li of grid.children) {
+      const starts = Date.parse(li.dataset.starts), ends = Date.parse(li.dataset.ends);
+      const upcoming = starts > now;
+      const ended = !upcoming && ends <= now;
+      li.querySelector(".left").textContent = upcoming ? `starts in ${left(starts)}` : ended ? "ended" : `${left(ends)} left`;
+      li.classList.toggle("urgent", !upcoming && !ended && ends - now <= URGENT_MS);
     }
   }
+  tick();
   refresh();
   setInterval(refresh, 3000);
   setInterval(tick, 200);
