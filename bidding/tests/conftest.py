@@ -122,6 +122,20 @@ def server(start_daphne):
     return start_daphne("web")
 
 
+@pytest.fixture
+def clocked_server(start_daphne, start_closer):
+    """A worker the pages talk to, with the clock running where its events reach them: the web process's own
+    closing pass in single-process mode, the closing worker beside it with Redis. A module whose pages need lots to
+    open and close uses it as its `server`."""
+    single = not settings.REDIS_URL
+    web = start_daphne(
+        "web", CLOSE_LOTS_IN_WEB_PROCESS="true" if single else "false", CLOSE_LOTS_INTERVAL_SECONDS="0.2"
+    )
+    if not single:
+        start_closer(interval=0.2)
+    return web
+
+
 # The lot page asks before each bid unless told not to for the session; tests that are not about that step bid in
 # one click, as a bidder who ticked "Don't ask again this session" does.
 SKIP_BID_CONFIRMATION = "try { sessionStorage.setItem('gavel.skipBidConfirm', '1'); } catch (e) {}"

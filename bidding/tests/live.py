@@ -9,6 +9,7 @@ import json
 import threading
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import websockets
 from django.db import connection
@@ -104,3 +105,18 @@ async def until(predicate, timeout: float = 10, *, interval: float = 0.01, failu
         if loop.time() > deadline:
             raise AssertionError(failure() if callable(failure) else failure)
         await asyncio.sleep(interval)
+
+
+def elsewhere(action):
+    """Run `action` (bids, the close, a cancel: whatever sends notices) in a thread of its own, as another request
+    would. For browser tests: their thread runs Playwright's event loop, where the channel layer's synchronous sends
+    refuse to run."""
+
+    def run():
+        try:
+            return action()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()

@@ -5,14 +5,12 @@ which another bidder's page never shows. In a real browser against a live worker
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from auctions.models import Lot
 from bidding.services import place_bid
+from bidding.tests.live import elsewhere
 from conftest import long_ended
 
 playwright_sync = pytest.importorskip("playwright.sync_api")  # installed by requirements.txt
@@ -25,28 +23,8 @@ COLLECTION = "Collect from 4 Mill Lane, weekdays 9 to 5."
 
 
 @pytest.fixture
-def server(start_daphne, start_closer):
-    """The worker the pages talk to, with the clock running where its events reach them."""
-    single = not settings.REDIS_URL
-    web = start_daphne(
-        "web", CLOSE_LOTS_IN_WEB_PROCESS="true" if single else "false", CLOSE_LOTS_INTERVAL_SECONDS="0.2"
-    )
-    if not single:
-        start_closer(interval=0.2)
-    return web
-
-
-def elsewhere(action):
-    """Run `action` in a thread of its own, as another request would (this thread runs the browser's loop)."""
-
-    def run():
-        try:
-            return action()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(run).result()
+def server(clocked_server):
+    return clocked_server
 
 
 def list_through_the_sell_page(page) -> None:

@@ -6,17 +6,15 @@ from __future__ import annotations
 import json
 import re
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from auctions.models import Lot
 from bidding.closing import close_due_lots
 from bidding.lot_actions import cancel_lot
 from bidding.services import place_bid
+from bidding.tests.live import elsewhere
 from conftest import assert_lot_verifies, long_ended
 
 playwright_sync = pytest.importorskip("playwright.sync_api")  # installed by requirements.txt
@@ -26,30 +24,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def server(start_daphne, start_closer):
-    """The worker the pages talk to, with the clock running where its events reach them: the web process's own
-    closing pass in single-process mode, the closing worker beside it with Redis."""
-    single = not settings.REDIS_URL
-    web = start_daphne(
-        "web", CLOSE_LOTS_IN_WEB_PROCESS="true" if single else "false", CLOSE_LOTS_INTERVAL_SECONDS="0.2"
-    )
-    if not single:
-        start_closer(interval=0.2)
-    return web
-
-
-def elsewhere(action):
-    """Run `action` (bids, the close, a cancel: whatever sends notices) in a thread of its own, as another request
-    would: this thread runs the browser's event loop, where the channel layer's synchronous sends refuse to run."""
-
-    def run():
-        try:
-            return action()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(run).result()
+def server(clocked_server):
+    return clocked_server
 
 
 def outcome_panel(page):
