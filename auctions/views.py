@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -13,9 +14,15 @@ from auctions.selectors import withdrawn_reasons
 
 
 def lot_list(request):
-    lots = Lot.objects.active().order_by("ends_at")[:200]
+    lots = Lot.objects.active().prefetch_related("photos").order_by("ends_at")[:200]
     now = timezone.now()
-    return render(request, "auctions/lot_list.html", {"lots": [payloads.lot_summary(lot, now) for lot in lots]})
+    rows = [{**payloads.lot_summary(lot, now), "cover_thumbnail_url": _cover_thumbnail_url(lot)} for lot in lots]
+    return render(request, "auctions/lot_list.html", {"lots": rows})
+
+
+def _cover_thumbnail_url(lot: Lot) -> str | None:
+    cover = lot.cover_photo
+    return cover.thumbnail.url if cover else None
 
 
 def lot_detail(request, lot_id: int):
@@ -35,6 +42,7 @@ def lot_detail(request, lot_id: int):
         "auctions/lot_detail.html",
         {
             "lot": lot,
+            "photos": list(lot.photos.all()),
             "outcome": outcome,
             "is_seller": user.is_authenticated and lot.seller_id == user.pk,
             "watching": user.is_authenticated and Watch.objects.filter(user=user, lot=lot).exists(),
@@ -51,6 +59,7 @@ def seller_dashboard(request):
             "can_sell": Profile.objects.filter(user=request.user, can_sell=True).exists(),
             "title_max": Lot.TITLE_MAX_CHARS,
             "description_max": Lot.DESCRIPTION_MAX_CHARS,
-            "photo_url_max": Lot.PHOTO_URL_MAX_CHARS,
+            "photos_max": settings.PHOTOS_PER_LOT_MAX,
+            "photo_max_mb": settings.PHOTO_MAX_BYTES // (1024 * 1024),
         },
     )

@@ -10,3 +10,5 @@ from config.settings.environment import env
 SECRET_KEY = env.str("SECRET_KEY", default="dev-insecure-key-for-this-laptop-only")
 # Mail (password reset links) is printed on the console unless EMAIL_URL names a server.
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+# Django serves the uploaded photos (MEDIA_ROOT) itself: no nginx on a laptop.
+SERVE_MEDIA = True
