@@ -1,6 +1,6 @@
 """Photos through the real pages in Chromium: a seller lists a lot with two photos on the sell page; the lot page
-shows them as a gallery (main photo and thumbnails, by mouse or keyboard) and the lot list a thumbnail; a file that
-is not a photo is refused with a sentence, and nothing is listed."""
+shows them as a gallery (main photo and thumbnails, by mouse or keyboard) and the catalogue card its first photo's
+thumbnail; a file that is not a photo is refused with a sentence, and nothing is listed."""
 
 from __future__ import annotations
 
@@ -63,8 +63,8 @@ def test_two_photos_listed_on_the_sell_page_make_a_gallery_and_a_list_thumbnail(
     shot(dashboard, "screenshot-lot-gallery.png")
 
     dashboard.goto(dashboard.url.split("/lots/")[0] + "/")
-    row = dashboard.locator("#lots tr", has_text="Walnut chair")
-    thumbnail = row.locator("img.thumb")
+    card = dashboard.locator("#lots li.lot-card", has_text="Walnut chair")
+    thumbnail = card.locator(".cover img")
     expect(thumbnail).to_be_visible()
     assert loaded(thumbnail) and thumbnail.evaluate("img => img.naturalWidth") == 320
 

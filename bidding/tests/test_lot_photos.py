@@ -164,3 +164,30 @@ def test_the_photo_address_field_is_gone(api):
     answer = api.get(f"/api/lots/{lot_id}/").json()["lot"]
     assert "photo_url" not in answer and answer["photos"] == []
     assert not hasattr(Lot.objects.get(pk=lot_id), "photo_url")
+
+
+def test_a_catalogue_card_covers_with_its_first_photos_thumbnail_in_one_query_for_all_the_photos(
+    api, client, make_photo
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with_photos = [list_with(api, upload("a.png", make_photo()), upload("b.png", make_photo())) for _ in range(2)]
+    firsts = {r.json()["lot"]["id"]: r.json()["lot"]["photos"][0]["thumbnail"] for r in with_photos}
+    bare = api.post("/api/lots/", json.loads(lot_json(title="Pewter jug")), format="json").json()["lot"]["id"]
+
+    covers = {card["id"]: card["cover"] for card in client.get("/api/lots/").json()["lots"]}
+    assert covers == {**firsts, bare: None}
+    page = client.get("/").content.decode()
+    assert all(f'src="{thumbnail}"' in page for thumbnail in firsts.values())
+    assert page.count('class="placeholder"') == 1
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/api/lots/").status_code == 200
+        return len(captured)
+
+    before = queries()
+    for _ in range(3):
+        list_with(api, upload("c.png", make_photo(size=(80, 60))))
+    assert queries() == before, "the photos of every card come in one query, never one a card"
