@@ -134,6 +134,23 @@ def make_lot(make_user):
 
 
 @pytest.fixture
+def make_photo():
+    def make(*, size: tuple[int, int] = (800, 600), image_format: str = "PNG", color=(180, 120, 60)) -> bytes:
+        """An image file's bytes: a gradient over `color`, so it compresses as a photo does (not to nothing)."""
+        import io
+
+        from PIL import Image
+
+        image = Image.new("RGB", size, color)
+        image.putdata([((x * 7) % 256, (y * 5) % 256, color[2]) for y in range(size[1]) for x in range(size[0])])
+        out = io.BytesIO()
+        image.save(out, format=image_format)
+        return out.getvalue()
+
+    return make
+
+
+@pytest.fixture
 def seller(make_user):
     return make_user("seller", can_bid=False)
 

@@ -3,6 +3,8 @@ refusal reply the lot API (bidding/lot_api.py) shares. Live updates come over th
 
 from __future__ import annotations
 
+import json
+
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -12,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from auctions import catalogue, payloads, services, watchlist
+from auctions import catalogue, payloads, photos, services, watchlist
 from auctions.exceptions import HTTP_STATUS, BidRefused, InvalidBid, NotAuthenticated
 from auctions.models import Lot
 
@@ -63,9 +65,6 @@ lot_input = inline_serializer(
     {
         "title": serializers.CharField(max_length=Lot.TITLE_MAX_CHARS),
         "description": serializers.CharField(required=False, max_length=Lot.DESCRIPTION_MAX_CHARS),
-        "photo_url": serializers.URLField(
-            required=False, max_length=Lot.PHOTO_URL_MAX_CHARS, help_text="http(s) image address"
-        ),
         "starting_price": serializers.IntegerField(help_text="Cents."),
         "reserve_price": serializers.IntegerField(required=False, allow_null=True, help_text="Cents; hidden."),
         "buy_now_price": serializers.IntegerField(
@@ -190,6 +189,33 @@ class WatchLotView(APIView):
 
 def refused(refusal: BidRefused) -> Response:
     return Response(payloads.error(refusal), status=HTTP_STATUS[refusal.code])
+
+
+# A lot with photos comes as multipart/form-data: the lot's JSON object in the part `lot`, each image a part `photos`.
+lot_with_photos_input = inline_serializer(
+    "LotWithPhotosInput",
+    {
+        "lot": serializers.CharField(help_text="The lot's fields as a JSON object (LotInput)."),
+        "photos": serializers.ListField(
+            child=serializers.ImageField(), required=False, help_text="JPEG, PNG or WebP images, in order."
+        ),
+    },
+    many=False,
+)
+
+
+def lot_request(request: Request) -> tuple[object, list[photos.PreparedPhoto]]:
+    """The lot's JSON fields and its uploaded photos, checked and re-encoded (refused whole if any one is not a
+    photo), from a JSON body or a multipart one."""
+    if not request.content_type.startswith("multipart/"):
+        return request.data, []
+    if not request.user.is_authenticated:  # decode nobody's images before they log in
+        raise NotAuthenticated("Log in to sell.")
+    try:
+        data = json.loads(request.data.get("lot") or "{}")
+    except ValueError:
+        raise InvalidBid("The part `lot` must be a JSON object.", field="lot") from None
+    return data, photos.prepare(request.FILES.getlist("photos"))
 
 
 REQUIRED_TO_CREATE = ("title", "starting_price", "ends_at")  # no starts_at: open now, by the server's clock

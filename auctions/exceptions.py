@@ -24,6 +24,10 @@ class InvalidBid(BidRefused):
     default_message = "The message is malformed."
 
 
+class InvalidPhoto(InvalidBid):
+    """An upload that is not a photo the site stores (not an image, too large, too many): `invalid`, field `photos`."""
+
+
 class NotAuthenticated(BidRefused):
     code = "not_authenticated"
     default_message = "Log in to bid."

@@ -53,7 +53,6 @@ class Lot(models.Model):
     # keeps one lot's page and its HTTP answers a reasonable size whatever a seller pastes.
     TITLE_MAX_CHARS = 200
     DESCRIPTION_MAX_CHARS = 5_000
-    PHOTO_URL_MAX_CHARS = 500
     # The seller's details (condition, shipping, collection, payment): short notes, each bounded.
     CONDITION_NOTE_MAX_CHARS = 300
     SHIPS_TO_MAX_CHARS = 200
@@ -82,9 +81,6 @@ class Lot(models.Model):
     seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="lots")
     title = models.CharField(max_length=TITLE_MAX_CHARS)
     description = models.TextField(blank=True, max_length=DESCRIPTION_MAX_CHARS)
-    photo_url = models.URLField(
-        blank=True, max_length=PHOTO_URL_MAX_CHARS, help_text="An http(s) image address; shown on the lot page."
-    )
     starting_price = models.BigIntegerField(help_text="Cents. The first bid must be at least this.")
     reserve_price = models.BigIntegerField(null=True, blank=True, help_text="Cents. Hidden; no sale below it.")
     starts_at = models.DateTimeField()
@@ -169,11 +165,35 @@ class Lot(models.Model):
             return True
         return self.high_bid_amount is not None and self.high_bid_amount >= self.reserve_price
 
+    @property
+    def cover_photo(self) -> LotPhoto | None:
+        """The first photo, for a lot list's thumbnail (prefetch `photos` when listing many lots)."""
+        return next(iter(self.photos.all()), None)
+
     def accepts_bids_at(self, now: datetime) -> bool:
         return self.status in self.ACTIVE_STATUSES and self.starts_at <= now < self.ends_at
 
     def is_over_at(self, now: datetime) -> bool:
         return self.status in self.FINAL_STATUSES or now >= self.ends_at
+
+
+class LotPhoto(models.Model):
+    """One uploaded photo of a lot, as stored (auctions/photos.py): a display copy and a thumbnail, both re-encoded
+    from the seller's upload through Django's storage API. The lot page shows them in `order`."""
+
+    lot = models.ForeignKey(Lot, on_delete=models.CASCADE, related_name="photos")
+    order = models.PositiveSmallIntegerField(default=0)
+    image = models.ImageField(max_length=200)
+    thumbnail = models.ImageField(max_length=200)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["order", "pk"]
+
+    def __str__(self) -> str:
+        return f"photo {self.order + 1} of lot #{self.lot_id}"
 
 
 class LotEvent(models.Model):

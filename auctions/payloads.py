@@ -37,14 +37,15 @@ def snapshot(
     your_max: int | None = None,
     description: bool = False,
     private_details: bool = False,
+    photos: list[dict[str, str]] | None = None,
     withdrawn_reason: str | None = None,
 ) -> Payload:
     """The lot's live state for one viewer. The socket sends it on every connect and every resync, so it carries
-    only short fields, each bounded by the schema (title, photo address, username, a withdrawal's reason): the
-    description, the one long field a seller types, is added only for the HTTP answers (`description=True`) and
-    shown by the lot page; so are the lot's `details` (condition, shipping, premium), with the collection and payment
-    instructions only where `private_details` (the viewer is the seller or the winner). A finished lot's `outcome`
-    says how it ended, and whether this viewer won it (and if so, their itemised total)."""
+    only short fields, each bounded by the schema (title, username, a withdrawal's reason): the description, the
+    one long field a seller types, and the photos' addresses (`photos`) are added only for the HTTP answers
+    (`description=True`) and shown by the lot page; so are the lot's `details` (condition, shipping, premium), with
+    the collection and payment instructions only where `private_details` (the viewer is the seller or the winner).
+    A finished lot's `outcome` says how it ended, and whether this viewer won it (and if so, their itemised total)."""
     # A sold lot's winner is its high bidder.
     you_won = your_number is not None and lot.winner_id is not None and your_number == high_bidder_number
     return {
@@ -57,7 +58,7 @@ def snapshot(
                 if description
                 else {}
             ),
-            "photo_url": lot.photo_url,
+            **({"photos": photos} if photos is not None else {}),
             "seller": lot.seller.get_username(),
             "starting_price": lot.starting_price,
             "starts_at": iso(lot.starts_at),

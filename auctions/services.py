@@ -5,8 +5,10 @@ banning) are bidding's: bidding/closing.py and bidding/lot_actions.py."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import structlog
 from django.conf import settings
@@ -15,9 +17,13 @@ from django.utils import timezone
 
 from accounts.models import Profile
 from auctions import lot_events, payloads
-from auctions.exceptions import Forbidden, InvalidBid, LotClosed, LotNotFound, NotAuthenticated
+from auctions import photos as lot_photos
+from auctions.exceptions import Forbidden, InvalidBid, InvalidPhoto, LotClosed, LotNotFound, NotAuthenticated
 from auctions.models import Lot
 from auctions.money import check_cents
+
+if TYPE_CHECKING:
+    from auctions.photos import PreparedPhoto
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +56,6 @@ def open_due_lots(*, now: datetime | None = None, batch: int = 100) -> list[int]
 EDITABLE_FIELDS = (
     "title",
     "description",
-    "photo_url",
     "starting_price",
     "reserve_price",
     "buy_now_price",
@@ -79,7 +84,7 @@ def create_lot(
     ends_at: datetime,
     starts_at: datetime | None = None,
     description: str = "",
-    photo_url: str = "",
+    photos: Sequence[PreparedPhoto] = (),
     reserve_price: object = None,
     soft_close_window: int | None = None,
     soft_close_extension: int | None = None,
@@ -87,15 +92,15 @@ def create_lot(
     buy_now_price: object = None,
     **details: object,
 ) -> Lot:
-    """List a lot: open at once if it starts now or earlier (or no start is given), else scheduled. `details`: any
-    of DETAIL_FIELDS (condition, shipping, premium, instructions), checked with the rest."""
+    """List a lot: open at once if it starts now or earlier (or no start is given), else scheduled; with its photos
+    (auctions/photos.prepare has checked them). `details`: any of DETAIL_FIELDS (condition, shipping, premium,
+    instructions), checked with the rest."""
     unknown = sorted(set(details) - set(DETAIL_FIELDS))
     if unknown:
         raise InvalidBid(f"These fields cannot be set: {', '.join(unknown)}.", field=unknown[0])
     fields = {
         "title": title,
         "description": description,
-        "photo_url": photo_url,
         "starting_price": starting_price,
         "reserve_price": reserve_price,
         "starts_at": starts_at,
@@ -108,7 +113,9 @@ def create_lot(
     }
     with transaction.atomic():
         check_may_list(seller, adding=1)
-        return _create_lot(seller=seller, fields=fields)
+        lot = _create_lot(seller=seller, fields=fields)
+        _add_photos(lot, photos)
+        return lot
 
 
 def _create_lot(*, seller, fields: dict) -> Lot:
@@ -158,8 +165,9 @@ def create_catalogue(*, seller, lots: list[dict], stagger_seconds: object) -> li
         ]
 
 
-def update_lot(*, user, lot_id: int, changes: dict) -> Lot:
-    """Edit a lot: its seller (or staff) only, and only before the first bid, so no bidder's terms change."""
+def update_lot(*, user, lot_id: int, changes: dict, photos: Sequence[PreparedPhoto] = ()) -> Lot:
+    """Edit a lot, adding any `photos` after its own: its seller (or staff) only, and only before the first bid, so
+    no bidder's terms change."""
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise InvalidBid(f"These fields cannot be edited: {', '.join(sorted(unknown))}.", field=sorted(unknown)[0])
@@ -175,9 +183,19 @@ def update_lot(*, user, lot_id: int, changes: dict) -> Lot:
         if lot.status == Lot.Status.OPEN and lot.starts_at > now:
             lot.status = Lot.Status.SCHEDULED
         lot.save()
+        _add_photos(lot, photos)
         _tell_seller(lot, watchers=None)  # None: the dashboard keeps the count it has
     log.info("lot_updated", lot_id=lot.pk, user_id=user.pk, fields=sorted(changes))
     return lot
+
+
+def _add_photos(lot: Lot, prepared: Sequence[PreparedPhoto]) -> None:
+    """Store prepared photos on a lot whose row this transaction holds, within PHOTOS_PER_LOT_MAX."""
+    if not prepared:
+        return
+    if lot.photos.count() + len(prepared) > settings.PHOTOS_PER_LOT_MAX:
+        raise InvalidPhoto(f"A lot has at most {settings.PHOTOS_PER_LOT_MAX} photos.", field="photos")
+    lot_photos.attach(lot, list(prepared))
 
 
 def checked_reason(reason: object) -> str:
@@ -266,11 +284,6 @@ def _checked_fields(fields: dict, *, now: datetime) -> dict:
             field="description",
             max_length=Lot.DESCRIPTION_MAX_CHARS,
         )
-    photo = fields.get("photo_url") or ""
-    if not isinstance(photo, str) or len(photo) > Lot.PHOTO_URL_MAX_CHARS or (photo and not _is_web_address(photo)):
-        raise InvalidBid(
-            f"photo_url must be an http(s) address of at most {Lot.PHOTO_URL_MAX_CHARS} characters.", field="photo_url"
-        )
     starting = check_cents(fields["starting_price"], field="starting_price")
     reserve = fields.get("reserve_price")
     if reserve is not None and check_cents(reserve, field="reserve_price") < starting:
@@ -294,7 +307,6 @@ def _checked_fields(fields: dict, *, now: datetime) -> dict:
         **fields,
         "title": title.strip(),
         "description": description,
-        "photo_url": photo,
         **_checked_details(fields),
     }
 
@@ -363,14 +375,3 @@ def _checked_text(value: object, *, field: str, limit: int) -> str:
     if not isinstance(value, str) or len(value) > limit or "\x00" in value:
         raise InvalidBid(f"{field} is text of at most {limit:,} characters.", field=field, max_length=limit)
     return value.strip()
-
-
-def _is_web_address(value: str) -> bool:
-    from django.core.exceptions import ValidationError
-    from django.core.validators import URLValidator
-
-    try:
-        URLValidator(schemes=["http", "https"])(value)
-    except ValidationError:
-        return False
-    return True

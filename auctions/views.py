@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -55,6 +56,7 @@ def lot_detail(request, lot_id: int):
         "auctions/lot_detail.html",
         {
             "lot": lot,
+            "photos": list(lot.photos.all()),
             "outcome": outcome,
             "is_seller": is_seller,
             "watching": user.is_authenticated and Watch.objects.filter(user=user, lot=lot).exists(),
@@ -83,7 +85,8 @@ def seller_dashboard(request):
             "can_sell": Profile.objects.filter(user=request.user, can_sell=True).exists(),
             "title_max": Lot.TITLE_MAX_CHARS,
             "description_max": Lot.DESCRIPTION_MAX_CHARS,
-            "photo_url_max": Lot.PHOTO_URL_MAX_CHARS,
+            "photos_max": settings.PHOTOS_PER_LOT_MAX,
+            "photo_max_mb": settings.PHOTO_MAX_BYTES // (1024 * 1024),
             "conditions": Lot.Condition.choices,
             "condition_note_max": Lot.CONDITION_NOTE_MAX_CHARS,
             "ships_to_max": Lot.SHIPS_TO_MAX_CHARS,

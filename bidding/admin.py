@@ -79,7 +79,6 @@ class LotAdmin(ViewOnlyAdmin):
     fields = readonly_fields = (
         "title",
         "description",
-        "photo_url",
         "seller",
         "status",
         "starting_price_money",

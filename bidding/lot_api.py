@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,6 +19,8 @@ from auctions.api import (
     lot_cards,
     lot_fields,
     lot_input,
+    lot_request,
+    lot_with_photos_input,
     refusal_reply,
     refused,
     snapshot_reply,
@@ -32,17 +34,21 @@ _CHANGE_RESPONSES = {200: snapshot_reply} | {status: refusal_reply for status in
 
 
 class LotListView(APIView):
-    """GET: open and upcoming lots with their current state, soonest end first. POST: list a new lot."""
+    """GET: open and upcoming lots with their current state, soonest end first. POST: list a new lot (JSON, or
+    multipart with its photos)."""
 
-    parser_classes = [JSONParser]
+    parser_classes = [JSONParser, MultiPartParser]
 
     @extend_schema(
-        request=lot_input,
+        request={"application/json": lot_input, "multipart/form-data": lot_with_photos_input},
         responses={201: snapshot_reply, 400: refusal_reply, 401: refusal_reply, 403: refusal_reply},
     )
     def post(self, request: Request) -> Response:
         try:
-            lot = services.create_lot(seller=request.user, **lot_fields(request.data, required=REQUIRED_TO_CREATE))
+            data, photos = lot_request(request)
+            lot = services.create_lot(
+                seller=request.user, photos=photos, **lot_fields(data, required=REQUIRED_TO_CREATE)
+            )
         except BidRefused as refusal:
             return refused(refusal)
         return Response(lot_snapshot(lot.pk, viewer_id=request.user.pk, description=True), status=201)
@@ -61,17 +67,18 @@ class LotListView(APIView):
 
 class LotDetailView(APIView):
     """GET: the `snapshot` the lot socket sends on connect, with the description. PATCH: edit the lot (seller,
-    before any bid)."""
+    before any bid; multipart: with photos to add)."""
 
-    parser_classes = [JSONParser]
+    parser_classes = [JSONParser, MultiPartParser]
 
     @extend_schema(
-        request=lot_input,
+        request={"application/json": lot_input, "multipart/form-data": lot_with_photos_input},
         responses=_CHANGE_RESPONSES,
     )
     def patch(self, request: Request, lot_id: int) -> Response:
         try:
-            services.update_lot(user=request.user, lot_id=lot_id, changes=lot_fields(request.data, required=()))
+            data, photos = lot_request(request)
+            services.update_lot(user=request.user, lot_id=lot_id, changes=lot_fields(data, required=()), photos=photos)
         except BidRefused as refusal:
             return refused(refusal)
         return Response(lot_snapshot(lot_id, viewer_id=request.user.pk, description=True))

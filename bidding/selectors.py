@@ -10,6 +10,7 @@ from django.utils import timezone
 from auctions import payloads
 from auctions.models import Lot, LotEvent, Watch
 from auctions.payloads import Payload
+from auctions.photos import urls as photo_urls
 from auctions.selectors import withdrawn_reasons
 from bidding.models import Bid
 
@@ -34,6 +35,7 @@ def lot_snapshot(lot_id: int, *, viewer_id: int | None, description: bool = Fals
         your_max=lot.leader_max_amount if viewer_id is not None and viewer_id == lot.high_bidder_id else None,
         description=description,
         private_details=viewer_id is not None and viewer_id in (lot.seller_id, lot.winner_id),
+        photos=photo_urls(lot) if description else None,
         withdrawn_reason=withdrawn_reasons([lot.pk]).get(lot.pk) if lot.status == Lot.Status.CANCELLED else None,
     )
 

@@ -1,5 +1,6 @@
-"""`make demo` looks like a real sale: a dozen varied lots with bids already placed, a favicon, and our own pages for
-an address that does not exist or a server error, never Django's debug page."""
+"""`make demo` looks like a real sale: a dozen varied lots with bids already placed, each with a picture stored as an
+upload is, a favicon, and our own pages for an address that does not exist or a server error, never Django's debug
+page."""
 
 from __future__ import annotations
 
@@ -12,14 +13,20 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from auctions.models import Lot
+from auctions.models import Lot, LotPhoto
 from bidding.models import Bid
 from bidding.replay import verify_lot
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_the_demo_has_a_dozen_varied_lots_and_seeding_again_changes_nothing():
+@pytest.fixture
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+def test_the_demo_has_a_dozen_varied_lots_and_seeding_again_changes_nothing(media_root):
     out = StringIO()
     call_command("seed_demo", stdout=out)
     assert "alice" in out.getvalue() and "12 lots" in out.getvalue()
@@ -34,9 +41,21 @@ def test_the_demo_has_a_dozen_varied_lots_and_seeding_again_changes_nothing():
     assert ends[0] < timedelta(minutes=5) and ends[-1] > timedelta(days=2), "ends staggered from minutes to days"
     assert all(verify_lot(lot) == [] for lot in lots)
     bids = Bid.objects.count()
+    photos = list(LotPhoto.objects.order_by("lot_id"))
+    assert sorted(photo.lot_id for photo in photos) == sorted(lot.pk for lot in lots), "every demo lot has a photo"
+    for photo in photos:  # stored as an upload is: a display copy and a thumbnail, both JPEG
+        assert (media_root / photo.image.name).is_file() and (media_root / photo.thumbnail.name).is_file()
+        assert photo.image.name.endswith(".jpg") and photo.thumbnail.name.endswith("-thumb.jpg")
+    assert len({(media_root / photo.image.name).read_bytes() for photo in photos}) == 12, "a picture of its own each"
 
     call_command("seed_demo", stdout=StringIO())
     assert Lot.objects.count() == 12 and Bid.objects.count() == bids
+    assert list(LotPhoto.objects.order_by("lot_id")) == photos, "seeding again adds no photo"
+
+    # A lot seeded before the demo had pictures gets one on the next run, bids or not.
+    LotPhoto.objects.filter(lot=lots[0]).delete()
+    call_command("seed_demo", stdout=StringIO())
+    assert LotPhoto.objects.filter(lot=lots[0]).count() == 1 and LotPhoto.objects.count() == 12
 
 
 def _get(url: str) -> tuple[int, str, str]:

@@ -131,6 +131,10 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # has not run (a laptop, the tests' servers), the same files found where they live: one way in every settings module.
 WHITENOISE_USE_FINDERS = True
 warnings.filterwarnings("ignore", message="No directory at: .*staticfiles")  # collectstatic not run here
+# Uploaded lot photos go through Django's storage API (`default_storage`): files under MEDIA_ROOT here; any other
+# backend through STORAGES["default"] in production (docs/operations.md, "Lot photos").
+MEDIA_URL = "/media/"
+MEDIA_ROOT = BASE_DIR / "media"
 
 # --- HTTP API (Django REST framework) ------------------------------------------------------------------------------
 REST_FRAMEWORK = {

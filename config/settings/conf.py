@@ -130,3 +130,19 @@ METRICS_ALLOW_LOOPBACK = True
 DRAIN_TIMEOUT_SECONDS = 10.0
 # Django's own loggers (the app's follow LOG_LEVEL).
 DJANGO_LOG_LEVEL = "WARNING"
+
+# --- Lot photos (auctions/photos.py) -------------------------------------------------------------------------------
+# An upload is read only if it is at most PHOTO_MAX_BYTES, in one of PHOTO_FORMATS (by its content, never its name),
+# and at most PHOTO_MAX_PIXELS before it is decoded: a small file that decodes to a huge bitmap (a decompression
+# bomb) is refused from its header. What is stored is re-encoded (JPEG): a display copy and a thumbnail, each at most
+# this many pixels on its longer side. nginx accepts PHOTOS_PER_LOT_MAX × PHOTO_MAX_BYTES on the lot API
+# (deploy/nginx.conf; config/tests/test_deploy_files.py holds them together).
+PHOTO_MAX_BYTES = 5 * 1024 * 1024
+PHOTO_MAX_PIXELS = 40_000_000
+PHOTO_FORMATS = ("JPEG", "PNG", "WEBP")
+PHOTOS_PER_LOT_MAX = 8
+PHOTO_DISPLAY_PX = 1600
+PHOTO_THUMBNAIL_PX = 320
+# Django itself serves MEDIA_URL (the uploaded photos) from MEDIA_ROOT: on a laptop and in the tests. Off in
+# production, where nginx serves /media/ (or the storage backend's own URLs are used).
+SERVE_MEDIA = False

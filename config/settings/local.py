@@ -12,3 +12,5 @@ SECRET_KEY = env.str("SECRET_KEY", default="dev-insecure-key-for-this-laptop-onl
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 # Links in notice mails point at `make demo`'s address.
 SITE_URL = "http://127.0.0.1:8000"
+# Django serves the uploaded photos (MEDIA_ROOT) itself: no nginx on a laptop.
+SERVE_MEDIA = True

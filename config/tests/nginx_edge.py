@@ -11,6 +11,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.conf import settings
+
 from conftest import reachable, wait_until
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -64,6 +66,7 @@ def start_edge(
         listen = f"listen 127.0.0.1:{port};"
     site = re.sub(r"listen 80;", listen, site)
     site = site.replace("alias /srv/static/;", f"alias {ROOT / 'static'}/;")
+    site = site.replace("alias /srv/media/;", f"alias {settings.MEDIA_ROOT}/;")  # where the tests' workers write
     exempt_file = directory / "limits-exempt.conf"
     exempt_file.write_text((ROOT / "deploy" / "limits-exempt.conf").read_text() + "".join(f"{a} 1;\n" for a in exempt))
     site = site.replace("include /etc/nginx/gavel-limits-exempt.conf;", f"include {exempt_file};")

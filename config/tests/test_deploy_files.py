@@ -147,6 +147,32 @@ def test_nginx_serves_static_and_hides_metrics():
     assert "return 404;" in _block(NGINX, "location = /metrics")
 
 
+def test_nginx_serves_the_photos_every_web_replica_writes_to_one_volume():
+    from django.conf import settings
+
+    media = _block(NGINX, f"location {settings.MEDIA_URL}")
+    assert "alias /srv/media/;" in media and "add_header X-Content-Type-Options nosniff;" in media
+    # production's MEDIA_ROOT is BASE_DIR / "media": /app/media in the image (WORKDIR /app)
+    assert re.search(r'^MEDIA_ROOT = BASE_DIR / "media"$', (ROOT / "config/settings/base.py").read_text(), re.M)
+    assert re.search(r"^WORKDIR /app$", (ROOT / "Dockerfile").read_text(), re.M)
+    assert "media:/app/media" in SERVICES["web"]["volumes"] and "media" in COMPOSE["volumes"]
+    assert "media:/srv/media:ro" in SERVICES["nginx"]["volumes"], "nginx reads the same volume, never writes it"
+
+
+def _megabytes(block: str) -> int:
+    return int(re.search(r"client_max_body_size (\d+)m;", block).group(1)) * 1024 * 1024
+
+
+def test_nginx_accepts_a_lots_photos_on_the_lot_api_and_1_mb_elsewhere():
+    from django.conf import settings
+
+    assert _megabytes(_block(NGINX, "server {").split("location", 1)[0]) == 1024 * 1024
+    upload = _block(NGINX, "location /api/lots/")
+    assert _megabytes(upload) >= settings.PHOTOS_PER_LOT_MAX * settings.PHOTO_MAX_BYTES + 1024 * 1024
+    assert "proxy_pass http://gavel_web;" in upload and "proxy_set_header X-Forwarded-For $remote_addr;" in upload
+    assert "limit_req zone=gavel_requests" in upload, "uploads count against the per-address request limit too"
+
+
 def test_nginx_config_braces_balance_and_statements_end():
     assert NGINX.count("{") == NGINX.count("}")
     for line in NGINX.splitlines():

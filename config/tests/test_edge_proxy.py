@@ -1,14 +1,24 @@
 """The shipped nginx config (deploy/nginx.conf) run by a real nginx in front of a real worker: what a client writes in
-X-Forwarded-For never decides which address it counts as, and one address's handshake burst meets 429 at the edge.
+X-Forwarded-For never decides which address it counts as, one address's handshake burst meets 429 at the edge, and a
+lot's photos pass the lot API's body limit (not the rest's) and are served by nginx.
 nginx comes from `make test` (scripts/ensure-nginx.sh)."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
+import os
+import urllib.error
+import urllib.request
+from datetime import timedelta
 
 import pytest
 import websockets
+from django.test.client import encode_multipart
+from django.utils import timezone
+from PIL import Image
+from rest_framework.authtoken.models import Token
 
 from bidding.protocol import CLOSE_TOO_MANY_SOCKETS
 from conftest import ORIGIN, ROOT
@@ -88,3 +98,39 @@ async def test_an_address_the_operator_exempts_passes_the_edge_limits(start_daph
     assert len(admitted) == 40, f"a load generator named in limits-exempt.conf was limited: {outcomes}"
     for socket in admitted:
         await socket.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_through_nginx_a_lot_takes_photos_over_1_mb_which_nginx_then_serves(start_daphne, start_edge, make_user):
+    side = 700  # random pixels do not compress: a PNG of about 1.4 MB, over the server's 1 MB body limit
+    png = io.BytesIO()
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(png, format="PNG")
+    photo = io.BytesIO(png.getvalue())
+    photo.name = "noise.png"
+    assert len(png.getvalue()) > 1024 * 1024
+    lot = {"title": "Noise", "starting_price": 1_000, "ends_at": (timezone.now() + timedelta(hours=1)).isoformat()}
+    body = encode_multipart("BoUnDaRy", {"lot": json.dumps(lot), "photos": [photo]})
+    token = Token.objects.create(user=make_user("seller", can_bid=False))
+    url = start_edge([_deployed(start_daphne).port]).url
+
+    def post(path: str) -> tuple[int, bytes]:
+        request = urllib.request.Request(
+            url + path,
+            data=body,
+            method="POST",
+            headers={"Content-Type": "multipart/form-data; boundary=BoUnDaRy", "Authorization": f"Token {token.key}"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read()
+
+    assert post("/accounts/login/")[0] == 413, "elsewhere the server's 1 MB body limit holds"
+    status, answer = post("/api/lots/")
+    assert status == 201, answer
+    display = json.loads(answer)["lot"]["photos"][0]["display"]
+    with urllib.request.urlopen(url + display, timeout=10) as response:
+        assert response.headers["Content-Type"] == "image/jpeg"
+        assert "max-age=2592000" in response.headers["Cache-Control"], "served by nginx itself (expires 30d)"
+        assert Image.open(io.BytesIO(response.read())).size == (side, side)

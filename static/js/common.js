@@ -80,11 +80,12 @@ window.Gavel = (() => {
     return (d ? `${d}d ` : "") + (d || h ? `${h}h ` : "") + `${m}m ${String(s % 60).padStart(2, "0")}s`;
   };
   const cookie = (name) => (document.cookie.split("; ").find((c) => c.startsWith(name + "=")) || "").split("=")[1] || "";
-  async function api(method, url, body) {
+  async function api(method, url, body) {  // body: an object sent as JSON, or a FormData sent as multipart
+    const form = body instanceof FormData;
     const response = await fetch(url, {
       method, credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": decodeURIComponent(cookie("csrftoken")) },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: { ...(form ? {} : { "Content-Type": "application/json" }), "X-CSRFToken": decodeURIComponent(cookie("csrftoken")) },
+      body: body === undefined || form ? body : JSON.stringify(body),
     });
     let data = null;
     try { data = await response.json(); } catch (e) { data = null; }

@@ -12,15 +12,16 @@
   const URGENT_MS = Number(grid.dataset.urgentSeconds) * 1000;
   const bids = (n) => `${n} bid${n === 1 ? "" : "s"}`;
 
+  // A card's cover: the lot's first photo's thumbnail, or a neutral placeholder (auctions/_lot_cover.html).
+  const coverHtml = (src) => (src ? `<img src="${esc(src)}" alt="" loading="lazy" width="320" height="240">` : `<span class="placeholder"></span>`);
   // A card for a lot the page did not have (the same markup as the server's, auctions/lot_list.html).
   function card(lot) {
     const li = document.createElement("li");
     li.className = "lot-card";
     li.dataset.lot = lot.id;
     const href = `/lots/${Number(lot.id)}/`;
-    const cover = lot.cover ? `<img src="${esc(lot.cover)}" alt="" loading="lazy" width="320" height="240">` : `<span class="placeholder"></span>`;
     li.innerHTML = `<article aria-labelledby="lot-${Number(lot.id)}-title">
-      <a class="cover" href="${href}" tabindex="-1" aria-hidden="true">${cover}</a>
+      <a class="cover" href="${href}" tabindex="-1" aria-hidden="true">${coverHtml(lot.cover)}</a>
       <div class="card-body">
         <p class="lot-number">Lot ${Number(lot.number)} <span class="pill"></span></p>
         <h2 id="lot-${Number(lot.id)}-title"><a href="${href}">${esc(lot.title)}</a></h2>
@@ -44,6 +45,8 @@
     li.querySelector(".buy-now-price").textContent = money(lot.buy_now_price);
     li.dataset.ends = lot.ends_at;
     li.dataset.starts = lot.starts_at;
+    const cover = li.querySelector(".cover"), img = cover.querySelector("img");  // a photo added or removed since
+    if ((img ? img.getAttribute("src") : null) !== (lot.cover || null)) cover.innerHTML = coverHtml(lot.cover);
   }
   async function refresh() {
     const started = performance.now();

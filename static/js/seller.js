@@ -109,13 +109,13 @@
   $("f-starting").placeholder = amountInput(1_000);
   function startEdit(lot) {
     $("edit-id").value = lot.id; $("form-title").textContent = `Edit “${lot.title}”`; $("save").textContent = "Save changes";
-    $("cancel-edit").hidden = false;
+    $("cancel-edit").hidden = false; $("photos-label").textContent = "Add photos";
     $("f-title").value = lot.title; $("f-starting").value = plain(lot.min_next_bid);
     $("f-reserve").value = plain(lot.reserve_price); $("f-buy-now").value = plain(lot.buy_now_price);
     $("f-starts").value = localInput(lot.starts_at); $("f-ends").value = localInput(lot.ends_at);
     api("GET", `/api/lots/${lot.id}/`).then(({ ok, data }) => {
       if (!ok) return;
-      $("f-description").value = data.lot.description; $("f-photo").value = data.lot.photo_url || "";
+      $("f-description").value = data.lot.description;
       const d = data.lot.details;
       $("f-condition").value = d.condition || ""; $("f-condition-note").value = d.condition_note;
       $("f-shipping").value = d.shipping_price === null ? "" : (d.shipping_price === 0 ? "0" : amountInput(d.shipping_price));
@@ -126,7 +126,15 @@
   }
   function stopEdit() {
     $("lot-form").reset(); $("edit-id").value = ""; $("form-title").textContent = "List a lot"; $("save").textContent = "List lot";
-    $("cancel-edit").hidden = true;
+    $("cancel-edit").hidden = true; $("photos-label").textContent = "Photos";
+  }
+  // The chosen photos (none: null), or a sentence saying why they cannot be sent; the server checks them again.
+  function chosenPhotos() {
+    const input = $("f-photos"), files = [...input.files], maxMb = Number(input.dataset.maxMb);
+    if (!files.length) return { files: null };
+    if (files.length > Number(input.dataset.max)) return { problem: `Choose at most ${input.dataset.max} photos.` };
+    const big = files.find((file) => file.size > maxMb * 1024 * 1024);
+    return big ? { problem: `${big.name} is larger than ${maxMb} MB.` } : { files };
   }
   $("cancel-edit").addEventListener("click", stopEdit);
   async function cancelLot(lot) {
@@ -145,7 +153,7 @@
     const problem = [...prices, shipping].find((read) => read.problem);
     if (problem) { formFeedback(problem.problem, true); return; }
     const body = {
-      title: $("f-title").value.trim(), description: $("f-description").value, photo_url: $("f-photo").value.trim(),
+      title: $("f-title").value.trim(), description: $("f-description").value,
       starting_price: prices[0].cents, reserve_price: prices[1].cents, buy_now_price: prices[2].cents,
       condition: $("f-condition").value, condition_note: $("f-condition-note").value.trim(),
       shipping_price: shipping.cents, ships_to: $("f-ships-to").value.trim(),
@@ -155,8 +163,17 @@
       ends_at: $("f-ends").value ? new Date($("f-ends").value).toISOString() : undefined,
     };
     if (!body.ends_at) { formFeedback("Choose when the lot ends.", true); return; }
+    const photos = chosenPhotos();
+    if (photos.problem) { formFeedback(photos.problem, true); return; }
+    let payload = body;
+    if (photos.files) {  // multipart: the lot's fields as JSON in `lot`, each photo a part `photos`
+      payload = new FormData();
+      payload.append("lot", JSON.stringify(body));
+      for (const file of photos.files) payload.append("photos", file);
+      formFeedback(`Uploading ${photos.files.length === 1 ? "1 photo" : `${photos.files.length} photos`}…`);
+    }
     const id = $("edit-id").value;
-    const { ok, data } = await api(id ? "PATCH" : "POST", id ? `/api/lots/${id}/` : "/api/lots/", body);
+    const { ok, data } = await api(id ? "PATCH" : "POST", id ? `/api/lots/${id}/` : "/api/lots/", payload);
     if (ok) { formFeedback(id ? "Saved." : `Listed “${body.title}”.`); stopEdit(); return; }
     formFeedback((data && data.message) || "Could not save the lot.", true);
   });
