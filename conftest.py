@@ -448,6 +448,64 @@ def daphne_server(start_daphne):
     return start_daphne().url
 
 
+# --- Redis servers of a test's own ----------------------------------------------------------------------------------
+class RedisProcess:
+    """A redis-server (or, with `sentinel=True`, a Sentinel) on its own port, keeping nothing on disk."""
+
+    def __init__(self, directory: Path, *lines: str, sentinel: bool = False) -> None:
+        self.port = free_port()
+        self.directory = directory / f"redis-{self.port}"
+        self.directory.mkdir(parents=True)
+        config = self.directory / "redis.conf"  # Sentinel rewrites its file, so each process has its own
+        config.write_text(
+            "\n".join(
+                [f"port {self.port}", "bind 127.0.0.1", f"dir {self.directory}", 'save ""', "appendonly no", *lines]
+            )
+            + "\n"
+        )
+        self._log = (self.directory / "log").open("wb")
+        self.proc = subprocess.Popen(
+            ["redis-server", str(config), *(["--sentinel"] if sentinel else [])],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_until(lambda: reachable("127.0.0.1", self.port), timeout=10, failure=f"redis-server on {self.port}")
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def client(self):
+        import redis
+
+        return redis.Redis(port=self.port, socket_timeout=2, decode_responses=True)
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye to clients, replicas or sentinels, as a crashed host."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self) -> None:
+        self.kill()
+        self._log.close()
+
+
+@pytest.fixture
+def start_redis(tmp_path):
+    """`start_redis("replicaof 127.0.0.1 6379")`: a redis-server of the test's own with extra config lines;
+    `sentinel=True` starts a Sentinel. All are killed at teardown."""
+    started: list[RedisProcess] = []
+
+    def start(*lines: str, sentinel: bool = False) -> RedisProcess:
+        started.append(RedisProcess(tmp_path, *lines, sentinel=sentinel))
+        return started[-1]
+
+    yield start
+    for server in started:
+        server.stop()
+
+
 # --- a lot held by someone else ------------------------------------------------------------------------------------
 class HeldRow:
     """A lot's row held FOR UPDATE by a connection of the test's own, as a slow decision elsewhere would."""

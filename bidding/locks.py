@@ -203,6 +203,20 @@ async def _redis_lock(lot_id: int, deadline: float) -> AsyncIterator[None]:
             await lock.release()
 
 
+def lock_store_state() -> str:
+    """Whether bids can take their lock now: "ok" (a writable primary answers), "not used" (single-process mode),
+    or why not. A replica answers PING but refuses every lock, so this asks ROLE: after a failover the old primary
+    comes back as a replica."""
+    if not settings.REDIS_URL:
+        return "not used"
+    try:
+        role = redis_client().execute_command("ROLE")
+    except RedisError as exc:
+        return f"error: {type(exc).__name__}"
+    kind = role[0].decode() if isinstance(role[0], bytes) else str(role[0])
+    return "ok" if kind == "master" else f"error: {kind}, not the primary"
+
+
 def log_mode() -> None:
     if settings.REDIS_URL:
         log.info("bid_path_mode", mode="redis", channel_layer=settings.CHANNEL_LAYERS["default"]["BACKEND"])

@@ -4,12 +4,12 @@ reachable, not shutting down)."""
 from __future__ import annotations
 
 import structlog
-from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
 from bidding import draining
+from bidding.locks import lock_store_state
 
 log = structlog.get_logger(__name__)
 
@@ -40,12 +40,4 @@ def _check_postgres() -> str:
 
 
 def _check_redis() -> str:
-    if not settings.REDIS_URL:
-        return "not used"
-    from bidding.locks import redis_client
-
-    try:
-        redis_client().ping()
-        return "ok"
-    except Exception as exc:
-        return f"error: {type(exc).__name__}"
+    return lock_store_state()

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.test import Client, override_settings
 
 from conftest import login
@@ -29,6 +30,16 @@ def test_readyz_is_503_when_redis_is_unreachable(client):
         response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["redis"].startswith("error")
+
+
+@pytest.mark.redis_only
+def test_readyz_is_503_when_redis_is_a_read_only_replica(client, start_redis):
+    """After a failover the old primary comes back as a replica: it answers PING but refuses every lock."""
+    replica = start_redis(f"replicaof {settings.REDIS_URL.split('//')[1].split('/')[0].replace(':', ' ')}")
+    with override_settings(REDIS_URL=f"redis://{replica.address}/0"):
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["redis"] == "error: slave, not the primary"
 
 
 def test_readyz_is_503_while_draining(client, monkeypatch):
