@@ -42,8 +42,11 @@ def pytest_configure(config) -> None:
     elif not reachable(db.get("HOST") or "127.0.0.1", int(db.get("PORT") or 5432)):
         problems.append(f"PostgreSQL is not reachable at {db.get('HOST')}:{db.get('PORT')}")
     if settings.REDIS_URL:
+        from accounts.redis_connections import redis_target
+
         parsed = urlparse(settings.REDIS_URL)
-        if not reachable(parsed.hostname or "127.0.0.1", parsed.port or 6379):
+        servers = redis_target(settings.REDIS_URL).sentinels or [(parsed.hostname or "127.0.0.1", parsed.port or 6379)]
+        if not any(reachable(host, port) for host, port in servers):
             problems.append(f"Redis is not reachable at {settings.REDIS_URL}")
     if problems:
         pytest.exit("cannot test the bid path: " + "; ".join(problems), returncode=3)

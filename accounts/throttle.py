@@ -12,9 +12,11 @@ import functools
 import structlog
 from django.conf import settings
 from limits import parse
-from limits.storage import MemoryStorage, storage_from_string
+from limits.storage import MemoryStorage, RedisStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 from redis.exceptions import RedisError
+
+from accounts.redis_connections import redis_target
 
 log = structlog.get_logger(__name__)
 
@@ -33,7 +35,8 @@ def _local() -> SlidingWindowCounterRateLimiter:
 
 @functools.cache
 def _shared(url: str) -> SlidingWindowCounterRateLimiter:
-    return SlidingWindowCounterRateLimiter(storage_from_string(url, socket_timeout=2, socket_connect_timeout=2))
+    pool = redis_target(url).sync_client(socket_timeout=2, socket_connect_timeout=2).connection_pool
+    return SlidingWindowCounterRateLimiter(RedisStorage("redis://", connection_pool=pool))
 
 
 class PerAddress:

@@ -132,7 +132,7 @@ def _limiter() -> SlidingWindowCounterRateLimiter:
     limiter = _limiters.get(loop)
     if limiter is None:
         storage = RedisStorage(
-            "async+" + settings.REDIS_URL,
+            "async+redis://",  # the pool below is what it uses
             implementation="redispy",
             key_prefix="gavel:budget",
             connection_pool=async_redis_client().connection_pool,

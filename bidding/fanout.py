@@ -28,11 +28,11 @@ import weakref
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-import redis.asyncio as aredis
 import structlog
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from accounts.redis_connections import redis_target
 from bidding import metrics, presence
 from bidding.floors import committed_floor
 from bidding.locks import channel_name, redis_client
@@ -60,7 +60,9 @@ def text_frame(text: str) -> bytes:
     return header + payload
 
 
-RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)
+# A lost subscription is retried soon and often: watchers hear nothing until it is back (a Sentinel failover takes
+# a few seconds), and each retry is one connection attempt.
+RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0)
 
 
 def lot_channel(lot_id: int) -> str:
@@ -154,7 +156,7 @@ class LotHub:
 
     def _new_pubsub(self):
         # Its own connection with no read timeout: a quiet lot is not a dead Redis (health checks find that).
-        client = aredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, health_check_interval=15)
+        client = redis_target(settings.REDIS_URL).async_client(socket_connect_timeout=2, health_check_interval=15)
         return client.pubsub(ignore_subscribe_messages=True)
 
     async def _subscribe(self, lot_id: int) -> None:

@@ -29,6 +29,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from redis.exceptions import LockNotOwnedError, RedisError
 
+from accounts.redis_connections import redis_target
 from auctions.exceptions import Busy, Unavailable
 from bidding.metrics import LOCK_WAIT
 
@@ -53,7 +54,7 @@ def lock_token() -> str:
 @cache
 def redis_client() -> redis.Redis:
     # One pool per process; the short timeouts turn a dead Redis into `unavailable`, not a stuck bid.
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+    return redis_target(settings.REDIS_URL).sync_client(socket_timeout=2, socket_connect_timeout=2)
 
 
 def channel_name(name: str) -> str:
@@ -65,7 +66,7 @@ def channel_name(name: str) -> str:
 
 @cache
 def _database_number(url: str) -> int:
-    return int(redis.connection.parse_url(url).get("db", 0)) if url else 0
+    return redis_target(url).db if url else 0
 
 
 _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aredis.Redis] = weakref.WeakKeyDictionary()
@@ -80,8 +81,7 @@ def async_redis_client() -> aredis.Redis:
     loop = asyncio.get_running_loop()
     client = _async_clients.get(loop)
     if client is None:
-        pool = aredis.BlockingConnectionPool.from_url(
-            settings.REDIS_URL,
+        pool = redis_target(settings.REDIS_URL).async_blocking_pool(
             max_connections=settings.REDIS_MAX_CONNECTIONS,
             timeout=settings.BID_LOCK_WAIT_SECONDS,
             socket_timeout=2,

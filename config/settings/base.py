@@ -9,7 +9,9 @@ from __future__ import annotations
 import warnings
 
 import structlog
+from django.core.exceptions import ImproperlyConfigured
 
+from accounts.redis_connections import redis_target
 from config.settings.conf import *  # noqa: F403
 from config.settings.conf import (
     API_BID_RATE,
@@ -152,14 +154,19 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {"TITLE": "Gavel API", "VERSION": "1", "SERVE_INCLUDE_SCHEMA": False}
 
 # --- Redis: channel layer and per-lot lock --------------------------------------------------------------------
-# Unset means single-process mode: Channels' in-memory layer and an in-process lock (logged at start).
+# Unset means single-process mode: Channels' in-memory layer and an in-process lock (logged at start). One server
+# (redis://…) or the primary a set of sentinels names (redis+sentinel://…): accounts/redis_connections.py.
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
+    try:
+        _redis = redis_target(REDIS_URL)
+    except ValueError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, **CHANNEL_LAYER_HOST_OPTIONS, "retry": REDIS_ASYNC_RETRY}],
+                "hosts": [_redis.channel_layer_host(**CHANNEL_LAYER_HOST_OPTIONS, retry=REDIS_ASYNC_RETRY)],
                 **CHANNEL_LAYER_OPTIONS,
             },
         }
