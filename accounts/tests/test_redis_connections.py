@@ -45,7 +45,7 @@ def test_without_a_database_a_sentinel_url_means_database_0():
     ],
 )
 def test_a_url_that_cannot_work_is_refused_with_the_form_it_should_have(url):
-    with pytest.raises(ValueError, match="REDIS_URL|scheme|Redis URL"):
+    with pytest.raises(ValueError, match=r"REDIS_URL|scheme|Redis URL"):
         redis_target(url)
 
 
