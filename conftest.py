@@ -466,13 +466,18 @@ class RedisProcess:
             )
             + "\n"
         )
-        self._log = (self.directory / "log").open("wb")
-        self.proc = subprocess.Popen(
-            ["redis-server", str(config), *(["--sentinel"] if sentinel else [])],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
-        wait_until(lambda: reachable("127.0.0.1", self.port), timeout=10, failure=f"redis-server on {self.port}")
+        self._command = ["redis-server", str(config), *(["--sentinel"] if sentinel else [])]
+        self._log = (self.directory / "log").open("ab")
+        self.start()
+
+    def start(self) -> None:
+        """Start it (again, after kill(): same port, same config file, empty unless it is a replica)."""
+        self.proc = subprocess.Popen(self._command, stdout=self._log, stderr=subprocess.STDOUT)
+        wait_until(self._listening, timeout=10, failure=f"redis-server on {self.port} did not start")
+
+    def _listening(self) -> bool:
+        assert self.proc.poll() is None, (self.directory / "log").read_text()[-2000:]
+        return reachable("127.0.0.1", self.port)
 
     @property
     def address(self) -> str:

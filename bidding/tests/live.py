@@ -26,6 +26,15 @@ def socket_to(base: str, path: str, cookie: str | None = None, **options):
     return websockets.connect(f"{base}{path}", origin=ORIGIN, additional_headers=headers, **options)
 
 
+def http_status(url: str) -> int:
+    """The status a GET of `url` answers with (errors included)."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
 async def connect(base: str, lot_id: int, cookie: str | None = None):
     """A lot socket on a real worker, its snapshot read (kept as `.snapshot`); it buffers whatever arrives."""
     ws = await socket_to(base, f"/ws/auctions/{lot_id}/", cookie, max_queue=None)

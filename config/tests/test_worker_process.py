@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 import time
-import urllib.request
 
 import psycopg
 import pytest
@@ -18,18 +17,10 @@ from django.conf import settings
 
 from bidding.draining import GOING_AWAY
 from bidding.models import Bid
-from bidding.tests.live import connect, socket_to, until
+from bidding.tests.live import connect, http_status, socket_to, until
 from conftest import acookie_header, database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _http_status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
 
 
 async def test_sigterm_finishes_the_bid_in_flight_then_says_going_away(start_daphne, lot, bidder, hold_lot_row):
@@ -45,7 +36,7 @@ async def test_sigterm_finishes_the_bid_in_flight_then_says_going_away(start_dap
 
     # Draining: load balancers stop sending new work here while the bid is still being decided.
     async def draining() -> bool:
-        return await asyncio.to_thread(_http_status, f"{server.http}/readyz") == 503
+        return await asyncio.to_thread(http_status, f"{server.http}/readyz") == 503
 
     await until(draining, timeout=5, interval=0.05, failure="/readyz never answered 503 while draining")
     await asyncio.to_thread(held.release)
