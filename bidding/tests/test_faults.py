@@ -18,7 +18,7 @@ from auctions.models import Lot, LotEvent
 from auctions.rules import min_next_bid
 from bidding.models import Bid
 from bidding.tests.live import bid_over_http, connect, reply_to, socket_to
-from conftest import acookie_header, assert_lot_verifies, cookie_header, free_port, reachable, wait_until
+from conftest import acookie_header, assert_lot_verifies, cookie_header, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,36 +75,6 @@ async def test_one_bid_id_on_two_sockets_at_once_and_after_reconnect_is_one_bid(
     await sync_to_async(assert_lot_verifies)(lot.pk)
 
 
-class OwnRedis:
-    """A Redis of this test's own on another port, so the machine's Redis is never touched."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.proc = None
-        self.start()
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                shutil.which("redis-server"),
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        wait_until(lambda: reachable("127.0.0.1", self.port), timeout=5, failure="redis-server did not start")
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait(5)
-
-
 async def _reconnect(base: str, lot_id: int, cookie: str | None, since_seq: int):
     """What the page does after a close: retry with backoff until a worker takes it, then `sync`."""
     for attempt in range(40):
@@ -126,73 +96,67 @@ async def _closed_code(ws, timeout: float) -> int | None:
 
 
 @pytest.mark.redis_only
-async def test_redis_killed_and_restarted_empty_mid_auction(start_daphne, lot, bidder, make_user):
-    redis = OwnRedis()
-    try:
-        server = start_daphne("worker", REDIS_URL=f"redis://127.0.0.1:{redis.port}/0")
-        rival = await sync_to_async(make_user)("bob")
-        cookies = {u: await acookie_header(u) for u in (bidder, rival)}
-        alice = await connect(server.url, lot.pk, cookies[bidder])
-        watcher = await connect(server.url, lot.pk)
-        await alice.send(json.dumps({"type": "bid", "amount": 1_000, "bid_id": "before"}))
-        assert (await reply_to(alice, "before"))["type"] == "bid_accepted"
+async def test_redis_killed_and_restarted_empty_mid_auction(start_daphne, start_redis, lot, bidder, make_user):
+    redis = start_redis()
+    server = start_daphne("worker", REDIS_URL=f"redis://127.0.0.1:{redis.port}/0")
+    rival = await sync_to_async(make_user)("bob")
+    cookies = {u: await acookie_header(u) for u in (bidder, rival)}
+    alice = await connect(server.url, lot.pk, cookies[bidder])
+    watcher = await connect(server.url, lot.pk)
+    await alice.send(json.dumps({"type": "bid", "amount": 1_000, "bid_id": "before"}))
+    assert (await reply_to(alice, "before"))["type"] == "bid_accepted"
 
-        redis.kill()
-        # Sockets are told to go and come back (4503), not left hanging or dropped with a bare 1011.
-        assert await _closed_code(watcher, 10) == 4503
-        assert await _closed_code(alice, 10) == 4503
-        status, during = await sync_to_async(bid_over_http)(server, rival, lot.pk, 1_100, "during")
-        assert (status, during["code"]) == (503, "unavailable")
-        assert await Bid.objects.filter(lot=lot).acount() == 1  # nothing half-applied
+    redis.kill()
+    # Sockets are told to go and come back (4503), not left hanging or dropped with a bare 1011.
+    assert await _closed_code(watcher, 10) == 4503
+    assert await _closed_code(alice, 10) == 4503
+    status, during = await sync_to_async(bid_over_http)(server, rival, lot.pk, 1_100, "during")
+    assert (status, during["code"]) == (503, "unavailable")
+    assert await Bid.objects.filter(lot=lot).acount() == 1  # nothing half-applied
 
-        redis.start()  # empty: no lock keys, no groups, no subscriptions; the worker is not restarted
-        alice = await _reconnect(server.url, lot.pk, cookies[bidder], since_seq=1)
-        watcher = await _reconnect(server.url, lot.pk, None, since_seq=1)
-        bob = await _reconnect(server.url, lot.pk, cookies[rival], since_seq=1)
-        await bob.send(json.dumps({"type": "bid", "amount": 1_100, "bid_id": "after"}))
-        assert (await reply_to(bob, "after"))["type"] == "bid_accepted"
-        while True:  # the watcher hears it live again
-            message = json.loads(await asyncio.wait_for(watcher.recv(), 10))
-            if message["type"] == "high_bid":
-                assert (message["seq"], message["amount"]) == (2, 1_100)
-                break
+    redis.start()  # empty: no lock keys, no groups, no subscriptions; the worker is not restarted
+    alice = await _reconnect(server.url, lot.pk, cookies[bidder], since_seq=1)
+    watcher = await _reconnect(server.url, lot.pk, None, since_seq=1)
+    bob = await _reconnect(server.url, lot.pk, cookies[rival], since_seq=1)
+    await bob.send(json.dumps({"type": "bid", "amount": 1_100, "bid_id": "after"}))
+    assert (await reply_to(bob, "after"))["type"] == "bid_accepted"
+    while True:  # the watcher hears it live again
+        message = json.loads(await asyncio.wait_for(watcher.recv(), 10))
+        if message["type"] == "high_bid":
+            assert (message["seq"], message["amount"]) == (2, 1_100)
+            break
+    notice = json.loads(await asyncio.wait_for(alice.recv(), 10))
+    while notice["type"] != "outbid":  # personal notices work again: fresh sockets joined fresh groups
         notice = json.loads(await asyncio.wait_for(alice.recv(), 10))
-        while notice["type"] != "outbid":  # personal notices work again: fresh sockets joined fresh groups
-            notice = json.loads(await asyncio.wait_for(alice.recv(), 10))
-        assert notice["amount"] == 1_100
-        for ws in (alice, bob, watcher):
-            await ws.close()
-        await sync_to_async(assert_lot_verifies)(lot.pk)
-        assert await LotEvent.objects.filter(lot=lot).acount() == 2
-    finally:
-        redis.kill()
+    assert notice["amount"] == 1_100
+    for ws in (alice, bob, watcher):
+        await ws.close()
+    await sync_to_async(assert_lot_verifies)(lot.pk)
+    assert await LotEvent.objects.filter(lot=lot).acount() == 2
 
 
 @pytest.mark.redis_only
 async def test_the_first_logged_in_socket_after_redis_returns_gets_its_snapshot_within_a_second(
-    start_daphne, lot, bidder
+    start_daphne, start_redis, lot, bidder
 ):
-    redis = OwnRedis()
-    try:
-        server = start_daphne("worker", REDIS_URL=f"redis://127.0.0.1:{redis.port}/0")
-        cookie = await acookie_header(bidder)
-        before = await connect(server.url, lot.pk, cookie)  # every pool (layer, caps, lock) now holds connections
-        await before.send(json.dumps({"type": "bid", "amount": 1_000, "bid_id": "before"}))
-        assert (await reply_to(before, "before"))["type"] == "bid_accepted"
+    redis = start_redis()
+    server = start_daphne("worker", REDIS_URL=f"redis://127.0.0.1:{redis.port}/0")
+    cookie = await acookie_header(bidder)
+    before = await connect(server.url, lot.pk, cookie)  # every pool (layer, caps, lock) now holds connections
+    await before.send(json.dumps({"type": "bid", "amount": 1_000, "bid_id": "before"}))
+    assert (await reply_to(before, "before"))["type"] == "bid_accepted"
 
-        redis.kill()
-        assert await _closed_code(before, 10) == 4503
-        redis.start()  # on the same port; the worker is not restarted
-        started = time.monotonic()
-        after = await connect(server.url, lot.pk, cookie)  # the first try, not a retry loop
-        took = time.monotonic() - started
-        assert took < 1.0, f"the first socket after Redis returned waited {took:.1f} s for its snapshot"
-        await after.send(json.dumps({"type": "bid", "amount": 1_100, "bid_id": "after"}))
-        reply = await reply_to(after, "after", timeout=1.0)
-        assert reply["type"] == "bid_accepted", reply
-        await after.close()
-    finally:
-        redis.kill()
+    redis.kill()
+    assert await _closed_code(before, 10) == 4503
+    redis.start()  # on the same port; the worker is not restarted
+    started = time.monotonic()
+    after = await connect(server.url, lot.pk, cookie)  # the first try, not a retry loop
+    took = time.monotonic() - started
+    assert took < 1.0, f"the first socket after Redis returned waited {took:.1f} s for its snapshot"
+    await after.send(json.dumps({"type": "bid", "amount": 1_100, "bid_id": "after"}))
+    reply = await reply_to(after, "after", timeout=1.0)
+    assert reply["type"] == "bid_accepted", reply
+    await after.close()
 
 
 async def test_a_worker_killed_after_commit_the_retry_on_another_gets_the_original_answer(start_daphne, lot, bidder):
