@@ -42,6 +42,15 @@ def test_readyz_is_503_when_redis_is_a_read_only_replica(client, start_redis):
     assert response.json()["redis"] == "error: slave, not the primary"
 
 
+@pytest.mark.redis_only
+def test_readyz_is_503_when_redis_url_names_a_sentinel_as_if_it_were_a_server(client, start_redis):
+    sentinel = start_redis("sentinel monitor gavel 127.0.0.1 6379 2", sentinel=True)
+    with override_settings(REDIS_URL=f"redis://{sentinel.address}/0"):
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["redis"] == "error: sentinel, not the primary"
+
+
 def test_readyz_is_503_while_draining(client, monkeypatch):
     from bidding import draining
 
