@@ -48,7 +48,7 @@ def test_workers_scale_behind_nginx_and_share_redis_and_postgres():
     assert web["expose"] == ["8000"]
     assert SERVICES["nginx"]["ports"] == ["80:80"]
     env = web["environment"]
-    assert env["REDIS_URL"].startswith("redis://redis:") and env["DATABASE_URL"].startswith("postgres://")
+    assert env["REDIS_URL"].startswith("${REDIS_URL:-redis://redis:") and env["DATABASE_URL"].startswith("postgres://")
     assert env["DJANGO_SETTINGS_MODULE"] == "config.settings.production" and "SECRET_KEY" in env
     assert "DEBUG" not in env, "DEBUG is off unless asked"
     assert SERVICES["closer"]["command"][:3] == ["python", "manage.py", "close_lots"]
@@ -193,3 +193,25 @@ def test_nginx_drops_handshakes_and_requests_that_never_complete():
     server = _block(NGINX, "server {")
     assert int(re.search(r"client_header_timeout (\d+)s;", server).group(1)) <= 15
     assert int(re.search(r"client_body_timeout (\d+)s;", server).group(1)) <= 15
+
+
+def test_the_ha_profile_runs_a_replica_and_three_sentinels_that_the_documented_url_names():
+    from accounts.redis_connections import redis_target
+
+    sentinels = [name for name in SERVICES if name.startswith("sentinel-")]
+    assert len(sentinels) == 3
+    for name in [*sentinels, "redis-replica"]:
+        assert SERVICES[name]["profiles"] == ["ha"], f"{name} runs only with --profile ha"
+    replica = SERVICES["redis-replica"]["command"]
+    assert replica[replica.index("--replicaof") + 1 : replica.index("--replicaof") + 3] == ["redis", "6379"]
+    script = " ".join(SERVICES["sentinel-1"]["command"])
+    monitor = re.search(r"sentinel monitor (\S+) (\S+) (\d+) (\d+)", script)
+    name, host, port, quorum = monitor.groups()
+    assert (host, port) == ("redis", "6379")
+    assert 1 < int(quorum) <= len(sentinels), "a majority of the sentinels must agree to fail over"
+    assert script.rstrip().endswith("--sentinel")
+    documented = re.search(r"redis\+sentinel://\S+", (ROOT / "docker-compose.yml").read_text()).group(0)
+    target = redis_target(documented)
+    assert target.master_name == name
+    assert {host for host, _ in target.sentinels} == set(sentinels)
+    assert {port for _, port in target.sentinels} == {26379}
