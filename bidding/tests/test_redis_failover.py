@@ -103,14 +103,17 @@ class Watcher:
             except websockets.ConnectionClosed:
                 self.ws = await self._reconnect()
                 continue
-            if message["type"] == "resync":
-                await self.ws.send(json.dumps({"type": "sync", "since_seq": self.last_seq}))
-            elif message["type"] == "snapshot":
-                self.last_seq = max(self.last_seq, message["seq"])
-            elif "seq" in message and message.get("lot", self.lot_id) == self.lot_id:
-                if message["type"] == "high_bid":
-                    self.high_bids[message["seq"]] = message["amount"]
-                self.last_seq = max(self.last_seq, message["seq"])
+            await self._hear(message)
+
+    async def _hear(self, message: dict) -> None:
+        if message["type"] == "resync":
+            await self.ws.send(json.dumps({"type": "sync", "since_seq": self.last_seq}))
+        elif message["type"] == "snapshot":
+            self.last_seq = max(self.last_seq, message["seq"])
+        elif "seq" in message and message.get("lot", self.lot_id) == self.lot_id:
+            if message["type"] == "high_bid":
+                self.high_bids[message["seq"]] = message["amount"]
+            self.last_seq = max(self.last_seq, message["seq"])
 
     async def _reconnect(self):
         self.reconnects += 1
@@ -142,20 +145,14 @@ class Bidder(Watcher):
         self.replies: asyncio.Queue = asyncio.Queue()
         self.min_next = 1_000
 
-    async def _follow(self) -> None:
-        while True:
-            try:
-                message = json.loads(await self.ws.recv())
-            except websockets.ConnectionClosed:
-                self.ws = await self._reconnect()
-                continue
-            if "bid_id" in message:
-                await self.replies.put(message)
-            elif message["type"] == "resync":
-                await self.ws.send(json.dumps({"type": "sync", "since_seq": self.last_seq}))
-            elif "seq" in message:
-                self.last_seq = max(self.last_seq, message["seq"])
-            self.min_next = max(self.min_next, message.get("min_next_bid") or 0)
+    async def _hear(self, message: dict) -> None:
+        if "bid_id" in message:
+            await self.replies.put(message)
+        elif message["type"] == "resync":
+            await self.ws.send(json.dumps({"type": "sync", "since_seq": self.last_seq}))
+        elif "seq" in message:
+            self.last_seq = max(self.last_seq, message["seq"])
+        self.min_next = max(self.min_next, message.get("min_next_bid") or 0)
 
     async def bid_until(self, stop: asyncio.Event) -> None:
         for n in itertools.count():
