@@ -17,6 +17,8 @@ from config.settings.conf import (
     API_BID_RATE,
     CHANNEL_LAYER_HOST_OPTIONS,
     CHANNEL_LAYER_OPTIONS,
+    DB_CONNECT_TIMEOUT_SECONDS,
+    DB_KEEPALIVE_IDLE_SECONDS,
     DJANGO_LOG_LEVEL,
     REDIS_ASYNC_RETRY,
 )
@@ -84,6 +86,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Laptop mode: a transaction that reads and then writes (every bid decision) takes SQLite's write lock when it
     # begins, so it waits its turn behind another writer (the outbox marks) instead of failing "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {})["transaction_mode"] = "IMMEDIATE"
+else:
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        connect_timeout=DB_CONNECT_TIMEOUT_SECONDS,
+        keepalives=1,
+        keepalives_idle=DB_KEEPALIVE_IDLE_SECONDS,
+        keepalives_interval=5,
+        keepalives_count=3,
+    )
 # Sockets never hold a connection: the ORM runs in a bounded thread pool and each thread keeps at most one.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)  # 0 behind PgBouncer
 # No health check per use: it costs a round trip on every ORM call from a socket. A connection that died is

@@ -32,6 +32,13 @@ CHANNEL_LAYER_OPTIONS = {"capacity": 1000, "group_expiry": 86400}
 # The longest a socket lives: Daphne's --websocket_timeout in scripts/serve.sh and docker-compose.yml (and its default).
 WS_MAX_LIFETIME_SECONDS = 86400
 
+# --- PostgreSQL -------------------------------------------------------------------------------------------------
+# A database host that accepts TCP and never answers (a failed-over address, a wedged pooler) must cost a bounded
+# wait: a connection attempt gives up after DB_CONNECT_TIMEOUT_SECONDS, and TCP keepalives find an established
+# connection whose host vanished within about DB_KEEPALIVE_IDLE_SECONDS + 3 probes 5 s apart (libpq parameters).
+DB_CONNECT_TIMEOUT_SECONDS = 5
+DB_KEEPALIVE_IDLE_SECONDS = 10
+
 # --- The bid path -----------------------------------------------------------------------------------------------
 # The Redis lock in front of the row lock throttles racing bidders; PostgreSQL still decides. It expires after
 # TIMEOUT even if its holder dies, and must outlive the longest a bid waits for it (check gavel.E003).
