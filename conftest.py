@@ -574,6 +574,24 @@ class PgBouncerProcess:
         """DATABASE_URL for the test database through this PgBouncer."""
         return database_url(port=self.port)
 
+    def show(self, what: str) -> list[dict]:
+        """`SHOW <what>` on its admin console (POOLS, SERVERS, CLIENTS, STATS), one dict per row."""
+        import psycopg
+        from psycopg.rows import dict_row
+
+        user = settings.DATABASES["default"]["USER"]
+        # The console speaks the simple query protocol only: a client-side cursor sends it.
+        with psycopg.connect(
+            host="127.0.0.1",
+            port=self.port,
+            dbname="pgbouncer",
+            user=user,
+            autocommit=True,
+            cursor_factory=psycopg.ClientCursor,
+            row_factory=dict_row,
+        ) as console:
+            return console.execute(f"SHOW {what}").fetchall()
+
     def stop(self) -> None:
         """Its end closes its server connections, so pytest-django can drop the test database afterwards (it cannot
         while PgBouncer keeps an idle one to it)."""
