@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/gavel
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: install demo serve browser nginx lint test test-fast test-redis test-single services loadtest bench clean
+.PHONY: install demo serve browser nginx pgbouncer lint test test-fast test-redis test-single services loadtest bench clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,9 +37,12 @@ browser:
 nginx:
 	scripts/ensure-nginx.sh
 
+pgbouncer:
+	scripts/ensure-pgbouncer.sh
+
 # Lint and format (ruff.toml) and the import contracts (.importlinter), then the whole suite with Redis (channel
 # layer + lock), then again in single-process mode (no REDIS_URL).
-test: install services browser nginx lint test-redis test-single
+test: install services browser nginx pgbouncer lint test-redis test-single
 
 # Pure rules only (no database, Redis or server): seconds.
 test-fast: install

@@ -275,10 +275,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def database_url() -> str:
+def database_url(*, port: int | None = None) -> str:
+    """The test database's URL; `port`: the same database through a proxy on that local port (PgBouncer)."""
     db = settings.DATABASES["default"]  # pytest-django has already pointed NAME at the test database
     auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    address = f"127.0.0.1:{port}" if port else f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+    return f"postgres://{auth}@{address}/{db['NAME']}"
 
 
 class DaphneProcess:
@@ -512,6 +514,116 @@ def start_redis(tmp_path):
     yield start
     for server in started:
         server.stop()
+
+
+# --- a PgBouncer of a test's own ---------------------------------------------------------------------------------
+PGBOUNCER = shutil.which("pgbouncer") or ("/usr/sbin/pgbouncer" if os.access("/usr/sbin/pgbouncer", os.X_OK) else None)
+
+
+class PgBouncerProcess:
+    """Debian's pgbouncer in transaction mode on its own port, in front of the test's PostgreSQL server (trust
+    auth, as the server here). It refuses to run as root: as root it runs as `postgres`, from a directory of its
+    own that user may read (pytest's tmp_path is root's alone)."""
+
+    def __init__(self, *, pool_size: int) -> None:
+        db = settings.DATABASES["default"]
+        self.pool_size = pool_size
+        self.port = free_port()
+        self.directory = Path(tempfile.mkdtemp(prefix="gavel-pgbouncer-"))
+        (self.directory / "userlist.txt").write_text(f'"{db["USER"]}" ""\n')
+        config = self.directory / "pgbouncer.ini"
+        config.write_text(
+            "\n".join(
+                [
+                    "[databases]",
+                    f"* = host={db['HOST'] or '127.0.0.1'} port={db['PORT'] or 5432}",
+                    "[pgbouncer]",
+                    "listen_addr = 127.0.0.1",
+                    f"listen_port = {self.port}",
+                    "unix_socket_dir =",
+                    "auth_type = trust",
+                    f"auth_file = {self.directory / 'userlist.txt'}",
+                    f"admin_users = {db['USER']}",
+                    "pool_mode = transaction",
+                    f"default_pool_size = {pool_size}",
+                    "max_client_conn = 1000",
+                    "ignore_startup_parameters = extra_float_digits,options",
+                ]
+            )
+            + "\n"
+        )
+        as_user: list[str] = []
+        if os.geteuid() == 0:
+            as_user = ["-u", "postgres"]
+            shutil.chown(self.directory, "postgres")
+            for path in self.directory.iterdir():
+                shutil.chown(path, "postgres")
+        self._log = (self.directory / "stdout").open("ab")  # its log: a file, never a pipe that could fill
+        self.proc = subprocess.Popen([PGBOUNCER, *as_user, str(config)], stdout=self._log, stderr=subprocess.STDOUT)
+        wait_until(self._listening, timeout=10, failure=f"pgbouncer on {self.port} did not start")
+
+    def _listening(self) -> bool:
+        assert self.proc.poll() is None, self.log()
+        return reachable("127.0.0.1", self.port)
+
+    def log(self) -> str:
+        return (self.directory / "stdout").read_text()[-2000:]
+
+    @property
+    def url(self) -> str:
+        """DATABASE_URL for the test database through this PgBouncer."""
+        return database_url(port=self.port)
+
+    def show(self, what: str) -> list[dict]:
+        """`SHOW <what>` on its admin console (POOLS, SERVERS, CLIENTS, STATS), one dict per row."""
+        import psycopg
+        from psycopg.rows import dict_row
+
+        user = settings.DATABASES["default"]["USER"]
+        # The console speaks the simple query protocol only: a client-side cursor sends it.
+        with psycopg.connect(
+            host="127.0.0.1",
+            port=self.port,
+            dbname="pgbouncer",
+            user=user,
+            autocommit=True,
+            cursor_factory=psycopg.ClientCursor,
+            row_factory=dict_row,
+        ) as console:
+            return console.execute(f"SHOW {what}").fetchall()
+
+    def stop(self) -> None:
+        """Its end closes its server connections, so pytest-django can drop the test database afterwards (it cannot
+        while PgBouncer keeps an idle one to it)."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@pytest.fixture
+def start_pgbouncer(transactional_db):
+    """`start_pgbouncer(pool_size=5)`: a PgBouncer of the test's own in front of the test database
+    (`.url` is a DATABASE_URL through it). Skipped where pgbouncer is not installed (`make pgbouncer`), but never
+    under CI=true. All are stopped at teardown."""
+    if PGBOUNCER is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("pgbouncer is not installed (scripts/ensure-pgbouncer.sh); the PgBouncer test must run in CI")
+        pytest.skip("pgbouncer is not installed: make pgbouncer")
+    started: list[PgBouncerProcess] = []
+
+    def start(*, pool_size: int = 5) -> PgBouncerProcess:
+        started.append(PgBouncerProcess(pool_size=pool_size))
+        return started[-1]
+
+    yield start
+    for bouncer in started:
+        bouncer.stop()
 
 
 # --- a lot held by someone else ------------------------------------------------------------------------------------

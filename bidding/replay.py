@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db import connection, transaction
+
 from auctions import rules
 from auctions.exceptions import BidRefused
 from auctions.models import Lot, LotEvent
@@ -20,11 +22,21 @@ from bidding.models import Bid, MaximumRaise
 
 
 def verify_lot(lot: Lot) -> list[str]:
-    """Every way the stored lot differs from its replayed log (empty: consistent)."""
+    """Every way the stored lot differs from its replayed log (empty: consistent). `lot` is read again, and left
+    as it stood when its log was read: the audit runs while bidding goes on, so the lot row, its bids, raises and
+    events are read in one snapshot (a bid committed between two of the reads would be a false difference)."""
+    # SET TRANSACTION must be the transaction's first statement: inside a caller's transaction (tests), the caller's
+    # isolation holds. SET TRANSACTION lasts for this transaction only, so nothing stays on a pooled connection.
+    snapshot = connection.vendor == "postgresql" and connection.get_autocommit()
+    with transaction.atomic():
+        if snapshot:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        lot.refresh_from_db()
+        bids = list(Bid.objects.filter(lot=lot).order_by("seq"))
+        raises = list(MaximumRaise.objects.filter(lot=lot).order_by("after_seq", "id"))
+        events = list(LotEvent.objects.filter(lot=lot).order_by("seq").values_list("seq", "payload"))
     problems: list[str] = []
-    bids = list(Bid.objects.filter(lot=lot).order_by("seq"))
-    raises = list(MaximumRaise.objects.filter(lot=lot).order_by("after_seq", "id"))
-    events = list(LotEvent.objects.filter(lot=lot).order_by("seq").values_list("seq", "payload"))
     # Staff extensions and openings take sequence numbers between bids. An extension before the first bid is
     # already in original_ends_at (the end as it stood at the first bid); after it, the event sets the end. An
     # opening changes nothing a bid reads, and comes before the first bid (a bid opens the lot itself).

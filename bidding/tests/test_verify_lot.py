@@ -93,3 +93,44 @@ def test_unknown_lots_and_no_arguments_fail():
         run("987654")
     with pytest.raises(CommandError):
         run()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bid_committed_while_a_lot_is_verified_is_no_difference(make_lot, make_user):
+    """verify_lot runs in production while bidding goes on: a bid that commits between its reads of the lot, the
+    bids and the events must not show up as a difference. The bid here is placed by the real service from another
+    connection, at the moment the audit asks for the lot's bid rows."""
+    import threading
+
+    from django.db import connection, connections
+
+    from bidding.models import Bid
+
+    lot = make_lot()
+    bid(make_user("early"), lot, 1_000)
+    late = make_user("late")
+    placed = []
+
+    def place_from_elsewhere() -> None:
+        try:
+            placed.append(bid(late, lot, 1_100).seq)
+        finally:
+            connections.close_all()
+
+    def bid_mid_audit(execute, sql, params, many, context):
+        if not placed and f'FROM "{Bid._meta.db_table}"' in sql:
+            other = threading.Thread(target=place_from_elsewhere)
+            other.start()
+            other.join()
+        return execute(sql, params, many, context)
+
+    out = io.StringIO()
+    with connection.execute_wrapper(bid_mid_audit):
+        try:
+            call_command("verify_lot", str(lot.pk), stdout=out)
+        except CommandError:
+            pytest.fail(out.getvalue())
+    assert placed == [2], "the other connection's bid was not placed"
+    assert out.getvalue() == f"lot {lot.pk}: ok (seq 1, 1 bids)\n"  # the lot as it stood when the audit began
+    assert Lot.objects.get(pk=lot.pk).bid_count == 2
+    assert run(str(lot.pk)).startswith(f"lot {lot.pk}: ok (seq 2, 2 bids)")

@@ -99,6 +99,9 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)  #
 # No health check per use: it costs a round trip on every ORM call from a socket. A connection that died is
 # found by the failing query (the bid answers `unavailable`) and replaced on the next call.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+# Behind PgBouncer in transaction mode a server-side cursor (QuerySet.iterator()) may be fetched from on another
+# server connection than the one that declared it (InvalidCursorName): iterate client-side there.
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool("DISABLE_SERVER_SIDE_CURSORS", default=False)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

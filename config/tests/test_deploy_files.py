@@ -29,11 +29,34 @@ def _block(config: str, opener: str) -> str:
 
 
 def test_compose_has_the_production_services():
-    assert {"postgres", "redis", "migrate", "web", "closer", "nginx"} <= set(SERVICES)
+    assert {"postgres", "pgbouncer", "redis", "migrate", "web", "closer", "nginx"} <= set(SERVICES)
+
+
+def test_every_app_process_reaches_postgresql_through_pgbouncer_in_transaction_mode():
+    import environ
+
+    bouncer = SERVICES["pgbouncer"]
+    assert "profiles" not in bouncer, "PgBouncer runs in every deployment"
+    pool = bouncer["environment"]
+    assert pool["POOL_MODE"] == "transaction"
+    assert 0 < int(pool["DEFAULT_POOL_SIZE"]) < 100, "below PostgreSQL's max_connections (100)"
+    assert int(pool["MAX_CLIENT_CONN"]) >= 1000
+    server = environ.Env.db_url_config(pool["DATABASE_URL"])
+    assert (server["HOST"], server["PORT"]) == ("postgres", 5432)
+    assert bouncer["depends_on"]["postgres"]["condition"] == "service_healthy"
+    for name in ("migrate", "web", "closer"):
+        env = SERVICES[name]["environment"]
+        app = environ.Env.db_url_config(env["DATABASE_URL"])
+        assert (app["HOST"], app["PORT"]) == ("pgbouncer", int(pool["LISTEN_PORT"])), name
+        assert (app["NAME"], app["USER"]) == (server["NAME"], server["USER"]), name
+        # Transaction mode: a server-side cursor may be fetched from on another server connection.
+        assert env["DISABLE_SERVER_SIDE_CURSORS"] == "true" and env["DB_CONN_MAX_AGE"] == "0", name
+    # The workers wait for the migration, which waits for PgBouncer.
+    assert SERVICES["migrate"]["depends_on"]["pgbouncer"]["condition"] == "service_healthy"
 
 
 def test_every_long_running_service_has_a_health_check_or_waits_for_one():
-    for name in ("postgres", "redis", "web", "nginx"):
+    for name in ("postgres", "pgbouncer", "redis", "web", "nginx"):
         check = SERVICES[name]["healthcheck"]
         assert check["test"] and check["interval"], name
     assert "/readyz" in " ".join(SERVICES["web"]["healthcheck"]["test"])

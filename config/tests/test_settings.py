@@ -104,3 +104,11 @@ def test_a_test_server_gets_constants_through_a_settings_module_and_variables_th
     probe = "from django.conf import settings as s; print(s.WS_STALL_SECONDS, s.PRESENCE_STALE_SECONDS, s.DEBUG)"
     started = _start("", probe, env=env)
     assert started.stdout.split() == ["0.5", "2.0", "False"], started.stderr[-2000:]
+
+
+def test_server_side_cursors_are_on_unless_turned_off_for_pgbouncer():
+    probe = "from django.db import connection; print(connection.settings_dict['DISABLE_SERVER_SIDE_CURSORS'])"
+    url = "postgres://u@db.invalid:6432/gavel"
+    assert _start("config.settings.local", probe, DATABASE_URL=url).stdout.split() == ["False"]
+    off = _start("config.settings.local", probe, DATABASE_URL=url, DISABLE_SERVER_SIDE_CURSORS="true")
+    assert off.stdout.split() == ["True"], off.stderr
