@@ -82,3 +82,16 @@ class MaximumRaise(models.Model):
 
     def __str__(self) -> str:
         return f"maximum raised on lot {self.lot_id} after seq {self.after_seq}"
+
+
+class BidPathHealth(models.Model):
+    """When the closing worker last saw the bid path healthy (PostgreSQL and the lock store answering): one row,
+    kept in the database so that a worker started after an outage still knows when it began (bidding/outage.py)."""
+
+    last_ok_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "bid path health"
+
+    def __str__(self) -> str:
+        return f"bid path last seen healthy at {self.last_ok_at.isoformat()}"
