@@ -306,13 +306,15 @@
       if ($("buy-now-price") && buyNow) $("buy-now-price").textContent = money(buyNow);
       applyState(m);
     },
-    extended(m) {  // staff moved the end later
+    extended(m) {  // staff moved the end later, or the server did after an outage that stopped bids
       if (m.seq <= seq) return;
       if (m.seq > seq + 1 && seq >= 0) { requestSync(); return; }
       clock.observe(m.server_time);
       applyState(m);
       showExtended();
-      feedback(`The end was extended: ${m.reason}`, false, { speak: false });  // announced with the new end
+      feedback(m.cause === "outage"
+        ? `Bids could not be placed for ${Math.round(m.outage_seconds)} s, so the end moved later to give that time back.`
+        : `The end was extended: ${m.reason}`, false, { speak: false });  // announced with the new end
     },
     banned(m) { feedback(`Your account may no longer bid: ${m.reason}`, true); },
     outbid(m) { if (String(m.lot) === lotId) setYou(false); },
