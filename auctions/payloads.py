@@ -265,6 +265,7 @@ def extended(
         "title": lot.title,
         "seq": lot.seq,
         "ends_at": iso(lot.ends_at),
+        "hard_end_at": iso(lot.hard_end_at),
         "reason": reason,
         "cause": cause,
         "extended_by_seconds": round(extended_by.total_seconds(), 6),

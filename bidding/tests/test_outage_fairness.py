@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from datetime import timedelta
 
@@ -12,6 +13,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from auctions import payloads
 from auctions.models import Lot, LotEvent, Notice
 from bidding.closing import closing_pass, decided_within
 from bidding.models import BidPathHealth
@@ -203,6 +205,7 @@ def test_only_lots_ending_in_the_outage_move_and_a_hard_end_moves_with_them(make
     assert 10 <= event["outage_seconds"] < 15
     assert at_hard_end.ends_at >= now + timedelta(seconds=settings.OUTAGE_MIN_REMAINING_SECONDS)
     assert at_hard_end.hard_end_at - old_hard_end == timedelta(seconds=event["extended_by_seconds"])
+    assert event["hard_end_at"] == payloads.iso(at_hard_end.hard_end_at)
     # A bid now, inside the soft-close window, stops at the moved hard end; the replay agrees.
     place_bid(user=make_user("rival"), lot_id=at_hard_end.pk, amount=1_100, bid_id="after")
     at_hard_end.refresh_from_db()
@@ -220,3 +223,27 @@ def test_a_blip_shorter_than_the_threshold_moves_nothing(make_lot):
     assert Lot.objects.get(pk=ended.pk).status == Lot.Status.CLOSED
     assert not LotEvent.objects.filter(payload__type="extended").exists()
     assert BidPathHealth.objects.get(pk=1).last_ok_at >= now
+
+
+@pytest.fixture
+def server(clocked_server):
+    """The worker the browser test's page talks to, with the clock running where its events reach it."""
+    return clocked_server
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_lot_page_says_why_the_end_moved_after_an_outage(page_for, make_lot, bidder, live):
+    expect = pytest.importorskip("playwright.sync_api").expect
+    lot = make_lot(title="Brass lamp", hard_end_at=timezone.now() + timedelta(hours=2))
+    page = page_for(bidder, f"/lots/{lot.pk}/")
+    live(page)
+    wait_until(lambda: BidPathHealth.objects.exists(), timeout=20, interval=0.1, failure="the clock never ran")
+    # The clock last saw the bid path healthy 20 s ago, and the lot ended in between.
+    BidPathHealth.objects.filter(pk=1).update(last_ok_at=timezone.now() - timedelta(seconds=20))
+    Lot.objects.filter(pk=lot.pk).update(ends_at=timezone.now() - timedelta(seconds=1))
+    expect(page.locator("#feedback")).to_contain_text(
+        re.compile(r"Bids could not be placed for 2\d s, so the end moved later"), timeout=10_000
+    )
+    lot.refresh_from_db()
+    expect(page.locator("#soft-close")).to_contain_text(lot.hard_end_at.strftime("%-I:%M:%S"))
+    assert lot.status == Lot.Status.OPEN
