@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import structlog
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection, transaction
 from django.utils import timezone
 
 from auctions import lot_events, notice_mail, payloads
@@ -53,8 +53,10 @@ def closing_pass_in_loop() -> None:
     close_old_connections()
     try:
         closing_pass()
-    except DatabaseError:
+    except DatabaseError as failure:
         log.exception("close_lots_pass_failed")
+        if isinstance(failure, OperationalError | InterfaceError):  # PostgreSQL unreachable, not a bad statement
+            outage.saw_bid_path_down(persist=False)
         connection.close()
     except Exception:  # e.g. the lock store went away mid-pass (a lot's lock): the next pass tries again
         log.exception("close_lots_pass_failed")

@@ -3,9 +3,9 @@ closed, and once they can again, every lot whose end fell in the outage ends lat
 because everyone else was locked out.
 
 The closing worker watches the bid path on each pass and keeps the last moment it saw it healthy in the database
-(BidPathHealth), so a worker started after an outage still knows when it began. It cannot tell a bid path that was
-down from a closing worker that was stopped: a gap longer than OUTAGE_MIN_SECONDS counts as an outage either way,
-and moving an end later wrongs nobody who was locked out.
+(BidPathHealth), so a worker started after an outage still knows when it began. Only an outage a closing worker
+saw counts: a gap in its passes with nothing seen down is the closing worker's own absence (a deploy, a restart),
+while the web workers went on deciding bids, so the lots that ended meanwhile close as they stand.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import structlog
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from auctions import rules
@@ -29,32 +29,55 @@ log = structlog.get_logger(__name__)
 HEALTH_WRITE_EVERY = timedelta(seconds=1)
 
 
+# Whether this process saw the bid path down since its last healthy pass (PostgreSQL away: nowhere else to keep it).
+_seen_down = False
+
+
+def saw_bid_path_down(*, persist: bool) -> None:
+    """Note that bids cannot be placed now; with `persist` (PostgreSQL answers) in the database too, for a closing
+    worker that takes over after this one."""
+    global _seen_down
+    _seen_down = True
+    if persist:
+        try:
+            BidPathHealth.objects.filter(pk=1, down_seen_at__isnull=True).update(down_seen_at=timezone.now())
+        except DatabaseError:
+            log.exception("bid_path_health_write_failed")
+
+
 def lock_store_ok() -> bool:
-    """Whether bids can take their lock; logs why not."""
+    """Whether bids can take their lock; logs why not, and notes the outage."""
     state = lock_store_state()
     if state in ("ok", "not used"):
         return True
     log.warning("bid_path_down", lock_store=state, detail="no lot is closed until bids can be placed again")
+    saw_bid_path_down(persist=True)
     return False
 
 
 def extend_after_outage(*, grace: timedelta, now: datetime | None = None) -> list[int]:
-    """Record that the bid path is healthy now; if it was last seen healthy longer than OUTAGE_MIN_SECONDS ago,
-    first move the end of every lot that ended in between (rules.outage_extension). The lots moved.
+    """Record that the bid path is healthy now; if a closing worker saw it down and it was last seen healthy longer
+    than OUTAGE_MIN_SECONDS ago, first move the end of every lot that ended in between (rules.outage_extension).
+    The lots moved.
 
     Call it before closing anything in the pass, with the closer's `grace` (closing.decided_within). The health
     row is locked for the whole move, so two closing workers never extend for the same outage twice; a worker that
     dies part way rolls back, and the next pass extends for the whole outage again.
     """
+    global _seen_down
     now = now or timezone.now()
-    last_ok = BidPathHealth.objects.filter(pk=1).values_list("last_ok_at", flat=True).first()
-    if last_ok is None:
+    health = BidPathHealth.objects.filter(pk=1).values("last_ok_at", "down_seen_at").first()
+    if health is None:
         BidPathHealth.objects.get_or_create(pk=1, defaults={"last_ok_at": now})
         return []
-    if now - last_ok < HEALTH_WRITE_EVERY:
+    seen_down = _seen_down or health["down_seen_at"] is not None
+    if not seen_down and now - health["last_ok_at"] < HEALTH_WRITE_EVERY:
         return []
-    if now - last_ok <= timedelta(seconds=settings.OUTAGE_MIN_SECONDS):
-        BidPathHealth.objects.filter(pk=1, last_ok_at__lt=now).update(last_ok_at=now)
+    if not seen_down or now - health["last_ok_at"] <= timedelta(seconds=settings.OUTAGE_MIN_SECONDS):
+        if seen_down:
+            log.info("bid_path_blip", seconds=round((now - health["last_ok_at"]).total_seconds(), 3))
+        BidPathHealth.objects.filter(pk=1, last_ok_at__lt=now).update(last_ok_at=now, down_seen_at=None)
+        _seen_down = False
         return []
     moved: list[int] = []
     with transaction.atomic():
@@ -75,7 +98,9 @@ def extend_after_outage(*, grace: timedelta, now: datetime | None = None) -> lis
             )
         if health.last_ok_at < now:
             health.last_ok_at = now
-            health.save(update_fields=["last_ok_at"])
+        health.down_seen_at = None
+        health.save(update_fields=["last_ok_at", "down_seen_at"])
+    _seen_down = False
     return moved
 
 

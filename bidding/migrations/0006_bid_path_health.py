@@ -15,6 +15,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('last_ok_at', models.DateTimeField()),
+                ('down_seen_at', models.DateTimeField(blank=True, null=True)),
             ],
             options={
                 'verbose_name_plural': 'bid path health',

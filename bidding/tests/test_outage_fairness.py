@@ -139,10 +139,10 @@ def test_no_lot_closes_while_postgres_is_unreachable_and_one_ending_then_is_exte
 
 
 def test_a_closing_worker_started_after_an_outage_still_extends(start_closer, make_lot, bidder):
-    """The worker that saw the bid path healthy last is gone; the one started after the outage reads when that was
-    from the database."""
+    """The worker that saw the bid path go down is gone; the one started after the outage reads when it was last
+    healthy, and that it went down, from the database."""
     now = timezone.now()
-    BidPathHealth.objects.create(pk=1, last_ok_at=now - timedelta(seconds=20))
+    BidPathHealth.objects.create(pk=1, last_ok_at=now - timedelta(seconds=20), down_seen_at=now - timedelta(seconds=19))
     lot = make_lot(ends_in=timedelta(seconds=60), soft_close_window=0)
     place_bid(user=bidder, lot_id=lot.pk, amount=1_000, bid_id="before")
     _move_lot_in_time(lot.pk, -timedelta(seconds=70))  # it ended 10 s ago, in the outage
@@ -154,6 +154,27 @@ def test_a_closing_worker_started_after_an_outage_still_extends(start_closer, ma
     lot.refresh_from_db()
     assert lot.status == Lot.Status.OPEN
     assert lot.ends_at >= now + timedelta(seconds=settings.OUTAGE_MIN_REMAINING_SECONDS)
+    assert_lot_verifies(lot.pk)
+
+
+def test_a_closing_worker_that_was_stopped_extends_nothing(start_closer, make_lot, bidder):
+    """A gap with nothing seen down is the closing worker's own absence (a deploy): the web workers went on deciding
+    bids, so a lot that ended meanwhile closes as it stands, to the bidder who led at its end."""
+    BidPathHealth.objects.create(pk=1, last_ok_at=timezone.now() - timedelta(seconds=20))
+    lot = make_lot(ends_in=timedelta(seconds=60), soft_close_window=0)
+    place_bid(user=bidder, lot_id=lot.pk, amount=1_000, bid_id="before")
+    _move_lot_in_time(lot.pk, -timedelta(seconds=70))  # it ended 10 s ago, while no closing worker ran
+    start_closer(interval=0.2)
+    wait_until(
+        lambda: Lot.objects.get(pk=lot.pk).status != Lot.Status.OPEN,
+        timeout=15,
+        interval=0.1,
+        failure="the lot never closed",
+    )
+    lot.refresh_from_db()
+    assert lot.status == Lot.Status.CLOSED
+    assert lot.winner_id == bidder.pk
+    assert not _outage_events(lot.pk)
     assert_lot_verifies(lot.pk)
 
 
@@ -175,7 +196,7 @@ def _move_lot_in_time(lot_id: int, delta: timedelta) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_only_lots_ending_in_the_outage_move_and_a_hard_end_moves_with_them(make_lot, bidder, make_user):
     now = timezone.now()
-    BidPathHealth.objects.create(pk=1, last_ok_at=now - timedelta(seconds=10))
+    BidPathHealth.objects.create(pk=1, last_ok_at=now - timedelta(seconds=10), down_seen_at=now - timedelta(seconds=9))
     # Ended before the outage began, its bids decided by then (a healthy pass would have closed it).
     before = make_lot(starts_in=-timedelta(hours=1), ends_in=-timedelta(seconds=11) - decided_within())
     later = make_lot(ends_in=timedelta(hours=1))
@@ -216,13 +237,16 @@ def test_only_lots_ending_in_the_outage_move_and_a_hard_end_moves_with_them(make
 @pytest.mark.django_db(transaction=True)
 def test_a_blip_shorter_than_the_threshold_moves_nothing(make_lot):
     now = timezone.now()
-    BidPathHealth.objects.create(pk=1, last_ok_at=now - timedelta(seconds=settings.OUTAGE_MIN_SECONDS - 1))
+    BidPathHealth.objects.create(
+        pk=1, last_ok_at=now - timedelta(seconds=settings.OUTAGE_MIN_SECONDS - 1), down_seen_at=now
+    )
     ended = make_lot()
     Lot.objects.filter(pk=ended.pk).update(**long_ended())  # its end in the blip, its bids decided
     closing_pass()
     assert Lot.objects.get(pk=ended.pk).status == Lot.Status.CLOSED
     assert not LotEvent.objects.filter(payload__type="extended").exists()
     assert BidPathHealth.objects.get(pk=1).last_ok_at >= now
+    assert BidPathHealth.objects.get(pk=1).down_seen_at is None
 
 
 @pytest.fixture
@@ -239,7 +263,9 @@ def test_the_lot_page_says_why_the_end_moved_after_an_outage(page_for, make_lot,
     live(page)
     wait_until(lambda: BidPathHealth.objects.exists(), timeout=20, interval=0.1, failure="the clock never ran")
     # The clock last saw the bid path healthy 20 s ago, and the lot ended in between.
-    BidPathHealth.objects.filter(pk=1).update(last_ok_at=timezone.now() - timedelta(seconds=20))
+    BidPathHealth.objects.filter(pk=1).update(
+        last_ok_at=timezone.now() - timedelta(seconds=20), down_seen_at=timezone.now() - timedelta(seconds=19)
+    )
     Lot.objects.filter(pk=lot.pk).update(ends_at=timezone.now() - timedelta(seconds=1))
     expect(page.locator("#feedback")).to_contain_text(
         re.compile(r"Bids could not be placed for 2\d s, so the end moved later"), timeout=10_000
