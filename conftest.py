@@ -275,11 +275,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def database_url(*, port: int | None = None) -> str:
-    """The test database's URL; `port`: the same database through a proxy on that local port (PgBouncer)."""
+def database_url(*, through=None) -> str:
+    """The test database's URL; `through`: the same database through a local proxy with a `.port` (a TcpProxy that
+    a test can cut, a PgBouncerProcess)."""
     db = settings.DATABASES["default"]  # pytest-django has already pointed NAME at the test database
     auth = db["USER"] + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
-    address = f"127.0.0.1:{port}" if port else f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+    address = f"127.0.0.1:{through.port}" if through else f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
     return f"postgres://{auth}@{address}/{db['NAME']}"
 
 
@@ -572,7 +573,7 @@ class PgBouncerProcess:
     @property
     def url(self) -> str:
         """DATABASE_URL for the test database through this PgBouncer."""
-        return database_url(port=self.port)
+        return database_url(through=self)
 
     def show(self, what: str) -> list[dict]:
         """`SHOW <what>` on its admin console (POOLS, SERVERS, CLIENTS, STATS), one dict per row."""
@@ -624,6 +625,99 @@ def start_pgbouncer(transactional_db):
     yield start
     for bouncer in started:
         bouncer.stop()
+
+
+# --- a network path a test can cut ----------------------------------------------------------------------------------
+class TcpProxy:
+    """Forwards 127.0.0.1:`port` to a server (PostgreSQL, say) until cut(): then every connection through it is
+    dropped and new ones are refused, as when the server's host is unreachable; restore() listens again."""
+
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
+        import threading
+
+        self.port = free_port()
+        self._target = (target_host, target_port)
+        self._lock = threading.Lock()
+        self._sockets: set[socket.socket] = set()
+        self._listener: socket.socket | None = None
+        self.restore()
+
+    def restore(self) -> None:
+        import threading
+
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(128)
+        listener.settimeout(0.1)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        import threading
+
+        while self._listener is listener:
+            try:
+                client, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                server = socket.create_connection(self._target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            client.settimeout(None)
+            server.settimeout(None)
+            with self._lock:
+                self._sockets |= {client, server}
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for sock in (source, sink):
+            self._drop(sock)
+
+    def _drop(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.discard(sock)
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        sock.close()
+
+    def cut(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+        with self._lock:
+            sockets = list(self._sockets)
+        for sock in sockets:
+            self._drop(sock)
+
+
+@pytest.fixture
+def start_tcp_proxy():
+    """`proxy = start_tcp_proxy(port)`: a TcpProxy to 127.0.0.1:port (default: PostgreSQL's); `proxy.cut()`,
+    `proxy.restore()`. All are cut at teardown."""
+    started: list[TcpProxy] = []
+
+    def start(target_port: int | None = None) -> TcpProxy:
+        """Default: to the test database's PostgreSQL."""
+        db = settings.DATABASES["default"]
+        started.append(TcpProxy(target_port or int(db["PORT"] or 5432), db["HOST"] or "127.0.0.1"))
+        return started[-1]
+
+    yield start
+    for proxy in started:
+        proxy.cut()
 
 
 # --- a lot held by someone else ------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ auctions/lot_events.py's. The bid path's own messages are in bidding/payloads.py
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from auctions import rules
@@ -246,18 +246,34 @@ def opened(lot: Lot, *, now: datetime) -> Payload:
     }
 
 
-def extended(lot: Lot, *, reason: str, now: datetime) -> Payload:
-    """Staff moved the end later: a lot event (it carries the lot's seq) and, the same payload, a notice to its
-    bidders, watchers and seller. verify_lot replays the end from these events."""
-    return {
+def extended(
+    lot: Lot,
+    *,
+    reason: str,
+    now: datetime,
+    cause: str = "staff",
+    extended_by: timedelta,
+    outage: timedelta | None = None,
+) -> Payload:
+    """The end moved later, by staff (`cause` "staff") or after an outage that locked bidders out ("outage"): a lot
+    event (it carries the lot's seq) and, the same payload, a notice to its bidders, watchers and seller.
+    verify_lot replays the end from these events, and the hard end's move (by `extended_by_seconds`, to the
+    microsecond) from the outage ones."""
+    payload = {
         "type": "extended",
         "lot": lot.pk,
         "title": lot.title,
         "seq": lot.seq,
         "ends_at": iso(lot.ends_at),
+        "hard_end_at": iso(lot.hard_end_at),
         "reason": reason,
+        "cause": cause,
+        "extended_by_seconds": round(extended_by.total_seconds(), 6),
         "server_time": iso(now),
     }
+    if outage is not None:
+        payload["outage_seconds"] = round(outage.total_seconds(), 3)
+    return payload
 
 
 def banned(*, reason: str, lot: Lot | None, now: datetime) -> Payload:

@@ -102,6 +102,25 @@ def soft_close_end(
     return new_end if new_end > ends_at else None
 
 
+def outage_extension(
+    *,
+    ends_at: datetime,
+    outage_start: datetime,
+    outage_end: datetime,
+    now: datetime,
+    min_remaining: timedelta,
+    grace: timedelta = timedelta(0),
+) -> datetime | None:
+    """Fairness through an outage: a lot whose end fell while no bid could be placed (from `outage_start`, the last
+    moment the bid path was seen healthy, to `outage_end`) ends later by the outage's length, and at least
+    `min_remaining` after `now`, so everyone locked out gets the last moments they lost. `grace`: how long after
+    its end a lot's bids may still be deciding (a lot that ended that little before the outage had bids in flight
+    when it began). The new end, or None when the end was not in the outage."""
+    if not outage_start - grace < ends_at <= outage_end:
+        return None
+    return max(ends_at + (outage_end - outage_start), now + min_remaining)
+
+
 class WinnerTotal(NamedTuple):
     """What the winner owes, itemised, in cents: `shipping` is None for collection only (nothing to add)."""
 

@@ -9,13 +9,13 @@ from datetime import datetime, timedelta
 import structlog
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection, transaction
 from django.utils import timezone
 
 from auctions import lot_events, notice_mail, payloads
 from auctions.models import Lot
 from auctions.services import open_due_lots
-from bidding import outbox
+from bidding import outage, outbox
 from bidding.models import Bid
 from bidding.selectors import interested_user_ids
 
@@ -24,7 +24,16 @@ log = structlog.get_logger(__name__)
 
 def closing_pass() -> tuple[list[int], list[int]]:
     """One pass of the closing worker: open what is due, warn of what ends soon, close what has ended; then
-    republish any lot event a worker committed but never published (the outbox relay)."""
+    republish any lot event a worker committed but never published (the outbox relay).
+
+    Only while bids can be placed: while the lock store is down it does nothing, and while PostgreSQL is, its own
+    first query fails. Before anything else, the lots whose end fell in an outage just over end later
+    (bidding/outage.py), so none is won because everyone else was locked out."""
+    if not outage.lock_store_ok():
+        return [], []
+    extended = outage.extend_after_outage(grace=decided_within())
+    if extended:
+        log.warning("lots_extended_after_outage", lots=extended)
     opened = open_due_lots()
     warned = send_closing_soon()
     closed = close_due_lots()
@@ -44,9 +53,13 @@ def closing_pass_in_loop() -> None:
     close_old_connections()
     try:
         closing_pass()
-    except DatabaseError:
+    except DatabaseError as failure:
         log.exception("close_lots_pass_failed")
+        if isinstance(failure, OperationalError | InterfaceError):  # PostgreSQL unreachable, not a bad statement
+            outage.saw_bid_path_down(persist=False)
         connection.close()
+    except Exception:  # e.g. the lock store went away mid-pass (a lot's lock): the next pass tries again
+        log.exception("close_lots_pass_failed")
 
 
 def send_closing_soon(*, now: datetime | None = None) -> list[int]:

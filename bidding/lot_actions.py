@@ -5,7 +5,7 @@ lot event and tells the people affected after commit."""
 from __future__ import annotations
 
 from contextlib import nullcontext
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from django.db import transaction
@@ -65,18 +65,37 @@ def extend_lot(*, user, lot_id: int, seconds: object, reason: str) -> Lot:
         if lot.is_over_at(now):
             raise LotClosed("This lot has already ended.")
         new_end = lot.ends_at + timedelta(seconds=seconds)
-        new_end = new_end.replace(microsecond=new_end.microsecond // 1000 * 1000)
         if lot.hard_end_at is not None and new_end > lot.hard_end_at:
             raise InvalidBid("An extension cannot pass the lot's hard end.", field="seconds")
-        lot.ends_at = new_end
-        lot.seq += 1
-        lot.closing_soon_sent_at = None  # bidders hear "closing soon" again before the new end
-        lot.save(update_fields=["ends_at", "seq", "closing_soon_sent_at"])
-        notice = payloads.extended(lot, reason=reason, now=now)
-        told = interested_user_ids(lot.pk) | {lot.seller_id}
-        lot_events.record_and_broadcast(lot, notice, notify=[(uid, notice) for uid in told])
+        move_end(lot, new_end, now=now, reason=reason)
     log.info("lot_extended", lot_id=lot.pk, user_id=user.pk, seq=lot.seq, ends_at=payloads.iso(lot.ends_at))
     return lot
+
+
+def move_end(
+    lot: Lot,
+    new_end: datetime,
+    *,
+    now: datetime,
+    reason: str,
+    cause: str = "staff",
+    outage: timedelta | None = None,
+) -> None:
+    """Move a running lot's end later to `new_end` (to the millisecond: the `extended` event carries it as stored,
+    so verify_lot replays it exactly) and tell its bidders, watchers and seller. Expects the lot's lock and row
+    lock held. After an outage (`cause` "outage") the hard end moves by as much: the lost time is given back even
+    to a lot that had reached its hard end."""
+    new_end = new_end.replace(microsecond=new_end.microsecond // 1000 * 1000)
+    extended_by = new_end - lot.ends_at
+    lot.ends_at = new_end
+    if cause == "outage" and lot.hard_end_at is not None:
+        lot.hard_end_at += extended_by
+    lot.seq += 1
+    lot.closing_soon_sent_at = None  # bidders hear "closing soon" again before the new end
+    lot.save(update_fields=["ends_at", "hard_end_at", "seq", "closing_soon_sent_at"])
+    notice = payloads.extended(lot, reason=reason, now=now, cause=cause, extended_by=extended_by, outage=outage)
+    told = interested_user_ids(lot.pk) | {lot.seller_id}
+    lot_events.record_and_broadcast(lot, notice, notify=[(uid, notice) for uid in told])
 
 
 def ban_bidder(*, user, bidder_id: int, reason: str, lot_id: int | None = None) -> bool:

@@ -82,3 +82,20 @@ class MaximumRaise(models.Model):
 
     def __str__(self) -> str:
         return f"maximum raised on lot {self.lot_id} after seq {self.after_seq}"
+
+
+class BidPathHealth(models.Model):
+    """When the closing worker last saw the bid path healthy (PostgreSQL and the lock store answering), and whether
+    one has since seen it down: one row, kept in the database so that a worker started after an outage still knows
+    when it began (bidding/outage.py)."""
+
+    last_ok_at = models.DateTimeField()
+    # Set by a closing worker that found the lock store down while it could still write here (a worker that finds
+    # PostgreSQL down remembers it in memory); cleared once the outage is dealt with.
+    down_seen_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "bid path health"
+
+    def __str__(self) -> str:
+        return f"bid path last seen healthy at {self.last_ok_at.isoformat()}"

@@ -3,13 +3,14 @@
 The bid rows (and the log of maxima raised without a visible bid) are fed, decision by decision, to the same rule
 function the live path uses (bidding/proxy.py), with the increment table and soft-close extensions; the result
 must reproduce every stored row and the lot's stored state: high bid, bidder, hidden maximum, sequence number,
-end time (soft-close extensions, and staff extensions read from their `extended` events), events and winner.
+end time (soft-close extensions, and staff and outage extensions read from their `extended` events; an outage's
+also moves the hard end), events and winner.
 Events that take a sequence number between bids without a bid row (`extended`, `opened`) are counted in order.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 
@@ -19,6 +20,13 @@ from auctions.models import Lot, LotEvent
 from auctions.rules import min_next_bid
 from bidding import proxy
 from bidding.models import Bid, MaximumRaise
+
+
+def hard_end_moved(event: dict) -> timedelta:
+    """How far an `extended` event moved the lot's hard end: as far as the end after an outage, never for staff."""
+    if event.get("type") != "extended" or event.get("cause") != "outage":
+        return timedelta(0)
+    return timedelta(microseconds=round(event["extended_by_seconds"] * 1_000_000))
 
 
 def verify_lot(lot: Lot) -> list[str]:
@@ -40,21 +48,30 @@ def verify_lot(lot: Lot) -> list[str]:
     # Staff extensions and openings take sequence numbers between bids. An extension before the first bid is
     # already in original_ends_at (the end as it stood at the first bid); after it, the event sets the end. An
     # opening changes nothing a bid reads, and comes before the first bid (a bid opens the lot itself).
+    # An extension after an outage moves the hard end by as much as the end: the bids before it were decided
+    # against the hard end as it stood then.
     extensions = [
-        (s, datetime.fromisoformat(payload["ends_at"]) if payload.get("type") == "extended" else None)
+        (
+            s,
+            datetime.fromisoformat(payload["ends_at"]) if payload.get("type") == "extended" else None,
+            hard_end_moved(payload) if lot.hard_end_at is not None else timedelta(0),
+        )
         for s, payload in events
         if payload.get("type") in ("extended", "opened")
     ]
     price = leader = leader_max = None
     ends = lot.original_ends_at
+    hard = lot.hard_end_at - sum((moved for _, _, moved in extensions), timedelta(0)) if lot.hard_end_at else None
     seq = i = r = x = 0
 
     def apply_extensions() -> None:
-        nonlocal x, seq, ends
+        nonlocal x, seq, ends, hard
         while x < len(extensions) and extensions[x][0] == seq + 1:
-            at_seq, new_end = extensions[x]
+            at_seq, new_end, moved = extensions[x]
             x += 1
             seq += 1
+            if hard is not None:
+                hard += moved
             if new_end is None:
                 if bids and at_seq > bids[0].seq:
                     problems.append(f"seq {at_seq}: the lot opened after its first bid")
@@ -153,7 +170,7 @@ def verify_lot(lot: Lot) -> list[str]:
                     decided_at=at,
                     window=lot.soft_close_window,
                     extension=lot.soft_close_extension,
-                    hard_end=lot.hard_end_at,
+                    hard_end=hard,
                 )
                 ends = new_end or ends
         seq += len(steps)

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from auctions.models import Lot
-from auctions.rules import bidder_standing, increment_for, lot_result_at, min_next_bid
+from auctions.rules import bidder_standing, increment_for, lot_result_at, min_next_bid, outage_extension
 
 pytestmark = pytest.mark.pure
 
@@ -67,3 +67,41 @@ def test_a_lot_is_decided_one_way_and_each_bidder_stands_somewhere(fields, resul
     lot, now = _lot(**fields)
     assert lot_result_at(lot, now) == result
     assert (bidder_standing(lot, user_id=1, now=now), bidder_standing(lot, user_id=2, now=now)) == (alice, bob)
+
+
+T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+SECOND = timedelta(seconds=1)
+
+
+def _outage(ends_at: datetime, *, now: datetime | None = None, grace: timedelta = 3 * SECOND):
+    """An outage from T0 to T0 + 20 s; the minimum left after it is 30 s."""
+    end = T0 + 20 * SECOND
+    return outage_extension(
+        ends_at=ends_at, outage_start=T0, outage_end=end, now=now or end, min_remaining=30 * SECOND, grace=grace
+    )
+
+
+def test_an_end_inside_an_outage_moves_by_its_length_and_at_least_the_minimum_from_now():
+    assert _outage(T0 + 5 * SECOND) == T0 + 20 * SECOND + 30 * SECOND  # 5 s + 20 s is less than now + 30 s
+    assert _outage(T0 + 20 * SECOND) == T0 + 50 * SECOND
+    # A later pass (now past the outage's end) still gives the minimum from now.
+    assert _outage(T0 + 5 * SECOND, now=T0 + 40 * SECOND) == T0 + 70 * SECOND
+
+
+def test_a_long_outage_moves_the_end_by_its_whole_length():
+    end = T0 + 600 * SECOND
+    moved = outage_extension(
+        ends_at=T0 + 500 * SECOND, outage_start=T0, outage_end=end, now=end, min_remaining=30 * SECOND
+    )
+    assert moved == T0 + 1100 * SECOND
+
+
+def test_an_end_just_before_the_outage_counts_while_its_bids_were_deciding():
+    assert _outage(T0 - 2 * SECOND) == T0 + 50 * SECOND  # within the grace: bids were in flight
+    assert _outage(T0 - 3 * SECOND) is None  # decided before the outage began
+    assert _outage(T0 - 2 * SECOND, grace=timedelta(0)) is None
+
+
+def test_an_end_after_the_outage_is_not_moved():
+    assert _outage(T0 + 20 * SECOND + timedelta(milliseconds=1)) is None
+    assert _outage(T0 + 3600 * SECOND) is None

@@ -108,6 +108,12 @@ PASSWORD_RESET_RATE = "5/hour"
 
 # --- Background passes ------------------------------------------------------------------------------------------
 CLOSE_LOTS_INTERVAL_SECONDS = 1.0
+# Fairness through an outage (bidding/outage.py): the closing worker closes nothing while bids cannot be placed, and a
+# lot whose end fell in an outage it saw ends later by its length, at least OUTAGE_MIN_REMAINING_SECONDS after it.
+# A seen outage counts above OUTAGE_MIN_SECONDS between healthy passes: a healthy worker's last write is up to two
+# intervals old (it writes once a second), so one failed pass alone stays under it; a failover (2-4 s) does not.
+OUTAGE_MIN_SECONDS = 3.0
+OUTAGE_MIN_REMAINING_SECONDS = 30
 # Bidders and watchers of a lot get lot_closing_soon this many seconds before its end.
 LOT_CLOSING_SOON_SECONDS = 60
 # Watcher counts ("presence"): each process publishes its counts every INTERVAL; a process silent for longer than

@@ -42,7 +42,9 @@
   const span = (seconds) => seconds % 60 === 0
     ? (seconds === 60 ? "1 minute" : `${seconds / 60} minutes`)
     : (seconds === 1 ? "1 second" : `${seconds} seconds`);
+  let shownRules = null;
   function showRules(lot) {  // start, end cap and the soft-close rule, from the lot's own fields
+    shownRules = lot;
     if (lot.starts_at) startsAt = Date.parse(lot.starts_at);
     showTime($("starts-at"), startsAt);
     const rule = $("soft-close");
@@ -306,13 +308,16 @@
       if ($("buy-now-price") && buyNow) $("buy-now-price").textContent = money(buyNow);
       applyState(m);
     },
-    extended(m) {  // staff moved the end later
+    extended(m) {  // staff moved the end later, or the server did after an outage that stopped bids
       if (m.seq <= seq) return;
       if (m.seq > seq + 1 && seq >= 0) { requestSync(); return; }
       clock.observe(m.server_time);
       applyState(m);
+      if (shownRules && m.hard_end_at !== undefined) showRules({ ...shownRules, hard_end_at: m.hard_end_at });  // an outage moves it
       showExtended();
-      feedback(`The end was extended: ${m.reason}`, false, { speak: false });  // announced with the new end
+      feedback(m.cause === "outage"
+        ? `Bids could not be placed for ${Math.round(m.outage_seconds)} s, so the end moved later to give that time back.`
+        : `The end was extended: ${m.reason}`, false, { speak: false });  // announced with the new end
     },
     banned(m) { feedback(`Your account may no longer bid: ${m.reason}`, true); },
     outbid(m) { if (String(m.lot) === lotId) setYou(false); },
