@@ -1,7 +1,8 @@
 """Redis Sentinel failover while people bid: a primary, a replica and three sentinels of the test's own, a Daphne
 worker and the closing worker on the Sentinel URL, bidders bidding and watchers watching; then the primary is
 SIGKILLed. Bids are taken again soon after the promotion, nothing acknowledged is lost, watchers miss nothing, a
-lot ending meanwhile closes once, and the old primary's return as a replica breaks nothing."""
+lot ending meanwhile is extended by the outage and closes once, and the old primary's return as a replica breaks
+nothing."""
 
 from __future__ import annotations
 
@@ -199,7 +200,9 @@ async def test_a_primary_killed_mid_auction_fails_over_without_losing_a_bid(
         seller=seller, starting_price=1_000, ends_in=timedelta(seconds=20), soft_close_window=0
     )
     worker = start_daphne("worker", REDIS_URL=sentinels.url)
-    start_closer(REDIS_URL=sentinels.url)
+    # The closer leaves a lot extended for an outage 3 s to run (not 30), and counts an outage from 1 s, so the
+    # failover's (2-4 s) always counts.
+    start_closer(REDIS_URL=sentinels.url, OUTAGE_MIN_REMAINING_SECONDS="3", OUTAGE_MIN_SECONDS="1")
     users = [await sync_to_async(make_user)(f"bidder{i}") for i in range(4)]
     bidders = [Bidder(worker.url, hot.pk, await acookie_header(u), f"b{i}") for i, u in enumerate(users)]
     watchers = [Watcher(worker.url, hot.pk) for _ in range(3)] + [Watcher(worker.url, ending.pk)]
@@ -288,13 +291,28 @@ async def test_a_primary_killed_mid_auction_fails_over_without_losing_a_bid(
             failure=f"a watcher missed {sorted(set(high_bids) - set(watcher.high_bids))[:10]}",
         )
 
-    # The lot that ended during the failover closes, once.
+    # The lot that ended during the failover was extended by the outage (bidders were locked out of its last
+    # moments), then closes, once, to its bidder.
     await until(
         lambda: LotEvent.objects.filter(lot=ending, payload__type="closed").aexists(),
         timeout=30,
         failure="the lot that ended during the failover never closed",
     )
-    assert await LotEvent.objects.filter(lot=ending, payload__type="closed").acount() == 1
+    events = [
+        payload
+        async for payload in LotEvent.objects.filter(lot=ending).order_by("seq").values_list("payload", flat=True)
+    ]
+    [extended] = [e for e in events if e["type"] == "extended"]
+    assert extended["cause"] == "outage"
+    assert extended["outage_seconds"] >= promoted - killed - 1, "the outage counted from the last healthy pass"
+    print(
+        f"the ending lot: extended {extended['extended_by_seconds']:.2f} s"
+        f" for an outage of {extended['outage_seconds']:.2f} s"
+    )
+    assert [e["type"] for e in events].count("closed") == 1
+    assert events.index(extended) < [e["type"] for e in events].index("closed")
+    await ending.arefresh_from_db()
+    assert ending.winner_id == users[0].pk
 
     status = await asyncio.to_thread(http_status, f"{worker.http}/readyz")
     assert status == 200, "the worker is ready on the new primary"
