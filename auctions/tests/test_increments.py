@@ -13,11 +13,8 @@ from auctions.rules import (
     min_next_bid,
     parse_increments,
 )
-from bidding.proxy import Step, resolve
 
 pytestmark = pytest.mark.pure
-
-ALICE, BOB = 1, 2
 
 
 def test_the_default_schedule_is_the_site_table_at_every_boundary():
@@ -73,14 +70,3 @@ def test_a_malformed_schedule_is_refused_on_the_increments_field(value):
 def test_a_flat_increment_must_be_whole_cents_above_zero(increment):
     with pytest.raises(InvalidBid):
         fixed_increment(increment)
-
-
-def test_automatic_bidding_follows_the_schedule_it_is_given():
-    kwargs = {"price": 10_000, "leader_id": ALICE, "leader_max": 50_000, "bidder_id": BOB, "reserve": None}
-    site = resolve(**kwargs, amount=11_000, max_amount=None)
-    flat = resolve(**kwargs, amount=11_000, max_amount=None, increments=fixed_increment(10_000))
-    assert site.steps[-1] == Step(ALICE, 11_500, automatic=True)  # 11,000 + the table's 5.00
-    assert flat.steps[-1] == Step(ALICE, 21_000, automatic=True)  # 11,000 + the clerk's 100.00
-    flat_100 = fixed_increment(10_000)
-    beaten = resolve(**{**kwargs, "leader_max": 30_000}, amount=20_000, max_amount=60_000, increments=flat_100)
-    assert beaten.price == 40_000 and beaten.leader_id == BOB  # Alice's 300.00 + 100.00
