@@ -114,10 +114,11 @@ def make_lot(make_user):
         *,
         seller=None,
         starting_price: int = 1_000,
-        ends_in: timedelta = timedelta(hours=1),
+        ends_in: timedelta | None = timedelta(hours=1),
         starts_in: timedelta = timedelta(seconds=-1),
         **fields,
     ):
+        """A timed lot, open now unless told otherwise; `ends_in=None` (no end) is for a live sale's lot."""
         from django.utils import timezone
 
         from auctions.models import Lot
@@ -128,7 +129,7 @@ def make_lot(make_user):
             title=fields.pop("title", "A lot"),
             starting_price=starting_price,
             starts_at=now + starts_in,
-            ends_at=now + ends_in,
+            ends_at=now + ends_in if ends_in is not None else None,
             status=fields.pop("status", Lot.Status.OPEN),
             **fields,
         )
