@@ -138,6 +138,48 @@ def make_lot(make_user):
 
 
 @pytest.fixture
+def make_sale(make_user, make_lot):
+    def make(
+        *,
+        house=None,
+        lots: int = 3,
+        starting_price: int = 1_000,
+        starts_in: timedelta = timedelta(days=1),
+        requires_approval: bool = False,
+        **fields,
+    ):
+        """A scheduled live sale with `lots` of the house's lots in catalogue order (`sale.lots.order_by(
+        "sale_position")`): no end time, each waiting for its turn on the block."""
+        from django.utils import timezone
+
+        from auctions.models import Lot, Sale
+
+        house = house or make_user(can_bid=False)
+        sale = Sale.objects.create(
+            house=house,
+            title=fields.pop("title", "Autumn sale"),
+            starts_at=timezone.now() + starts_in,
+            requires_approval=requires_approval,
+            **fields,
+        )
+        for position in range(1, lots + 1):
+            make_lot(
+                seller=house,
+                title=f"Sale lot {position}",
+                starting_price=starting_price,
+                starts_in=starts_in,
+                ends_in=None,
+                status=Lot.Status.SCHEDULED,
+                sale=sale,
+                sale_position=position,
+                live_state=Lot.LiveState.WAITING,
+            )
+        return sale
+
+    return make
+
+
+@pytest.fixture
 def make_photo():
     def make(*, size: tuple[int, int] = (800, 600), image_format: str = "PNG", color=(180, 120, 60)) -> bytes:
         """An image file's bytes: a gradient over `color`, so it compresses as a photo does (not to nothing)."""

@@ -33,15 +33,15 @@ class LotQuerySet(models.QuerySet):
 
     def accepting_bids_at(self, now: datetime) -> LotQuerySet:
         """Active lots whose start has come and whose end has not: Lot.accepts_bids_at as a query."""
-        return self.active().filter(starts_at__lte=now, ends_at__gt=now)
+        return self.active().timed().filter(starts_at__lte=now, ends_at__gt=now)
 
     def due_to_open(self, now: datetime) -> LotQuerySet:
         """Scheduled lots whose start has come and whose end has not."""
-        return self.filter(status=Lot.Status.SCHEDULED, starts_at__lte=now, ends_at__gt=now)
+        return self.timed().filter(status=Lot.Status.SCHEDULED, starts_at__lte=now, ends_at__gt=now)
 
     def ended_by(self, when: datetime) -> LotQuerySet:
         """Active lots whose end is at or before `when`: what the closing pass still has to close."""
-        return self.active().filter(ends_at__lte=when)
+        return self.active().timed().filter(ends_at__lte=when)
 
     def timed(self) -> LotQuerySet:
         """Lots with an end time: the clock (opening, closing soon, closing, soft close) and the timed bid path."""

@@ -97,6 +97,9 @@ def lot_status_at(lot: Lot, now: datetime) -> str:
     """The status a bidder would observe now, even before the closing worker has run."""
     if lot.status in (lot.Status.CLOSED, lot.Status.CANCELLED):
         return lot.status
+    if lot.is_live:  # no clock: open while on the block, else waiting for its turn
+        on_block = lot.live_state in (lot.LiveState.OPEN, lot.LiveState.FAIR_WARNING)
+        return lot.Status.OPEN if on_block else lot.Status.SCHEDULED
     if now < lot.starts_at:
         return lot.Status.SCHEDULED
     if now < lot.ends_at:
@@ -119,6 +122,8 @@ def lot_result_at(lot: Lot, now: datetime) -> tuple[str, str | None] | None:
         if lot.winner_id is not None:
             return SOLD, None
         return NOT_SOLD, NOT_SOLD_NO_BIDS if lot.high_bid_amount is None else NOT_SOLD_RESERVE_NOT_MET
+    if lot.is_live:  # the hammer closes it in the same transaction: never `ending`
+        return None
     if now >= lot.ends_at:
         return ENDING, None
     return None
