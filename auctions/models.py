@@ -361,11 +361,13 @@ class SaleRegistration(models.Model):
 
 class AbsenteeBid(models.Model):
     """A registered bidder's secret maximum on a lot, left before it is offered; the clerk's console executes it
-    against the room (auctions/live_rules.py). Equal maxima go to the earlier one: `created_at`, then `pk`."""
+    against the room (auctions/live_rules.py). Equal maxima go to the earlier one: `placed_at`, then `pk`."""
 
     registration = models.ForeignKey(SaleRegistration, on_delete=models.CASCADE, related_name="absentee_bids")
     lot = models.ForeignKey(Lot, on_delete=models.CASCADE, related_name="absentee_bids")
     max_amount = models.BigIntegerField(help_text="Cents. Secret: never shown to anyone but its bidder.")
+    # When the maximum was set at its amount (placed or raised): of equal maxima, the earlier one leads.
+    placed_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
