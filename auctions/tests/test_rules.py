@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from auctions.models import Lot
-from auctions.rules import bidder_standing, increment_for, lot_result_at, min_next_bid
+from auctions.rules import bidder_standing, increment_for, lot_result_at, lot_status_at, min_next_bid
 
 pytestmark = pytest.mark.pure
 
@@ -67,3 +67,20 @@ def test_a_lot_is_decided_one_way_and_each_bidder_stands_somewhere(fields, resul
     lot, now = _lot(**fields)
     assert lot_result_at(lot, now) == result
     assert (bidder_standing(lot, user_id=1, now=now), bidder_standing(lot, user_id=2, now=now)) == (alice, bob)
+
+
+@pytest.mark.parametrize(
+    ("live_state", "status", "observed"),
+    [
+        ("waiting", "scheduled", "scheduled"),
+        ("open", "open", "open"),
+        ("fair_warning", "open", "open"),
+        ("sold", "closed", "closed"),
+    ],
+)
+def test_a_live_lot_has_no_clock_its_state_on_the_block_says_where_it_is(live_state, status, observed):
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    lot = Lot(sale_id=1, sale_position=1, live_state=live_state, status=status, starts_at=now - timedelta(hours=1))
+    assert lot.ends_at is None and not lot.accepts_bids_at(now)
+    assert lot_status_at(lot, now) == observed
+    assert lot_result_at(lot, now) is None or status == "closed"

@@ -114,3 +114,15 @@ def test_verify_lot_passes_a_live_lot_with_nothing_to_replay(make_sale, make_lot
     call_command("verify_lot", "--all", stdout=out)
     assert out.getvalue().count(": ok") == Lot.objects.count() == 4
     assert sale.lots.live().count() == 3 and Lot.objects.timed().count() == 1
+
+
+@pytest.mark.django_db
+def test_the_seller_cannot_give_a_live_lot_an_end_time_by_editing_it(make_sale):
+    sale = make_sale()
+    lot = _first_lot(sale)
+    end = (timezone.now() + timedelta(days=2)).isoformat()
+    api = APIClient()
+    api.force_authenticate(sale.house)
+    response = api.patch(f"/api/lots/{lot.pk}/", {"ends_at": end, "title": "Renamed"}, format="json")
+    assert (response.status_code, response.json()["code"]) == (409, "live_lot")
+    _unchanged(lot)
