@@ -152,6 +152,16 @@ class Lot(models.Model):
     sale = models.ForeignKey("Sale", null=True, blank=True, on_delete=models.PROTECT, related_name="lots")
     sale_position = models.PositiveIntegerField(null=True, blank=True)
     live_state = models.CharField(max_length=12, choices=LiveState.choices, blank=True)
+    # On the block (bidding/services/live.py): the amount asked now; the clerk's flat increment (empty: the site
+    # table), kept until changed; the hammer's server time; who leads when it is not an internet bidder's user
+    # (source floor/absentee/internet, and the paddle the clerk sees); the internet bid waiting for the clerk's
+    # Accept when the sale does not auto-accept ({user, amount, bid_id, received_at}).
+    live_ask = models.BigIntegerField(null=True, blank=True)
+    live_increment = models.BigIntegerField(null=True, blank=True)
+    hammer_at = models.DateTimeField(null=True, blank=True)
+    live_leader_source = models.CharField(max_length=8, blank=True)
+    live_leader_paddle = models.PositiveIntegerField(null=True, blank=True)
+    live_pending = models.JSONField(null=True, blank=True)
 
     objects = LotQuerySet.as_manager()
 
@@ -331,6 +341,13 @@ class Sale(models.Model):
     current_lot = models.ForeignKey(Lot, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     auto_accept = models.BooleanField(default=True, help_text="Internet bids at the ask are taken without a click.")
     pause_message = models.CharField(max_length=PAUSE_MESSAGE_MAX_CHARS, blank=True)
+    # The one driving console: its clerk, its socket's channel name, when it was last heard from (the closing
+    # worker pauses the sale when that is too long ago: bidding/services/live.py pause_unattended).
+    driver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    driver_channel = models.CharField(max_length=200, blank=True)
+    driver_seen_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -16,14 +16,14 @@ from auctions.exceptions import BidRefused
 from auctions.models import Lot, LotEvent
 from auctions.rules import min_next_bid
 from bidding import proxy
+from bidding.live_replay import verify_live_lot
 from bidding.models import Bid, MaximumRaise
 
 
 def verify_lot(lot: Lot) -> list[str]:
     """Every way the stored lot differs from its replayed log (empty: consistent)."""
-    if lot.is_live:
-        # Decided on the block, not by this rule: with no bid yet there is nothing to replay.
-        return ["live lot: replay comes with the live bid path"] if Bid.objects.filter(lot=lot).exists() else []
+    if lot.is_live:  # decided on the block, by the clerk and the absentee rules
+        return verify_live_lot(lot)
     problems: list[str] = []
     bids = list(Bid.objects.filter(lot=lot).order_by("seq"))
     raises = list(MaximumRaise.objects.filter(lot=lot).order_by("after_seq", "id"))
