@@ -27,7 +27,7 @@ from auctions.models import AbsenteeBid, Lot, Sale, SaleRegistration
 from auctions.rules import SITE_INCREMENTS, Increments, fixed_increment, increment_for
 from auctions.sales import SaleNotFound, may_clerk
 from auctions.services import checked_reason
-from bidding import live_payloads
+from bidding import live_console, live_payloads
 from bidding.locks import lot_lock
 from bidding.models import Bid
 from bidding.services.checks import check_bid_id
@@ -35,8 +35,6 @@ from bidding.services.checks import check_bid_id
 log = structlog.get_logger(__name__)
 
 MESSAGE_MAX_CHARS = Sale.PAUSE_MESSAGE_MAX_CHARS
-# A console not heard from for this long no longer drives: the sale pauses itself (pause_unattended).
-DRIVER_TIMEOUT_SECONDS = 5.0
 
 BIDDING_STATES = (Lot.LiveState.OPEN, Lot.LiveState.FAIR_WARNING)
 
@@ -185,11 +183,17 @@ def _outbid_notice(lot: Lot, previous_bidder_id: int | None, now: datetime) -> l
 
 
 # --- the clerk --------------------------------------------------------------------------------------------------
-def clerk_action(*, user, sale_id: int, action: str, **args) -> dict:
-    """Run one clerk action by name (the sale socket's `clerk` message); returns the clerk's reply."""
+def clerk_action(*, user, sale_id: int, action: str, console: str | None = None, **args) -> dict:
+    """Run one clerk action by name (the sale socket's `clerk` message); returns the clerk's reply. From a socket
+    (`console`), only the driving console may act (bidding/live_console.py); `claim` makes it the driving one."""
+    if action == "claim" and console is not None:
+        return live_console.claim(user=user, sale_id=sale_id, console=console)
     handler = CLERK_ACTIONS.get(action) if isinstance(action, str) else None
     if handler is None:
         raise InvalidBid("Unknown clerk action.", field="action")
+    if console is not None:
+        live_console.check_driving(sale_id, console)
+        live_console.heartbeat(sale_id=sale_id, console=console)
     return handler(user=user, sale_id=sale_id, **args)
 
 
