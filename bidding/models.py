@@ -28,7 +28,8 @@ class Bid(models.Model):
     bidder = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="bids"
     )
-    source = models.CharField(max_length=8, choices=Source.choices, blank=True)
+    # A database default too: the timed bid path writes its rows in SQL of its own (bidding/statements/writes.py).
+    source = models.CharField(max_length=8, choices=Source.choices, blank=True, default="", db_default="")
     paddle = models.PositiveIntegerField(null=True, blank=True)
     # A live lot's clerk undid this bid (an event of its own): it no longer stands, and its price may be bid again.
     withdrawn_at = models.DateTimeField(null=True, blank=True)
