@@ -87,10 +87,12 @@ def clerk_waiting(sale: Sale, lot: Lot, waiting: dict, *, now: datetime) -> Payl
     return {**clerk_view(sale, lot, now=now), "waiting": _waiting(waiting)}
 
 
-def missed_bid(lot: Lot, *, amount: int, late_ms: int, paddle: int, now: datetime) -> Payload:
-    """To the clerks: an internet bid received after the hammer, and how late it was."""
+def missed_bid(lot: Lot, *, amount: int, late_ms: int, paddle: int, now: datetime, before_hammer: bool) -> Payload:
+    """To the clerks: an internet bid received after the hammer, and how late it was (or, `before_hammer`, one
+    received just before it that reached the lot after it)."""
     return {
         "type": "missed_bid",
+        "before_hammer": before_hammer,
         "lot": lot.pk,
         "amount": amount,
         "late_ms": late_ms,

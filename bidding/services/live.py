@@ -574,12 +574,17 @@ def live_bid(*, user, sale_id: int, amount: object, bid_id: object, received_at:
             if earlier is not None:  # a retry: the original answer
                 return live_payloads.live_bid_accepted(earlier, lot, duplicate=True)
             if lot.hammer_at is not None and lot.live_state in (Lot.LiveState.SOLD, Lot.LiveState.PASSED):
-                late_ms = max(0, round((received_at - lot.hammer_at).total_seconds() * 1000))
+                # Received after the hammer: late by that much. Received before it but queued behind it (the
+                # hammer took the lock first): refused too, with late_ms 0 and before_hammer, so the clerk, who
+                # hears of it at once, may reopen.
+                late_ms = round((received_at - lot.hammer_at).total_seconds() * 1000)
+                before = late_ms < 0
+                late_ms = max(0, late_ms)
                 missed = live_payloads.missed_bid(
-                    lot, amount=amount, late_ms=late_ms, paddle=registration.paddle, now=now
+                    lot, amount=amount, late_ms=late_ms, paddle=registration.paddle, now=now, before_hammer=before
                 )
                 clerks = _clerk_ids(sale)
-                raise LotClosed("The hammer has fallen.", late_ms=late_ms)
+                raise LotClosed("The hammer has fallen.", late_ms=late_ms, before_hammer=before)
             _check_running(sale)
             if lot.live_state not in BIDDING_STATES:
                 raise LotNotOpen("The lot is not open yet.", reason=lot.live_state)

@@ -263,3 +263,45 @@ def test_permissions(make_sale, clerk, make_user):
     assert refused(bid, sale.house, sale, 1_000).details["reason"] == "own_sale"
     act(sale.house, sale, "floor_bid")  # the house bids as the floor
     assert not Bid.objects.filter(source="internet").exists()
+
+
+def test_a_bid_received_before_the_hammer_but_reaching_the_lot_after_it_is_refused_for_the_clerk_to_reopen(
+    sale, clerk, make_user
+):
+    lot = opened(clerk, sale)
+    a = make_user()
+    register(sale, a)
+    act(clerk, sale, "floor_bid")
+    act(clerk, sale, "sold")
+    lot.refresh_from_db()
+    refusal = refused(bid, a, sale, 1_100, received_at=lot.hammer_at - timedelta(milliseconds=40))
+    assert (refusal.code, refusal.details["late_ms"], refusal.details["before_hammer"]) == ("closed", 0, True)
+    act(clerk, sale, "reopen")
+    bid(a, sale, 1_100)
+    act(clerk, sale, "sold")
+    lot.refresh_from_db()
+    assert (lot.winner_id, lot.high_bid_amount) == (a.pk, 1_100)
+    assert_lot_verifies(lot.pk)
+
+
+def test_verify_lot_reports_a_live_lot_that_differs_from_its_log(sale, clerk, make_user):
+    from bidding.replay import verify_lot
+
+    lot = lots_of(sale)[0]
+    absent = make_user()
+    AbsenteeBid.objects.create(registration=register(sale, absent), lot=lot, max_amount=1_300, placed_at=timezone.now())
+    opened(clerk, sale)
+    act(clerk, sale, "floor_bid")  # 1,100, answered 1,200
+    act(clerk, sale, "floor_bid")  # 1,300, answered: no (the next step would pass 1,300)
+    act(clerk, sale, "undo")
+    lot.refresh_from_db()
+    assert (lot.high_bid_amount, lot.live_leader_source) == (1_200, "absentee")
+    assert verify_lot(lot) == []
+    Lot.objects.filter(pk=lot.pk).update(high_bid_amount=1_250)
+    assert verify_lot(Lot.objects.get(pk=lot.pk)) == ["high_bid_amount: stored 1250, replay gives 1200"]
+    Lot.objects.filter(pk=lot.pk).update(high_bid_amount=1_200)
+    Bid.objects.filter(lot=lot, source="absentee", amount=1_200).update(amount=1_250)
+    problems = verify_lot(Lot.objects.get(pk=lot.pk))
+    assert any("absentee answer 1250, replay gives 1200" in problem for problem in problems), problems
+    Bid.objects.filter(lot=lot, withdrawn_at__isnull=False).update(withdrawn_at=None)
+    assert any("not marked withdrawn" in problem for problem in verify_lot(Lot.objects.get(pk=lot.pk)))
