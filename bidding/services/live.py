@@ -95,7 +95,8 @@ def _check_running(sale: Sale) -> None:
 
 
 def _clerk_ids(sale: Sale) -> set[int]:
-    return {sale.house_id, *sale.clerks.values_list("pk", flat=True)}
+    """Who hears the clerk's view: the house, its clerks, and whoever drives (staff may)."""
+    return {sale.house_id, *sale.clerks.values_list("pk", flat=True)} | ({sale.driver_id} - {None})
 
 
 # --- writing the block ------------------------------------------------------------------------------------------
@@ -158,7 +159,7 @@ def _answer_with_absentee(sale: Sale, lot: Lot, now: datetime) -> None:
     if leader is None:
         return
     absentee, maximum = leader
-    if lot.live_leader_source == Bid.Source.ABSENTEE and lot.high_bidder_id == absentee.registration.user_id:
+    if lot.high_bidder_id == absentee.registration.user_id:  # never against its own bidder, however they bid
         return
     answer = absentee_answer(lot.high_bid_amount, maximum, increments_of(lot))
     if answer is None:
@@ -571,7 +572,9 @@ def live_bid(*, user, sale_id: int, amount: object, bid_id: object, received_at:
             lot = _on_block(sale, lot, lot_id)
             now = timezone.now()
             earlier = Bid.objects.filter(bidder=user, bid_id=bid_id).first()
-            if earlier is not None:  # a retry: the original answer
+            if earlier is not None:  # a retry: the original answer; an id used elsewhere is not this bid
+                if earlier.lot_id != lot.pk:
+                    raise InvalidBid("This bid_id was used for another bid.", field="bid_id")
                 return live_payloads.live_bid_accepted(earlier, lot, duplicate=True)
             if lot.hammer_at is not None and lot.live_state in (Lot.LiveState.SOLD, Lot.LiveState.PASSED):
                 # Received after the hammer: late by that much. Received before it but queued behind it (the

@@ -305,3 +305,17 @@ def test_verify_lot_reports_a_live_lot_that_differs_from_its_log(sale, clerk, ma
     assert any("absentee answer 1250, replay gives 1200" in problem for problem in problems), problems
     Bid.objects.filter(lot=lot, withdrawn_at__isnull=False).update(withdrawn_at=None)
     assert any("not marked withdrawn" in problem for problem in verify_lot(Lot.objects.get(pk=lot.pk)))
+
+
+def test_an_absentee_never_answers_its_own_bidder_and_a_retry_gets_its_first_answer(sale, clerk, make_user):
+    lot = lots_of(sale)[0]
+    both = make_user()
+    AbsenteeBid.objects.create(registration=register(sale, both), lot=lot, max_amount=5_000, placed_at=timezone.now())
+    opened(clerk, sale)  # opens at 1,000 for their absentee bid
+    act(clerk, sale, "floor_bid")  # 1,100, answered 1,200 for them
+    first = live.live_bid(user=both, sale_id=sale.pk, amount=1_300, bid_id="mine")  # they bid over themselves
+    again = live.live_bid(user=both, sale_id=sale.pk, amount=1_300, bid_id="mine")
+    lot.refresh_from_db()
+    assert (lot.high_bid_amount, lot.high_bidder_id, lot.live_leader_source) == (1_300, both.pk, "internet")
+    assert (first["seq"], again["duplicate"]) == (again["seq"], True)
+    assert_lot_verifies(lot.pk)
