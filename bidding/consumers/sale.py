@@ -19,7 +19,7 @@ from bidding.services import live
 log = structlog.get_logger(__name__)
 
 # What a `clerk` message may carry besides its action: the services check each value.
-CLERK_FIELDS = ("paddle", "increment", "ask", "lot_id", "reason", "message", "text")
+CLERK_FIELDS = ("paddle", "amount", "increment", "ask", "lot_id", "reason", "message", "text")
 
 _in_thread = database_sync_to_async
 _role = _in_thread(live_selectors.viewer_role, thread_sensitive=False)

@@ -290,15 +290,21 @@ def set_ask(*, user, sale_id: int, ask: object = None, **_) -> dict:
     return _block_action(user, sale_id, decide)
 
 
-def floor_bid(*, user, sale_id: int, paddle: object = None, **_) -> dict:
-    """A room bid at the ask, tapped by the clerk. Before an Accept it takes the ask from a waiting internet bid."""
+def floor_bid(*, user, sale_id: int, paddle: object = None, amount: object = None, **_) -> dict:
+    """A room bid at the ask, tapped by the clerk. Before an Accept it takes the ask from a waiting internet bid.
+    With `amount` (the ask the console showed), it is refused `too_low` with the new ask if the ask has moved
+    meanwhile, as an internet bid would be: the room bid what the auctioneer asked, not the next step."""
     if paddle is not None:
         paddle = _check_amount(paddle, "paddle")
+    if amount is not None:
+        amount = _check_amount(amount, "amount")
 
     def decide(sale, lot, now):
         if lot.live_state not in BIDDING_STATES:
             raise LotNotOpen("The lot is not open.", reason=lot.live_state)
         previous, ask = lot.high_bidder_id, lot.live_ask or next_ask(lot)
+        if amount is not None and amount != ask:
+            raise TooLow("The ask has moved.", min_next_bid=ask, ask=ask)
         waiting = lot.live_pending
         lot.live_pending = None
         bid = _write_bid(lot, source=Bid.Source.FLOOR, amount=ask, now=now, paddle=paddle)

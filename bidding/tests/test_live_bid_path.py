@@ -319,3 +319,35 @@ def test_an_absentee_never_answers_its_own_bidder_and_a_retry_gets_its_first_ans
     assert (lot.high_bid_amount, lot.high_bidder_id, lot.live_leader_source) == (1_300, both.pk, "internet")
     assert (first["seq"], again["duplicate"]) == (again["seq"], True)
     assert_lot_verifies(lot.pk)
+
+
+def test_a_floor_bid_and_an_internet_bid_racing_at_one_ask_one_is_taken_the_other_told_the_new_ask(
+    sale, clerk, make_user
+):
+    lot = opened(clerk, sale)
+    net = make_user()
+    register(sale, net)
+    start, results = threading.Barrier(2), {}
+
+    def run(name, call):
+        try:
+            start.wait()
+            call()
+            results[name] = "taken"
+        except BidRefused as refusal:
+            results[name] = (refusal.code, refusal.details["ask"])
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=run, args=("net", lambda: bid(net, sale, 1_000))),
+        threading.Thread(target=run, args=("floor", lambda: act(clerk, sale, "floor_bid", amount=1_000))),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results.values(), key=str) == [("too_low", 1_100), "taken"]
+    lot.refresh_from_db()
+    assert (lot.high_bid_amount, lot.bid_count) == (1_000, 1)
+    assert_lot_verifies(lot.pk)
