@@ -21,6 +21,7 @@ from auctions.exceptions import Forbidden, NotAuthenticated
 from auctions.models import Lot, Sale
 from auctions.sales import SaleNotFound, may_clerk
 from bidding import live_payloads
+from bidding.live_selectors import leader_number
 from bidding.locks import lot_lock
 
 log = structlog.get_logger(__name__)
@@ -92,7 +93,13 @@ def _pause_one(sale_id: int, lot_id: int | None, cutoff: datetime, now: datetime
             lot.seq += 1
             lot.save(update_fields=["seq"])
             payload = live_payloads.block_event(
-                sale, lot, "paused", now=now, message=UNATTENDED_MESSAGE, unattended=True
+                sale,
+                lot,
+                "paused",
+                now=now,
+                leader_number=leader_number(lot),
+                message=UNATTENDED_MESSAGE,
+                unattended=True,
             )
             lot_events.record_and_broadcast(lot, payload)
     log.warning("sale_paused_unattended", sale_id=sale_id, lot_id=lot_id)

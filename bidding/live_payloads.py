@@ -14,10 +14,12 @@ if TYPE_CHECKING:
     from bidding.models import Bid
 
 
-def block_state(sale: Sale, lot: Lot) -> Payload:
-    """What everyone sees of the lot on the block."""
+def block_state(sale: Sale, lot: Lot, *, leader_number: int | None = None) -> Payload:
+    """What everyone sees of the lot on the block. `leader_number`: the leading bidder's number on the lot (their
+    public alias, "Bidder N": a bidder's page compares it with its own to say "you"); none for the room."""
     floor = lot.live_leader_source == "floor"
     return {
+        "bidder": None if floor else bidder_alias(leader_number),
         "sale": sale.pk,
         "lot": lot.pk,
         "seq": lot.seq,
@@ -33,17 +35,17 @@ def block_state(sale: Sale, lot: Lot) -> Payload:
     }
 
 
-def block_event(sale: Sale, lot: Lot, kind: str, *, now: datetime, **more) -> Payload:
+def block_event(sale: Sale, lot: Lot, kind: str, *, now: datetime, leader_number: int | None = None, **more) -> Payload:
     """`live` events: offered, on_block, ask, fair_warning, sold, passed, reopened, undone, paused, resumed, message."""
-    return {"type": "live", "event": kind, **block_state(sale, lot), **more, "server_time": iso(now)}
+    state = block_state(sale, lot, leader_number=leader_number)
+    return {"type": "live", "event": kind, **state, **more, "server_time": iso(now)}
 
 
 def live_bid_event(sale: Sale, lot: Lot, bid: Bid, *, now: datetime) -> Payload:
     return {
         "type": "live",
         "event": "bid",
-        **block_state(sale, lot),
-        "bidder": None if bid.bidder_id is None else bidder_alias(bid.bidder_number),
+        **block_state(sale, lot, leader_number=bid.bidder_number or None),
         "server_time": iso(now),
     }
 
@@ -140,6 +142,7 @@ def bid_taken_by_another(lot: Lot, *, now: datetime) -> Payload:
 def live_bid_accepted(bid: Bid, lot: Lot, *, duplicate: bool) -> Payload:
     return {
         "type": "live_bid_accepted",
+        "bidder": bidder_alias(bid.bidder_number),  # your alias on this lot: a `live` event naming it means you
         "bid_id": bid.bid_id,
         "lot": lot.pk,
         "amount": bid.amount,

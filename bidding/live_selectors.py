@@ -6,6 +6,14 @@ from auctions.models import Lot, Sale, SaleRegistration
 from auctions.payloads import Payload, iso
 from auctions.sales import may_clerk
 from bidding import live_payloads
+from bidding.models import Bid
+
+
+def leader_number(lot: Lot) -> int | None:
+    """The leading bidder's number on the lot (their alias); None for the room or without a bid."""
+    if lot.high_bid_amount is None or lot.high_bidder_id is None:
+        return None
+    return Bid.objects.filter(lot=lot, bidder_id=lot.high_bidder_id).values_list("bidder_number", flat=True).first()
 
 
 def viewer_role(sale_id: int, user) -> tuple[bool, list[int]] | None:
@@ -47,7 +55,7 @@ def sale_snapshot(sale_id: int, *, user, clerk: bool, now) -> Payload | None:
             }
             for row in lots
         ],
-        "block": None if lot is None else live_payloads.block_state(sale, lot),
+        "block": None if lot is None else live_payloads.block_state(sale, lot, leader_number=leader_number(lot)),
         "clerk": None if not clerk or lot is None else live_payloads.clerk_view(sale, lot, now=now),
         "is_clerk": clerk,
         "driving": None if not clerk else (sale.driver.get_username() if sale.driver_id else None),

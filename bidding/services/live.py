@@ -28,6 +28,7 @@ from auctions.rules import SITE_INCREMENTS, Increments, fixed_increment, increme
 from auctions.sales import SaleNotFound, may_clerk
 from auctions.services import checked_reason
 from bidding import live_console, live_payloads
+from bidding.live_selectors import leader_number
 from bidding.locks import lot_lock
 from bidding.models import Bid
 from bidding.services.checks import check_bid_id
@@ -107,7 +108,7 @@ def _announce(sale: Sale, lot: Lot, kind: str, now: datetime, *, notify=(), keep
     if not keep_ask:
         lot.live_ask = next_ask(lot) if lot.live_state in (*BIDDING_STATES, Lot.LiveState.WAITING) else None
     lot.save()
-    payload = live_payloads.block_event(sale, lot, kind, now=now, **more)
+    payload = live_payloads.block_event(sale, lot, kind, now=now, leader_number=leader_number(lot), **more)
     lot_events.record_and_broadcast(lot, payload, notify=list(notify))
     clerk = live_payloads.clerk_view(sale, lot, now=now)
     lot_events.notify_on_commit([(uid, clerk) for uid in _clerk_ids(sale)], stored=False)

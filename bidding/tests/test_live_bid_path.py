@@ -179,6 +179,8 @@ def test_undo_takes_the_price_and_leader_back_and_tells_the_bidder(sale, clerk, 
     lot.refresh_from_db()
     assert (lot.high_bid_amount, lot.high_bidder_id, lot.live_ask, lot.bid_count) == (1_000, a.pk, 1_100, 1)
     assert Notice.objects.filter(user=b, payload__type="bid_withdrawn").exists()
+    undone = lot.events.get(payload__event="undone").payload
+    assert (undone["amount"], undone["bidder"], undone["ask"]) == (1_000, "Bidder 1", 1_100)  # a leads again
     bid(b, sale, 1_100)  # the withdrawn price may be bid again
     act(clerk, sale, "sold")
     assert_lot_verifies(lot.pk)

@@ -61,7 +61,8 @@ async def test_everyone_gets_the_block_and_bids_the_clerk_alone_sees_who(open_pa
     assert console.snapshot["is_clerk"] and console.snapshot["clerk"]["ask"] == 1_000
 
     await alice.send_json_to({"type": "live_bid", "amount": 1_000, "bid_id": "a1"})
-    assert (await receive_until(alice, "live_bid_accepted"))["amount"] == 1_000
+    accepted = await receive_until(alice, "live_bid_accepted")
+    assert (accepted["amount"], accepted["bidder"]) == (1_000, "Bidder 1")  # events naming it mean "you"
     seen = await until_event(watcher, "bid")
     assert (seen["amount"], seen["ask"], seen["leader"], seen["bidder"]) == (1_000, 1_100, "bidder", "Bidder 1")
     assert "paddle" not in json.dumps(seen) and "internet" not in json.dumps(seen)
