@@ -103,10 +103,16 @@ def _clerk_ids(sale: Sale) -> set[int]:
 # --- writing the block ------------------------------------------------------------------------------------------
 def _announce(sale: Sale, lot: Lot, kind: str, now: datetime, *, notify=(), keep_ask: bool = False, **more):
     """One sequenced event of the lot on the block (public), and its clerk view to the sale's clerks (not stored).
-    The ask follows the standing bid, unless the clerk has just typed one (`keep_ask`)."""
+    The ask follows the standing bid, unless the clerk has just typed one (`keep_ask`). An internet bid waiting for
+    Accept at an amount that is no longer the ask (a new ask, an undo, the hammer, a pause) is dropped and its
+    bidder told: an Accept never takes a bid at an amount that is not asked."""
     lot.seq += 1
     if not keep_ask:
         lot.live_ask = next_ask(lot) if lot.live_state in (*BIDDING_STATES, Lot.LiveState.WAITING) else None
+    waiting = lot.live_pending
+    if waiting and (waiting["amount"] != lot.live_ask or kind == "paused"):
+        lot.live_pending = None
+        notify = [*notify, (waiting["user"], live_payloads.bid_taken_by_another(lot, now=now))]
     lot.save()
     payload = live_payloads.block_event(sale, lot, kind, now=now, leader_number=leader_number(lot), **more)
     lot_events.record_and_broadcast(lot, payload, notify=list(notify))
@@ -354,7 +360,6 @@ def sold(*, user, sale_id: int, **_) -> dict:
         lot.live_state, lot.status = Lot.LiveState.SOLD, Lot.Status.CLOSED
         lot.hammer_at = lot.closed_at = now
         lot.winner_id = lot.high_bidder_id
-        lot.live_pending = None
         _announce(sale, lot, "sold", now)
 
     return _block_action(user, sale_id, decide)
@@ -367,7 +372,6 @@ def pass_lot(*, user, sale_id: int, **_) -> dict:
         lot.live_state, lot.status = Lot.LiveState.PASSED, Lot.Status.CLOSED
         lot.hammer_at = lot.closed_at = now
         lot.winner_id = None
-        lot.live_pending = None
         _announce(sale, lot, "passed", now)
 
     return _block_action(user, sale_id, decide)

@@ -353,3 +353,20 @@ def test_a_floor_bid_and_an_internet_bid_racing_at_one_ask_one_is_taken_the_othe
     lot.refresh_from_db()
     assert (lot.high_bid_amount, lot.bid_count) == (1_000, 1)
     assert_lot_verifies(lot.pk)
+
+
+def test_a_waiting_internet_bid_is_dropped_and_its_bidder_told_when_the_ask_moves(make_sale, clerk, make_user):
+    from auctions.models import Notice
+
+    sale = make_sale(lots=1, auto_accept=False)
+    sale.clerks.add(clerk)
+    lot = opened(clerk, sale)
+    net = make_user()
+    register(sale, net)
+    assert bid(net, sale, 1_000)["type"] == "live_bid_waiting"
+    act(clerk, sale, "ask", ask=1_500)
+    assert refused(act, clerk, sale, "accept").details["field"] == "action"  # nothing waits: never taken at 1,500
+    lot.refresh_from_db()
+    assert (lot.high_bid_amount, lot.live_pending, lot.live_ask) == (None, None, 1_500)
+    assert Notice.objects.filter(user=net, payload__waiting_bid_not_taken=True).exists()
+    assert_lot_verifies(lot.pk)
