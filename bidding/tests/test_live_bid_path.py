@@ -3,11 +3,13 @@ actions, internet, floor and absentee bids, the hammer, undo and reopen, permiss
 
 from __future__ import annotations
 
+import io
 import threading
 import uuid
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
@@ -233,6 +235,9 @@ def test_passed_lot_re_offered_at_the_end(sale, clerk, make_user):
     assert (first.live_state, first.winner_id) == ("sold", bidder.pk)
     for lot in lots_of(sale):
         assert_lot_verifies(lot.pk)
+    out = io.StringIO()
+    call_command("verify_lot", *[str(lot.pk) for lot in lots_of(sale)], stdout=out)
+    assert out.getvalue().count(": ok") == 3, out.getvalue()
 
 
 def test_the_clerks_increment_and_typed_ask(sale, clerk, make_user):
