@@ -152,7 +152,7 @@ class Lot(models.Model):
     sale = models.ForeignKey("Sale", null=True, blank=True, on_delete=models.PROTECT, related_name="lots")
     sale_position = models.PositiveIntegerField(null=True, blank=True)
     live_state = models.CharField(max_length=12, choices=LiveState.choices, blank=True)
-    # On the block (bidding/services/live.py): the amount asked now; the clerk's flat increment (empty: the site
+    # On the block (bidding/services/live/): the amount asked now; the clerk's flat increment (empty: the site
     # table), kept until changed; the hammer's server time; who leads when it is not an internet bidder's user
     # (source floor/absentee/internet, and the paddle the clerk sees); the internet bid waiting for the clerk's
     # Accept when the sale does not auto-accept ({user, amount, bid_id, received_at}).
@@ -342,7 +342,7 @@ class Sale(models.Model):
     auto_accept = models.BooleanField(default=True, help_text="Internet bids at the ask are taken without a click.")
     pause_message = models.CharField(max_length=PAUSE_MESSAGE_MAX_CHARS, blank=True)
     # The one driving console: its clerk, its socket's channel name, when it was last heard from (the closing
-    # worker pauses the sale when that is too long ago: bidding/services/live.py pause_unattended).
+    # worker pauses the sale when that is too long ago: bidding/live_console.py pause_unattended).
     driver = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

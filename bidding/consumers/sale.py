@@ -27,7 +27,7 @@ _snapshot = _in_thread(live_selectors.sale_snapshot, thread_sensitive=False)
 _live_bid = _in_thread(live.live_bid, thread_sensitive=False)
 _clerk_action = _in_thread(live.clerk_action, thread_sensitive=False)
 _heartbeat = _in_thread(live_console.heartbeat, thread_sensitive=False)
-_current_lot = _in_thread(live._current_lot_id, thread_sensitive=False)
+_current_lot = _in_thread(live.current_lot_id, thread_sensitive=False)
 
 
 class SaleConsumer(GavelSocket):

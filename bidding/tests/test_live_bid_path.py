@@ -1,4 +1,4 @@
-"""The live bid path (bidding/services/live.py) against PostgreSQL (and Redis for the lot lock): the clerk's
+"""The live bid path (bidding/services/live/) against PostgreSQL (and Redis for the lot lock): the clerk's
 actions, internet, floor and absentee bids, the hammer, undo and reopen, permissions; verify_lot on every lot."""
 
 from __future__ import annotations
