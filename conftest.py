@@ -114,10 +114,11 @@ def make_lot(make_user):
         *,
         seller=None,
         starting_price: int = 1_000,
-        ends_in: timedelta = timedelta(hours=1),
+        ends_in: timedelta | None = timedelta(hours=1),
         starts_in: timedelta = timedelta(seconds=-1),
         **fields,
     ):
+        """A timed lot, open now unless told otherwise; `ends_in=None` (no end) is for a live sale's lot."""
         from django.utils import timezone
 
         from auctions.models import Lot
@@ -128,10 +129,52 @@ def make_lot(make_user):
             title=fields.pop("title", "A lot"),
             starting_price=starting_price,
             starts_at=now + starts_in,
-            ends_at=now + ends_in,
+            ends_at=now + ends_in if ends_in is not None else None,
             status=fields.pop("status", Lot.Status.OPEN),
             **fields,
         )
+
+    return make
+
+
+@pytest.fixture
+def make_sale(make_user, make_lot):
+    def make(
+        *,
+        house=None,
+        lots: int = 3,
+        starting_price: int = 1_000,
+        starts_in: timedelta = timedelta(days=1),
+        requires_approval: bool = False,
+        **fields,
+    ):
+        """A scheduled live sale with `lots` of the house's lots in catalogue order (`sale.lots.order_by(
+        "sale_position")`): no end time, each waiting for its turn on the block."""
+        from django.utils import timezone
+
+        from auctions.models import Lot, Sale
+
+        house = house or make_user(can_bid=False)
+        sale = Sale.objects.create(
+            house=house,
+            title=fields.pop("title", "Autumn sale"),
+            starts_at=timezone.now() + starts_in,
+            requires_approval=requires_approval,
+            **fields,
+        )
+        for position in range(1, lots + 1):
+            make_lot(
+                seller=house,
+                title=f"Sale lot {position}",
+                starting_price=starting_price,
+                starts_in=starts_in,
+                ends_in=None,
+                status=Lot.Status.SCHEDULED,
+                sale=sale,
+                sale_position=position,
+                live_state=Lot.LiveState.WAITING,
+            )
+        return sale
 
     return make
 

@@ -148,7 +148,7 @@ def price_cents(raw: str) -> int | None:
 def lots(query: Query, *, now: datetime, using: str = "default") -> LotQuerySet:
     """The lots the query picks, in its order, each annotated with `price` (the high bid, else the starting price:
     what a card shows) and, when searching PostgreSQL, `rank`."""
-    found = Lot.objects.using(using)
+    found = Lot.objects.using(using).timed()  # live sales have their own catalogue, in sale order
     found = found.active() if query.view == OPEN else found.filter(status__in=Lot.FINAL_STATUSES)
     found = found.annotate(price=Coalesce("high_bid_amount", "starting_price"))
     if query.ending_soon:

@@ -55,6 +55,13 @@ class LotClosed(BidRefused):
     default_message = "Bidding on this lot has ended."
 
 
+class LiveLot(BidRefused):
+    """A timed bid (or buy now, or an end-time change) on a lot in a live sale: it is bid on on the block."""
+
+    code = "live_lot"
+    default_message = "This lot is sold in a live sale: bid on it in the sale."
+
+
 class TooLow(BidRefused):
     """details['min_next_bid'] carries the lowest amount that would be accepted now."""
 
@@ -90,6 +97,7 @@ HTTP_STATUS: dict[str, int] = {
     LotNotFound.code: 404,
     LotNotOpen.code: 409,
     LotClosed.code: 409,
+    LiveLot.code: 409,
     TooLow.code: 409,
     BuyNowUnavailable.code: 409,
     RateLimited.code: 429,

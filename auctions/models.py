@@ -33,15 +33,23 @@ class LotQuerySet(models.QuerySet):
 
     def accepting_bids_at(self, now: datetime) -> LotQuerySet:
         """Active lots whose start has come and whose end has not: Lot.accepts_bids_at as a query."""
-        return self.active().filter(starts_at__lte=now, ends_at__gt=now)
+        return self.active().timed().filter(starts_at__lte=now, ends_at__gt=now)
 
     def due_to_open(self, now: datetime) -> LotQuerySet:
         """Scheduled lots whose start has come and whose end has not."""
-        return self.filter(status=Lot.Status.SCHEDULED, starts_at__lte=now, ends_at__gt=now)
+        return self.timed().filter(status=Lot.Status.SCHEDULED, starts_at__lte=now, ends_at__gt=now)
 
     def ended_by(self, when: datetime) -> LotQuerySet:
         """Active lots whose end is at or before `when`: what the closing pass still has to close."""
-        return self.active().filter(ends_at__lte=when)
+        return self.active().timed().filter(ends_at__lte=when)
+
+    def timed(self) -> LotQuerySet:
+        """Lots with an end time: the clock (opening, closing soon, closing, soft close) and the timed bid path."""
+        return self.filter(sale__isnull=True)
+
+    def live(self) -> LotQuerySet:
+        """Lots in a live sale: no end time; the clerk's hammer ends them."""
+        return self.filter(sale__isnull=False)
 
     def active_or_ended_since(self, since: datetime) -> LotQuerySet:
         """Active lots, and those closed or cancelled at or after `since`."""
@@ -73,6 +81,15 @@ class Lot(models.Model):
         CLOSED = "closed"
         CANCELLED = "cancelled"
 
+    class LiveState(models.TextChoices):
+        """A live lot's life on the block (docs/live-sales.md); blank for a timed lot."""
+
+        WAITING = "waiting"
+        OPEN = "open"
+        FAIR_WARNING = "fair_warning"
+        SOLD = "sold"
+        PASSED = "passed"
+
     # Active lots may still take bids (between start and end) and the closing pass still owes them an end; final
     # ones never change again.
     ACTIVE_STATUSES = (Status.SCHEDULED, Status.OPEN)
@@ -84,7 +101,10 @@ class Lot(models.Model):
     starting_price = models.BigIntegerField(help_text="Cents. The first bid must be at least this.")
     reserve_price = models.BigIntegerField(null=True, blank=True, help_text="Cents. Hidden; no sale below it.")
     starts_at = models.DateTimeField()
-    ends_at = models.DateTimeField(help_text="Moves later when a bid lands inside the soft-close window.")
+    # Empty exactly for a lot in a live sale (constraint lot_timed_or_live): the clerk's hammer ends it.
+    ends_at = models.DateTimeField(
+        null=True, blank=True, help_text="Moves later when a bid lands inside the soft-close window."
+    )
     # The end as listed, before any soft-close extension: verify_lot replays extensions from it.
     original_ends_at = models.DateTimeField(null=True, blank=True, editable=False)
     soft_close_window = models.PositiveIntegerField(default=_default_soft_close_window, help_text="Seconds.")
@@ -128,6 +148,21 @@ class Lot(models.Model):
     closing_soon_sent_at = models.DateTimeField(null=True, blank=True, help_text="When lot_closing_soon went out.")
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # A live sale's lot (auctions/sales.py): its place in the sale's catalogue and its state on the block.
+    sale = models.ForeignKey("Sale", null=True, blank=True, on_delete=models.PROTECT, related_name="lots")
+    sale_position = models.PositiveIntegerField(null=True, blank=True)
+    live_state = models.CharField(max_length=12, choices=LiveState.choices, blank=True)
+    # On the block (bidding/services/live/): the amount asked now; the clerk's flat increment (empty: the site
+    # table), kept until changed; the hammer's server time; who leads when it is not an internet bidder's user
+    # (source floor/absentee/internet, and the paddle the clerk sees); the internet bid waiting for the clerk's
+    # Accept when the sale does not auto-accept ({user, amount, bid_id, received_at}).
+    live_ask = models.BigIntegerField(null=True, blank=True)
+    live_increment = models.BigIntegerField(null=True, blank=True)
+    hammer_at = models.DateTimeField(null=True, blank=True)
+    live_leader_source = models.CharField(max_length=8, blank=True)
+    live_leader_paddle = models.PositiveIntegerField(null=True, blank=True)
+    live_pending = models.JSONField(null=True, blank=True)
+
     objects = LotQuerySet.as_manager()
 
     class Meta:
@@ -142,6 +177,13 @@ class Lot(models.Model):
             models.CheckConstraint(
                 condition=Q(shipping_price__isnull=True) | Q(shipping_price__gte=0), name="lot_shipping_not_negative"
             ),
+            # A timed lot has an end; a live one has none (and a state on the block).
+            models.CheckConstraint(
+                condition=Q(sale__isnull=True, ends_at__isnull=False, live_state="")
+                | Q(sale__isnull=False, ends_at__isnull=True, sale_position__isnull=False),
+                name="lot_timed_or_live",
+            ),
+            models.UniqueConstraint(fields=["sale", "sale_position"], name="lot_sale_position_unique"),
         ]
 
     def __str__(self) -> str:
@@ -170,10 +212,22 @@ class Lot(models.Model):
         """The first photo, for a lot list's thumbnail (prefetch `photos` when listing many lots)."""
         return next(iter(self.photos.all()), None)
 
+    @property
+    def is_live(self) -> bool:
+        return self.sale_id is not None
+
     def accepts_bids_at(self, now: datetime) -> bool:
+        """Timed bids only: a live lot takes its bids on the block, never by the clock."""
+        if self.is_live:
+            return False
         return self.status in self.ACTIVE_STATUSES and self.starts_at <= now < self.ends_at
 
     def is_over_at(self, now: datetime) -> bool:
+        if self.is_live:
+            return self.status in self.FINAL_STATUSES or self.live_state in (
+                self.LiveState.SOLD,
+                self.LiveState.PASSED,
+            )
         return self.status in self.FINAL_STATUSES or now >= self.ends_at
 
 
@@ -263,3 +317,81 @@ class Watch(models.Model):
 
     def __str__(self) -> str:
         return f"user {self.user_id} watches lot {self.lot_id}"
+
+
+class Sale(models.Model):
+    """A live sale: a catalogue of lots sold one at a time on the block, driven by clerks (auctions/sales.py,
+    docs/live-sales.md). The house is the seller running it; staff may always clerk."""
+
+    TITLE_MAX_CHARS = 200
+    PAUSE_MESSAGE_MAX_CHARS = 300
+
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled"
+        RUNNING = "running"
+        PAUSED = "paused"
+        FINISHED = "finished"
+
+    house = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sales_run")
+    title = models.CharField(max_length=TITLE_MAX_CHARS)
+    starts_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
+    requires_approval = models.BooleanField(default=False, help_text="Registrations wait for the house's approval.")
+    clerks = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="sales_clerked")
+    current_lot = models.ForeignKey(Lot, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    auto_accept = models.BooleanField(default=True, help_text="Internet bids at the ask are taken without a click.")
+    pause_message = models.CharField(max_length=PAUSE_MESSAGE_MAX_CHARS, blank=True)
+    # The one driving console: its clerk, its socket's channel name, when it was last heard from (the closing
+    # worker pauses the sale when that is too long ago: bidding/live_console.py pause_unattended).
+    driver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    driver_channel = models.CharField(max_length=200, blank=True)
+    driver_seen_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"sale #{self.pk} {self.title}"
+
+
+class SaleRegistration(models.Model):
+    """A bidder registered for a sale, with their paddle number (internet paddles from PADDLE_FIRST_INTERNET up)."""
+
+    PADDLE_FIRST_INTERNET = 5_000
+
+    sale = models.ForeignKey(Sale, on_delete=models.CASCADE, related_name="registrations")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sale_registrations")
+    paddle = models.PositiveIntegerField()
+    approved = models.BooleanField(default=False)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["sale", "user"], name="sale_registration_once"),
+            models.UniqueConstraint(fields=["sale", "paddle"], name="sale_paddle_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"paddle {self.paddle} in sale {self.sale_id}"
+
+
+class AbsenteeBid(models.Model):
+    """A registered bidder's secret maximum on a lot, left before it is offered; the clerk's console executes it
+    against the room (auctions/live_rules.py). Equal maxima go to the earlier one: `placed_at`, then `pk`."""
+
+    registration = models.ForeignKey(SaleRegistration, on_delete=models.CASCADE, related_name="absentee_bids")
+    lot = models.ForeignKey(Lot, on_delete=models.CASCADE, related_name="absentee_bids")
+    max_amount = models.BigIntegerField(help_text="Cents. Secret: never shown to anyone but its bidder.")
+    # When the maximum was set at its amount (placed or raised): of equal maxima, the earlier one leads.
+    placed_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["lot", "registration"], name="absentee_bid_once_per_lot"),
+            models.CheckConstraint(condition=Q(max_amount__gt=0), name="absentee_bid_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"absentee bid on lot {self.lot_id} by registration {self.registration_id}"

@@ -14,7 +14,7 @@ from auctions import rules
 
 if TYPE_CHECKING:
     from auctions.exceptions import BidRefused
-    from auctions.models import Lot
+    from auctions.models import AbsenteeBid, Lot, Sale, SaleRegistration
 
 Payload = dict[str, Any]
 
@@ -337,3 +337,25 @@ def encode(payload: Payload) -> str:
 def encode_stored(payload: Payload) -> str:
     """A stored event as the live path encoded it: `type` first (jsonb reorders keys; the fan-out reads it)."""
     return json.dumps({"type": payload["type"], **payload})
+
+
+def sale_summary(sale: Sale, lot_ids: list[int]) -> Payload:
+    """A live sale as its house and bidders see it before the block: `lots` in catalogue order."""
+    return {
+        "id": sale.pk,
+        "title": sale.title,
+        "starts_at": iso(sale.starts_at),
+        "status": sale.status,
+        "requires_approval": sale.requires_approval,
+        "auto_accept": sale.auto_accept,
+        "lots": lot_ids,
+    }
+
+
+def sale_registration(registration: SaleRegistration) -> Payload:
+    return {"sale": registration.sale_id, "paddle": registration.paddle, "approved": registration.approved}
+
+
+def absentee_bid(bid: AbsenteeBid) -> Payload:
+    """To its bidder only: the maximum is secret from everyone else."""
+    return {"lot": bid.lot_id, "max_amount": bid.max_amount, "placed_at": iso(bid.placed_at)}

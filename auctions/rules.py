@@ -4,9 +4,12 @@ All money in cents."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, NamedTuple
+
+from auctions.exceptions import InvalidBid
 
 if TYPE_CHECKING:
     from auctions.models import Lot
@@ -21,25 +24,82 @@ INCREMENTS: tuple[tuple[int | None, int], ...] = (
     (None, 5_000),  # from 5,000.00: 50.00
 )
 
-
-def increment_for(high_bid: int) -> int:
-    for upper, step in INCREMENTS:
-        if upper is None or high_bid < upper:
-            return step
-    raise AssertionError("the last row has no upper bound")
+# A clerk's or house's schedule stays small enough to show on a console and check at a glance.
+MAX_INCREMENT_STEPS = 50
 
 
-def min_next_bid(*, starting_price: int, high_bid: int | None) -> int:
+@dataclass(frozen=True)
+class Increments:
+    """An increment schedule: (from amount, increment) steps in cents, the first from 0, amounts rising. The
+    increment at an amount is that of the last step starting at or below it. Timed lots use SITE_INCREMENTS; a live
+    sale's clerk may set another (a flat one, or a house's table) and the automatic-bidding rule follows it."""
+
+    steps: tuple[tuple[int, int], ...]
+
+    def __post_init__(self) -> None:
+        _check_steps(self.steps)
+
+    def at(self, amount: int) -> int:
+        step = self.steps[0][1]
+        for start, increment in self.steps:
+            if amount < start:
+                break
+            step = increment
+        return step
+
+
+def _check_steps(steps: object) -> None:
+    if not isinstance(steps, tuple | list) or not 0 < len(steps) <= MAX_INCREMENT_STEPS:
+        raise InvalidBid(f"An increment table has 1 to {MAX_INCREMENT_STEPS} steps.", field="increments")
+    previous = -1
+    for step in steps:
+        if not isinstance(step, tuple | list) or len(step) != 2:
+            raise InvalidBid("Each step is [from amount, increment], in cents.", field="increments")
+        start, increment = step
+        if not all(type(value) is int for value in step) or increment <= 0 or start < 0:
+            raise InvalidBid("Amounts and increments are whole cents; increments above 0.", field="increments")
+        if start <= previous:
+            raise InvalidBid("The steps' amounts must rise.", field="increments")
+        previous = start
+    if steps[0][0] != 0:
+        raise InvalidBid("The first step starts at 0.", field="increments")
+
+
+SITE_INCREMENTS = Increments(
+    tuple(zip((0, *(upper for upper, _ in INCREMENTS[:-1])), (step for _, step in INCREMENTS), strict=True))
+)
+
+
+def fixed_increment(increment: object) -> Increments:
+    """One flat increment whatever the amount (a clerk's "bid in 100s")."""
+    return parse_increments([[0, increment]])
+
+
+def parse_increments(value: object) -> Increments:
+    """A schedule from a clerk's or house's JSON (a list of [from amount, increment] pairs, in cents), checked:
+    InvalidBid (field `increments`) says what is wrong."""
+    _check_steps(value)
+    return Increments(tuple((start, increment) for start, increment in value))
+
+
+def increment_for(high_bid: int, increments: Increments = SITE_INCREMENTS) -> int:
+    return increments.at(high_bid)
+
+
+def min_next_bid(*, starting_price: int, high_bid: int | None, increments: Increments = SITE_INCREMENTS) -> int:
     """The lowest amount the next bid may have: the starting price, then the high bid plus one increment."""
     if high_bid is None:
         return starting_price
-    return high_bid + increment_for(high_bid)
+    return high_bid + increment_for(high_bid, increments)
 
 
 def lot_status_at(lot: Lot, now: datetime) -> str:
     """The status a bidder would observe now, even before the closing worker has run."""
     if lot.status in (lot.Status.CLOSED, lot.Status.CANCELLED):
         return lot.status
+    if lot.is_live:  # no clock: open while on the block, else waiting for its turn
+        on_block = lot.live_state in (lot.LiveState.OPEN, lot.LiveState.FAIR_WARNING)
+        return lot.Status.OPEN if on_block else lot.Status.SCHEDULED
     if now < lot.starts_at:
         return lot.Status.SCHEDULED
     if now < lot.ends_at:
@@ -62,6 +122,8 @@ def lot_result_at(lot: Lot, now: datetime) -> tuple[str, str | None] | None:
         if lot.winner_id is not None:
             return SOLD, None
         return NOT_SOLD, NOT_SOLD_NO_BIDS if lot.high_bid_amount is None else NOT_SOLD_RESERVE_NOT_MET
+    if lot.is_live:  # the hammer closes it in the same transaction: never `ending`
+        return None
     if now >= lot.ends_at:
         return ENDING, None
     return None

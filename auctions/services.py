@@ -18,7 +18,15 @@ from django.utils import timezone
 from accounts.models import Profile
 from auctions import lot_events, payloads
 from auctions import photos as lot_photos
-from auctions.exceptions import Forbidden, InvalidBid, InvalidPhoto, LotClosed, LotNotFound, NotAuthenticated
+from auctions.exceptions import (
+    Forbidden,
+    InvalidBid,
+    InvalidPhoto,
+    LiveLot,
+    LotClosed,
+    LotNotFound,
+    NotAuthenticated,
+)
 from auctions.models import Lot
 from auctions.money import check_cents
 
@@ -174,6 +182,8 @@ def update_lot(*, user, lot_id: int, changes: dict, photos: Sequence[PreparedPho
     with transaction.atomic():
         lot = lot_for_change(user, lot_id)
         check_may_edit(user, lot)
+        if lot.is_live:  # its times are the sale's; the clock's checks below are a timed lot's
+            raise LiveLot("A lot in a live sale cannot be edited here: it has no end time.")
         if lot.bid_count:
             raise Forbidden("A lot cannot be edited once it has bids.", reason="has_bids")
         merged = {name: changes.get(name, getattr(lot, name)) for name in EDITABLE_FIELDS}

@@ -15,7 +15,7 @@ from django.utils import timezone
 from auctions import lot_events, notice_mail, payloads
 from auctions.models import Lot
 from auctions.services import open_due_lots
-from bidding import outage, outbox
+from bidding import live_console, outage, outbox
 from bidding.models import Bid
 from bidding.selectors import interested_user_ids
 
@@ -37,6 +37,7 @@ def closing_pass() -> tuple[list[int], list[int]]:
     opened = open_due_lots()
     warned = send_closing_soon()
     closed = close_due_lots()
+    live_console.pause_unattended()  # a live sale whose driving console fell silent
     outbox.outbox_pass()
     if opened or warned or closed:
         log.info("close_lots_pass", opened=opened, warned=warned, closed=closed)

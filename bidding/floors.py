@@ -1,7 +1,9 @@
 """What this process knows for certain about each lot's minimum next bid: the highest one a committed bid set.
 
-High bids only ever rise, so a bid below a committed floor is too low now and forever; refusing it needs no lock
-and no query. The database still decides every bid that clears the floor.
+High bids only ever rise on a timed lot (a live lot's fall on an undo, and its bids never come this way: they are
+refused `live_lot` before any floor is read or raised, and decided in bidding/services/live/), so a bid below a
+committed floor is too low now and forever; refusing it needs no lock and no query. The database still decides
+every bid that clears the floor.
 """
 
 from __future__ import annotations

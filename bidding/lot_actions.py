@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.models import Profile
 from auctions import lot_events, payloads
-from auctions.exceptions import Forbidden, InvalidBid, LotClosed, LotNotFound
+from auctions.exceptions import Forbidden, InvalidBid, LiveLot, LotClosed, LotNotFound
 from auctions.models import Lot
 from auctions.services import check_staff, checked_reason, lot_for_change
 from bidding.locks import lot_lock
@@ -62,6 +62,8 @@ def extend_lot(*, user, lot_id: int, seconds: object, reason: str) -> Lot:
     with lot_lock(lot_id), transaction.atomic():
         lot = lot_for_change(user, lot_id)
         now = timezone.now()
+        if lot.is_live:
+            raise LiveLot("A live lot has no end to extend: the clerk's hammer ends it.")
         if lot.is_over_at(now):
             raise LotClosed("This lot has already ended.")
         new_end = lot.ends_at + timedelta(seconds=seconds)

@@ -17,8 +17,22 @@ class Bid(models.Model):
         AUTOMATIC = "automatic"  # placed by the system for the bidder's maximum
         BUY_NOW = "buy_now"
 
+    class Source(models.TextChoices):
+        """Where a live lot's bid came from (blank on a timed lot)."""
+
+        INTERNET = "internet"
+        FLOOR = "floor"  # the room, tapped by the clerk: no user, a paddle if the clerk gave one
+        ABSENTEE = "absentee"  # executed for an absentee maximum (auctions/live_rules.py)
+
     lot = models.ForeignKey("auctions.Lot", on_delete=models.CASCADE, related_name="bids")
-    bidder = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bids")
+    bidder = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="bids"
+    )
+    # A database default too: the timed bid path writes its rows in SQL of its own (bidding/statements/writes.py).
+    source = models.CharField(max_length=8, choices=Source.choices, blank=True, default="", db_default="")
+    paddle = models.PositiveIntegerField(null=True, blank=True)
+    # A live lot's clerk undid this bid (an event of its own): it no longer stands, and its price may be bid again.
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
     amount = models.BigIntegerField(help_text="Cents.")
     bid_id = models.CharField(  # noqa: DJ001 - NULL, not "", so the (bidder, bid_id) constraint spares automatic rows
         max_length=64,
@@ -50,9 +64,14 @@ class Bid(models.Model):
             models.UniqueConstraint(fields=["lot", "seq"], name="bid_seq_unique_per_lot"),
             # The last line of defence against a lost update: no price ever stands twice as a lot's high bid. (A
             # bid that ties a hidden maximum is recorded, beaten at once, at the same amount: the earlier one leads.)
+            # On a live lot prices fall when the clerk undoes a bid: a withdrawn bid no longer holds its price.
             models.UniqueConstraint(
-                fields=["lot", "amount"], condition=Q(outbid_at_once=False), name="bid_amount_unique_per_lot"
+                fields=["lot", "amount"],
+                condition=Q(outbid_at_once=False, withdrawn_at__isnull=True),
+                name="bid_amount_unique_per_lot",
             ),
+            # Only the room bids without a user.
+            models.CheckConstraint(condition=Q(bidder__isnull=False) | Q(source="floor"), name="bid_has_bidder"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="bid_amount_positive"),
         ]
         indexes = [models.Index(fields=["lot", "bidder"])]

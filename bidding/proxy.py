@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from auctions.exceptions import InvalidBid
-from auctions.rules import increment_for
+from auctions.rules import SITE_INCREMENTS, Increments, increment_for
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,10 @@ def resolve(
     amount: int,
     max_amount: int | None,
     reserve: int | None,
+    increments: Increments = SITE_INCREMENTS,
 ) -> Resolution:
-    """`amount` has already been checked against the minimum next bid; `max_amount`, if given, is >= amount."""
+    """`amount` has already been checked against the minimum next bid (with the same `increments`); `max_amount`,
+    if given, is >= amount."""
     reach = max_amount if max_amount is not None else amount  # the most this bidder will pay now
 
     if price is None or leader_id is None:
@@ -97,7 +99,7 @@ def resolve(
             # The leader's proxy answered up to its maximum before being beaten. (If the new bid jumps past the
             # leader's maximum outright, the proxy never had to move and the maximum stays secret.)
             steps.append(Step(leader_id, defended, automatic=True, outbid_at_once=True))
-        shown = max(amount, min(reach, defended + increment_for(defended)))
+        shown = max(amount, min(reach, defended + increment_for(defended, increments)))
         shown = _lift_to_reserve(shown, reach, reserve)
         steps.append(Step(bidder_id, shown, automatic=shown > amount, is_request=True))
         return Resolution(
@@ -109,7 +111,7 @@ def resolve(
 
     # The leader's maximum covers this bid (a tie goes to the earlier maximum): the bid stands in the history,
     # beaten at once by the leader's automatic answer.
-    answer = min(defended, reach + increment_for(reach))
+    answer = min(defended, reach + increment_for(reach, increments))
     answer = _lift_to_reserve(answer, defended, reserve)
     steps = (
         Step(bidder_id, reach, automatic=reach > amount, outbid_at_once=True, is_request=True),

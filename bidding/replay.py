@@ -19,6 +19,7 @@ from auctions.exceptions import BidRefused
 from auctions.models import Lot, LotEvent
 from auctions.rules import min_next_bid
 from bidding import proxy
+from bidding.live_replay import verify_live_lot
 from bidding.models import Bid, MaximumRaise
 
 
@@ -41,6 +42,8 @@ def verify_lot(lot: Lot) -> list[str]:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         lot.refresh_from_db()
+        if lot.is_live:  # decided on the block, by the clerk and the absentee rules
+            return verify_live_lot(lot)
         bids = list(Bid.objects.filter(lot=lot).order_by("seq"))
         raises = list(MaximumRaise.objects.filter(lot=lot).order_by("after_seq", "id"))
         events = list(LotEvent.objects.filter(lot=lot).order_by("seq").values_list("seq", "payload"))

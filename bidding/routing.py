@@ -3,7 +3,7 @@ from __future__ import annotations
 import structlog
 from django.urls import path, re_path
 
-from bidding.consumers import LotConsumer, MeConsumer, SellerConsumer
+from bidding.consumers import LotConsumer, MeConsumer, SaleConsumer, SellerConsumer
 
 log = structlog.get_logger(__name__)
 
@@ -21,6 +21,7 @@ async def unknown_path(scope, receive, send) -> None:
 
 websocket_urlpatterns = [
     path("ws/auctions/<int:lot_id>/", LotConsumer.as_asgi()),
+    path("ws/sales/<int:sale_id>/", SaleConsumer.as_asgi()),
     path("ws/me/", MeConsumer.as_asgi()),
     path("ws/seller/", SellerConsumer.as_asgi()),
     re_path(r"", unknown_path),  # last: whatever the routes above do not match

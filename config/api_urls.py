@@ -7,6 +7,7 @@ from auctions.api import (
     WatchlistView,
     WatchLotView,
 )
+from auctions.sales_api import AbsenteeBidView, SaleRegistrationView, SalesView
 from bidding.api import BuyNowView, LotBidsView, MyBidsView
 from bidding.lot_api import LotCancelView, LotDetailView, LotListView
 
@@ -21,5 +22,8 @@ urlpatterns = [
     path("lots/<int:lot_id>/buy-now/", BuyNowView.as_view(), name="api-lot-buy-now"),
     path("me/watchlist/", WatchlistView.as_view(), name="api-watchlist"),
     path("me/watchlist/<int:lot_id>/", WatchLotView.as_view(), name="api-watchlist-lot"),
+    path("sales/", SalesView.as_view(), name="api-sales"),
+    path("sales/<int:sale_id>/registration/", SaleRegistrationView.as_view(), name="api-sale-registration"),
+    path("lots/<int:lot_id>/absentee-bid/", AbsenteeBidView.as_view(), name="api-lot-absentee-bid"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]

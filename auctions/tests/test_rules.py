@@ -3,7 +3,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from auctions.models import Lot
-from auctions.rules import bidder_standing, increment_for, lot_result_at, min_next_bid, outage_extension
+from auctions.rules import (
+    bidder_standing,
+    increment_for,
+    lot_result_at,
+    lot_status_at,
+    min_next_bid,
+    outage_extension,
+)
 
 pytestmark = pytest.mark.pure
 
@@ -105,3 +112,20 @@ def test_an_end_just_before_the_outage_counts_while_its_bids_were_deciding():
 def test_an_end_after_the_outage_is_not_moved():
     assert _outage(T0 + 20 * SECOND + timedelta(milliseconds=1)) is None
     assert _outage(T0 + 3600 * SECOND) is None
+
+
+@pytest.mark.parametrize(
+    ("live_state", "status", "observed"),
+    [
+        ("waiting", "scheduled", "scheduled"),
+        ("open", "open", "open"),
+        ("fair_warning", "open", "open"),
+        ("sold", "closed", "closed"),
+    ],
+)
+def test_a_live_lot_has_no_clock_its_state_on_the_block_says_where_it_is(live_state, status, observed):
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    lot = Lot(sale_id=1, sale_position=1, live_state=live_state, status=status, starts_at=now - timedelta(hours=1))
+    assert lot.ends_at is None and not lot.accepts_bids_at(now)
+    assert lot_status_at(lot, now) == observed
+    assert lot_result_at(lot, now) is None or status == "closed"

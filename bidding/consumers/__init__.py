@@ -2,6 +2,7 @@
 
 from bidding.consumers.lot import LotConsumer
 from bidding.consumers.me import MeConsumer
+from bidding.consumers.sale import SaleConsumer
 from bidding.consumers.seller import SellerConsumer
 
-__all__ = ["LotConsumer", "MeConsumer", "SellerConsumer"]
+__all__ = ["LotConsumer", "MeConsumer", "SaleConsumer", "SellerConsumer"]

@@ -8,7 +8,16 @@ from django.conf import settings
 from django.utils import timezone
 
 from auctions import payloads, rules
-from auctions.exceptions import Busy, Forbidden, InvalidBid, LotClosed, LotNotOpen, NotAuthenticated, TooLow
+from auctions.exceptions import (
+    Busy,
+    Forbidden,
+    InvalidBid,
+    LiveLot,
+    LotClosed,
+    LotNotOpen,
+    NotAuthenticated,
+    TooLow,
+)
 from auctions.models import Lot
 from auctions.money import check_cents
 from bidding.protocol import storable
@@ -44,6 +53,8 @@ def check_bidder(user, lot: Lot, *, can_bid: bool, banned: bool) -> None:
 
 def check_lot_accepts(lot: Lot, received_at: datetime) -> None:
     """On time means received before the end (and after the start), however long the bid then queued."""
+    if lot.is_live:
+        raise LiveLot()
     if lot.is_over_at(received_at):
         raise LotClosed()
     if not lot.accepts_bids_at(received_at):

@@ -40,7 +40,7 @@ class Precheck:
 
 
 _PRECHECK_SQL = f"""
-SELECT l.id, l.seller_id, l.status, l.starts_at, l.ends_at, l.starting_price, l.high_bid_amount,
+SELECT l.id, l.seller_id, l.status, l.starts_at, l.ends_at, l.starting_price, l.high_bid_amount, l.sale_id,
        p.can_bid, p.banned, {", ".join(f"e.{column}" for column in _ACTION_COLUMNS.split(", "))}
 FROM (SELECT 1) AS one
 LEFT JOIN {LOT} l ON l.id = %(lot_id)s
@@ -52,9 +52,8 @@ LEFT JOIN {_ONE_ACTION} e ON 1 = 1
 def read_precheck(*, lot_id: int, user_id: int, bid_id: str) -> Precheck:
     with connection.cursor() as cursor:
         cursor.execute(_PRECHECK_SQL, {"lot_id": lot_id, "user_id": user_id, "bid_id": bid_id})
-        (pk, seller_id, status, starts_at, ends_at, starting_price, high_bid, can_bid, banned, *earlier_row) = (
-            cursor.fetchone()
-        )
+        row = cursor.fetchone()
+    (pk, seller_id, status, starts_at, ends_at, starting_price, high_bid, sale_id, can_bid, banned, *earlier_row) = row
     lot = None
     if pk is not None:
         lot = Lot(
@@ -65,6 +64,7 @@ def read_precheck(*, lot_id: int, user_id: int, bid_id: str) -> Precheck:
             ends_at=_aware(ends_at),
             starting_price=starting_price,
             high_bid_amount=high_bid,
+            sale_id=sale_id,
         )
     earlier = tuple(earlier_row) if earlier_row[0] is not None else None
     return Precheck(lot=lot, can_bid=bool(can_bid), banned=bool(banned), earlier=earlier)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from auctions.exceptions import InvalidBid
+from auctions.rules import fixed_increment
 from bidding.proxy import Step, resolve
 
 ALICE, BOB = 1, 2
@@ -117,3 +118,14 @@ def test_plain_bids_behave_as_before():
     )
     assert decision.steps == (Step(BOB, 1_100, automatic=False, is_request=True),)
     assert decision.outbid_user_ids == (ALICE,)
+
+
+def test_automatic_bidding_follows_the_schedule_it_is_given():
+    kwargs = {"price": 10_000, "leader_id": ALICE, "leader_max": 50_000, "bidder_id": BOB, "reserve": None}
+    site = resolve(**kwargs, amount=11_000, max_amount=None)
+    flat = resolve(**kwargs, amount=11_000, max_amount=None, increments=fixed_increment(10_000))
+    assert site.steps[-1] == Step(ALICE, 11_500, automatic=True)  # 11,000 + the table's 5.00
+    assert flat.steps[-1] == Step(ALICE, 21_000, automatic=True)  # 11,000 + the clerk's 100.00
+    flat_100 = fixed_increment(10_000)
+    beaten = resolve(**{**kwargs, "leader_max": 30_000}, amount=20_000, max_amount=60_000, increments=flat_100)
+    assert beaten.price == 40_000 and beaten.leader_id == BOB  # Alice's 300.00 + 100.00

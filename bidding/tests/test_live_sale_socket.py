@@ -1,0 +1,153 @@
+"""The sale socket (ws/sales/<id>/) through the whole ASGI stack, against real PostgreSQL and the configured channel
+layer: snapshots, live bids, the clerk's view, the one driving console, the missed bid, the unattended pause."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.utils import timezone
+
+from auctions.models import Lot, Sale, SaleRegistration
+from bidding import live_console
+from bidding.services import live
+from bidding.tests.live import receive_until
+from conftest import assert_lot_verifies
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def clerk(make_user):
+    return make_user("clerk", can_bid=False)
+
+
+@pytest.fixture
+def running_sale(make_sale, clerk, make_user):
+    """A running sale with its first lot offered at 1,000, and two registered internet bidders."""
+    sale = make_sale(lots=2, starting_price=1_000)
+    sale.clerks.add(clerk)
+    sale.alice, sale.bob = make_user("alice"), make_user("bob")
+    SaleRegistration.objects.create(sale=sale, user=sale.alice, paddle=5_000, approved=True)
+    SaleRegistration.objects.create(sale=sale, user=sale.bob, paddle=5_001, approved=True)
+    live.clerk_action(user=clerk, sale_id=sale.pk, action="start")
+    live.clerk_action(user=clerk, sale_id=sale.pk, action="offer")
+    sale.refresh_from_db()
+    return sale
+
+
+async def sale_socket(open_path, sale, user=None):
+    socket = await open_path(f"/ws/sales/{sale.pk}/", user)
+    socket.snapshot = await receive_until(socket, "sale_snapshot")
+    return socket
+
+
+async def until_event(socket, event: str) -> dict:
+    while True:
+        message = await receive_until(socket, "live")
+        if message["event"] == event:
+            return message
+
+
+async def test_everyone_gets_the_block_and_bids_the_clerk_alone_sees_who(open_path, running_sale, clerk):
+    sale = running_sale
+    watcher = await sale_socket(open_path, sale)
+    alice = await sale_socket(open_path, sale, sale.alice)
+    console = await sale_socket(open_path, sale, clerk)
+    assert watcher.snapshot["block"]["ask"] == 1_000 and watcher.snapshot["clerk"] is None
+    assert alice.snapshot["you"]["paddle"] == 5_000
+    assert console.snapshot["is_clerk"] and console.snapshot["clerk"]["ask"] == 1_000
+
+    await alice.send_json_to({"type": "live_bid", "amount": 1_000, "bid_id": "a1"})
+    accepted = await receive_until(alice, "live_bid_accepted")
+    assert (accepted["amount"], accepted["bidder"]) == (1_000, "Bidder 1")  # events naming it mean "you"
+    seen = await until_event(watcher, "bid")
+    assert (seen["amount"], seen["ask"], seen["leader"], seen["bidder"]) == (1_000, 1_100, "bidder", "Bidder 1")
+    assert "paddle" not in json.dumps(seen) and "internet" not in json.dumps(seen)
+    light = await receive_until(console, "clerk_block")
+    assert (light["source"], light["paddle"], light["internet_winning"]) == ("internet", 5_000, True)
+
+
+async def test_one_driving_console_claim_and_take_over(open_path, running_sale, clerk, make_user):
+    sale = running_sale
+    other = await sync_to_async(make_user)("other_clerk", can_bid=False)
+    await sync_to_async(sale.clerks.add)(other)
+    first = await sale_socket(open_path, sale, clerk)
+    second = await sale_socket(open_path, sale, other)
+    await first.send_json_to({"type": "clerk", "action": "floor_bid"})
+    assert (await receive_until(first, "clerk_refused"))["reason"] == "not_driving"
+    await first.send_json_to({"type": "clerk", "action": "claim"})
+    assert (await receive_until(first, "clerk_done"))["driving"] is True
+    await first.send_json_to({"type": "clerk", "action": "floor_bid", "paddle": 7})
+    assert (await receive_until(first, "clerk_done"))["amount"] == 1_000
+    await second.send_json_to({"type": "clerk", "action": "claim"})
+    await receive_until(second, "clerk_done")
+    await first.send_json_to({"type": "clerk", "action": "fair_warning"})
+    assert (await receive_until(first, "clerk_refused"))["reason"] == "not_driving"
+    alice = await sale_socket(open_path, sale, sale.alice)
+    await alice.send_json_to({"type": "clerk", "action": "claim"})
+    assert (await receive_until(alice, "clerk_refused"))["reason"] == "not_clerk"
+
+
+async def test_a_bid_received_after_the_hammer_is_refused_closed_and_the_clerk_sees_a_missed_bid(
+    open_path, running_sale, clerk
+):
+    sale = running_sale
+    console = await sale_socket(open_path, sale, clerk)
+    bob = await sale_socket(open_path, sale, sale.bob)
+    await console.send_json_to({"type": "clerk", "action": "claim"})
+    await receive_until(console, "clerk_done")
+    await console.send_json_to({"type": "clerk", "action": "floor_bid"})
+    await receive_until(console, "clerk_done")
+    await console.send_json_to({"type": "clerk", "action": "sold"})
+    await receive_until(console, "clerk_done")
+    sold = await until_event(bob, "sold")
+    assert sold["hammer_at"] and sold["live_state"] == "sold"
+    await bob.send_json_to({"type": "live_bid", "amount": 1_100, "bid_id": "late"})
+    refusal = await receive_until(bob, "bid_rejected")
+    assert refusal["code"] == "closed" and refusal["late_ms"] >= 0
+    missed = await receive_until(console, "missed_bid")
+    assert (missed["paddle"], missed["amount"], missed["late_ms"]) == (5_001, 1_100, refusal["late_ms"])
+    await sync_to_async(assert_lot_verifies)(sold["lot"])
+
+
+async def test_the_driving_console_gone_silent_pauses_the_sale_for_everyone(open_path, running_sale, clerk):
+    sale = running_sale
+    bidder = await sale_socket(open_path, sale, sale.alice)
+    console = await sale_socket(open_path, sale, clerk)
+    await console.send_json_to({"type": "clerk", "action": "claim"})
+    await receive_until(console, "clerk_done")
+    await console.disconnect()
+    # The closing worker's pass, as it runs DRIVER_TIMEOUT_SECONDS later (its clock passed in, not slept for).
+    assert await sync_to_async(live_console.pause_unattended)() == []
+    later = timezone.now() + timedelta(seconds=live_console.DRIVER_TIMEOUT_SECONDS + 0.1)
+    assert await sync_to_async(live_console.pause_unattended)(now=later) == [sale.pk]
+    paused = await until_event(bidder, "paused")
+    assert (paused["sale_status"], paused["unattended"]) == ("paused", True)
+    assert paused["message"] == live_console.UNATTENDED_MESSAGE
+    assert (await Sale.objects.aget(pk=sale.pk)).status == "paused"
+    await bidder.send_json_to({"type": "live_bid", "amount": 1_000, "bid_id": "p"})
+    assert (await receive_until(bidder, "bid_rejected"))["reason"] == "paused"
+    # Another console takes over and resumes.
+    again = await sale_socket(open_path, sale, clerk)
+    await again.send_json_to({"type": "clerk", "action": "claim"})
+    await receive_until(again, "clerk_done")
+    await again.send_json_to({"type": "clerk", "action": "resume"})
+    assert (await receive_until(again, "clerk_done"))["live_state"] == "open"
+    lot = await Lot.objects.aget(pk=paused["lot"])
+    await sync_to_async(assert_lot_verifies)(lot.pk)
+
+
+async def test_sync_replays_a_lot_of_the_sale_and_refuses_another(open_path, running_sale, make_lot):
+    sale = running_sale
+    watcher = await sale_socket(open_path, sale)
+    lot_id = watcher.snapshot["sale"]["current_lot"]
+    await watcher.send_json_to({"type": "sync", "lot": lot_id, "since_seq": 0})
+    first = await receive_until(watcher, "live")
+    assert (first["seq"], first["event"]) == (1, "on_block")
+    await receive_until(watcher, "synced")
+    other = await sync_to_async(make_lot)()
+    await watcher.send_json_to({"type": "sync", "lot": other.pk, "since_seq": 0})
+    assert (await receive_until(watcher, "error"))["field"] == "lot"
