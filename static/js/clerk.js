@@ -258,11 +258,13 @@
       row.live_state = m.live_state || row.live_state;
       if (m.sale_status) sale.status = m.sale_status;
       if (m.event === "paused") sale.pause_message = m.message || "";
-      if (m.event === "resumed") sale.pause_message = "";
+      if (m.event === "resumed") { sale.pause_message = ""; $("pause-message").value = ""; }
       if (m.event === "on_block") {
         sale.current_lot = m.lot;
         clerk = null;
         $("missed").hidden = true;
+        // The increment and a typed ask belong to the lot: the fields start empty for the next one.
+        $("increment-input").value = ""; $("ask-input").value = "";
       }
       if (m.lot !== sale.current_lot) return;
       block = m;

@@ -138,7 +138,9 @@
     },
     bid_rejected(m) {
       if (m.bid_id === inFlight) inFlight = null;
-      if (m.code === "too_low" && typeof m.ask === "number") {
+      if (m.code === "too_low" && m.waiting) {
+        feedback(`Not taken: another bidder's ${money(m.ask)} came first and waits for the auctioneer.`);
+      } else if (m.code === "too_low" && typeof m.ask === "number") {
         if (block) block = { ...block, ask: m.ask };
         feedback(`Not taken: the ask is now ${money(m.ask)}.`);
       } else if (m.code === "closed") {
