@@ -266,3 +266,55 @@ def test_without_auto_accept_the_first_internet_bid_waits_for_the_clerks_accept(
     expect(a.get_by_role("status")).to_have_text("You're the high bidder.")
     expect(console.get_by_text("Internet winning")).to_be_visible()
     expect(console.locator("#leader")).to_have_text("Internet Bidder 1 (paddle 5000)")
+
+
+def test_a_tap_at_an_ask_that_has_just_moved_is_refused_and_the_button_shows_the_new_ask(
+    page_for, make_sale, make_user, live
+):
+    sale = make_sale(lots=1)
+    clerk = make_user("clerk", can_bid=False)
+    sale.clerks.add(clerk)
+    alice, bob = make_user("alice"), make_user("bob")
+    sales.register(user=alice, sale_id=sale.pk)
+    sales.register(user=bob, sale_id=sale.pk)
+    console = page_for(clerk, f"/sales/{sale.pk}/clerk/")
+    live(console)
+    console.get_by_role("button", name="Drive this sale").click()
+    expect(console.get_by_text("You drive this sale from this console.")).to_be_visible()
+    for key, action in (("b", "start"), ("o", "offer")):
+        console.keyboard.press(key)
+        done(console, action)
+    a = page_for(alice, f"/sales/{sale.pk}/live/")
+    live(a)
+    # Bob's news of the lot is slow: his page's socket holds the lot's events back until released.
+    b = page_for(bob, f"/sales/{sale.pk}/live/")
+    held: list[str] = []
+    slow = {"on": False}
+
+    def route(page_side):
+        server_side = page_side.connect_to_server()
+
+        def from_server(message):
+            if slow["on"] and json.loads(message).get("type") == "live":
+                held.append(message)
+            else:
+                page_side.send(message)
+
+        server_side.on_message(from_server)
+        slow["page"] = page_side
+
+    b.route_web_socket(re.compile(r"/ws/sales/"), route)
+    b.reload()
+    live(b)
+    expect(b.get_by_role("button", name=euros("10.00"))).to_be_enabled()
+    slow["on"] = True
+    a.get_by_role("button", name=euros("10.00")).click()
+    expect(a.get_by_role("status")).to_have_text("You're the high bidder.")
+    new_ask = console.locator("#ask").inner_text()
+    b.get_by_role("button", name=euros("10.00")).click()  # the ask he still sees
+    expect(b.locator("#feedback")).to_have_text(f"Not taken: the ask is now {new_ask}.")
+    expect(b.get_by_role("button", name=f"Bid {new_ask}")).to_be_enabled()
+    slow["on"] = False
+    for message in held:
+        slow["page"].send(message)
+    expect(b.get_by_role("status")).to_have_text("Another bidder leads.")
