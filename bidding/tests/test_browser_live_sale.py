@@ -11,7 +11,7 @@ import pytest
 import websocket
 
 from auctions import sales
-from auctions.models import Lot
+from auctions.models import Lot, Sale
 from conftest import ORIGIN, assert_lot_verifies, cookie_header
 
 playwright_sync = pytest.importorskip("playwright.sync_api")  # installed by requirements.txt
@@ -318,3 +318,30 @@ def test_a_tap_at_an_ask_that_has_just_moved_is_refused_and_the_button_shows_the
     for message in held:
         slow["page"].send(message)
     expect(b.get_by_role("status")).to_have_text("Another bidder leads.")
+
+
+def test_the_driving_console_claims_the_console_back_after_its_connection_drops(page_for, make_sale, make_user, live):
+    sale = make_sale(lots=1)
+    clerk = make_user("clerk", can_bid=False)
+    sale.clerks.add(clerk)
+    console = page_for(clerk, f"/sales/{sale.pk}/clerk/")
+    sockets = []
+
+    def route(page_side):
+        page_side.connect_to_server()
+        sockets.append(page_side)
+
+    console.route_web_socket(re.compile(r"/ws/sales/"), route)
+    console.reload()
+    live(console)
+    console.get_by_role("button", name="Drive this sale").click()
+    expect(console.get_by_text("You drive this sale from this console.")).to_be_visible()
+    first = Sale.objects.get(pk=sale.pk).driver_channel
+    sockets[-1].close(code=1012, reason="network")  # the connection drops
+    expect(console.locator("#conn")).to_have_text("reconnecting…")  # for the reconnect's backoff, 250 ms or more
+    expect(console.locator("#conn")).to_have_text("live")
+    expect(console.get_by_text("You drive this sale from this console.")).to_be_visible()
+    assert len(sockets) == 2
+    again = Sale.objects.get(pk=sale.pk).driver_channel
+    assert again and again != first
+    expect(button(console, "Start sale")).to_be_enabled()
