@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from accounts.models import Profile
 from auctions import catalogue, payloads, rules
-from auctions.models import Lot, Watch
+from auctions.models import Lot, Sale, Watch
 from auctions.selectors import withdrawn_reasons
 
 
@@ -91,5 +92,10 @@ def seller_dashboard(request):
             "condition_note_max": Lot.CONDITION_NOTE_MAX_CHARS,
             "ships_to_max": Lot.SHIPS_TO_MAX_CHARS,
             "instructions_max": Lot.INSTRUCTIONS_MAX_CHARS,
+            # The live sales this user runs or clerks: their consoles (bidding/views.py) are linked from here.
+            "sales": Sale.objects.filter(Q(house=request.user) | Q(clerks=request.user))
+            .exclude(status=Sale.Status.FINISHED)
+            .distinct()
+            .order_by("starts_at")[:50],
         },
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from auctions.models import Lot, Sale, SaleRegistration
-from auctions.payloads import Payload, iso
+from auctions.payloads import Payload, bidder_alias, iso
 from auctions.sales import may_clerk
 from bidding import live_payloads
 from bidding.models import Bid
@@ -68,3 +68,21 @@ def sale_snapshot(sale_id: int, *, user, clerk: bool, now) -> Payload | None:
         },
         "server_time": iso(now),
     }
+
+
+def clerk_history(lot: Lot) -> list[Payload]:
+    """The lot's bids for its clerks, newest first: who (source, paddle, public alias), how much, when, and whether
+    the clerk undid it. Clerks see paddles and sources; bidders never do."""
+    rows = Bid.objects.filter(lot=lot).order_by("-seq")[:200]
+    return [
+        {
+            "seq": bid.seq,
+            "amount": bid.amount,
+            "source": bid.source or "internet",
+            "paddle": bid.paddle,
+            "bidder": bidder_alias(bid.bidder_number) if bid.bidder_number else None,
+            "at": iso(bid.created_at),
+            "withdrawn": bid.withdrawn_at is not None,
+        }
+        for bid in rows
+    ]

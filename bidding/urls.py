@@ -6,4 +6,7 @@ from bidding import views
 
 urlpatterns = [
     path("me/", views.my_bids, name="my_bids"),
+    path("sales/<int:sale_id>/clerk/", views.clerk_console, name="clerk_console"),
+    path("sales/<int:sale_id>/clerk/lots/<int:lot_id>/bids/", views.clerk_bids, name="clerk_bids"),
+    path("sales/<int:sale_id>/live/", views.sale_live, name="sale_live"),
 ]

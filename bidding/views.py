@@ -1,15 +1,20 @@
-"""The bidder's page: the lots I bid on (my top bid, and where I stand: leading or outbid while a lot runs; won,
-lost, not sold or withdrawn once it is over) and the lots I watch."""
+"""The bidder's pages: the lots I bid on (my top bid, and where I stand: leading or outbid while a lot runs; won,
+lost, not sold or withdrawn once it is over) and the lots I watch; a live sale's clerk console and its internet
+bidder's page (both open the sale socket, ws/sales/<id>/: docs/live-sales.md)."""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
 from auctions import payloads, rules
-from auctions.models import Lot
+from auctions.models import Lot, Sale, SaleRegistration
+from auctions.sales import may_clerk
 from auctions.selectors import withdrawn_reasons
+from bidding import live_console, live_selectors
 from bidding.selectors import top_bid_by_lot
 
 
@@ -43,3 +48,64 @@ def _total_owed(lot: Lot, *, user_id: int) -> int | None:
     """What I owe for a lot I won (hammer + premium + shipping: auctions/rules.py winner_total); None otherwise."""
     total = rules.lot_winner_total(lot) if lot.winner_id == user_id else None
     return None if total is None else total.total
+
+
+def _sale_lots(sale: Sale) -> dict[str, dict]:
+    """What the sale's pages show of each lot beside the socket's state: its title, first photo and prices."""
+    lots = sale.lots.order_by("sale_position").prefetch_related("photos")
+    return {
+        str(lot.pk): {
+            "title": lot.title,
+            "position": lot.sale_position,
+            "starting_price": lot.starting_price,
+            "has_reserve": lot.reserve_price is not None,
+            "photo": next((photo.image.url for photo in lot.photos.all()), None),
+        }
+        for lot in lots
+    }
+
+
+@login_required
+def clerk_console(request, sale_id: int):
+    """The clerk's console: the sale's clerks, its house and staff only."""
+    sale = get_object_or_404(Sale, pk=sale_id)
+    if not may_clerk(request.user, sale):
+        raise PermissionDenied("Only the sale's clerks drive it.")
+    return render(
+        request,
+        "bidding/clerk_console.html",
+        {
+            "sale": sale,
+            "sale_lots": _sale_lots(sale),
+            "heartbeat_ms": round(live_console.HEARTBEAT_EVERY_SECONDS * 1000),
+            "message_max": Sale.PAUSE_MESSAGE_MAX_CHARS,
+        },
+    )
+
+
+@login_required
+def clerk_bids(request, sale_id: int, lot_id: int):
+    """A lot's bid history as its clerks see it (sources and paddles): the console reloads it on each bid."""
+    sale = get_object_or_404(Sale, pk=sale_id)
+    if not may_clerk(request.user, sale):
+        raise PermissionDenied("Only the sale's clerks see the paddles.")
+    lot = get_object_or_404(Lot, pk=lot_id, sale=sale)
+    return JsonResponse({"lot": lot.pk, "bids": live_selectors.clerk_history(lot)})
+
+
+def sale_live(request, sale_id: int):
+    """The internet bidder's page: anyone may watch; registered bidders bid."""
+    sale = get_object_or_404(Sale, pk=sale_id)
+    user = request.user
+    registration = SaleRegistration.objects.filter(sale=sale, user=user).first() if user.is_authenticated else None
+    return render(
+        request,
+        "bidding/sale_live.html",
+        {
+            "sale": sale,
+            "sale_lots": _sale_lots(sale),
+            "is_house": user.is_authenticated and sale.house_id == user.pk,
+            "is_clerk": may_clerk(user, sale),
+            "registration": registration,
+        },
+    )

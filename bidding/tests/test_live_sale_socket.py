@@ -151,3 +151,26 @@ async def test_sync_replays_a_lot_of_the_sale_and_refuses_another(open_path, run
     other = await sync_to_async(make_lot)()
     await watcher.send_json_to({"type": "sync", "lot": other.pk, "since_seq": 0})
     assert (await receive_until(watcher, "error"))["field"] == "lot"
+
+
+async def test_the_clerks_accept_tells_the_waiting_bidder_their_bid_was_taken_and_their_alias(
+    open_path, running_sale, clerk
+):
+    sale = running_sale
+    await Sale.objects.filter(pk=sale.pk).aupdate(auto_accept=False)
+    console = await sale_socket(open_path, sale, clerk)
+    alice = await sale_socket(open_path, sale, sale.alice)
+    await console.send_json_to({"type": "clerk", "action": "claim"})
+    await receive_until(console, "clerk_done")
+    await alice.send_json_to({"type": "live_bid", "amount": 1_000, "bid_id": "wait-for-me"})
+    assert (await receive_until(alice, "live_bid_waiting"))["bid_id"] == "wait-for-me"
+    await console.send_json_to({"type": "clerk", "action": "accept"})
+    await receive_until(console, "clerk_done")
+    # Without it her page could not say "you" of the bid the event names: its alias reached her nowhere else.
+    seen: dict = {}
+    while len(seen) < 2:  # the bid's event and her notice, in either order
+        message = await alice.receive_json_from(timeout=3)
+        if message["type"] == "live_bid_accepted" or message.get("event") == "bid":
+            seen[message["type"]] = message
+    taken, bid = seen["live_bid_accepted"], seen["live"]
+    assert (taken["bid_id"], taken["amount"], taken["bidder"]) == ("wait-for-me", 1_000, bid["bidder"])

@@ -176,7 +176,10 @@ def accept(*, user, sale_id: int, **_) -> dict:
         if lot.live_state not in BIDDING_STATES:
             raise LotNotOpen("The lot is not open.", reason=lot.live_state)
         lot.live_pending = None
-        take_internet_bid(sale, lot, waiting, now)
+        bid = take_internet_bid(sale, lot, waiting, now)
+        # Its bidder heard only "waiting": this is how their page learns the bid was taken, and their alias.
+        taken = live_payloads.live_bid_accepted(bid, lot, duplicate=False)
+        lot_events.notify_on_commit([(waiting["user"], taken)])
 
     return _block_action(user, sale_id, decide)
 

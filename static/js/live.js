@@ -1,0 +1,173 @@
+// The internet bidder's page: one sale socket (ws/sales/<id>/); the lot on the block, one button that bids the ask
+// (one tap, no confirmation: the amount is on the button), and where you stand. Lot events are sequenced per lot;
+// a gap is repaired with `sync`, a reconnect starts from the new snapshot. Bidding is off while disconnected,
+// paused, or with no lot open. Public events name the leader only as "room" or a bidder's alias on the lot: the
+// alias our own accepted bid carried is "you".
+(() => {
+  const { money, newId, api, liveSocket } = window.Gavel;
+  const root = document.getElementById("sale");
+  const saleId = Number(root.dataset.saleId);
+  const $ = (id) => document.getElementById(id);
+  const catalogue = JSON.parse($("sale-lots").textContent);
+  const BIDDING = ["open", "fair_warning"];
+
+  let ws = null, sale = null, you = null, block = null, inFlight = null;
+  const lots = new Map();  // lot id → {seq}
+  const aliasOn = new Map();  // lot id → our alias on it, learnt from our accepted bid
+  const bidOn = new Set();  // lots we bid on: a leader other than us there means "outbid"
+
+  const lotName = (id) => { const c = catalogue[String(id)]; return c ? `Lot ${c.position}: ${c.title}` : `Lot #${id}`; };
+  function say(text) { const el = $("announce"); if (text) el.textContent = el.textContent === text ? `${text}\u00a0` : text; }
+  function feedback(text, { speak = true } = {}) { if ($("feedback")) $("feedback").textContent = text; if (speak) say(text); }
+  const state = () => (block ? block.live_state : null);
+  const mine = () => block && block.bidder && aliasOn.get(block.lot) === block.bidder;
+
+  function statusLine() {
+    if (!sale) return "";
+    if (sale.status === "scheduled") return "The sale has not started yet.";
+    if (sale.status === "finished") return "The sale has finished.";
+    if (!block) return "Waiting for the next lot.";
+    const amount = money(block.amount);
+    switch (state()) {
+      case "sold":
+        if (block.leader === "room") return `Sold to the room for ${amount}.`;
+        return mine() ? `Sold to you for ${amount}!` : `Sold to another bidder for ${amount}.`;
+      case "passed": return "Passed: not sold.";
+      case "waiting": return sale.status === "paused" ? "The sale is paused." : "This lot is about to be offered.";
+      default: break;
+    }
+    const warning = state() === "fair_warning" ? "Fair warning! " : "";
+    if (sale.status === "paused") return "The sale is paused.";
+    if (mine()) return `${warning}You're the high bidder.`;
+    if (bidOn.has(block.lot) && block.amount !== null) return `${warning}You've been outbid.`;
+    if (block.amount === null) return `${warning}Bidding is open: no bid yet.`;
+    return `${warning}${block.leader === "room" ? "The room" : "Another bidder"} leads.`;
+  }
+  function canBid() {
+    return ws !== null && ws.open && sale !== null && sale.status === "running" && block !== null
+      && BIDDING.includes(state()) && typeof block.ask === "number" && !mine() && inFlight === null
+      && (you === null || you.approved !== false);
+  }
+  function render() {
+    const connected = ws !== null && ws.open;
+    $("conn").textContent = connected ? "live" : "reconnecting…";
+    $("conn").className = connected ? "conn live" : "conn";
+    $("sale-status").textContent = sale ? sale.status : "connecting…";
+    $("sale-status").className = `pill ${sale ? sale.status : ""}`;
+    const banner = $("pause-banner");
+    banner.hidden = !(sale && sale.status === "paused");
+    banner.textContent = sale && sale.status === "paused" ? `Paused${sale.pause_message ? `: ${sale.pause_message}` : "."}` : "";
+    const lotId = block ? block.lot : null;
+    const c = lotId ? catalogue[String(lotId)] : null;
+    $("block-title").textContent = lotId ? lotName(lotId) : "Waiting for the first lot";
+    const photo = $("block-photo");
+    if (c && c.photo) { if (photo.getAttribute("src") !== c.photo) photo.src = c.photo; photo.alt = c.title; photo.hidden = false; }
+    else photo.hidden = true;
+    $("amount").textContent = block && block.amount !== null ? money(block.amount) : "no bid yet";
+    const line = statusLine();
+    const el = $("status-line");
+    if (el.textContent !== line) el.textContent = line;
+    el.className = "status-line " + (mine() ? "leading" : line.startsWith("You've been outbid") || line.includes("outbid") ? "outbid" : state() || "");
+    const button = $("bid");
+    if (button) {
+      button.disabled = !canBid();
+      const ask = block && typeof block.ask === "number" ? block.ask : null;
+      button.textContent = ask !== null && BIDDING.includes(state()) ? `Bid ${money(ask)}` : "Bid";
+    }
+  }
+  function addMessage(text) {
+    const li = document.createElement("li");
+    li.textContent = text;
+    $("messages").prepend(li);
+    say(text);
+  }
+
+  if ($("bid")) $("bid").addEventListener("click", () => {
+    if (!canBid()) return;
+    const message = { type: "live_bid", amount: block.ask, bid_id: newId() };
+    if (!ws.send(message)) { feedback("Not sent: the connection is down. Reconnecting…"); return; }
+    inFlight = message.bid_id;
+    feedback(`Bidding ${money(message.amount)}…`, { speak: false });
+    render();
+  });
+  if ($("register")) $("register").addEventListener("click", async () => {
+    const { ok, data } = await api("POST", `/api/sales/${saleId}/registration/`);
+    if (ok) { location.reload(); return; }
+    $("register-feedback").textContent = (data && data.message) || "Registration failed: try again.";
+  });
+
+  function requestSync(lotId, since) { if (ws) ws.send({ type: "sync", lot: lotId, since_seq: since }); }
+  const handlers = {
+    sale_snapshot(m) {
+      sale = m.sale;
+      you = m.you;
+      for (const row of m.lots) lots.set(row.id, { seq: row.seq });
+      block = m.block;
+      if (block && you && you.leading && block.bidder) { aliasOn.set(block.lot, block.bidder); bidOn.add(block.lot); }
+      if (sale.status === "paused" && sale.pause_message) addMessage(`Paused: ${sale.pause_message}`);
+    },
+    live(m) {
+      const row = lots.get(m.lot);
+      if (!row || m.seq <= row.seq) return;
+      if (m.seq > row.seq + 1) { requestSync(m.lot, row.seq); return; }
+      row.seq = m.seq;
+      if (m.sale_status) sale.status = m.sale_status;
+      if (m.event === "on_block") { sale.current_lot = m.lot; feedback("", { speak: false }); }
+      if (m.lot !== sale.current_lot) return;
+      if (m.event === "moved_on") return;
+      const was = statusLine();
+      block = m;
+      if (m.event === "paused") { sale.pause_message = m.message || ""; addMessage(m.message ? `Paused: ${m.message}` : "The sale is paused."); }
+      if (m.event === "resumed") { sale.pause_message = ""; addMessage("The sale has resumed."); }
+      if (m.event === "message") addMessage(m.message);
+      if (m.event === "on_block") addMessage(`${lotName(m.lot)} is on the block.`);
+      if (m.event === "reopened") addMessage(`${lotName(m.lot)} is open again.`);
+      const now = statusLine();
+      if (now !== was) say(now);
+    },
+    live_bid_accepted(m) {
+      if (m.bid_id === inFlight) inFlight = null;
+      aliasOn.set(m.lot, m.bidder);
+      bidOn.add(m.lot);
+      feedback(`Your bid of ${money(m.amount)} was taken.`, { speak: false });
+    },
+    live_bid_waiting(m) {
+      if (m.bid_id === inFlight) inFlight = null;
+      bidOn.add(m.lot);
+      feedback(`Your bid of ${money(m.amount)} is waiting for the auctioneer to accept it.`);
+    },
+    bid_rejected(m) {
+      if (m.bid_id === inFlight) inFlight = null;
+      if (m.code === "too_low" && m.waiting) {
+        feedback(`Not taken: another bidder's ${money(m.ask)} came first and waits for the auctioneer.`);
+      } else if (m.code === "too_low" && typeof m.ask === "number") {
+        if (block) block = { ...block, ask: m.ask };
+        feedback(`Not taken: the ask is now ${money(m.ask)}.`);
+      } else if (m.code === "closed") {
+        feedback(`Too late: the hammer had fallen${typeof m.late_ms === "number" && m.late_ms > 0 ? ` ${m.late_ms} ms before your bid arrived` : ""}.`);
+      } else feedback(`Not taken: ${m.message}`);
+    },
+    live_outbid(m) {
+      bidOn.add(m.lot);
+      if (m.waiting_bid_not_taken) feedback(`Your waiting bid was not taken: the bid is now ${money(m.amount)}.`);
+    },
+    bid_withdrawn(m) { feedback(m.message || "A bid was withdrawn."); },
+    error(m) { if (m.code === "rate_limited") { inFlight = null; feedback(m.message); } },
+  };
+  function connect() {
+    ws = liveSocket(`/ws/sales/${saleId}/`, {
+      stopOn: [4404],
+      onOpen() { inFlight = null; render(); },
+      onMessage(m) {
+        // A personal notice about another sale's lot (it arrives on every socket of ours) is not this page's.
+        if (m.sale !== undefined && m.sale !== saleId && m.type !== "sale_snapshot") return;
+        if (handlers[m.type]) handlers[m.type](m);
+        render();
+      },
+      onClose() { inFlight = null; render(); },
+    });
+  }
+  setInterval(() => { if (ws) ws.send({ type: "ping" }); }, 15000);
+  render();
+  connect();
+})();
