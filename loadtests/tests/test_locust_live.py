@@ -56,6 +56,7 @@ def test_the_clerk_drives_a_seeded_sale_to_its_end_under_bursts_of_bids(start_da
     assert _count(stats, "live bid", "accepted") >= 1, output
     assert _count(stats, "live bid", "refused: too_low") >= 1, "a burst at one ask: the rest are told it moved"
     assert _count(stats, "live event", "lag (server clock)") > 0
+    assert "live outcomes:   accepted" in output and "clerk actions:   p50" in output, "the summary's live lines"
     lots = Lot.objects.filter(pk__in=sale["lots"]).order_by("sale_position")
     assert [lot.live_state for lot in lots] == ["sold", "sold"], "the clerk sold every lot of the sale"
     assert Bid.objects.filter(lot__in=lots, source=Bid.Source.INTERNET).exists(), "internet bids were taken"
