@@ -60,3 +60,6 @@ def test_the_clerk_drives_a_seeded_sale_to_its_end_under_bursts_of_bids(start_da
     lots = Lot.objects.filter(pk__in=sale["lots"]).order_by("sale_position")
     assert [lot.live_state for lot in lots] == ["sold", "sold"], "the clerk sold every lot of the sale"
     assert Bid.objects.filter(lot__in=lots, source=Bid.Source.INTERNET).exists(), "internet bids were taken"
+    verified = io.StringIO()
+    call_command("verify_lot", *[str(pk) for pk in sale["lots"]], stdout=verified)  # raises on any difference
+    assert verified.getvalue().count(": ok") == 2, verified.getvalue()
