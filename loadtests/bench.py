@@ -79,7 +79,12 @@ def main() -> None:
     parser.add_argument(
         "--live-sockets", type=int, default=0, help="bidders' screens in the live-clerk run (default 2000)"
     )
-    parser.add_argument("--live-actions", type=int, default=0, help="clerk's actions in the live-clerk run (40)")
+    parser.add_argument(
+        "--live-actions",
+        type=int,
+        default=0,
+        help="clerk's actions in the live-clerk run (40; at most 144: a new house's sale holds 20 lots)",
+    )
     parser.add_argument("--live-actions-per-s", type=float, default=1.0, help="the clerk's pace in the live-clerk run")
     parser.add_argument("--live-bid-rate", type=float, default=50.0, help="internet bids/s in the live-bid run")
     args = parser.parse_args()
