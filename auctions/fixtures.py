@@ -9,7 +9,8 @@ from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
 from accounts.models import Profile
-from auctions.models import Lot
+from auctions.models import Lot, Sale
+from auctions.sales import create_sale, register
 
 
 def ensure_user(
@@ -50,3 +51,43 @@ def ensure_open_lots(seller, *, titles: list[str], minutes: float, starting_pric
             )
         lots.append(lot)
     return lots
+
+
+def new_sale(
+    *,
+    prefix: str,
+    password: str,
+    lots: int,
+    bidders: list,
+    starting_price: int = 1_000,
+    password_hash: str | None = None,
+) -> tuple[Sale, list[Lot]]:
+    """A new scheduled live sale of `lots` new lots, every bidder registered and approved, bids taken at the ask
+    without the clerk's Accept. Each sale has a house of its own (`<prefix>-house-<n>`, its clerk), so the
+    new-seller cap on scheduled lots counts one sale's lots only; a sale that ran cannot run again, so every call
+    makes a new one."""
+    house = ensure_user(
+        f"{prefix}-house-{Sale.objects.count() + 1}",
+        password,
+        can_bid=False,
+        can_sell=True,
+        password_hash=password_hash,
+    )
+    title = f"{prefix} live sale"
+    starts_at = timezone.now() + timedelta(hours=1)
+    made = [
+        Lot.objects.create(
+            seller=house,
+            title=f"{title}, lot {i + 1}",
+            description=f"{title}, lot {i + 1}, listed for testing the live sale.",
+            starting_price=starting_price,
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(hours=1),
+            status=Lot.Status.SCHEDULED,
+        )
+        for i in range(lots)
+    ]
+    sale = create_sale(house=house, title=title, starts_at=starts_at, lot_ids=[lot.pk for lot in made])
+    for bidder in bidders:
+        register(user=bidder, sale_id=sale.pk)
+    return sale, made

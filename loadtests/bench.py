@@ -3,7 +3,8 @@
 
     .venv/bin/python loadtests/bench.py                 # everything (a few minutes)
     .venv/bin/python loadtests/bench.py --quick         # smaller sizes, for a smoke run
-    .venv/bin/python loadtests/bench.py --only fanout   # one scenario (fanout, paced, hot, many, memory)
+    .venv/bin/python loadtests/bench.py --only fanout   # one scenario (fanout, paced, hot, many, memory,
+                                                        # live-clerk, live-bid)
 
 It creates its own database (gavel_bench, afresh each run) and uses Redis db 2, starts Daphne workers for the app and
 for the bare-Channels baseline (loadtests/baseline_asgi.py) on 127.0.0.1 only, drives them with asyncio `websockets`
@@ -29,13 +30,15 @@ from loadtests.bench_table import (
     fanout_rows,
     floor_rows,
     hot_rows,
+    live_bid_rows,
+    live_clerk_rows,
     many_rows,
     memory_rows,
     paced_rows,
     print_table,
 )
 
-SCENARIOS = ["fanout", "paced", "hot", "many", "memory"]
+SCENARIOS = ["fanout", "paced", "hot", "many", "memory", "live-clerk", "live-bid"]
 
 
 async def main_async(args, fixture: dict, cookies: dict[str, str]) -> list[Row]:
@@ -54,6 +57,10 @@ async def main_async(args, fixture: dict, cookies: dict[str, str]) -> list[Row]:
         rows += await many_rows(args, lots, names, cookies, pg_loop)
     if "memory" in want:
         rows += await memory_rows(args, lots)
+    if "live-clerk" in want:
+        rows += await live_clerk_rows(args, fixture, cookies)
+    if "live-bid" in want:
+        rows += await live_bid_rows(args, fixture, cookies)
     return rows
 
 
@@ -68,7 +75,18 @@ def main() -> None:
         help="watchers in a fan-out run (repeatable; default 100, 1000 and 5000)",
     )
     parser.add_argument("--rate", type=float, default=10.0, help="bids per second in the fan-out runs")
-    parser.add_argument("--seconds", type=float, default=10.0, help="duration of the hot and many-lots runs")
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of the hot, many-lots and live-bid runs")
+    parser.add_argument(
+        "--live-sockets", type=int, default=0, help="bidders' screens in the live-clerk run (default 2000)"
+    )
+    parser.add_argument(
+        "--live-actions",
+        type=int,
+        default=0,
+        help="clerk's actions in the live-clerk run (40; at most 144: a new house's sale holds 20 lots)",
+    )
+    parser.add_argument("--live-actions-per-s", type=float, default=1.0, help="the clerk's pace in the live-clerk run")
+    parser.add_argument("--live-bid-rate", type=float, default=50.0, help="internet bids/s in the live-bid run")
     args = parser.parse_args()
     limit = raise_open_file_limit()
     prepare_database()

@@ -3,9 +3,11 @@ bare Channels or floor, ratio), and the table printed."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 
+from loadtests.bench_live import CLERK_ROUND, bids_to_console, clerk_to_screens, make_sale
 from loadtests.bench_scenarios import (
     fanout_app,
     fanout_baseline,
@@ -244,6 +246,60 @@ async def memory_rows(args, lots: list[int]) -> list[Row]:
             fmt(ours_kib),
             fmt(base_kib),
             ratio(ours_kib, base_kib, lower_is_better=True),
+        )
+    )
+    return rows
+
+
+async def live_clerk_rows(args, fixture: dict, cookies: dict[str, str]) -> list[Row]:
+    rows: list[Row] = []
+    sockets = args.live_sockets or (500 if args.quick else 2000)
+    actions = args.live_actions or (16 if args.quick else 40)
+    bidders = fixture["bidders"]
+    sale_id, clerk = await asyncio.to_thread(make_sale, bidders, actions // len(CLERK_ROUND) + 2)
+    with daphne_workers("config.asgi:application", 1) as app_procs:
+        live = await clerk_to_screens(
+            app_procs[0][0],
+            sale_id,
+            clerk,
+            [cookies[name] for name in bidders],
+            sockets=sockets,
+            actions=actions,
+            rate=args.live_actions_per_s,
+        )
+    rows.append(
+        (
+            f"live: clerk action -> {sockets:,} bidders' screens (1 worker, {args.live_actions_per_s:g} actions/s): "
+            "p50 / p95 / p99 / max ms",
+            f"{fmt(live['p50_ms'])} / {fmt(live['p95_ms'])} / {fmt(live['p99_ms'])} / {fmt(live['max_ms'])}",
+            "target p99 < 100",
+            f"{live['actions']} actions, {live['missed']} deliveries missed",
+        )
+    )
+    return rows
+
+
+async def live_bid_rows(args, fixture: dict, cookies: dict[str, str]) -> list[Row]:
+    rows: list[Row] = []
+    bidders = fixture["bidders"][:20]
+    sale_id, clerk = await asyncio.to_thread(make_sale, bidders, 2)
+    seconds = 5.0 if args.quick else args.seconds
+    with daphne_workers("config.asgi:application", 1) as app_procs:
+        live = await bids_to_console(
+            app_procs[0][0],
+            sale_id,
+            clerk,
+            [cookies[name] for name in bidders],
+            rate=args.live_bid_rate,
+            seconds=seconds,
+        )
+    rows.append(
+        (
+            f"live: internet bid -> clerk's console ({len(bidders)} bidders, {args.live_bid_rate:g} bids/s, "
+            "1 worker): p50 / p95 / p99 / max ms",
+            f"{fmt(live['p50_ms'])} / {fmt(live['p95_ms'])} / {fmt(live['p99_ms'])} / {fmt(live['max_ms'])}",
+            "target p99 < 50",
+            f"{live['sent']} bids: {live['codes']}; {live['unheard']} accepted unheard",
         )
     )
     return rows

@@ -29,6 +29,26 @@ def add_arguments(parser) -> None:
         default="",
         help="JSON printed by `manage.py seed_loadtest --json` on the target: a file path or an http(s) address",
     )
+    group.add_argument(
+        "--gavel-scenario",
+        choices=["lots", "live"],
+        default="lots",
+        help="lots: timed lots (bidders, watchers, sellers); live: a live sale (its bidders and watchers in the "
+        "--gavel-user-weights proportions, and one clerk driving it); needs a fixture with a sale (--sale-lots)",
+    )
+    group.add_argument("--gavel-clerk-pace", type=float, default=2.0, help="live: seconds between the clerk's actions")
+    group.add_argument(
+        "--gavel-lot-turns",
+        type=int,
+        default=5,
+        help="live: the clerk's floor bids on each lot (each a new ask) before fair warning and the hammer",
+    )
+    group.add_argument(
+        "--gavel-live-bid-share",
+        type=float,
+        default=0.2,
+        help="live: the odds that a bidder taps Bid at each new ask (the bursts), 0..1",
+    )
     group.add_argument("--gavel-bid-wait", default="1,3", help="min,max seconds between one bidder's bids")
     group.add_argument("--gavel-user-weights", default="3,10,1", help="bidders,watchers,sellers")
     group.add_argument(
@@ -115,8 +135,8 @@ class Target:
         return f"{self.scheme}://{netloc}{'' if port == default else f':{port}'}{path}"
 
 
-def load_fixture(source: str) -> dict:
-    """The seed_loadtest JSON from a path or an http(s) address."""
+def load_fixture(source: str, *, live: bool = False) -> dict:
+    """The seed_loadtest JSON from a path or an http(s) address; for the live scenario, with its sale."""
     if not source:
         raise ValueError("--gavel-fixture is required: the JSON of `manage.py seed_loadtest --json` on the target")
     if urlparse(source).scheme in ("http", "https"):
@@ -128,6 +148,8 @@ def load_fixture(source: str) -> dict:
     missing = {"seller", "bidders", "lots", "password"} - set(fixture)
     if missing:
         raise ValueError(f"the fixture lacks {sorted(missing)}: is it the output of seed_loadtest --json?")
+    if live and not fixture.get("sale"):
+        raise ValueError("the live scenario needs a sale: seed the fixture with `seed_loadtest --sale-lots N`")
     return fixture
 
 

@@ -7,6 +7,7 @@ from locust.stats import StatsEntry
 
 ACK = "bid ack"
 BROADCAST = "broadcast"
+LIVE_BID, CLERK, LIVE_EVENT = "live bid", "clerk", "live event"  # the live-sale scenario (locust_live.py)
 
 
 def _merged(stats, request_type: str, name: str | None = None) -> StatsEntry | None:
@@ -36,6 +37,12 @@ def summary_lines(stats) -> list[str]:
     lines += [f"broadcast {name}: {_percentiles(_merged(stats, BROADCAST, name))}" for name in broadcast_names]
     outcomes = sorted((name, entry.num_requests) for (name, method), entry in stats.entries.items() if method == ACK)
     lines.append("bid outcomes:    " + (", ".join(f"{name} {count}" for name, count in outcomes) or "none"))
+    if any(method == LIVE_BID or method == CLERK for _name, method in stats.entries):
+        lines.append(f"live bids:       {_percentiles(_merged(stats, LIVE_BID))}")
+        live = sorted((name, e.num_requests) for (name, method), e in stats.entries.items() if method == LIVE_BID)
+        lines.append("live outcomes:   " + (", ".join(f"{name} {count}" for name, count in live) or "none"))
+        lines.append(f"clerk actions:   {_percentiles(_merged(stats, CLERK))}")
+        lines.append(f"live event lag:  {_percentiles(_merged(stats, LIVE_EVENT))}")
     closes = [(name, entry.num_requests) for (name, method), entry in stats.entries.items() if method == "WS event"]
     lines.append("socket events:   " + (", ".join(f"{name} {count}" for name, count in sorted(closes)) or "none"))
     failures = sorted(stats.errors.values(), key=lambda error: -error.occurrences)

@@ -31,6 +31,7 @@ import locust_report as report
 import websocket
 from locust import LoadTestShape, events, task
 from locust.runners import MasterRunner, WorkerRunner
+from locust_live import SaleBidderUser, SaleClerkUser, SaleWatcherUser
 from locust_lot_sockets import LotSocketUser, Run
 
 
@@ -44,7 +45,14 @@ def _init(environment, **_kwargs) -> None:
     parsed = environment.parsed_options
     if parsed is None:  # used as a library, without Locust's command line
         return
-    BidderUser.weight, WatcherUser.weight, SellerUser.weight = options.weights(parsed.gavel_user_weights)
+    if parsed.gavel_scenario == "live":
+        # The sale's bidders and watchers in the proportions asked; exactly one clerk drives; no lot sockets.
+        SaleBidderUser.weight, SaleWatcherUser.weight, _ = options.weights(parsed.gavel_user_weights)
+        SaleClerkUser.fixed_count = 1
+        BidderUser.weight = WatcherUser.weight = SellerUser.weight = 0
+    else:
+        BidderUser.weight, WatcherUser.weight, SellerUser.weight = options.weights(parsed.gavel_user_weights)
+        SaleBidderUser.weight = SaleWatcherUser.weight = SaleClerkUser.weight = SaleClerkUser.fixed_count = 0
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
         # A worker may connect before its handlers exist, so it asks for the fixture once it can take it; the
@@ -52,7 +60,7 @@ def _init(environment, **_kwargs) -> None:
         runner.register_message("gavel_fixture", lambda msg, **_: Run.use(msg.data))
         runner.send_message("gavel_fixture_please")
         return
-    Run.use(options.load_fixture(parsed.gavel_fixture))
+    Run.use(options.load_fixture(parsed.gavel_fixture, live=parsed.gavel_scenario == "live"))
     if isinstance(runner, MasterRunner):
         runner.register_message("gavel_fixture_please", lambda msg, **_: _send_shares(runner))
 

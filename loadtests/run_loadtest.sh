@@ -10,6 +10,8 @@ SPAWN_RATE=${SPAWN_RATE:-20}
 RUN_TIME=${RUN_TIME:-2m}
 LOTS=${LOTS:-20}
 BIDDERS=${BIDDERS:-200}
+SCENARIO=${SCENARIO:-lots}   # live: a live sale (--gavel-scenario live), seeded afresh each run
+SALE_LOTS=${SALE_LOTS:-20}
 RESULTS=loadtests/results
 mkdir -p "$RESULTS"
 
@@ -24,8 +26,10 @@ export WS_MAX_SOCKETS_PER_IP=${WS_MAX_SOCKETS_PER_IP:-1000000}
 psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'gavel_loadtest'" | grep -q 1 \
   || psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE gavel_loadtest" >/dev/null
 $PY manage.py migrate -v0
+SEED_SALE=()
+[ "$SCENARIO" = live ] && SEED_SALE=(--sale-lots "$SALE_LOTS")
 $PY manage.py seed_loadtest --lots "$LOTS" --bidders "$BIDDERS" --minutes 30 --password loadtest-pass --json \
-  > "$RESULTS/fixture.json"
+  "${SEED_SALE[@]}" > "$RESULTS/fixture.json"
 
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
@@ -46,7 +50,8 @@ ulimit -n "$(ulimit -Hn)"
 # Options are Locust's own arguments (loadtests/locust_options.py); LOCUST_WORKERS=N runs a master and N worker
 # processes (Locust's distributed mode), so load generation is not capped by one Python process.
 LOCUST_ARGS=(-f loadtests/locustfile.py -H "http://127.0.0.1:${ports[0]}"
-  --gavel-fixture "$RESULTS/fixture.json" --gavel-ws-ports "$(IFS=,; echo "${ports[*]}")" --gavel-same-clock)
+  --gavel-fixture "$RESULTS/fixture.json" --gavel-ws-ports "$(IFS=,; echo "${ports[*]}")" --gavel-same-clock
+  --gavel-scenario "$SCENARIO")
 LOCUST_WORKERS=${LOCUST_WORKERS:-0}
 if [ "$LOCUST_WORKERS" -gt 0 ]; then
   for i in $(seq 1 "$LOCUST_WORKERS"); do

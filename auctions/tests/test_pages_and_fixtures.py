@@ -4,7 +4,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from auctions.models import Lot
+from auctions.models import Lot, Sale, SaleRegistration
 
 pytestmark = pytest.mark.django_db
 
@@ -37,3 +37,18 @@ def test_seed_loadtest_is_idempotent_and_prints_what_it_made(client):
     assert Lot.objects.filter(pk__in=first["lots"], status="open").count() == 3
     assert client.login(username=first["bidders"][0], password="pw-123")
     assert client.login(username=first["seller"], password="pw-123")
+
+
+def test_seed_loadtest_makes_a_live_sale_its_bidders_may_bid_in(client):
+    first = _seed("--lots", "1", "--bidders", "3", "--sale-lots", "12", "--prefix", "ls", "--password", "pw-1")
+    again = _seed("--lots", "1", "--bidders", "3", "--sale-lots", "12", "--prefix", "ls", "--password", "pw-1")
+    sale = Sale.objects.get(pk=first["sale"]["id"])
+    assert again["sale"]["id"] != sale.pk, "a sale that ran cannot run again: each call makes a new one"
+    assert sale.status == Sale.Status.SCHEDULED and sale.auto_accept
+    assert sale.house.username == first["sale"]["clerk"] != again["sale"]["clerk"]
+    lots = Lot.objects.filter(sale=sale).order_by("sale_position")
+    assert [lot.pk for lot in lots] == first["sale"]["lots"]
+    assert {lot.live_state for lot in lots} == {Lot.LiveState.WAITING}
+    registered = SaleRegistration.objects.filter(sale=sale, approved=True).values_list("user__username", flat=True)
+    assert sorted(registered) == sorted(first["bidders"])
+    assert client.login(username=first["sale"]["clerk"], password="pw-1")

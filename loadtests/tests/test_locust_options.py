@@ -104,3 +104,26 @@ def test_each_worker_bids_with_accounts_of_its_own():
     assert sorted(names) == sorted(fixture["bidders"]), "every account used, none by two workers"
     assert all(part["lots"] == [1, 2] and part["seller"] == "s" for part in shares)
     assert options.share(fixture, 9, 10)["bidders"] == ["b2"], "more workers than accounts: each still bids"
+
+
+def test_the_live_scenario_is_an_option_and_needs_a_fixture_with_a_sale(tmp_path):
+    parsed = parser().parse_args([])
+    assert parsed.gavel_scenario == "lots", "the timed lots unless asked"
+    parsed = parser().parse_args(
+        ["--gavel-scenario", "live", "--gavel-clerk-pace", "1.5", "--gavel-lot-turns", "8",
+         "--gavel-live-bid-share", "0.5"]
+    )  # fmt: skip
+    assert (parsed.gavel_scenario, parsed.gavel_clerk_pace, parsed.gavel_lot_turns) == ("live", 1.5, 8)
+    assert parsed.gavel_live_bid_share == 0.5
+    with pytest.raises(SystemExit):
+        parser().parse_args(["--gavel-scenario", "auction"])
+    lots_only = tmp_path / "lots.json"
+    lots_only.write_text('{"seller": "s", "bidders": ["b"], "lots": [1], "password": "p"}')
+    assert options.load_fixture(str(lots_only))["lots"] == [1]
+    with pytest.raises(ValueError, match="--sale-lots"):
+        options.load_fixture(str(lots_only), live=True)
+    with_sale = tmp_path / "sale.json"
+    with_sale.write_text(
+        '{"seller": "s", "bidders": ["b"], "lots": [1], "password": "p", "sale": {"id": 3, "lots": [4], "clerk": "h"}}'
+    )
+    assert options.load_fixture(str(with_sale), live=True)["sale"]["clerk"] == "h"

@@ -1,0 +1,205 @@
+"""The benchmark's live-sale scenarios (docs/live-sales.md, the sale socket in docs/protocol.md): a clerk's action
+reaching every bidder's screen, and an internet bid reaching the clerk's console. Each runs against a new sale of
+its own (a sale that ran cannot run again), on workers already started."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+
+from loadtests.bench_clients import Watchers, connect, pct
+
+# The clerk's round on each lot: every action one sequenced `live` event of the lot (`next` puts the following lot
+# on the block: its `on_block` is the one measured). Asks are typed a step above the standing bid.
+CLERK_ROUND = ("offer", "ask", "floor_bid", "ask", "floor_bid", "fair_warning", "sold", "next")
+STEP = 100  # cents: the typed asks' and the flat increment's step
+
+
+def make_sale(bidder_names: list[str], lots: int) -> tuple[int, str]:
+    """A new sale with these bidders registered (auctions.fixtures.new_sale): its id and its clerk's cookie."""
+    from django.contrib.auth import get_user_model
+
+    from auctions.fixtures import new_sale
+    from loadtests.bench_stack import session_cookies
+
+    bidders = list(get_user_model().objects.filter(username__in=bidder_names))
+    sale, _lots = new_sale(prefix="bench", password="bench-house", lots=lots, bidders=bidders)
+    return sale.pk, session_cookies([sale.house.username])[sale.house.username]
+
+
+def live_key(raw: str):
+    """(lot, seq) of a sequenced `live` event, else None."""
+    if '"type": "live"' not in raw[:20]:
+        return None
+    event = json.loads(raw)
+    return event["lot"], event["seq"]
+
+
+class Console:
+    """The clerk's driving console: claims the sale, sends one action at a time and reads every frame, keeping the
+    arrival of each (lot, seq) it hears in the clerk's view (`clerk_block`) and the ask of the latest `live` event.
+    Pings every second, as the console's heartbeat must (a silent console pauses the sale)."""
+
+    def __init__(self, sock) -> None:
+        self.sock = sock
+        self.heard: dict[tuple[int, int], float] = {}
+        self.ask: int | None = None
+        self.replies: asyncio.Queue = asyncio.Queue()
+        self.tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._heartbeat())]
+
+    async def _read(self) -> None:
+        async for raw in self.sock:
+            now = time.time()
+            message = json.loads(raw)
+            kind = message["type"]
+            if kind == "clerk_block":
+                self.heard.setdefault((message["lot"], message["seq"]), now)
+            elif kind == "live" and message.get("ask") is not None:
+                self.ask = message["ask"]
+            elif kind in ("clerk_done", "clerk_refused"):
+                self.replies.put_nowait(message)
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(1)
+            await self.sock.send(json.dumps({"type": "ping"}))
+
+    async def act(self, action: str, **fields) -> dict:
+        await self.sock.send(json.dumps({"type": "clerk", "action": action, **fields}))
+        reply = await asyncio.wait_for(self.replies.get(), timeout=30)
+        if reply["type"] != "clerk_done":
+            raise RuntimeError(f"the clerk's {action} was refused: {reply}")
+        return reply
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await self.sock.close()
+
+
+async def open_console(port: int, sale_id: int, cookie: str) -> Console:
+    sock = await connect(f"ws://127.0.0.1:{port}/ws/sales/{sale_id}/", cookie)
+    snapshot = json.loads(await sock.recv())
+    if not snapshot.get("is_clerk"):
+        raise RuntimeError(f"the clerk's socket is not a clerk's: {snapshot.get('type')}")
+    console = Console(sock)
+    await console.act("claim")
+    await console.act("start")
+    return console
+
+
+async def clerk_to_screens(port: int, sale_id: int, clerk_cookie: str, cookies: list[str], *, sockets: int,
+                           actions: int, rate: float) -> dict:  # fmt: skip
+    """`sockets` bidders' screens on the sale (registered bidders' sessions, in turn) and the clerk driving
+    `actions` actions of CLERK_ROUND at `rate` a second: each action's send to each screen's receipt of its event."""
+    url = f"ws://127.0.0.1:{port}/ws/sales/{sale_id}/"
+    socks = []
+    # Fifty handshakes at a time: each reads the sale's snapshot from the database, and a handshake not answered
+    # within Daphne's connect timeout (5 s) is dropped.
+    for start in range(0, sockets, 50):
+        socks += await asyncio.gather(
+            *(connect(url, cookies[i % len(cookies)]) for i in range(start, min(sockets, start + 50)))
+        )
+    for sock in socks:
+        await sock.recv()  # sale_snapshot
+    screens = Watchers(socks, live_key)
+    console = await open_console(port, sale_id, clerk_cookie)
+    sent: dict[tuple[int, int], float] = {}
+    standing = 0
+    started = time.time()
+    for i in range(actions):
+        action = CLERK_ROUND[i % len(CLERK_ROUND)]
+        fields = {}
+        if action == "ask":
+            fields["ask"] = max(standing, 1_000) + STEP
+        at = time.time()
+        reply = await console.act(action, **fields)
+        sent[(reply["lot"], reply["seq"])] = at
+        standing = reply["amount"] or 0
+        await asyncio.sleep(max(0.0, started + (i + 1) / rate - time.time()))
+    await screens.wait_for(len(sent) * sockets, timeout=30)
+    latencies = [(t - sent[k]) * 1000 for seen in screens.arrivals for k, t in seen.items() if k in sent]
+    heard = sum(1 for seen in screens.arrivals for k in seen if k in sent)
+    await screens.close()
+    await console.close()
+    return {
+        "p50_ms": pct(latencies, 50),
+        "p95_ms": pct(latencies, 95),
+        "p99_ms": pct(latencies, 99),
+        "max_ms": max(latencies, default=float("nan")),
+        "actions": len(sent),
+        "missed": len(sent) * sockets - heard,
+    }
+
+
+async def bids_to_console(port: int, sale_id: int, clerk_cookie: str, bidder_cookies: list[str], *, rate: float,
+                          seconds: float) -> dict:  # fmt: skip
+    """Internet bidders sending `live_bid` at `rate` a second in all, on a fixed schedule, each at the latest ask
+    heard (as a bidder's page does: bids sent before the last one's event came back are refused `too_low`, the
+    bursts at each new ask): each accepted bid's send to the clerk's console hearing its event."""
+    console = await open_console(port, sale_id, clerk_cookie)
+    await console.act("increment", increment=STEP)
+    await console.act("offer")
+    url = f"ws://127.0.0.1:{port}/ws/sales/{sale_id}/"
+    bidders = await asyncio.gather(*(connect(url, cookie) for cookie in bidder_cookies))
+    for sock in bidders:
+        await sock.recv()  # sale_snapshot
+    sent: dict[str, float] = {}
+    accepted: dict[tuple[int, int], float] = {}  # (lot, seq) -> when its bid was sent
+    codes: dict[str, int] = {}
+    await _ask_of(console)
+
+    async def answers(sock) -> None:
+        async for raw in sock:
+            message = json.loads(raw)
+            if message.get("bid_id") not in sent:
+                continue
+            if message["type"] == "live_bid_accepted":
+                accepted[(message["lot"], message["seq"])] = sent[message["bid_id"]]
+                codes["accepted"] = codes.get("accepted", 0) + 1
+            elif message["type"] == "bid_rejected":
+                codes[message["code"]] = codes.get(message["code"], 0) + 1
+
+    readers = [asyncio.create_task(answers(sock)) for sock in bidders]
+    # One bid decided before the clock starts: a fresh worker opens its database connections on first use.
+    warm = uuid.uuid4().hex
+    sent[warm] = time.time()
+    await bidders[0].send(json.dumps({"type": "live_bid", "amount": console.ask, "bid_id": warm}))
+    while not codes:
+        await asyncio.sleep(0.01)
+    accepted.clear()
+    codes.clear()
+    count = int(rate * seconds)
+    started = time.monotonic() + 0.5
+    for n in range(count):
+        await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
+        bid_id = uuid.uuid4().hex
+        sent[bid_id] = time.time()
+        await bidders[n % len(bidders)].send(json.dumps({"type": "live_bid", "amount": console.ask, "bid_id": bid_id}))
+    deadline = time.monotonic() + 10
+    while sum(codes.values()) < count and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)  # the console's last frames
+    latencies = [(console.heard[k] - at) * 1000 for k, at in accepted.items() if k in console.heard]
+    for task in readers:
+        task.cancel()
+    await asyncio.gather(*(s.close() for s in bidders), return_exceptions=True)
+    await console.close()
+    return {
+        "p50_ms": pct(latencies, 50),
+        "p95_ms": pct(latencies, 95),
+        "p99_ms": pct(latencies, 99),
+        "max_ms": max(latencies, default=float("nan")),
+        "sent": count,
+        "codes": codes,
+        "unheard": len(accepted) - len(latencies),
+    }
+
+
+async def _ask_of(console: Console, timeout: float = 5.0) -> int | None:
+    deadline = time.monotonic() + timeout
+    while console.ask is None and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+    return console.ask
