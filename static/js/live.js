@@ -127,10 +127,12 @@
     $("block-absentee").hidden = !now;
   }
 
+  let mineAsked = 0;
   async function loadMine() {  // our absentee maxima and aliases: ours alone, so read over HTTP, not broadcast
     if (!registered) return;
+    const asked = ++mineAsked;
     const { ok, data } = await api("GET", `/sales/${saleId}/live/mine/`);
-    if (!ok) return;
+    if (!ok || asked !== mineAsked) return;  // a later read is on its way: an earlier answer must not overwrite it
     for (const row of data.lots) {
       mineOn.set(row.lot, row);
       if (row.alias) { aliasOn.set(row.lot, row.alias); bidOn.add(row.lot); }
