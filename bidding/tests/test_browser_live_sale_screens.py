@@ -136,6 +136,7 @@ def test_the_bidders_the_auctioneer_and_the_room_follow_a_sale_of_three_lots(
     expect(auctioneer.locator("#amount")).to_have_text(euros("13.00"))  # past the absentee's maximum
     expect(auctioneer.locator("#leader")).to_have_text("Floor · paddle 12")
     expect(room.locator("#leader")).to_have_text("In the room")
+    expect(room.locator("body")).not_to_contain_text(re.compile(r"paddle|Bidder \d"))  # no one's identity
     expect(b.get_by_role("status")).to_have_text("You've been outbid.")
     expect(b.get_by_role("button", name=euros("14.00"))).to_be_enabled()
     clerk_taps(console, "Sold", "sold")

@@ -105,3 +105,14 @@ def test_a_bidder_reads_their_own_absentee_bids_and_how_each_fared_and_no_one_el
     assert after == {lot1.pk: {"outcome": "outbid", "amount": 1_100}, lot2.pk: {"outcome": "won", "amount": 1_000}}
     assert login(bob).get(path).json()["lots"] == []  # Alice's maxima are hers alone
     assert Client().get(path).status_code == 401
+
+
+def test_an_absentee_bid_on_a_lot_that_passes_was_not_reached(sale, make_user):
+    alice = make_user("alice")
+    sales.register(user=alice, sale_id=sale.pk)
+    lot = sale.lots.order_by("sale_position").first()
+    sales.set_absentee_bid(user=alice, lot_id=lot.pk, max_amount=1_000)
+    for action in ("start", "offer", "pass"):  # the house passes it (below a reserve, say) at her opening bid
+        live.clerk_action(user=sale.clerk, sale_id=sale.pk, action=action)
+    [row] = login(alice).get(f"/sales/{sale.pk}/live/mine/").json()["lots"]
+    assert row["absentee_result"] == {"outcome": "passed", "amount": None}
