@@ -12,7 +12,7 @@ from django.core.files.base import ContentFile
 from auctions import photos, sales
 from auctions.models import Lot
 from bidding.demo_catalogue import picture
-from bidding.tests.test_browser_live_sale import clerk_taps, done, euros, late_bid
+from bidding.tests.live import clerk_taps, done, euros, late_bid
 from conftest import assert_lot_verifies
 
 playwright_sync = pytest.importorskip("playwright.sync_api")  # installed by requirements.txt
