@@ -34,7 +34,9 @@ def sale_snapshot(sale_id: int, *, user, clerk: bool, now) -> Payload | None:
     registration = None
     if user is not None and user.is_authenticated:
         registration = SaleRegistration.objects.filter(sale=sale, user=user).first()
-    lots = sale.lots.order_by("sale_position").values("pk", "title", "sale_position", "live_state", "seq")
+    lots = sale.lots.order_by("sale_position").values(
+        "pk", "title", "sale_position", "live_state", "seq", "high_bid_amount"
+    )
     return {
         "type": "sale_snapshot",
         "sale": {
@@ -52,6 +54,8 @@ def sale_snapshot(sale_id: int, *, user, clerk: bool, now) -> Payload | None:
                 "position": row["sale_position"],
                 "live_state": row["live_state"],
                 "seq": row["seq"],
+                # A decided lot's price is public (the room heard the hammer): a page opened later lists it too.
+                "amount": row["high_bid_amount"] if row["live_state"] == Lot.LiveState.SOLD else None,
             }
             for row in lots
         ],

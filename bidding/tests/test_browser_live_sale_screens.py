@@ -157,6 +157,11 @@ def test_the_bidders_the_auctioneer_and_the_room_follow_a_sale_of_three_lots(
     expect(results_b.nth(1)).to_contain_text(re.compile(r"sold \D*13[.,]00"))
     expect(results_b.nth(1)).to_contain_text(outbid)
     expect(results_b.nth(0)).to_contain_text("Lot 1: Walnut bureau")
+    a.reload()  # a page opened mid-sale lists the prices of the lots already sold (from the snapshot)
+    live(a)
+    results_a = a.get_by_role("region", name="Results so far").get_by_role("listitem")
+    expect(results_a.nth(0)).to_have_text(re.compile(rf"Lot 1: Walnut bureau\s+sold {re.escape(price)}"))
+    expect(results_a.nth(1)).to_have_text(re.compile(r"Lot 3: Silver teapot\s+sold \D*13[.,]00\D*$"))  # not hers
     console.get_by_label("Pause message").fill("Back in two minutes")
     console.get_by_label("Pause message").blur()
     console.keyboard.press(" ")

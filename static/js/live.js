@@ -165,7 +165,7 @@
     sale_snapshot(m) {
       sale = m.sale;
       you = m.you;
-      for (const row of m.lots) lots.set(row.id, { seq: row.seq, live_state: row.live_state, amount: null });
+      for (const row of m.lots) lots.set(row.id, { seq: row.seq, live_state: row.live_state, amount: row.amount ?? null });
       block = m.block;
       if (block && you && you.leading && block.bidder) { aliasOn.set(block.lot, block.bidder); bidOn.add(block.lot); }
       if (block) lots.get(block.lot).amount = block.amount;
