@@ -34,7 +34,9 @@ def sale_snapshot(sale_id: int, *, user, clerk: bool, now) -> Payload | None:
     registration = None
     if user is not None and user.is_authenticated:
         registration = SaleRegistration.objects.filter(sale=sale, user=user).first()
-    lots = sale.lots.order_by("sale_position").values("pk", "title", "sale_position", "live_state", "seq")
+    lots = sale.lots.order_by("sale_position").values(
+        "pk", "title", "sale_position", "live_state", "seq", "high_bid_amount"
+    )
     return {
         "type": "sale_snapshot",
         "sale": {
@@ -52,6 +54,8 @@ def sale_snapshot(sale_id: int, *, user, clerk: bool, now) -> Payload | None:
                 "position": row["sale_position"],
                 "live_state": row["live_state"],
                 "seq": row["seq"],
+                # A decided lot's price is public (the room heard the hammer): a page opened later lists it too.
+                "amount": row["high_bid_amount"] if row["live_state"] == Lot.LiveState.SOLD else None,
             }
             for row in lots
         ],
@@ -86,3 +90,39 @@ def clerk_history(lot: Lot) -> list[Payload]:
         }
         for bid in rows
     ]
+
+
+def bidder_lots(sale: Sale, user) -> list[Payload]:
+    """A bidder's own side of a sale, for their page alone: on each lot their absentee maximum (secret: never in a
+    broadcast), their alias there (so the page reads a public leader as "you", an absentee bid included) and, once
+    the lot is sold or passed, how their absentee bid fared. Lots without either are left out."""
+    registration = SaleRegistration.objects.filter(sale=sale, user=user).first()
+    if registration is None:
+        return []
+    maxima = dict(registration.absentee_bids.values_list("lot_id", "max_amount"))
+    numbers = dict(Bid.objects.filter(lot__sale=sale, bidder=user).values_list("lot_id", "bidder_number").distinct())
+    rows = []
+    for lot in sale.lots.filter(pk__in={*maxima, *numbers}).order_by("sale_position"):
+        maximum = maxima.get(lot.pk)
+        rows.append(
+            {
+                "lot": lot.pk,
+                "absentee_max": maximum,
+                "alias": bidder_alias(numbers[lot.pk]) if numbers.get(lot.pk) else None,
+                "absentee_result": None if maximum is None else absentee_result(sale, lot, user.pk),
+            }
+        )
+    return rows
+
+
+def absentee_result(sale: Sale, lot: Lot, user_id: int) -> Payload | None:
+    """How an absentee bid was executed, once its lot is decided: `won` at the hammer price, `outbid` (sold to
+    someone else, at that price), `passed` (the lot did not sell), `not_reached` (the sale ended before it)."""
+    if lot.live_state == Lot.LiveState.SOLD:
+        won = lot.winner_id == user_id
+        return {"outcome": "won" if won else "outbid", "amount": lot.high_bid_amount}
+    if lot.live_state == Lot.LiveState.PASSED:
+        return {"outcome": "passed", "amount": None}
+    if lot.live_state == Lot.LiveState.WAITING and sale.status == Sale.Status.FINISHED:
+        return {"outcome": "not_reached", "amount": None}
+    return None

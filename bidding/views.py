@@ -1,6 +1,7 @@
 """The bidder's pages: the lots I bid on (my top bid, and where I stand: leading or outbid while a lot runs; won,
-lost, not sold or withdrawn once it is over) and the lots I watch; a live sale's clerk console and its internet
-bidder's page (both open the sale socket, ws/sales/<id>/: docs/live-sales.md)."""
+lost, not sold or withdrawn once it is over) and the lots I watch; a live sale's screens — the clerk's console, the
+internet bidder's page, the auctioneer's view and the room display — each opening the one sale socket,
+ws/sales/<id>/, and computing its own status from the shared broadcast (docs/live-sales.md)."""
 
 from __future__ import annotations
 
@@ -109,3 +110,28 @@ def sale_live(request, sale_id: int):
             "registration": registration,
         },
     )
+
+
+def sale_live_mine(request, sale_id: int):
+    """The bidder's own side of the sale for their page (absentee maxima, aliases, how each absentee bid fared):
+    read over HTTP by that bidder alone, so the broadcast stays one message for everyone."""
+    sale = get_object_or_404(Sale, pk=sale_id)
+    if not request.user.is_authenticated:
+        return JsonResponse({"code": "not_authenticated", "message": "Log in to see your bids."}, status=401)
+    return JsonResponse({"sale": sale.pk, "lots": live_selectors.bidder_lots(sale, request.user)})
+
+
+@login_required
+def auctioneer_view(request, sale_id: int):
+    """The auctioneer's view: the console's state, large and read-only (the sale's clerks, its house and staff)."""
+    sale = get_object_or_404(Sale, pk=sale_id)
+    if not may_clerk(request.user, sale):
+        raise PermissionDenied("Only the sale's clerks see who bids.")
+    return render(request, "bidding/auctioneer.html", {"sale": sale, "sale_lots": _sale_lots(sale)})
+
+
+def room_display(request, sale_id: int):
+    """The room display, for a projector in the saleroom: public (it shows what the auctioneer calls aloud anyway:
+    the lot, its price, its state, and whether the room or the internet leads), so no login is needed."""
+    sale = get_object_or_404(Sale, pk=sale_id)
+    return render(request, "bidding/room_display.html", {"sale": sale, "sale_lots": _sale_lots(sale)})

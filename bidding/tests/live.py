@@ -1,22 +1,25 @@
 """Talking to the server as a client would: lot sockets and the HTTP bid API of a real Daphne worker, and the
-in-process sockets of channels.testing."""
+in-process sockets of channels.testing; and the live sale's browser tests' helpers (a clerk's taps, amounts as a page
+writes them, a bid after the hammer)."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
 import json
+import re
 import threading
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
+import websocket
 import websockets
 from django.db import connection
 
 from auctions.exceptions import BidRefused
 from bidding.services import socket_queue
-from conftest import ORIGIN
+from conftest import ORIGIN, cookie_header
 
 
 def socket_to(base: str, path: str, cookie: str | None = None, **options):
@@ -129,3 +132,48 @@ def elsewhere(action):
 
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(run).result()
+
+
+# --- the live sale in the browser ------------------------------------------------------------------------------
+EUR = r"(€\s?{}|{}\s?€)"
+
+
+def euros(amount: str) -> re.Pattern:
+    """An amount as the page writes it for the visitor's locale ("€11.00")."""
+    return re.compile(EUR.format(re.escape(amount), re.escape(amount)))
+
+
+def button(page, name: str):
+    """A button by the start of its name (the console's names end in their key: "Sold S")."""
+    return page.get_by_role("button", name=re.compile(rf"^{re.escape(name)}\b"))
+
+
+def done(console, action: str) -> None:
+    """The console's answer to the clerk's last action: waiting on it keeps the clerk within the socket's rate."""
+    from playwright.sync_api import expect
+
+    expect(console.get_by_role("status").filter(has_text="Done:")).to_contain_text(f"Done: {action}")
+
+
+def clerk_taps(console, name: str, action: str) -> None:
+    """A clerk's tap on a console button once it is enabled, and the console's answer awaited."""
+    from playwright.sync_api import expect
+
+    expect(button(console, name)).to_be_enabled()
+    button(console, name).click()
+    done(console, action)
+
+
+def late_bid(server, user, sale_id: int, amount: int) -> dict:
+    """An internet bid sent over the bidder's own socket after the hammer (their page no longer offers one)."""
+    ws = websocket.create_connection(
+        f"{server.url}/ws/sales/{sale_id}/", cookie=cookie_header(user), origin=ORIGIN, timeout=10
+    )
+    try:
+        assert json.loads(ws.recv())["type"] == "sale_snapshot"
+        ws.send(json.dumps({"type": "live_bid", "amount": amount, "bid_id": "after-the-hammer"}))
+        while (reply := json.loads(ws.recv())).get("bid_id") != "after-the-hammer":
+            pass
+        return reply
+    finally:
+        ws.close()

@@ -8,54 +8,16 @@ import json
 import re
 
 import pytest
-import websocket
 
 from auctions import sales
 from auctions.models import Lot, Sale
-from conftest import ORIGIN, assert_lot_verifies, cookie_header
+from bidding.tests.live import button, clerk_taps, done, euros, late_bid
+from conftest import assert_lot_verifies
 
 playwright_sync = pytest.importorskip("playwright.sync_api")  # installed by requirements.txt
 expect = playwright_sync.expect
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-EUR = r"(€\s?{}|{}\s?€)"
-
-
-def euros(amount: str) -> re.Pattern:
-    """An amount as the page writes it for the visitor's locale ("€11.00")."""
-    return re.compile(EUR.format(re.escape(amount), re.escape(amount)))
-
-
-def button(page, name: str):
-    """A button by the start of its name (the console's names end in their key: "Sold S")."""
-    return page.get_by_role("button", name=re.compile(rf"^{re.escape(name)}\b"))
-
-
-def done(console, action: str) -> None:
-    """The console's answer to the clerk's last action: waiting on it keeps the clerk within the socket's rate."""
-    expect(console.get_by_role("status").filter(has_text="Done:")).to_contain_text(f"Done: {action}")
-
-
-def clerk_taps(console, name: str, action: str) -> None:
-    expect(button(console, name)).to_be_enabled()
-    button(console, name).click()
-    done(console, action)
-
-
-def late_bid(server, user, sale_id: int, amount: int) -> dict:
-    """An internet bid sent over the bidder's own socket after the hammer (their page no longer offers one)."""
-    ws = websocket.create_connection(
-        f"{server.url}/ws/sales/{sale_id}/", cookie=cookie_header(user), origin=ORIGIN, timeout=10
-    )
-    try:
-        assert json.loads(ws.recv())["type"] == "sale_snapshot"
-        ws.send(json.dumps({"type": "live_bid", "amount": amount, "bid_id": "after-the-hammer"}))
-        while (reply := json.loads(ws.recv())).get("bid_id") != "after-the-hammer":
-            pass
-        return reply
-    finally:
-        ws.close()
 
 
 def test_a_clerk_and_two_internet_bidders_run_a_sale_of_three_lots(page_for, make_sale, make_user, server, live, shot):

@@ -277,7 +277,7 @@ def test_html_in_titles_descriptions_and_names_is_shown_escaped(make_lot, make_u
     # Markup assigned with innerHTML is a template whose every `${…}` is a number, escaped text or a helper that
     # escapes, or markup a helper built that way (toast's `html`, a card's cover).
     safe = ("Number(", "esc(", "coverHtml(", "href}")
-    for script in ("lot.js", "lots.js", "seller.js", "common.js", "clerk.js", "live.js"):
+    for script in ("lot.js", "lots.js", "seller.js", "common.js", "clerk.js", "live.js", "auctioneer.js", "room.js"):
         source = (settings.BASE_DIR / "static" / "js" / script).read_text()
         for assigned in re.findall(r"innerHTML = (`[^`]*`|[^;]+);", source):
             if assigned.startswith("`"):

@@ -2,7 +2,9 @@
 // (one tap, no confirmation: the amount is on the button), and where you stand. Lot events are sequenced per lot;
 // a gap is repaired with `sync`, a reconnect starts from the new snapshot. Bidding is off while disconnected,
 // paused, or with no lot open. Public events name the leader only as "room" or a bidder's alias on the lot: the
-// alias our own accepted bid carried is "you".
+// alias our own accepted bid carried is "you", and so is the alias our absentee bid carries, read with our absentee
+// maxima from a personal HTTP view (never from the broadcast, which is one message for everyone). The delay shown
+// is the socket's measured round trip (ping → pong).
 (() => {
   const { money, newId, api, liveSocket } = window.Gavel;
   const root = document.getElementById("sale");
@@ -10,9 +12,13 @@
   const $ = (id) => document.getElementById(id);
   const catalogue = JSON.parse($("sale-lots").textContent);
   const BIDDING = ["open", "fair_warning"];
+  const PING_EVERY_MS = 5000;
+  const registered = root.dataset.registered === "1";
 
   let ws = null, sale = null, you = null, block = null, inFlight = null;
-  const lots = new Map();  // lot id → {seq}
+  const lots = new Map();  // lot id → {seq, live_state, amount (the price last seen on it)}
+  const mineOn = new Map();  // lot id → our side of it: {absentee_max, alias, absentee_result}
+  let pingSentAt = null, delayMs = null;
   const aliasOn = new Map();  // lot id → our alias on it, learnt from our accepted bid
   const bidOn = new Set();  // lots we bid on: a leader other than us there means "outbid"
 
@@ -52,6 +58,7 @@
     const connected = ws !== null && ws.open;
     $("conn").textContent = connected ? "live" : "reconnecting…";
     $("conn").className = connected ? "conn live" : "conn";
+    $("delay").textContent = connected && delayMs !== null ? `${delayMs} ms` : "–";
     $("sale-status").textContent = sale ? sale.status : "connecting…";
     $("sale-status").className = `pill ${sale ? sale.status : ""}`;
     const banner = $("pause-banner");
@@ -74,6 +81,63 @@
       const ask = block && typeof block.ask === "number" ? block.ask : null;
       button.textContent = ask !== null && BIDDING.includes(state()) ? `Bid ${money(ask)}` : "Bid";
     }
+    renderLots();
+  }
+  function absenteeText(mine) {
+    if (!mine || mine.absentee_max === null) return "";
+    const max = money(mine.absentee_max);
+    const r = mine.absentee_result;
+    if (!r) return `Your absentee bid: up to ${max}.`;
+    if (r.outcome === "won") return `Your absentee bid won at ${money(r.amount)}.`;
+    if (r.outcome === "outbid") return `Your absentee bid (up to ${max}) was outbid at ${money(r.amount)}.`;
+    if (r.outcome === "passed") return `Your absentee bid (up to ${max}) was not reached: the lot passed.`;
+    return `Your absentee bid (up to ${max}) was not reached: the sale ended first.`;
+  }
+  function lotItem(id, row) {
+    const li = document.createElement("li");
+    const name = document.createElement("span");
+    name.textContent = lotName(id);
+    li.append(name);
+    if (row.live_state === "sold" || row.live_state === "passed") {
+      const pill = document.createElement("span");
+      pill.className = `pill ${row.live_state}`;
+      pill.textContent = row.live_state === "sold" && typeof row.amount === "number" ? `sold ${money(row.amount)}` : row.live_state;
+      li.append(" ", pill);
+    }
+    const text = absenteeText(mineOn.get(id));
+    if (text) { const p = document.createElement("span"); p.className = "absentee"; p.textContent = text; li.append(" ", p); }
+    return li;
+  }
+  function renderLots() {
+    const ids = Object.keys(catalogue).map(Number).sort((x, y) => catalogue[String(x)].position - catalogue[String(y)].position);
+    const current = sale ? sale.current_lot : null;
+    const upcoming = [], done = [];
+    for (const id of ids) {
+      const row = lots.get(id);
+      if (!row || id === current) continue;
+      if (row.live_state === "waiting") upcoming.push(lotItem(id, row));
+      else if (row.live_state === "sold" || row.live_state === "passed") done.push(lotItem(id, row));
+    }
+    $("upcoming").replaceChildren(...upcoming);
+    $("upcoming-empty").hidden = upcoming.length > 0;
+    $("results").replaceChildren(...done);
+    $("results-section").hidden = done.length === 0;
+    const now = current ? absenteeText(mineOn.get(current)) : "";
+    $("block-absentee").textContent = now;
+    $("block-absentee").hidden = !now;
+  }
+
+  let mineAsked = 0;
+  async function loadMine() {  // our absentee maxima and aliases: ours alone, so read over HTTP, not broadcast
+    if (!registered) return;
+    const asked = ++mineAsked;
+    const { ok, data } = await api("GET", `/sales/${saleId}/live/mine/`);
+    if (!ok || asked !== mineAsked) return;  // a later read is on its way: an earlier answer must not overwrite it
+    for (const row of data.lots) {
+      mineOn.set(row.lot, row);
+      if (row.alias) { aliasOn.set(row.lot, row.alias); bidOn.add(row.lot); }
+    }
+    render();
   }
   function addMessage(text) {
     const li = document.createElement("li");
@@ -101,17 +165,23 @@
     sale_snapshot(m) {
       sale = m.sale;
       you = m.you;
-      for (const row of m.lots) lots.set(row.id, { seq: row.seq });
+      for (const row of m.lots) lots.set(row.id, { seq: row.seq, live_state: row.live_state, amount: row.amount ?? null });
       block = m.block;
       if (block && you && you.leading && block.bidder) { aliasOn.set(block.lot, block.bidder); bidOn.add(block.lot); }
+      if (block) lots.get(block.lot).amount = block.amount;
       if (sale.status === "paused" && sale.pause_message) addMessage(`Paused: ${sale.pause_message}`);
+      loadMine();
     },
     live(m) {
       const row = lots.get(m.lot);
       if (!row || m.seq <= row.seq) return;
       if (m.seq > row.seq + 1) { requestSync(m.lot, row.seq); return; }
       row.seq = m.seq;
+      if (m.live_state) row.live_state = m.live_state;
+      if (m.amount !== undefined) row.amount = m.amount;
       if (m.sale_status) sale.status = m.sale_status;
+      // An absentee bid of ours executes on this lot: its alias (and, at the end, how it fared) is ours to read.
+      if (mineOn.has(m.lot) && ["offered", "bid", "undone", "sold", "passed", "reopened"].includes(m.event)) loadMine();
       if (m.event === "on_block") { sale.current_lot = m.lot; feedback("", { speak: false }); }
       if (m.lot !== sale.current_lot) return;
       if (m.event === "moved_on") return;
@@ -153,21 +223,24 @@
     },
     bid_withdrawn(m) { feedback(m.message || "A bid was withdrawn."); },
     error(m) { if (m.code === "rate_limited") { inFlight = null; feedback(m.message); } },
+    pong() { if (pingSentAt !== null) { delayMs = Math.round(performance.now() - pingSentAt); pingSentAt = null; } },
   };
   function connect() {
     ws = liveSocket(`/ws/sales/${saleId}/`, {
       stopOn: [4404],
-      onOpen() { inFlight = null; render(); },
+      onOpen() { inFlight = null; ping(); render(); },
       onMessage(m) {
         // A personal notice about another sale's lot (it arrives on every socket of ours) is not this page's.
         if (m.sale !== undefined && m.sale !== saleId && m.type !== "sale_snapshot") return;
         if (handlers[m.type]) handlers[m.type](m);
         render();
       },
-      onClose() { inFlight = null; render(); },
+      onClose() { inFlight = null; delayMs = pingSentAt = null; render(); },
     });
   }
-  setInterval(() => { if (ws) ws.send({ type: "ping" }); }, 15000);
+  // The delay shown is the socket's round trip, measured again every few seconds (one ping in flight at a time).
+  function ping() { if (ws && ws.send({ type: "ping" })) pingSentAt = performance.now(); }
+  setInterval(ping, PING_EVERY_MS);
   render();
   connect();
 })();
