@@ -9,4 +9,6 @@ urlpatterns = [
     path("sales/<int:sale_id>/clerk/", views.clerk_console, name="clerk_console"),
     path("sales/<int:sale_id>/clerk/lots/<int:lot_id>/bids/", views.clerk_bids, name="clerk_bids"),
     path("sales/<int:sale_id>/live/", views.sale_live, name="sale_live"),
+    path("sales/<int:sale_id>/report/", views.sale_report_page, name="sale_report"),
+    path("sales/<int:sale_id>/report.csv", views.sale_report_csv, name="sale_report_csv"),
 ]
