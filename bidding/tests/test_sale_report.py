@@ -231,3 +231,58 @@ def test_a_title_a_spreadsheet_would_run_is_written_behind_a_quote(make_sale, cl
     client.force_login(sale.house)
     lines, _ = report_rows(client, sale)
     assert lines[1][1] == "'" + title
+
+
+async def hear(socket, wanted: set[str]) -> dict[str, dict]:
+    """The `live` events and personal notices named in `wanted` (by event or type), in whichever order they come."""
+    heard: dict[str, dict] = {}
+    while set(heard) != wanted:
+        message = await socket.receive_json_from(timeout=10)
+        name = message.get("event") if message["type"] == "live" else message["type"]
+        if name in wanted:
+            heard[name] = message
+    return heard
+
+
+async def test_everyone_on_the_sale_socket_is_told_the_sale_finished_and_bidders_get_the_summary(
+    open_path, make_sale, clerk, people
+):
+    from asgiref.sync import sync_to_async
+
+    from bidding.tests.live import receive_until
+    from bidding.tests.test_live_sale_socket import sale_socket
+
+    ann, _ = people
+    sale = await sync_to_async(make_sale)(lots=1)
+    await sync_to_async(sale.clerks.add)(clerk)
+    await sync_to_async(register)(sale, ann)
+    await sync_to_async(opened)(clerk, sale)
+    watcher = await sale_socket(open_path, sale)
+    bidder = await sale_socket(open_path, sale, ann)
+    console = await sale_socket(open_path, sale, clerk)
+    await console.send_json_to({"type": "clerk", "action": "claim"})
+    await receive_until(console, "clerk_done", 10)
+    await console.send_json_to({"type": "clerk", "action": "finish"})
+    refusal = await receive_until(console, "clerk_refused", 10)
+    assert (refusal["code"], refusal["field"]) == ("invalid", "action")  # the lot is open
+    await bidder.send_json_to({"type": "live_bid", "amount": 1_000, "bid_id": "b1"})
+    await receive_until(bidder, "live_bid_accepted", 10)
+    for action in ("sold", "finish"):
+        await console.send_json_to({"type": "clerk", "action": action})
+        done = await receive_until(console, "clerk_done", 10)
+    assert done["summary"] == {"sold": 1, "passed": 0, "not_offered": 0, "total": 1_000}
+    assert done["sale_status"] == "finished"  # the console heard the event too, before its reply
+    for socket, wanted in (
+        (watcher, {"finished"}),
+        (bidder, {"finished", "won", "sale_finished"}),
+    ):
+        heard = await hear(socket, wanted)
+        assert (heard["finished"]["sale_status"], heard["finished"]["summary"]["total"]) == ("finished", 1_000)
+    assert (heard["won"]["amount"], heard["won"]["paddle"]) == (1_000, 5_000)
+    assert (heard["sale_finished"]["sold"], heard["sale_finished"]["total"]) == (1, 1_000)
+    await bidder.send_json_to({"type": "live_bid", "amount": 1_100, "bid_id": "b2"})
+    late = await receive_until(bidder, "bid_rejected", 10)
+    assert (late["code"], late["reason"]) == ("closed", "sale_finished")
+    await console.send_json_to({"type": "clerk", "action": "reopen"})
+    refusal = await receive_until(console, "clerk_refused", 10)
+    assert (refusal["code"], refusal["reason"]) == ("closed", "sale_finished")
