@@ -8,6 +8,7 @@ import csv
 import io
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.core import mail
 from django.test import Client
 
@@ -17,7 +18,7 @@ from auctions.notice_mail import mail_pass
 from auctions.payloads import iso
 from auctions.sales import set_absentee_bid
 from bidding.models import Bid
-from bidding.tests.test_live_bid_path import act, bid, lots_of, opened, refused, register
+from bidding.tests.live import act, bid, lots_of, opened, receive_until, refused, register, sale_socket
 from conftest import assert_lot_verifies
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -247,11 +248,6 @@ async def hear(socket, wanted: set[str]) -> dict[str, dict]:
 async def test_everyone_on_the_sale_socket_is_told_the_sale_finished_and_bidders_get_the_summary(
     open_path, make_sale, clerk, people
 ):
-    from asgiref.sync import sync_to_async
-
-    from bidding.tests.live import receive_until
-    from bidding.tests.test_live_sale_socket import sale_socket
-
     ann, _ = people
     sale = await sync_to_async(make_sale)(lots=1)
     await sync_to_async(sale.clerks.add)(clerk)
