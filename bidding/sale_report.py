@@ -37,7 +37,7 @@ class Row:
     position: int
     lot_id: int
     title: str
-    result: str  # sold, passed, not_offered
+    result: str  # sold, passed, not_offered; open while the sale runs
     amount: int | None
     buyer: str | None  # "floor", or the bidder's alias on the lot ("Bidder 2")
     paddle: int | None
@@ -98,16 +98,20 @@ def _row(lot: Lot, bid: Bid | None, passed_before: bool) -> Row:
             hammer_at=lot.hammer_at,
         )
     passed = lot.live_state == Lot.LiveState.PASSED or passed_before
+    if lot.live_state in (Lot.LiveState.OPEN, Lot.LiveState.FAIR_WARNING):
+        result = "open"  # a report read during the sale: this lot is being sold
+    else:
+        result = "passed" if passed else "not_offered"
     return Row(
         position=lot.sale_position,
         lot_id=lot.pk,
         title=lot.title,
-        result="passed" if passed else "not_offered",
+        result=result,
         amount=None,
         buyer=None,
         paddle=None,
         channel=None,
-        hammer_at=lot.hammer_at if passed else None,
+        hammer_at=lot.hammer_at if result == "passed" else None,
     )
 
 

@@ -188,6 +188,10 @@ def test_finish_is_refused_while_a_lot_is_open_and_a_passed_lot_reports_passed(m
     assert (scheduled.code, scheduled.details["reason"]) == ("not_open", "not_running")
     first = opened(clerk, sale)
     assert refused(act, clerk, sale, "finish").details["field"] == "action"
+    client = Client()
+    client.force_login(clerk)
+    lines, _ = report_rows(client, sale)  # read during the sale
+    assert [row[2] for row in lines[1:]] == ["open", "not_offered", "not_offered"]
     act(clerk, sale, "fair_warning")
     assert refused(act, clerk, sale, "finish").code == "invalid"
     act(clerk, sale, "pass")
@@ -199,8 +203,6 @@ def test_finish_is_refused_while_a_lot_is_open_and_a_passed_lot_reports_passed(m
     assert (told["sold"], told["passed"], told["not_offered"], told["total"]) == (0, 1, 2, 0)
     assert notices(ann, "won") == []
 
-    client = Client()
-    client.force_login(clerk)
     lines, totals = report_rows(client, sale)
     assert [row[2] for row in lines[1:]] == ["passed", "not_offered", "not_offered"]
     first.refresh_from_db()
