@@ -206,6 +206,8 @@ def _lot_before_offer(user, lot_id: int) -> tuple[Lot, SaleRegistration]:
         raise InvalidBid("Absentee bids are for lots in a live sale; bid on a timed lot as usual.", field="lot")
     if lot.seller_id == user.pk:
         raise Forbidden("The house cannot bid on its own sale except from the floor.", reason="own_sale")
+    if Sale.objects.filter(pk=lot.sale_id, status=Sale.Status.FINISHED).exists():
+        raise LotClosed("This sale has finished.")
     if lot.status in Lot.FINAL_STATUSES or lot.live_state != Lot.LiveState.WAITING:
         raise LotClosed("This lot has already been offered: bid in the sale.")
     registration = SaleRegistration.objects.filter(sale_id=lot.sale_id, user_id=user.pk).first()

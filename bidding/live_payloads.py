@@ -160,3 +160,22 @@ def clerk_reply(lot: Lot) -> Payload:
         "amount": lot.high_bid_amount,
         "ask": lot.live_ask,
     }
+
+
+def live_won(sale: Sale, lot: Lot, *, now: datetime) -> Payload:
+    """The buyer's stored `won` notice (mailed as a timed lot's is: auctions/notice_mail.py), sent once the result
+    is final for the clerk: when the block moves on from the sold lot, or the sale finishes on it."""
+    return {
+        "type": "won",
+        "sale": sale.pk,
+        "lot": lot.pk,
+        "title": lot.title,
+        "amount": lot.high_bid_amount,
+        "paddle": lot.live_leader_paddle,
+        "server_time": iso(now),
+    }
+
+
+def sale_finished(sale: Sale, *, summary: dict, now: datetime) -> Payload:
+    """To the house and every registered bidder when the clerk finishes the sale: what it came to."""
+    return {"type": "sale_finished", "sale": sale.pk, "title": sale.title, **summary, "server_time": iso(now)}

@@ -12,4 +12,6 @@ urlpatterns = [
     path("sales/<int:sale_id>/live/mine/", views.sale_live_mine, name="sale_live_mine"),
     path("sales/<int:sale_id>/auctioneer/", views.auctioneer_view, name="auctioneer_view"),
     path("sales/<int:sale_id>/room/", views.room_display, name="room_display"),
+    path("sales/<int:sale_id>/report/", views.sale_report_page, name="sale_report"),
+    path("sales/<int:sale_id>/report.csv", views.sale_report_csv, name="sale_report_csv"),
 ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
@@ -15,7 +15,7 @@ from auctions import payloads, rules
 from auctions.models import Lot, Sale, SaleRegistration
 from auctions.sales import may_clerk
 from auctions.selectors import withdrawn_reasons
-from bidding import live_console, live_selectors
+from bidding import live_console, live_selectors, sale_report
 from bidding.selectors import top_bid_by_lot
 
 
@@ -135,3 +135,24 @@ def room_display(request, sale_id: int):
     the lot, its price, its state, and whether the room or the internet leads), so no login is needed."""
     sale = get_object_or_404(Sale, pk=sale_id)
     return render(request, "bidding/room_display.html", {"sale": sale, "sale_lots": _sale_lots(sale)})
+
+
+def _report_of(request, sale_id: int) -> sale_report.Report:
+    sale = get_object_or_404(Sale, pk=sale_id)
+    if not may_clerk(request.user, sale):
+        raise PermissionDenied("Only the sale's house, its clerks and staff see its report.")
+    return sale_report.sale_report(sale)
+
+
+@login_required
+def sale_report_page(request, sale_id: int):
+    """The end-of-sale report: each lot's result, price, buyer and channel (the house, its clerks, staff)."""
+    return render(request, "bidding/sale_report.html", {"report": _report_of(request, sale_id)})
+
+
+@login_required
+def sale_report_csv(request, sale_id: int):
+    report = _report_of(request, sale_id)
+    response = HttpResponse(sale_report.report_csv(report), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="sale-{report.sale.pk}-report.csv"'
+    return response

@@ -11,14 +11,17 @@ import re
 import threading
 import urllib.error
 import urllib.request
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import websocket
 import websockets
 from django.db import connection
 
 from auctions.exceptions import BidRefused
-from bidding.services import socket_queue
+from auctions.models import Lot, Sale, SaleRegistration
+from bidding.services import live, socket_queue
 from conftest import ORIGIN, cookie_header
 
 
@@ -177,3 +180,46 @@ def late_bid(server, user, sale_id: int, amount: int) -> dict:
         return reply
     finally:
         ws.close()
+
+
+# --- a live sale, through its services and its socket -----------------------------------------------------------
+def lots_of(sale) -> list[Lot]:
+    return list(sale.lots.order_by("sale_position"))
+
+
+def register(sale, user, *, approved=True) -> SaleRegistration:
+    paddle = 5_000 + SaleRegistration.objects.filter(sale=sale).count()
+    return SaleRegistration.objects.create(sale=sale, user=user, paddle=paddle, approved=approved)
+
+
+def act(user, sale, action, **args) -> dict:
+    return live.clerk_action(user=user, sale_id=sale.pk, action=action, **args)
+
+
+def bid(user, sale, amount, *, received_at=None) -> dict:
+    return live.live_bid(user=user, sale_id=sale.pk, amount=amount, bid_id=uuid.uuid4().hex, received_at=received_at)
+
+
+def refused(call, *args, **kwargs) -> BidRefused:
+    with pytest.raises(BidRefused) as caught:
+        call(*args, **kwargs)
+    return caught.value
+
+
+def opened(clerk, sale) -> Lot:
+    act(clerk, sale, "start")
+    act(clerk, sale, "offer")
+    return Lot.objects.get(pk=Sale.objects.get(pk=sale.pk).current_lot_id)
+
+
+async def sale_socket(open_path, sale, user=None):
+    socket = await open_path(f"/ws/sales/{sale.pk}/", user)
+    socket.snapshot = await receive_until(socket, "sale_snapshot")
+    return socket
+
+
+async def until_event(socket, event: str) -> dict:
+    while True:
+        message = await receive_until(socket, "live")
+        if message["event"] == event:
+            return message

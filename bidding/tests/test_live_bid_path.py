@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import threading
-import uuid
 from datetime import timedelta
 
 import pytest
@@ -14,9 +13,10 @@ from django.db import connection
 from django.utils import timezone
 
 from auctions.exceptions import BidRefused
-from auctions.models import AbsenteeBid, Lot, Sale, SaleRegistration
+from auctions.models import AbsenteeBid, Lot
 from bidding.models import Bid
 from bidding.services import live
+from bidding.tests.live import act, bid, lots_of, opened, refused, register
 from conftest import assert_lot_verifies
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,35 +32,6 @@ def sale(make_sale, clerk):
     sale = make_sale(lots=3, starting_price=1_000)
     sale.clerks.add(clerk)
     return sale
-
-
-def lots_of(sale) -> list[Lot]:
-    return list(sale.lots.order_by("sale_position"))
-
-
-def register(sale, user, *, approved=True) -> SaleRegistration:
-    paddle = 5_000 + SaleRegistration.objects.filter(sale=sale).count()
-    return SaleRegistration.objects.create(sale=sale, user=user, paddle=paddle, approved=approved)
-
-
-def act(user, sale, action, **args) -> dict:
-    return live.clerk_action(user=user, sale_id=sale.pk, action=action, **args)
-
-
-def bid(user, sale, amount, *, received_at=None) -> dict:
-    return live.live_bid(user=user, sale_id=sale.pk, amount=amount, bid_id=uuid.uuid4().hex, received_at=received_at)
-
-
-def refused(call, *args, **kwargs) -> BidRefused:
-    with pytest.raises(BidRefused) as caught:
-        call(*args, **kwargs)
-    return caught.value
-
-
-def opened(clerk, sale) -> Lot:
-    act(clerk, sale, "start")
-    act(clerk, sale, "offer")
-    return Lot.objects.get(pk=Sale.objects.get(pk=sale.pk).current_lot_id)
 
 
 def test_racing_internet_bids_at_one_ask_exactly_one_is_taken_the_others_told_the_new_ask(sale, clerk, make_user):

@@ -13,7 +13,7 @@ from django.utils import timezone
 from auctions.models import Lot, Sale, SaleRegistration
 from bidding import live_console
 from bidding.services import live
-from bidding.tests.live import receive_until
+from bidding.tests.live import receive_until, sale_socket, until_event
 from conftest import assert_lot_verifies
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,19 +36,6 @@ def running_sale(make_sale, clerk, make_user):
     live.clerk_action(user=clerk, sale_id=sale.pk, action="offer")
     sale.refresh_from_db()
     return sale
-
-
-async def sale_socket(open_path, sale, user=None):
-    socket = await open_path(f"/ws/sales/{sale.pk}/", user)
-    socket.snapshot = await receive_until(socket, "sale_snapshot")
-    return socket
-
-
-async def until_event(socket, event: str) -> dict:
-    while True:
-        message = await receive_until(socket, "live")
-        if message["event"] == event:
-            return message
 
 
 async def test_everyone_gets_the_block_and_bids_the_clerk_alone_sees_who(open_path, running_sale, clerk):

@@ -26,6 +26,7 @@
     paused: "The sale is paused: resume it first.",
     not_running: "The sale has not started.",
     no_lot: "There is no lot on the block.",
+    sale_finished: "The sale has finished: nothing more can be bid or clerked.",
   };
 
   let ws = null, sale = null, lots = new Map(), block = null, clerk = null;
@@ -92,6 +93,7 @@
     if (!(ws !== null && ws.open && iDrive && sale)) return false;
     const state = block && sale.current_lot === block.lot ? block.live_state : null;
     const running = sale.status === "running";
+    if (sale.status === "finished") return false;
     switch (action) {
       case "start": return sale.status === "scheduled";
       case "offer": return running && state === "waiting";
@@ -101,6 +103,7 @@
       case "reopen": return state === "sold" || state === "passed";
       case "next": return state === "sold" || state === "passed";
       case "pause": return (running || sale.status === "paused") && !!sale.current_lot;
+      case "finish": return (running || sale.status === "paused") && !BIDDING.includes(state);
       default: return true;
     }
   }
@@ -186,6 +189,8 @@
   }
   const ACTIONS = {
     floor_bid: floorBid, pause: togglePause,
+    // Finishing cannot be undone: asked once more, the one action that is.
+    finish: () => { if (window.confirm("Finish the sale? No more lots can be offered or bid on.")) act("finish"); },
   };
   for (const b of document.querySelectorAll("button[data-action]")) {
     b.addEventListener("click", () => (ACTIONS[b.dataset.action] || (() => act(b.dataset.action)))());
@@ -214,7 +219,7 @@
   for (const b of document.querySelectorAll("[data-message]")) b.addEventListener("click", () => act("message", { text: b.dataset.message }));
 
   // One key per action, never while typing in a field (a paddle, a message, an amount).
-  const KEYS = { f: "floor_bid", a: "accept", w: "fair_warning", s: "sold", p: "pass", r: "reopen", n: "next", u: "undo", o: "offer", b: "start", " ": "pause" };
+  const KEYS = { f: "floor_bid", a: "accept", w: "fair_warning", s: "sold", p: "pass", r: "reopen", n: "next", u: "undo", o: "offer", b: "start", e: "finish", " ": "pause" };
   const typing = (el) => el && (el.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName));
   document.addEventListener("keydown", (e) => {
     if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
@@ -240,6 +245,7 @@
   const handlers = {
     sale_snapshot(m) {
       sale = m.sale;
+      $("report-link").hidden = sale.status !== "finished";
       lots = new Map(m.lots.map((row) => [row.id, { ...row }]));
       block = m.block;
       clerk = m.clerk;
@@ -257,6 +263,7 @@
       row.seq = m.seq;
       row.live_state = m.live_state || row.live_state;
       if (m.sale_status) sale.status = m.sale_status;
+      if (m.event === "finished") $("report-link").hidden = false;
       if (m.event === "paused") sale.pause_message = m.message || "";
       if (m.event === "resumed") { sale.pause_message = ""; $("pause-message").value = ""; }
       if (m.event === "on_block") {

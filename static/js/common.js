@@ -123,9 +123,10 @@ window.Gavel = (() => {
   }
 
   // `quiet`: shown, not read out, for a notice the page already announces itself (the lot page's own lot).
+  // A log, not a status: notices come and go in order, and a page's own status line stays its one status.
   function toast(html, { quiet = false } = {}) {
     let box = document.getElementById("toasts");
-    if (!box) { box = document.createElement("div"); box.id = "toasts"; box.setAttribute("role", "status"); document.body.append(box); }
+    if (!box) { box = document.createElement("div"); box.id = "toasts"; box.setAttribute("role", "log"); document.body.append(box); }
     const el = document.createElement("div");
     el.className = "toast";
     if (quiet) el.setAttribute("aria-hidden", "true");

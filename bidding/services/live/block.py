@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from auctions import lot_events
-from auctions.exceptions import Forbidden, InvalidBid, LotNotOpen, NotAuthenticated
+from auctions.exceptions import Forbidden, InvalidBid, LotClosed, LotNotOpen, NotAuthenticated
 from auctions.live_rules import absentee_answer, absentee_leader
 from auctions.models import AbsenteeBid, Lot, Sale
 from auctions.rules import SITE_INCREMENTS, Increments, fixed_increment, increment_for
@@ -37,11 +37,14 @@ def current_lot_id(sale_id: int) -> int | None:
     return found.first()
 
 
-def locked(sale_id: int, lot_id: int | None) -> tuple[Sale, Lot | None]:
-    """The sale and the lot, row-locked in that order (inside the caller's transaction and lot lock)."""
+def locked(sale_id: int, lot_id: int | None, *, finished_ok: bool = False) -> tuple[Sale, Lot | None]:
+    """The sale and the lot, row-locked in that order (inside the caller's transaction and lot lock). A finished
+    sale takes no more bids and no more clerk's actions: `closed` (`reason` `sale_finished`)."""
     sale = Sale.objects.select_for_update().filter(pk=sale_id).first()
     if sale is None:
         raise SaleNotFound()
+    if sale.status == Sale.Status.FINISHED and not finished_ok:
+        raise LotClosed("The sale has finished.", reason="sale_finished")
     lot = Lot.objects.select_for_update().filter(pk=lot_id, sale_id=sale_id).first() if lot_id else None
     return sale, lot
 
@@ -159,6 +162,13 @@ def outbid_notice(lot: Lot, previous_bidder_id: int | None, now: datetime) -> li
     if previous_bidder_id is None or previous_bidder_id == lot.high_bidder_id:
         return []
     return [(previous_bidder_id, live_payloads.live_outbid(lot, now=now))]
+
+
+def won_notices(sale: Sale, lot: Lot, now: datetime) -> list:
+    """The buyer's `won` notice for a sold lot leaving the block (a floor buyer has no user: none)."""
+    if lot.live_state != Lot.LiveState.SOLD or lot.winner_id is None:
+        return []
+    return [(lot.winner_id, live_payloads.live_won(sale, lot, now=now))]
 
 
 def check_amount(value: object, field: str) -> int:

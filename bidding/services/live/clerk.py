@@ -30,8 +30,10 @@ from bidding.services.live.block import (
     on_block,
     outbid_notice,
     take_internet_bid,
+    won_notices,
     write_bid,
 )
+from bidding.services.live.finish import finish_sale
 
 log = structlog.get_logger(__name__)
 
@@ -298,11 +300,13 @@ def jump_to_lot(*, user, sale_id: int, lot_id: object = None, **_) -> dict:
 def _moved_on(sale_id: int, previous: int, new: int) -> None:
     """Tell whoever follows the previous lot that the block moved (their socket follows the new one)."""
     with lot_lock(previous), transaction.atomic():
-        _sale, lot = locked(sale_id, previous)
+        sale, lot = locked(sale_id, previous, finished_ok=True)
         if lot is not None:
+            now = timezone.now()
             lot.seq += 1
             lot.save(update_fields=["seq"])
-            lot_events.record_and_broadcast(lot, live_payloads.moved_on(lot, next_lot=new, now=timezone.now()))
+            payload = live_payloads.moved_on(lot, next_lot=new, now=now)
+            lot_events.record_and_broadcast(lot, payload, notify=won_notices(sale, lot, now))
 
 
 def undo(*, user, sale_id: int, **_) -> dict:
@@ -385,4 +389,5 @@ CLERK_ACTIONS = {
     "pause": pause,
     "resume": resume,
     "message": message,
+    "finish": finish_sale,
 }
