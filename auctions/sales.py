@@ -147,6 +147,22 @@ def _check_may_bid(user) -> None:
         raise Forbidden("Your account is not yet verified for bidding.", reason="not_verified")
 
 
+def check_sale_bidder(user, *, sale_id: int, house_id: int) -> SaleRegistration:
+    """Who may bid in a sale by any way but the floor (an absentee maximum, an internet bid): a user verified to
+    bid and not banned, registered for the sale and approved, and not its house (the house bids only as the floor).
+    Their registration."""
+    _check_user(user)
+    if house_id == user.pk:
+        raise Forbidden("The house bids on its own sale only as the floor.", reason="own_sale")
+    _check_may_bid(user)
+    registration = SaleRegistration.objects.filter(sale_id=sale_id, user_id=user.pk).first()
+    if registration is None:
+        raise Forbidden("Register for the sale to bid.", reason="not_registered")
+    if not registration.approved:
+        raise Forbidden("The house has not approved your registration yet.", reason="not_approved")
+    return registration
+
+
 def register(*, user, sale_id: int) -> tuple[SaleRegistration, bool]:
     """Register `user` for the sale: (their registration, whether it is new). Internet paddles are numbered from
     SaleRegistration.PADDLE_FIRST_INTERNET up, one after another, allocated under the sale's row lock so two
@@ -205,17 +221,12 @@ def _lot_before_offer(user, lot_id: int) -> tuple[Lot, SaleRegistration]:
     if not lot.is_live:
         raise InvalidBid("Absentee bids are for lots in a live sale; bid on a timed lot as usual.", field="lot")
     if lot.seller_id == user.pk:
-        raise Forbidden("The house cannot bid on its own sale except from the floor.", reason="own_sale")
+        raise Forbidden("The house bids on its own sale only as the floor.", reason="own_sale")
     if Sale.objects.filter(pk=lot.sale_id, status=Sale.Status.FINISHED).exists():
         raise LotClosed("This sale has finished.")
     if lot.status in Lot.FINAL_STATUSES or lot.live_state != Lot.LiveState.WAITING:
         raise LotClosed("This lot has already been offered: bid in the sale.")
-    registration = SaleRegistration.objects.filter(sale_id=lot.sale_id, user_id=user.pk).first()
-    if registration is None:
-        raise Forbidden("Register for the sale first.", reason="not_registered")
-    if not registration.approved:
-        raise Forbidden("Your registration awaits the house's approval.", reason="not_approved")
-    return lot, registration
+    return lot, check_sale_bidder(user, sale_id=lot.sale_id, house_id=lot.seller_id)
 
 
 def set_absentee_bid(*, user, lot_id: int, max_amount: object) -> tuple[AbsenteeBid, bool]:
@@ -226,7 +237,6 @@ def set_absentee_bid(*, user, lot_id: int, max_amount: object) -> tuple[Absentee
     max_amount = check_cents(max_amount, field="max_amount")
     with transaction.atomic():
         lot, registration = _lot_before_offer(user, lot_id)
-        _check_may_bid(user)
         if max_amount < lot.starting_price:
             raise TooLow("Your maximum is below the starting price.", min_next_bid=lot.starting_price)
         now = timezone.now()

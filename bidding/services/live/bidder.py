@@ -8,10 +8,10 @@ import structlog
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Profile
 from auctions import lot_events
-from auctions.exceptions import Forbidden, InvalidBid, LotClosed, LotNotOpen, NotAuthenticated, TooLow
-from auctions.models import Lot, Sale, SaleRegistration
+from auctions.exceptions import InvalidBid, LotClosed, LotNotOpen, TooLow
+from auctions.models import Lot
+from auctions.sales import check_sale_bidder
 from bidding import live_payloads
 from bidding.locks import lot_lock
 from bidding.models import Bid
@@ -31,28 +31,6 @@ from bidding.services.live.block import (
 log = structlog.get_logger(__name__)
 
 
-# --- the internet bidder ----------------------------------------------------------------------------------------
-def _check_bidder(user, sale: Sale) -> SaleRegistration:
-    if user is None or not user.is_authenticated:
-        raise NotAuthenticated()
-    if sale.house_id == user.pk:
-        raise Forbidden("The house bids on its own sale only as the floor.", reason="own_sale")
-    can_bid, banned = Profile.objects.filter(user_id=user.pk).values_list("can_bid", "banned").first() or (
-        False,
-        False,
-    )
-    if banned:
-        raise Forbidden("Your account may not bid.", reason="banned")
-    if not can_bid:
-        raise Forbidden("Your account is not yet verified for bidding.", reason="not_verified")
-    registration = SaleRegistration.objects.filter(sale=sale, user=user).first()
-    if registration is None:
-        raise Forbidden("Register for the sale to bid.", reason="not_registered")
-    if sale.requires_approval and not registration.approved:
-        raise Forbidden("The house has not approved your registration yet.", reason="not_approved")
-    return registration
-
-
 def live_bid(*, user, sale_id: int, amount: object, bid_id: object, received_at: datetime | None = None) -> dict:
     """An internet bid at the ask it saw. Refused `too_low` with the ask when the ask has moved (never taken at a
     higher price); `closed` with `late_ms` when received after the hammer, which the clerks hear as a missed bid.
@@ -67,7 +45,7 @@ def live_bid(*, user, sale_id: int, amount: object, bid_id: object, received_at:
     try:
         with lot_lock(lot_id), transaction.atomic():
             sale, lot = locked(sale_id, lot_id)
-            registration = _check_bidder(user, sale)
+            registration = check_sale_bidder(user, sale_id=sale.pk, house_id=sale.house_id)
             lot = on_block(sale, lot, lot_id)
             now = timezone.now()
             earlier = Bid.objects.filter(bidder=user, bid_id=bid_id).first()
