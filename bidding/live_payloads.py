@@ -128,15 +128,7 @@ def bid_withdrawn(lot: Lot, *, now: datetime) -> Payload:
 
 def bid_taken_by_another(lot: Lot, *, now: datetime) -> Payload:
     """To the internet bidder whose waiting bid a floor bid beat to the ask."""
-    return {
-        "type": "live_outbid",
-        "lot": lot.pk,
-        "sale": lot.sale_id,
-        "seq": lot.seq,
-        "amount": lot.high_bid_amount,
-        "waiting_bid_not_taken": True,
-        "server_time": iso(now),
-    }
+    return {**live_outbid(lot, now=now), "waiting_bid_not_taken": True}
 
 
 def live_bid_accepted(bid: Bid, lot: Lot, *, duplicate: bool) -> Payload:

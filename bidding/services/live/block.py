@@ -145,11 +145,16 @@ def answer_with_absentee(sale: Sale, lot: Lot, now: datetime) -> None:
     answer = absentee_answer(lot.high_bid_amount, maximum, increments_of(lot))
     if answer is None:
         return
+    absentee_bid(sale, lot, absentee, answer, now)
+
+
+def absentee_bid(sale: Sale, lot: Lot, absentee: AbsenteeBid, amount: int, now: datetime) -> None:
+    """An absentee maximum bids `amount` for its bidder: its own row (source absentee) and event."""
     registration = absentee.registration
     bid = write_bid(
         lot,
         source=Bid.Source.ABSENTEE,
-        amount=answer,
+        amount=amount,
         now=now,
         bidder_id=registration.user_id,
         paddle=registration.paddle,

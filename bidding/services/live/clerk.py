@@ -16,6 +16,7 @@ from bidding.locks import lot_lock
 from bidding.models import Bid
 from bidding.services.live.block import (
     BIDDING_STATES,
+    absentee_bid,
     absentees,
     announce,
     answer_with_absentee,
@@ -99,17 +100,7 @@ def offer_lot(*, user, sale_id: int, **_) -> dict:
             opening = absentee_opening(lot.starting_price, absentees(lot), increments_of(lot))
             if opening is not None:
                 amount, absentee = opening
-                registration = absentee.registration
-                bid = write_bid(
-                    lot,
-                    source=Bid.Source.ABSENTEE,
-                    amount=amount,
-                    now=now,
-                    bidder_id=registration.user_id,
-                    paddle=registration.paddle,
-                    kind=Bid.Kind.AUTOMATIC,
-                )
-                bid_event(sale, lot, bid, now)
+                absentee_bid(sale, lot, absentee, amount, now)
 
     return _block_action(user, sale_id, decide)
 
