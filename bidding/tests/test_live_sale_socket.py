@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from auctions.models import Lot, Sale, SaleRegistration
 from bidding import live_console
+from bidding.models import Bid
 from bidding.services import live
 from bidding.tests.live import receive_until, sale_socket, until_event
 from conftest import assert_lot_verifies
@@ -161,3 +162,31 @@ async def test_the_clerks_accept_tells_the_waiting_bidder_their_bid_was_taken_an
             seen[message["type"]] = message
     taken, bid = seen["live_bid_accepted"], seen["live"]
     assert (taken["bid_id"], taken["amount"], taken["bidder"]) == ("wait-for-me", 1_000, bid["bidder"])
+
+
+@pytest.mark.parametrize(
+    ("message", "answer", "code"),
+    [
+        ({"type": "live_bid", "amount": 1_000.0, "bid_id": "f"}, "bid_rejected", "invalid"),
+        ({"type": "live_bid", "amount": -1_000, "bid_id": "n"}, "bid_rejected", "invalid"),
+        ({"type": "live_bid", "amount": "1000", "bid_id": "s"}, "bid_rejected", "invalid"),
+        ({"type": "live_bid", "amount": True, "bid_id": "b"}, "bid_rejected", "invalid"),
+        ({"type": "live_bid", "bid_id": "m"}, "bid_rejected", "invalid"),
+        ({"type": "clerk", "action": "sold"}, "clerk_refused", "forbidden"),  # a bidder is not a clerk
+    ],
+)
+async def test_a_bad_sale_message_is_refused_with_a_code_and_changes_nothing(
+    open_path, running_sale, message, answer, code
+):
+    sale = running_sale
+    before = await Lot.objects.aget(pk=sale.current_lot_id)
+    alice = await sale_socket(open_path, sale, sale.alice)
+    await alice.send_json_to(message)
+    assert (await receive_until(alice, answer))["code"] == code
+    after = await Lot.objects.aget(pk=sale.current_lot_id)
+    assert (after.seq, after.high_bid_amount, after.live_state) == (
+        before.seq,
+        before.high_bid_amount,
+        before.live_state,
+    )
+    assert not await Bid.objects.filter(lot_id=before.pk).aexists()
