@@ -107,6 +107,7 @@ async def clerk_to_screens(port: int, sale_id: int, clerk_cookie: str, cookies: 
     screens = Watchers(socks, live_key)
     console = await open_console(port, sale_id, clerk_cookie)
     sent: dict[tuple[int, int], float] = {}
+    decided_ms: list[float] = []  # the action's send to the console's clerk_done: the server's decision
     standing = 0
     started = time.time()
     for i in range(actions):
@@ -116,12 +117,19 @@ async def clerk_to_screens(port: int, sale_id: int, clerk_cookie: str, cookies: 
             fields["ask"] = max(standing, 1_000) + STEP
         at = time.time()
         reply = await console.act(action, **fields)
+        decided_ms.append((time.time() - at) * 1000)
         sent[(reply["lot"], reply["seq"])] = at
         standing = reply["amount"] or 0
         await asyncio.sleep(max(0.0, started + (i + 1) / rate - time.time()))
     await screens.wait_for(len(sent) * sockets, timeout=30)
     latencies = [(t - sent[k]) * 1000 for seen in screens.arrivals for k, t in seen.items() if k in sent]
     heard = sum(1 for seen in screens.arrivals for k in seen if k in sent)
+    # Per action, the first screen's receipt to the last's: the fan-out's spread (and the clients' own reading).
+    spread_ms = []
+    for key in sent:
+        times = [seen[key] for seen in screens.arrivals if key in seen]
+        if times:
+            spread_ms.append((max(times) - min(times)) * 1000)
     await screens.close()
     await console.close()
     return {
@@ -131,6 +139,10 @@ async def clerk_to_screens(port: int, sale_id: int, clerk_cookie: str, cookies: 
         "max_ms": max(latencies, default=float("nan")),
         "actions": len(sent),
         "missed": len(sent) * sockets - heard,
+        "decided_p50_ms": pct(decided_ms, 50),
+        "decided_p99_ms": pct(decided_ms, 99),
+        "spread_p50_ms": pct(spread_ms, 50),
+        "spread_p99_ms": pct(spread_ms, 99),
     }
 
 

@@ -273,7 +273,9 @@ async def live_clerk_rows(args, fixture: dict, cookies: dict[str, str]) -> list[
             "p50 / p95 / p99 / max ms",
             f"{fmt(live['p50_ms'])} / {fmt(live['p95_ms'])} / {fmt(live['p99_ms'])} / {fmt(live['max_ms'])}",
             "target p99 < 100",
-            f"{live['actions']} actions, {live['missed']} deliveries missed",
+            f"{live['actions']} actions, {live['missed']} deliveries missed; action decided (sent to clerk_done) "
+            f"p50 {fmt(live['decided_p50_ms'])} / p99 {fmt(live['decided_p99_ms'])} ms; first to last screen "
+            f"p50 {fmt(live['spread_p50_ms'])} / p99 {fmt(live['spread_p99_ms'])} ms",
         )
     )
     return rows
