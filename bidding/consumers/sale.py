@@ -10,8 +10,8 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from auctions import payloads as lot_payloads
-from auctions.exceptions import BidRefused, Forbidden, InvalidBid
-from bidding import live_console, live_selectors, payloads, presence, protocol
+from auctions.exceptions import BidRefused, Forbidden, InvalidBid, Unavailable
+from bidding import draining, live_console, live_selectors, payloads, presence, protocol
 from bidding.consumers.base import GavelSocket
 from bidding.protocol import CLOSE_LOT_NOT_FOUND
 from bidding.services import live
@@ -24,7 +24,6 @@ CLERK_FIELDS = ("paddle", "amount", "increment", "ask", "lot_id", "reason", "mes
 _in_thread = database_sync_to_async
 _role = _in_thread(live_selectors.viewer_role, thread_sensitive=False)
 _snapshot = _in_thread(live_selectors.sale_snapshot, thread_sensitive=False)
-_live_bid = _in_thread(live.live_bid, thread_sensitive=False)
 _clerk_action = _in_thread(live.clerk_action, thread_sensitive=False)
 _heartbeat = _in_thread(live_console.heartbeat, thread_sensitive=False)
 _current_lot = _in_thread(live.current_lot_id, thread_sensitive=False)
@@ -77,19 +76,24 @@ class SaleConsumer(GavelSocket):
 
     async def on_live_bid(self, message: dict[str, Any]) -> None:
         bid_id = message.get("bid_id")
-        try:
-            reply = await _live_bid(
-                user=self.user,
-                sale_id=self.sale_id,
-                amount=message.get("amount"),
-                bid_id=bid_id,
-                received_at=self.received_at,  # stamped on receipt, before any queue: the hammer rule reads it
-            )
-        except BidRefused as refusal:
-            log.info("live_bid_refused", code=refusal.code)
-            await self.send_json(payloads.bid_rejected(bid_id, refusal))
-            return
-        await self.send_json(reply)
+        async with draining.in_flight():  # a draining worker waits for this, reply included, before closing
+            try:
+                if draining.is_draining():
+                    raise Unavailable("This server is restarting: reconnect and send the bid again (same bid_id).")
+                reply = await live.alive_bid(
+                    user=self.user,
+                    sale_id=self.sale_id,
+                    amount=message.get("amount"),
+                    bid_id=bid_id,
+                    # Stamped on receipt, before any queue: the queue's order, and the moment the hammer rule reads.
+                    received=self.received_ns,
+                    received_at=self.received_at,
+                )
+            except BidRefused as refusal:
+                log.info("live_bid_refused", code=refusal.code)
+                await self.send_json(payloads.bid_rejected(bid_id, refusal))
+                return
+            await self.send_json(reply)
 
     async def on_clerk(self, message: dict[str, Any]) -> None:
         action = message.get("action")

@@ -4,6 +4,7 @@ bids that queue for a lot in this process decided in groups (bidding/group_commi
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
@@ -81,39 +82,46 @@ async def aplace_bid(
 _BEATEN = object()  # a queued bid that a bid committed meanwhile has already beaten
 
 
-async def _decide_queued(lot_id: int, queue: Queue[QueuedBid]) -> None:
-    """Take the lot lock, then decide every bid queued by then as one group (decision.decide_group). The group is formed
-    once the lock is held, so it includes whatever arrived while the lock was awaited: formed earlier, a group
-    waiting on another process would hold bids computed before that process's latest, all of them beaten."""
+async def decide_under_lot_lock(lot_id: int, queue: Queue, decide: Callable[[list], Awaitable[list]]) -> None:
+    """Take the lot lock, then `decide` every item queued by then as one group (each item has a `deadline`, a
+    time.monotonic() value; one past it is answered `busy`). The group is formed once the lock is held, so it
+    includes whatever arrived while the lock was awaited: formed earlier, a group waiting on another process would
+    hold bids computed before that process's latest, all of them beaten."""
     while True:
         now = time.monotonic()
-        expired = queue.take(lambda bid, now=now: bid.deadline <= now)
+        expired = queue.take(lambda item, now=now: item.deadline <= now)
         queue.answer(expired, [Busy() for _ in expired])
         if not queue.waiting:
             return
         try:
-            async with alot_lock(lot_id, deadline=min(bid.deadline for bid in queue.waiting)):
+            async with alot_lock(lot_id, deadline=min(item.deadline for item in queue.waiting)):
                 group = queue.take()
-                # Checked again in the queue: in a sniping burst most waiting bids have been beaten by the time
-                # their turn comes. Such a bid gives its turn up at once; its refusal happens outside the lock.
-                results: dict[int, object] = {}
-                for index, bid in enumerate(group):
-                    if _beaten(lot_id, bid.amount):
-                        results[index] = _BEATEN
-                deciding = [index for index in range(len(group)) if index not in results]
-                if deciding:
-                    decided = await _decide_in_thread(
-                        decision.decide_group, lot_id, [group[index] for index in deciding]
-                    )
-                    results.update(zip(deciding, decided, strict=False))
-                    # Before the next group is decided, so that a retry queued behind its own bid is seen as one.
-                    for result in decided:
-                        if isinstance(result, BidOutcome) and result.min_next_bid is not None:
-                            committed_floor.raise_to(lot_id, result.min_next_bid)
-            queue.answer(group, [results[index] for index in range(len(group))])
+                results = await decide(group)
+            queue.answer(group, results)
             return
         except Busy:
-            continue  # the earliest deadline passed: those bids are answered busy, the rest try again
+            continue  # the earliest deadline passed: those items are answered busy, the rest try again
+
+
+async def _decide_queued(lot_id: int, queue: Queue[QueuedBid]) -> None:
+    async def decide(group: list[QueuedBid]) -> list[object]:
+        # Checked again in the queue: in a sniping burst most waiting bids have been beaten by the time their turn
+        # comes. Such a bid gives its turn up at once; its refusal happens outside the lock.
+        results: dict[int, object] = {}
+        for index, bid in enumerate(group):
+            if _beaten(lot_id, bid.amount):
+                results[index] = _BEATEN
+        deciding = [index for index in range(len(group)) if index not in results]
+        if deciding:
+            decided = await decide_in_thread(decision.decide_group, lot_id, [group[index] for index in deciding])
+            results.update(zip(deciding, decided, strict=False))
+            # Before the next group is decided, so that a retry queued behind its own bid is seen as one.
+            for result in decided:
+                if isinstance(result, BidOutcome) and result.min_next_bid is not None:
+                    committed_floor.raise_to(lot_id, result.min_next_bid)
+        return [results[index] for index in range(len(group))]
+
+    await decide_under_lot_lock(lot_id, queue, decide)
 
 
 _lot_decisions: GroupCommit[QueuedBid] = GroupCommit(
@@ -151,5 +159,5 @@ def in_thread(function):
 _decision_pool = ThreadPoolExecutor(max_workers=settings.BID_DECISION_THREADS, thread_name_prefix="bid-decision")
 
 
-async def _decide_in_thread(step, *args):
+async def decide_in_thread(step, *args):
     return await database_sync_to_async(step, thread_sensitive=False, executor=_decision_pool)(*args)

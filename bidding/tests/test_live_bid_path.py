@@ -346,3 +346,32 @@ def test_a_waiting_internet_bid_is_dropped_and_its_bidder_told_when_the_ask_move
     assert (lot.high_bid_amount, lot.live_pending, lot.live_ask) == (None, None, 1_500)
     assert Notice.objects.filter(user=net, payload__waiting_bid_not_taken=True).exists()
     assert_lot_verifies(lot.pk)
+
+
+def test_bids_queued_together_are_decided_in_turn_each_with_its_own_answer(sale, clerk, make_user):
+    """The sale socket decides the bids that queued meanwhile as one group (live.socket_queue): the first at the
+    ask is taken, a retry of it gets the same answer, a later bid at that ask is told the new one, and a bidder who
+    may not bid is refused without costing the others anything."""
+    lot = opened(clerk, sale)
+    first, second = make_user("first"), make_user("second")
+    for user in (first, second):
+        register(sale, user)
+    stranger = make_user("stranger")
+    now = timezone.now()
+    group = [
+        live.LiveBid(user=first, amount=1_000, bid_id="a", received_at=now),
+        live.LiveBid(user=stranger, amount=1_000, bid_id="s", received_at=now),
+        live.LiveBid(user=second, amount=1_000, bid_id="b", received_at=now),
+        live.LiveBid(user=first, amount=1_000, bid_id="a", received_at=now),
+        live.LiveBid(user=second, amount=1_100, bid_id="c", received_at=now),
+    ]
+    taken, outsider, late, retry, next_one = live.decide_live_bids(sale.pk, lot.pk, group)
+    assert (taken["type"], taken["amount"], taken["duplicate"]) == ("live_bid_accepted", 1_000, False)
+    assert isinstance(outsider, BidRefused) and outsider.code == "forbidden"
+    assert isinstance(late, BidRefused) and (late.code, late.details["ask"]) == ("too_low", 1_100)
+    assert (retry["type"], retry["seq"], retry["duplicate"]) == ("live_bid_accepted", taken["seq"], True)
+    assert (next_one["type"], next_one["amount"]) == ("live_bid_accepted", 1_100)
+    lot.refresh_from_db()
+    assert (lot.high_bid_amount, lot.high_bidder_id, lot.bid_count, lot.live_ask) == (1_100, second.pk, 2, 1_200)
+    assert Bid.objects.filter(lot=lot).count() == 2
+    assert_lot_verifies(lot.pk)

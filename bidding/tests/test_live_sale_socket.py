@@ -190,3 +190,21 @@ async def test_a_bad_sale_message_is_refused_with_a_code_and_changes_nothing(
         before.live_state,
     )
     assert not await Bid.objects.filter(lot_id=before.pk).aexists()
+
+
+async def test_a_bid_before_any_lot_is_on_the_block_is_refused_not_open_and_the_next_one_is_decided(
+    open_path, make_sale, clerk, make_user
+):
+    sale = await sync_to_async(make_sale)(lots=1, starting_price=1_000)
+    await sale.clerks.aadd(clerk)
+    alice = await sync_to_async(make_user)("alice")
+    await SaleRegistration.objects.acreate(sale=sale, user=alice, paddle=5_000, approved=True)
+    socket = await sale_socket(open_path, sale, alice)
+    await socket.send_json_to({"type": "live_bid", "amount": 1_000, "bid_id": "early"})
+    refused = await receive_until(socket, "bid_rejected")
+    assert (refused["bid_id"], refused["code"], refused["reason"]) == ("early", "not_open", "no_lot")
+    await sync_to_async(live.clerk_action)(user=clerk, sale_id=sale.pk, action="start")
+    await sync_to_async(live.clerk_action)(user=clerk, sale_id=sale.pk, action="offer")
+    await socket.send_json_to({"type": "live_bid", "amount": 1_000, "bid_id": "on_time"})
+    assert (await receive_until(socket, "live_bid_accepted"))["amount"] == 1_000
+    assert await Bid.objects.filter(bid_id="early").acount() == 0

@@ -7,12 +7,23 @@ block, broadcast after commit (auctions.lot_events); what only the clerks may se
 bid) goes to them as personal messages, never stored with the lot's public events.
 
 Bids are decided in the order the lot lock grants them, which is the order the server received them for one
-process's socket queue; each carries its receipt time, stamped before it queued, so a bid received before the
-hammer and one received after are told apart whatever the queue did (`closed` with `late_ms`).
+process's socket queue (live.socket_queue, which decides the bids queued meanwhile together); each carries its
+receipt time, stamped before it queued, so a bid received before the hammer and one received after are told apart
+whatever the queue did (`closed` with `late_ms`).
 """
 
-from bidding.services.live.bidder import live_bid
+from bidding.services.live.bidder import LiveBid, decide_live_bids, live_bid
 from bidding.services.live.block import current_lot_id, next_ask
 from bidding.services.live.clerk import CLERK_ACTIONS, clerk_action
+from bidding.services.live.socket_queue import alive_bid
 
-__all__ = ["CLERK_ACTIONS", "clerk_action", "current_lot_id", "live_bid", "next_ask"]
+__all__ = [
+    "CLERK_ACTIONS",
+    "LiveBid",
+    "alive_bid",
+    "clerk_action",
+    "current_lot_id",
+    "decide_live_bids",
+    "live_bid",
+    "next_ask",
+]

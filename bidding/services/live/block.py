@@ -31,10 +31,10 @@ def next_ask(lot: Lot) -> int:
 
 
 def current_lot_id(sale_id: int) -> int | None:
-    found = Sale.objects.filter(pk=sale_id).values_list("current_lot_id", flat=True)
-    if not found.exists():
+    found = Sale.objects.filter(pk=sale_id).values_list("pk", "current_lot_id").first()
+    if found is None:
         raise SaleNotFound()
-    return found.first()
+    return found[1]
 
 
 def locked(sale_id: int, lot_id: int | None, *, finished_ok: bool = False) -> tuple[Sale, Lot | None]:
