@@ -13,7 +13,7 @@ from datetime import datetime
 
 import structlog
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max
 from django.utils import timezone
 
 from accounts.models import Profile
@@ -137,10 +137,11 @@ def remove_clerk(*, user, sale_id: int, clerk) -> None:
 def _check_may_bid(user) -> None:
     """The bidder's own flags, read fresh: the same rules as a timed bid (bidding/services/checks.py)."""
     _check_user(user)
-    can_bid, banned = Profile.objects.filter(user_id=user.pk).values_list("can_bid", "banned").first() or (
-        False,
-        False,
-    )
+    _check_flags(Profile.objects.filter(user_id=user.pk).values_list("can_bid", "banned").first())
+
+
+def _check_flags(flags: tuple[bool | None, bool | None] | None) -> None:
+    can_bid, banned = flags or (False, False)  # no profile: never verified
     if banned:
         raise Forbidden("Your account may not bid.", reason="banned")
     if not can_bid:
@@ -150,14 +151,19 @@ def _check_may_bid(user) -> None:
 def check_sale_bidder(user, *, sale_id: int, house_id: int) -> SaleRegistration:
     """Who may bid in a sale by any way but the floor (an absentee maximum, an internet bid): a user verified to
     bid and not banned, registered for the sale and approved, and not its house (the house bids only as the floor).
-    Their registration."""
+    Their registration. One query for a registered bidder (it is on the live bid path, once per bid)."""
     _check_user(user)
     if house_id == user.pk:
         raise Forbidden("The house bids on its own sale only as the floor.", reason="own_sale")
-    _check_may_bid(user)
-    registration = SaleRegistration.objects.filter(sale_id=sale_id, user_id=user.pk).first()
+    registration = (
+        SaleRegistration.objects.filter(sale_id=sale_id, user_id=user.pk)
+        .annotate(can_bid=F("user__profile__can_bid"), banned=F("user__profile__banned"))
+        .first()
+    )
     if registration is None:
+        _check_may_bid(user)  # the bidder's own flags first, registered or not
         raise Forbidden("Register for the sale to bid.", reason="not_registered")
+    _check_flags((registration.can_bid, registration.banned))
     if not registration.approved:
         raise Forbidden("The house has not approved your registration yet.", reason="not_approved")
     return registration

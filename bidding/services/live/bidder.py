@@ -7,6 +7,7 @@ from datetime import datetime
 
 import structlog
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from auctions import lot_events
@@ -86,16 +87,26 @@ def decide_live_bids(sale_id: int, lot_id: int, bids: list[LiveBid]) -> list[dic
             lot = on_block(sale, lot, lot_id)
         except BidRefused as refusal:
             return [refusal for _ in bids]
+        earlier = _earlier_bids(bids)
         results: list[dict | BidRefused] = []
         for bid in bids:
             try:
-                results.append(_decide(sale, lot, bid))
+                results.append(_decide(sale, lot, bid, earlier))
             except BidRefused as refusal:
                 results.append(refusal)
     return results
 
 
-def _decide(sale: Sale, lot: Lot, bid: LiveBid) -> dict:
+def _earlier_bids(bids: list[LiveBid]) -> dict[tuple[int, str], Bid]:
+    """The stored bids these bids retry, by (bidder, bid_id): one query for the group. A bid the group takes is
+    added as it is taken, so a retry queued behind it in the same group gets its answer too."""
+    wanted = Q()
+    for bid in bids:
+        wanted |= Q(bidder_id=bid.user.pk, bid_id=bid.bid_id)
+    return {(row.bidder_id, row.bid_id): row for row in Bid.objects.filter(wanted)}
+
+
+def _decide(sale: Sale, lot: Lot, bid: LiveBid, earlier_bids: dict[tuple[int, str], Bid]) -> dict:
     """One bid at the ask, against the locked sale and lot on the block (kept current in memory as bids are taken).
     Refused `too_low` with the ask when the ask has moved (never taken at a higher price); `closed` with `late_ms`
     when received after the hammer, which the clerks hear as a missed bid. With auto-accept it is taken at once;
@@ -103,7 +114,7 @@ def _decide(sale: Sale, lot: Lot, bid: LiveBid) -> dict:
     user, amount, bid_id, received_at = bid.user, bid.amount, bid.bid_id, bid.received_at
     registration = check_sale_bidder(user, sale_id=sale.pk, house_id=sale.house_id)
     now = timezone.now()
-    earlier = Bid.objects.filter(bidder=user, bid_id=bid_id).first()
+    earlier = earlier_bids.get((user.pk, bid_id))
     if earlier is not None:  # a retry: the original answer; an id used elsewhere is not this bid
         if earlier.lot_id != lot.pk:
             raise InvalidBid("This bid_id was used for another bid.", field="bid_id")
@@ -142,5 +153,5 @@ def _decide(sale: Sale, lot: Lot, bid: LiveBid) -> dict:
         clerk = live_payloads.clerk_waiting(sale, lot, waiting, now=now)
         lot_events.notify_on_commit([(uid, clerk) for uid in clerk_ids(sale)], stored=False)
         return {"type": "live_bid_waiting", "bid_id": bid_id, "amount": amount, "lot": lot.pk}
-    bid_row = take_internet_bid(sale, lot, waiting, now)
+    bid_row = earlier_bids[(user.pk, bid_id)] = take_internet_bid(sale, lot, waiting, now)
     return live_payloads.live_bid_accepted(bid_row, lot, duplicate=False)

@@ -70,8 +70,12 @@ def check_running(sale: Sale) -> None:
 
 
 def clerk_ids(sale: Sale) -> set[int]:
-    """Who hears the clerk's view: the house, its clerks, and whoever drives (staff may)."""
-    return {sale.house_id, *sale.clerks.values_list("pk", flat=True)} | ({sale.driver_id} - {None})
+    """Who hears the clerk's view: the house, its clerks, and whoever drives (staff may). Read once per locked
+    sale row: a group of bids decided together tells the same clerks."""
+    clerks = getattr(sale, "_clerk_ids", None)
+    if clerks is None:
+        clerks = sale._clerk_ids = set(sale.clerks.values_list("pk", flat=True))
+    return {sale.house_id, *clerks} | ({sale.driver_id} - {None})
 
 
 # --- writing the block ------------------------------------------------------------------------------------------
