@@ -4,6 +4,11 @@ then marked published (bidding/outbox.py); personal notices to each user's socke
 from __future__ import annotations
 
 import asyncio
+import threading
+import weakref
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import structlog
 from asgiref.sync import async_to_sync
@@ -55,8 +60,29 @@ def _send_all(lot_id: int, texts: list[tuple[int, str]], notices: list[tuple[str
 
 
 def _send_notices(notices: list[tuple[str, dict]]) -> None:
-    if notices:
-        async_to_sync(_asend_notices)(notices)
+    if not notices:
+        return
+    kept = getattr(_deferred, "notices", None)
+    if kept is not None:
+        kept.extend(notices)
+        return
+    async_to_sync(_asend_notices)(notices)
+
+
+_deferred = threading.local()
+
+
+@contextmanager
+def notices_deferred() -> Iterator[list[tuple[str, dict]]]:
+    """In this thread, for the block: notices sent after commit are kept in the list yielded instead, for the
+    caller to hand to send_deferred_soon once back in its event loop. A decision made under a lot's lock then never
+    waits for the channel layer (each send from a thread is a round trip through the busy event loop)."""
+    kept: list[tuple[str, dict]] = []
+    _deferred.notices = kept
+    try:
+        yield kept
+    finally:
+        _deferred.notices = None
 
 
 async def _asend_notices(notices: list[tuple[str, dict]]) -> None:
@@ -79,3 +105,30 @@ def send_notices_soon(notify: list[tuple[int, Payload]]) -> None:
     task = asyncio.get_running_loop().create_task(_asend_notices(_notices(notify)))
     _notice_tasks.add(task)  # keep a reference until it is done
     task.add_done_callback(_notice_tasks.discard)
+
+
+def send_deferred_soon(notices: list[tuple[str, dict]]) -> None:
+    """From a coroutine: send notices kept by notices_deferred in the background, after those handed over before
+    them in this event loop (a clerk's view must not be overtaken by an older one)."""
+    if not notices:
+        return
+    loop = asyncio.get_running_loop()
+    line = _lines.setdefault(loop, _Line())
+    line.waiting.append(notices)
+    if line.sender is None or line.sender.done():
+        line.sender = loop.create_task(line.send_all())
+
+
+class _Line:
+    """One event loop's notices waiting to be sent, sent in the order handed over by one task at a time."""
+
+    def __init__(self) -> None:
+        self.waiting: deque[list[tuple[str, dict]]] = deque()
+        self.sender: asyncio.Task | None = None
+
+    async def send_all(self) -> None:
+        while self.waiting:
+            await _asend_notices(self.waiting.popleft())
+
+
+_lines: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Line] = weakref.WeakKeyDictionary()

@@ -208,3 +208,26 @@ async def test_a_bid_before_any_lot_is_on_the_block_is_refused_not_open_and_the_
     await socket.send_json_to({"type": "live_bid", "amount": 1_000, "bid_id": "on_time"})
     assert (await receive_until(socket, "live_bid_accepted"))["amount"] == 1_000
     assert await Bid.objects.filter(bid_id="early").acount() == 0
+
+
+async def test_the_console_hears_each_internet_bid_in_order_and_the_outbid_bidder_is_told(
+    open_path, running_sale, clerk
+):
+    """Internet bids' clerk views and outbid notices leave from the event loop after the decision (not from the
+    decision's thread, under the lot's lock): still one per bid, in the order the bids were taken."""
+    sale = running_sale
+    console = await sale_socket(open_path, sale, clerk)
+    bidders = [await sale_socket(open_path, sale, sale.alice), await sale_socket(open_path, sale, sale.bob)]
+    ask = 1_000
+    for turn in range(6):
+        await bidders[turn % 2].send_json_to({"type": "live_bid", "amount": ask, "bid_id": f"t{turn}"})
+        accepted = await receive_until(bidders[turn % 2], "live_bid_accepted")
+        assert accepted["amount"] == ask
+        if turn:
+            outbid = await receive_until(bidders[(turn - 1) % 2], "live_outbid")
+            assert outbid["seq"] == accepted["seq"]
+        ask += 100
+    heard = [await receive_until(console, "clerk_block") for _ in range(6)]
+    assert [view["amount"] for view in heard] == list(range(1_000, 1_600, 100))
+    assert [view["seq"] for view in heard] == sorted({view["seq"] for view in heard})
+    assert [view["paddle"] for view in heard] == [5_000, 5_001] * 3

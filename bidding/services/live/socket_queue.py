@@ -15,6 +15,7 @@ import structlog
 from django.conf import settings
 
 from auctions.exceptions import BidRefused, Unavailable
+from bidding import broadcast
 from bidding.group_commit import GroupCommit, Queue
 from bidding.services.live.bidder import LiveBid, decide_live_bids, live_bid_of, on_block_id
 from bidding.services.socket_queue import decide_in_thread, decide_under_lot_lock
@@ -52,9 +53,18 @@ async def _decide_queued(sale_id: int, queue: Queue[LiveBid]) -> None:
     lot_id = await decide_in_thread(on_block_id, sale_id)
 
     async def decide(group: list[LiveBid]) -> list[object]:
-        return await decide_in_thread(decide_live_bids, sale_id, lot_id, group)
+        results, notices = await decide_in_thread(_decide_keeping_notices, sale_id, lot_id, group)
+        broadcast.send_deferred_soon(notices)
+        return results
 
     await decide_under_lot_lock(lot_id, queue, decide)
+
+
+def _decide_keeping_notices(sale_id: int, lot_id: int, group: list[LiveBid]) -> tuple[list, list]:
+    # The clerks' views and the outbid notices leave from the event loop, once the decision is back: the lot's
+    # lock is not held while the channel layer is waited for.
+    with broadcast.notices_deferred() as notices:
+        return decide_live_bids(sale_id, lot_id, group), notices
 
 
 _decisions: GroupCommit[LiveBid] = GroupCommit(
