@@ -6,12 +6,13 @@ scope (they sit inside AuthMiddlewareStack); plain HTTP passes straight through.
 from __future__ import annotations
 
 import asyncio
+import weakref
 
 import structlog
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from accounts.sessions import session_signs_in
+from accounts.sessions import sessions_signing_in
 from bidding import admission, fanout
 from bidding.protocol import CLOSE_NOT_AUTHENTICATED, CLOSE_TOO_MANY_SOCKETS
 
@@ -71,7 +72,7 @@ class SocketCaps:
                 await cap.close(key)
 
 
-_session_still_valid = database_sync_to_async(session_signs_in, thread_sensitive=False)
+_sessions_still_valid = database_sync_to_async(sessions_signing_in, thread_sensitive=False)
 
 
 class SessionRevalidation:
@@ -87,21 +88,58 @@ class SessionRevalidation:
         user_id = _user_id(scope) if scope["type"] == "websocket" else None
         if user_id is None or session is None or not session.session_key:
             return await self.inner(scope, receive, send)
-        watch = asyncio.get_running_loop().create_task(self._watch(session.session_key, user_id, send))
+        watch = _watches.setdefault(asyncio.get_running_loop(), SessionWatch())
+        pair = (session.session_key, user_id)
+        watch.add(pair, send)
         try:
             return await self.inner(scope, receive, send)
         finally:
-            watch.cancel()
+            watch.discard(pair, send)
 
-    async def _watch(self, session_key: str, user_id: int, send) -> None:
-        while True:
+
+class SessionWatch:
+    """One event loop's signed-in sockets, by (session key, user id), checked together every
+    WS_SESSION_REVALIDATE_SECONDS: one batch of queries per interval for the whole worker, not two queries per
+    socket."""
+
+    def __init__(self) -> None:
+        self.sockets: dict[tuple[str, int], set] = {}
+        self.task: asyncio.Task | None = None
+
+    def add(self, pair: tuple[str, int], send) -> None:
+        self.sockets.setdefault(pair, set()).add(send)
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def discard(self, pair: tuple[str, int], send) -> None:
+        sends = self.sockets.get(pair)
+        if sends is not None:
+            sends.discard(send)
+            if not sends:
+                del self.sockets[pair]
+
+    async def _run(self) -> None:
+        while self.sockets:  # ends with the loop's last signed-in socket; the next one starts it again
             await asyncio.sleep(settings.WS_SESSION_REVALIDATE_SECONDS)
             try:
-                valid = await _session_still_valid(session_key, user_id)
+                await self.check()
             except Exception:
                 log.exception("ws_session_check_failed")  # a database blip is not a logout; check again later
+
+    async def check(self) -> None:
+        pairs = list(self.sockets)
+        if not pairs:
+            return
+        valid = await _sessions_still_valid(pairs)
+        for pair in pairs:
+            if pair in valid:
                 continue
-            if not valid:
-                log.info("ws_session_ended", user_id=user_id)
-                await send({"type": "websocket.close", "code": CLOSE_NOT_AUTHENTICATED})
-                return
+            for send in list(self.sockets.pop(pair, ())):
+                log.info("ws_session_ended", user_id=pair[1])
+                try:
+                    await send({"type": "websocket.close", "code": CLOSE_NOT_AUTHENTICATED})
+                except Exception:  # the socket may be closing already; the others are still told
+                    log.exception("ws_session_close_failed", user_id=pair[1])
+
+
+_watches: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SessionWatch] = weakref.WeakKeyDictionary()
