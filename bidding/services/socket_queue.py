@@ -52,31 +52,39 @@ async def aplace_bid(
     )
     if earlier:
         return earlier
-    try:
-        result = await _lot_decisions.submit(
-            lot_id,
-            QueuedBid(
-                user=user,
-                lot_id=lot_id,
-                amount=amount,
-                bid_id=bid_id,
-                max_amount=max_amount,
-                received=received,
-                received_at=received_at,
-                deadline=received / 1e9 + settings.BID_LOCK_WAIT_SECONDS,
-            ),
-        )
-    except BidRefused:
-        raise
-    except Exception:
-        # The decider itself broke: every bid it held hears `unavailable`, and the socket stays open.
-        log.exception("bid_decision_failed", lot_id=lot_id, bid_id=bid_id)
-        raise Unavailable() from None
+    queued = QueuedBid(
+        user=user,
+        lot_id=lot_id,
+        amount=amount,
+        bid_id=bid_id,
+        max_amount=max_amount,
+        received=received,
+        received_at=received_at,
+        deadline=deadline_of(received),
+    )
+    result = await submit_decision(_lot_decisions, lot_id, queued, lot_id=lot_id, bid_id=bid_id)
     if result is _BEATEN:
         return await _below_floor(user, **fields)
     outcome: BidOutcome = result
     broadcast.send_notices_soon(list(outcome.notices))  # the bidder's answer does not wait for them
     return outcome
+
+
+def deadline_of(received: int) -> float:
+    """When a bid received at `received` (time.monotonic_ns()) stops waiting for its lot and is answered `busy`."""
+    return received / 1e9 + settings.BID_LOCK_WAIT_SECONDS
+
+
+async def submit_decision(decisions: GroupCommit, key, item, **log_context) -> object:
+    """`item`'s result from its queue, or its refusal raised; a decider that itself broke is `unavailable` to every
+    bid it held (logged), and the socket stays open."""
+    try:
+        return await decisions.submit(key, item)
+    except BidRefused:
+        raise
+    except Exception:
+        log.exception("bid_decision_failed", **log_context)
+        raise Unavailable() from None
 
 
 _BEATEN = object()  # a queued bid that a bid committed meanwhile has already beaten

@@ -1,4 +1,4 @@
-"""Internet bids from sale sockets: queued per lot in this process and decided in groups, as the timed lots' bids
+"""Internet bids from sale sockets: queued per sale in this process and decided in groups, as the timed lots' bids
 are (bidding/services/socket_queue.py), with the lot lock awaited in the event loop.
 
 A live burst is many bidders tapping the same ask at once, and only the first can be taken: decided one by one,
@@ -11,16 +11,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import structlog
 from django.conf import settings
 
-from auctions.exceptions import BidRefused, Unavailable
 from bidding import broadcast
 from bidding.group_commit import GroupCommit, Queue
 from bidding.services.live.bidder import LiveBid, decide_live_bids, live_bid_of, on_block_id
-from bidding.services.socket_queue import decide_in_thread, decide_under_lot_lock
-
-log = structlog.get_logger(__name__)
+from bidding.services.socket_queue import deadline_of, decide_in_thread, decide_under_lot_lock, submit_decision
 
 
 async def alive_bid(
@@ -35,17 +31,10 @@ async def alive_bid(
         bid_id=bid_id,
         received_at=received_at,
         received=received,
-        deadline=received / 1e9 + settings.BID_LOCK_WAIT_SECONDS,
+        deadline=deadline_of(received),
     )
-    try:
-        result = await _decisions.submit(sale_id, bid)
-    except BidRefused:
-        raise
-    except Exception:
-        # The decider itself broke: every bid it held hears `unavailable`, and the socket stays open.
-        log.exception("live_bid_decision_failed", sale_id=sale_id, bid_id=bid.bid_id)
-        raise Unavailable() from None
-    return result  # a refusal was raised: the queue answers a refused bid with its exception
+    # A refused bid's refusal is raised: the queue answers it with its exception.
+    return await submit_decision(_decisions, sale_id, bid, sale_id=sale_id, bid_id=bid.bid_id)
 
 
 async def _decide_queued(sale_id: int, queue: Queue[LiveBid]) -> None:
