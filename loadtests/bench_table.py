@@ -266,10 +266,12 @@ async def live_clerk_rows(args, fixture: dict, cookies: dict[str, str]) -> list[
             sockets=sockets,
             actions=actions,
             rate=args.live_actions_per_s,
+            procs=args.live_client_procs,
         )
     rows.append(
         (
-            f"live: clerk action -> {sockets:,} bidders' screens (1 worker, {args.live_actions_per_s:g} actions/s): "
+            f"live: clerk action -> {sockets:,} bidders' screens (1 worker, {args.live_actions_per_s:g} actions/s, "
+            f"read by {args.live_client_procs} client process{'es' if args.live_client_procs > 1 else ''}): "
             "p50 / p95 / p99 / max ms",
             f"{fmt(live['p50_ms'])} / {fmt(live['p95_ms'])} / {fmt(live['p99_ms'])} / {fmt(live['max_ms'])}",
             "target p99 < 100",
