@@ -111,13 +111,17 @@ async def clerk_to_screens(port: int, sale_id: int, clerk_cookie: str, cookies: 
     # Spawn, not fork: the parent holds Django, database connections and a running event loop that a forked child
     # would inherit half-made.
     context = multiprocessing.get_context("spawn")
+    # Fifty handshakes at a time in all, a share per child: each reads the sale's snapshot from the database, and a
+    # handshake not answered within Daphne's connect timeout (5 s) is dropped (fifty per child, 200 at once with four
+    # children, failed a run: "did not receive a valid HTTP response").
+    batch = max(1, 50 // procs)
     children: list[tuple[multiprocessing.Process, Connection]] = []
     console = None
     heard_all = False
     try:
         for share in shares:
             mine, theirs = context.Pipe()
-            child = context.Process(target=screens_process, args=(theirs, url, share), daemon=True)
+            child = context.Process(target=screens_process, args=(theirs, url, share, batch), daemon=True)
             child.start()
             theirs.close()
             children.append((child, mine))
@@ -202,15 +206,16 @@ def _end_children(children: list, patient: bool) -> None:
         conn.close()
 
 
-def screens_process(conn: Connection, url: str, cookies: list[str]) -> None:
-    """A client process's entry (spawned; needs no Django): one screen per cookie on the sale socket, reported ready
-    once each has read its snapshot, then each `live` event's arrival time-stamped until the parent's stop."""
+def screens_process(conn: Connection, url: str, cookies: list[str], batch: int) -> None:
+    """A client process's entry (spawned; needs no Django): one screen per cookie on the sale socket, opened `batch`
+    at a time, reported ready once each has read its snapshot, then each `live` event's arrival time-stamped until
+    the parent's stop."""
     # The same collector settings as bench.py's process and the servers (config/asgi.py): a pause of the collector
     # over thousands of sockets' objects would be measured as delivery latency.
     gc.set_threshold(10_000, 20, 100)
     gc.freeze()
     try:
-        asyncio.run(_screens(conn, url, cookies))
+        asyncio.run(_screens(conn, url, cookies, batch))
     except BaseException:
         with contextlib.suppress(OSError):  # the parent may be gone already
             conn.send(("error", traceback.format_exc()))
@@ -219,14 +224,12 @@ def screens_process(conn: Connection, url: str, cookies: list[str]) -> None:
         conn.close()
 
 
-async def _screens(conn: Connection, url: str, cookies: list[str]) -> None:
+async def _screens(conn: Connection, url: str, cookies: list[str], batch: int) -> None:
     socks = []
     screens = None
     try:
-        # Fifty handshakes at a time: each reads the sale's snapshot from the database, and a handshake not
-        # answered within Daphne's connect timeout (5 s) is dropped.
-        for start in range(0, len(cookies), 50):
-            socks += await asyncio.gather(*(connect(url, cookie) for cookie in cookies[start : start + 50]))
+        for start in range(0, len(cookies), batch):
+            socks += await asyncio.gather(*(connect(url, cookie) for cookie in cookies[start : start + batch]))
         for sock in socks:
             await sock.recv()  # sale_snapshot
         screens = Watchers(socks, live_key)
