@@ -99,7 +99,8 @@ async def open_console(port: int, sale_id: int, cookie: str) -> Console:
 
 
 async def clerk_to_screens(port: int, sale_id: int, clerk_cookie: str, cookies: list[str], *, sockets: int,
-                           actions: int, rate: float, procs: int = 4) -> dict:  # fmt: skip
+                           actions: int, rate: float, procs: int = 4,
+                           worker_pid: int | None = None) -> dict:  # fmt: skip
     """`sockets` bidders' screens on the sale (registered bidders' sessions, in turn), read by `procs` client
     processes, and the clerk driving `actions` actions of CLERK_ROUND at `rate` a second: each action's send to each
     screen's receipt of its event."""
@@ -131,6 +132,7 @@ async def clerk_to_screens(port: int, sale_id: int, clerk_cookie: str, cookies: 
         sent: dict[tuple[int, int], float] = {}
         decided_ms: list[float] = []  # the action's send to the console's clerk_done: the server's decision
         standing = 0
+        worker_cpu = _cpu_seconds(worker_pid)
         started = time.time()
         for i in range(actions):
             action = CLERK_ROUND[i % len(CLERK_ROUND)]
@@ -144,12 +146,16 @@ async def clerk_to_screens(port: int, sale_id: int, clerk_cookie: str, cookies: 
             standing = reply["amount"] or 0
             await asyncio.sleep(max(0.0, started + (i + 1) / rate - time.time()))
         keys = [list(k) for k in sent]
+        worker_cpu = _cpu_seconds(worker_pid) - worker_cpu
         for _child, conn in children:
             conn.send(("stop", keys, SCREENS_WAIT_TIMEOUT))
         arrivals: list[dict] = []
+        screens_cpu = 0.0
         for child, conn in children:
-            for seen in await _from_child(child, conn, "arrivals", SCREENS_WAIT_TIMEOUT + 30):
+            reading, cpu = await _from_child(child, conn, "arrivals", SCREENS_WAIT_TIMEOUT + 30)
+            for seen in reading:
                 arrivals.append({(lot, seq): t for lot, seq, t in seen})
+            screens_cpu += cpu
         heard_all = True
     finally:
         if console is not None:
@@ -174,7 +180,18 @@ async def clerk_to_screens(port: int, sale_id: int, clerk_cookie: str, cookies: 
         "decided_p99_ms": pct(decided_ms, 99),
         "spread_p50_ms": pct(spread_ms, 50),
         "spread_p99_ms": pct(spread_ms, 99),
+        # CPU per delivery: the worker's (all its work while the clerk acted) and the screens' processes' (reading).
+        "worker_cpu_us": worker_cpu / max(heard, 1) * 1e6,
+        "screens_cpu_us": screens_cpu / max(heard, 1) * 1e6,
     }
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    if pid is None:
+        return float("nan")
+    from loadtests.bench_stack import cpu_seconds
+
+    return cpu_seconds(pid)
 
 
 async def _from_child(child, conn: Connection, kind: str, timeout: float):
@@ -234,6 +251,7 @@ async def _screens(conn: Connection, url: str, cookies: list[str], batch: int) -
             await sock.recv()  # sale_snapshot
         screens = Watchers(socks, live_key)
         conn.send(("ready", len(socks)))
+        cpu = time.process_time()
         loop = asyncio.get_running_loop()
         stop = loop.create_future()
 
@@ -248,11 +266,13 @@ async def _screens(conn: Connection, url: str, cookies: list[str], batch: int) -
         loop.add_reader(conn.fileno(), on_message)
         try:
             _kind, keys, timeout = await stop
+            cpu = time.process_time() - cpu
         finally:
             loop.remove_reader(conn.fileno())
         keys = {(lot, seq) for lot, seq in keys}
         await screens.wait_for(len(keys) * len(socks), timeout=timeout)
-        conn.send(("arrivals", [[[lot, seq, t] for (lot, seq), t in seen.items()] for seen in screens.arrivals]))
+        reading = [[[lot, seq, t] for (lot, seq), t in seen.items()] for seen in screens.arrivals]
+        conn.send(("arrivals", (reading, cpu)))
     finally:
         if screens is not None:
             await screens.close()
