@@ -86,6 +86,12 @@ def main() -> None:
         help="clerk's actions in the live-clerk run (40; at most 144: a new house's sale holds 20 lots)",
     )
     parser.add_argument("--live-actions-per-s", type=float, default=1.0, help="the clerk's pace in the live-clerk run")
+    parser.add_argument(
+        "--live-client-procs",
+        type=int,
+        default=4,
+        help="client processes reading the live-clerk run's screens (default 4)",
+    )
     parser.add_argument("--live-bid-rate", type=float, default=50.0, help="internet bids/s in the live-bid run")
     args = parser.parse_args()
     limit = raise_open_file_limit()

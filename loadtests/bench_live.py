@@ -5,9 +5,14 @@ its own (a sale that ran cannot run again), on workers already started."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import json
+import multiprocessing
 import time
+import traceback
 import uuid
+from multiprocessing.connection import Connection
 
 from loadtests.bench_clients import Watchers, connect, pct
 
@@ -15,6 +20,9 @@ from loadtests.bench_clients import Watchers, connect, pct
 # on the block: its `on_block` is the one measured). Asks are typed a step above the standing bid.
 CLERK_ROUND = ("offer", "ask", "floor_bid", "ask", "floor_bid", "fair_warning", "sold", "next")
 STEP = 100  # cents: the typed asks' and the flat increment's step
+# The screens' client processes: a child silent past these fails the row rather than hang it.
+SCREENS_READY_TIMEOUT = 120.0  # a child's interpreter start, imports and handshakes
+SCREENS_WAIT_TIMEOUT = 30.0  # the last action's deliveries
 
 
 def make_sale(bidder_names: list[str], lots: int) -> tuple[int, str]:
@@ -91,47 +99,76 @@ async def open_console(port: int, sale_id: int, cookie: str) -> Console:
 
 
 async def clerk_to_screens(port: int, sale_id: int, clerk_cookie: str, cookies: list[str], *, sockets: int,
-                           actions: int, rate: float) -> dict:  # fmt: skip
-    """`sockets` bidders' screens on the sale (registered bidders' sessions, in turn) and the clerk driving
-    `actions` actions of CLERK_ROUND at `rate` a second: each action's send to each screen's receipt of its event."""
+                           actions: int, rate: float, procs: int = 4,
+                           worker_pid: int | None = None) -> dict:  # fmt: skip
+    """`sockets` bidders' screens on the sale (registered bidders' sessions, in turn), read by `procs` client
+    processes, and the clerk driving `actions` actions of CLERK_ROUND at `rate` a second: each action's send to each
+    screen's receipt of its event."""
     url = f"ws://127.0.0.1:{port}/ws/sales/{sale_id}/"
-    socks = []
-    # Fifty handshakes at a time: each reads the sale's snapshot from the database, and a handshake not answered
-    # within Daphne's connect timeout (5 s) is dropped.
-    for start in range(0, sockets, 50):
-        socks += await asyncio.gather(
-            *(connect(url, cookies[i % len(cookies)]) for i in range(start, min(sockets, start + 50)))
-        )
-    for sock in socks:
-        await sock.recv()  # sale_snapshot
-    screens = Watchers(socks, live_key)
-    console = await open_console(port, sale_id, clerk_cookie)
-    sent: dict[tuple[int, int], float] = {}
-    decided_ms: list[float] = []  # the action's send to the console's clerk_done: the server's decision
-    standing = 0
-    started = time.time()
-    for i in range(actions):
-        action = CLERK_ROUND[i % len(CLERK_ROUND)]
-        fields = {}
-        if action == "ask":
-            fields["ask"] = max(standing, 1_000) + STEP
-        at = time.time()
-        reply = await console.act(action, **fields)
-        decided_ms.append((time.time() - at) * 1000)
-        sent[(reply["lot"], reply["seq"])] = at
-        standing = reply["amount"] or 0
-        await asyncio.sleep(max(0.0, started + (i + 1) / rate - time.time()))
-    await screens.wait_for(len(sent) * sockets, timeout=30)
-    latencies = [(t - sent[k]) * 1000 for seen in screens.arrivals for k, t in seen.items() if k in sent]
-    heard = sum(1 for seen in screens.arrivals for k in seen if k in sent)
+    # Bidders' screens are separate machines: one Python process reading 2,000 sockets took about 47 us a frame,
+    # three times the server's fan-out per screen, and the row measured the client's reading more than the server.
+    procs = max(1, min(procs, sockets))
+    shares = [[cookies[i % len(cookies)] for i in range(sockets) if i % procs == n] for n in range(procs)]
+    # Spawn, not fork: the parent holds Django, database connections and a running event loop that a forked child
+    # would inherit half-made.
+    context = multiprocessing.get_context("spawn")
+    # Fifty handshakes at a time in all, a share per child: each reads the sale's snapshot from the database, and a
+    # handshake not answered within Daphne's connect timeout (5 s) is dropped (fifty per child, 200 at once with four
+    # children, failed a run: "did not receive a valid HTTP response").
+    batch = max(1, 50 // procs)
+    children: list[tuple[multiprocessing.Process, Connection]] = []
+    console = None
+    heard_all = False
+    try:
+        for share in shares:
+            mine, theirs = context.Pipe()
+            child = context.Process(target=screens_process, args=(theirs, url, share, batch), daemon=True)
+            child.start()
+            theirs.close()
+            children.append((child, mine))
+        for child, conn in children:
+            await _from_child(child, conn, "ready", SCREENS_READY_TIMEOUT)
+        console = await open_console(port, sale_id, clerk_cookie)
+        sent: dict[tuple[int, int], float] = {}
+        decided_ms: list[float] = []  # the action's send to the console's clerk_done: the server's decision
+        standing = 0
+        worker_cpu = _cpu_seconds(worker_pid)
+        started = time.time()
+        for i in range(actions):
+            action = CLERK_ROUND[i % len(CLERK_ROUND)]
+            fields = {}
+            if action == "ask":
+                fields["ask"] = max(standing, 1_000) + STEP
+            at = time.time()
+            reply = await console.act(action, **fields)
+            decided_ms.append((time.time() - at) * 1000)
+            sent[(reply["lot"], reply["seq"])] = at
+            standing = reply["amount"] or 0
+            await asyncio.sleep(max(0.0, started + (i + 1) / rate - time.time()))
+        keys = [list(k) for k in sent]
+        worker_cpu = _cpu_seconds(worker_pid) - worker_cpu
+        for _child, conn in children:
+            conn.send(("stop", keys, SCREENS_WAIT_TIMEOUT))
+        arrivals: list[dict] = []
+        screens_cpu = 0.0
+        for child, conn in children:
+            reading, cpu = await _from_child(child, conn, "arrivals", SCREENS_WAIT_TIMEOUT + 30)
+            for seen in reading:
+                arrivals.append({(lot, seq): t for lot, seq, t in seen})
+            screens_cpu += cpu
+        heard_all = True
+    finally:
+        if console is not None:
+            await console.close()
+        await asyncio.to_thread(_end_children, children, heard_all)
+    latencies = [(t - sent[k]) * 1000 for seen in arrivals for k, t in seen.items() if k in sent]
+    heard = sum(1 for seen in arrivals for k in seen if k in sent)
     # Per action, the first screen's receipt to the last's: the fan-out's spread (and the clients' own reading).
     spread_ms = []
     for key in sent:
-        times = [seen[key] for seen in screens.arrivals if key in seen]
+        times = [seen[key] for seen in arrivals if key in seen]
         if times:
             spread_ms.append((max(times) - min(times)) * 1000)
-    await screens.close()
-    await console.close()
     return {
         "p50_ms": pct(latencies, 50),
         "p95_ms": pct(latencies, 95),
@@ -143,7 +180,104 @@ async def clerk_to_screens(port: int, sale_id: int, clerk_cookie: str, cookies: 
         "decided_p99_ms": pct(decided_ms, 99),
         "spread_p50_ms": pct(spread_ms, 50),
         "spread_p99_ms": pct(spread_ms, 99),
+        # CPU per delivery: the worker's (all its work while the clerk acted) and the screens' processes' (reading).
+        "worker_cpu_us": worker_cpu / max(heard, 1) * 1e6,
+        "screens_cpu_us": screens_cpu / max(heard, 1) * 1e6,
     }
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    if pid is None:
+        return float("nan")
+    from loadtests.bench_stack import cpu_seconds
+
+    return cpu_seconds(pid)
+
+
+async def _from_child(child, conn: Connection, kind: str, timeout: float):
+    """The child's next message, which must be `kind`; a child that reports an error, dies or stays silent past
+    `timeout` fails the row (a blocking recv would hang the run on a dead child)."""
+    deadline = time.monotonic() + timeout
+    while not conn.poll():
+        if not child.is_alive() and not conn.poll():
+            raise RuntimeError(f"screens process {child.pid} exited ({child.exitcode}) before sending {kind!r}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"screens process {child.pid} sent no {kind!r} within {timeout:g} s")
+        await asyncio.sleep(0.05)
+    got, payload = conn.recv()
+    if got != kind:
+        raise RuntimeError(f"screens process {child.pid} sent {got!r}, not {kind!r}: {payload}")
+    return payload
+
+
+def _end_children(children: list, patient: bool) -> None:
+    for child, conn in children:
+        if patient and child.is_alive():
+            child.join(timeout=10)  # a child that sent its arrivals is closing its sockets
+        if child.is_alive():
+            child.terminate()
+            child.join(timeout=5)
+        if child.is_alive():
+            child.kill()
+            child.join()
+        conn.close()
+
+
+def screens_process(conn: Connection, url: str, cookies: list[str], batch: int) -> None:
+    """A client process's entry (spawned; needs no Django): one screen per cookie on the sale socket, opened `batch`
+    at a time, reported ready once each has read its snapshot, then each `live` event's arrival time-stamped until
+    the parent's stop."""
+    # The same collector settings as bench.py's process and the servers (config/asgi.py): a pause of the collector
+    # over thousands of sockets' objects would be measured as delivery latency.
+    gc.set_threshold(10_000, 20, 100)
+    gc.freeze()
+    try:
+        asyncio.run(_screens(conn, url, cookies, batch))
+    except BaseException:
+        with contextlib.suppress(OSError):  # the parent may be gone already
+            conn.send(("error", traceback.format_exc()))
+        raise
+    finally:
+        conn.close()
+
+
+async def _screens(conn: Connection, url: str, cookies: list[str], batch: int) -> None:
+    socks = []
+    screens = None
+    try:
+        for start in range(0, len(cookies), batch):
+            socks += await asyncio.gather(*(connect(url, cookie) for cookie in cookies[start : start + batch]))
+        for sock in socks:
+            await sock.recv()  # sale_snapshot
+        screens = Watchers(socks, live_key)
+        conn.send(("ready", len(socks)))
+        cpu = time.process_time()
+        loop = asyncio.get_running_loop()
+        stop = loop.create_future()
+
+        def on_message() -> None:
+            if stop.done():
+                return
+            try:
+                stop.set_result(conn.recv())
+            except Exception as error:  # the parent gone (EOF): end rather than wait for a stop that cannot come
+                stop.set_exception(error)
+
+        loop.add_reader(conn.fileno(), on_message)
+        try:
+            _kind, keys, timeout = await stop
+            cpu = time.process_time() - cpu
+        finally:
+            loop.remove_reader(conn.fileno())
+        keys = {(lot, seq) for lot, seq in keys}
+        await screens.wait_for(len(keys) * len(socks), timeout=timeout)
+        reading = [[[lot, seq, t] for (lot, seq), t in seen.items()] for seen in screens.arrivals]
+        conn.send(("arrivals", (reading, cpu)))
+    finally:
+        if screens is not None:
+            await screens.close()
+        else:
+            await asyncio.gather(*(s.close() for s in socks), return_exceptions=True)
 
 
 async def bids_to_console(port: int, sale_id: int, clerk_cookie: str, bidder_cookies: list[str], *, rate: float,

@@ -266,16 +266,20 @@ async def live_clerk_rows(args, fixture: dict, cookies: dict[str, str]) -> list[
             sockets=sockets,
             actions=actions,
             rate=args.live_actions_per_s,
+            procs=args.live_client_procs,
+            worker_pid=app_procs[0][1],
         )
     rows.append(
         (
-            f"live: clerk action -> {sockets:,} bidders' screens (1 worker, {args.live_actions_per_s:g} actions/s): "
+            f"live: clerk action -> {sockets:,} bidders' screens (1 worker, {args.live_actions_per_s:g} actions/s, "
+            f"read by {args.live_client_procs} client process{'es' if args.live_client_procs > 1 else ''}): "
             "p50 / p95 / p99 / max ms",
             f"{fmt(live['p50_ms'])} / {fmt(live['p95_ms'])} / {fmt(live['p99_ms'])} / {fmt(live['max_ms'])}",
             "target p99 < 100",
             f"{live['actions']} actions, {live['missed']} deliveries missed; action decided (sent to clerk_done) "
             f"p50 {fmt(live['decided_p50_ms'])} / p99 {fmt(live['decided_p99_ms'])} ms; first to last screen "
-            f"p50 {fmt(live['spread_p50_ms'])} / p99 {fmt(live['spread_p99_ms'])} ms",
+            f"p50 {fmt(live['spread_p50_ms'])} / p99 {fmt(live['spread_p99_ms'])} ms; CPU us per delivery: worker "
+            f"{fmt(live['worker_cpu_us'])}, screens {fmt(live['screens_cpu_us'])}",
         )
     )
     return rows
