@@ -54,9 +54,9 @@ def claim(*, user, sale_id: int, console: str) -> dict:
 
 
 def check_driving(sale_id: int, console: str) -> None:
-    """A clerk's action from a socket must come from the driving console."""
-    driving = Sale.objects.filter(pk=sale_id).values_list("driver_channel", flat=True).first()
-    if driving != console:
+    """A clerk's action from a socket must come from the driving console, which was heard from now (one round
+    trip: the heartbeat's update finds no row when another console drives)."""
+    if not heartbeat(sale_id=sale_id, console=console):
         raise Forbidden("Another console drives this sale: take over first.", reason="not_driving")
 
 

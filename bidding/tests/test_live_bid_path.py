@@ -360,7 +360,7 @@ def test_bids_queued_together_are_decided_in_turn_each_with_its_own_answer(sale,
     now = timezone.now()
     group = [
         live.LiveBid(user=first, amount=1_000, bid_id="a", received_at=now),
-        live.LiveBid(user=stranger, amount=1_000, bid_id="s", received_at=now),
+        live.LiveBid(user=stranger, amount=1_100, bid_id="s", received_at=now),  # at the new ask: not registered
         live.LiveBid(user=second, amount=1_000, bid_id="b", received_at=now),
         live.LiveBid(user=first, amount=1_000, bid_id="a", received_at=now),
         live.LiveBid(user=second, amount=1_100, bid_id="c", received_at=now),

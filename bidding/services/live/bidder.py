@@ -110,9 +110,9 @@ def _decide(sale: Sale, lot: Lot, bid: LiveBid, earlier_bids: dict[tuple[int, st
     """One bid at the ask, against the locked sale and lot on the block (kept current in memory as bids are taken).
     Refused `too_low` with the ask when the ask has moved (never taken at a higher price); `closed` with `late_ms`
     when received after the hammer, which the clerks hear as a missed bid. With auto-accept it is taken at once;
-    without, it waits for the clerk's Accept (the first one at the ask)."""
+    without, it waits for the clerk's Accept (the first one at the ask). The refusals that need no query come
+    before the bidder's registration is read: in a burst at one ask, all but the first are `too_low`."""
     user, amount, bid_id, received_at = bid.user, bid.amount, bid.bid_id, bid.received_at
-    registration = check_sale_bidder(user, sale_id=sale.pk, house_id=sale.house_id)
     now = timezone.now()
     earlier = earlier_bids.get((user.pk, bid_id))
     if earlier is not None:  # a retry: the original answer; an id used elsewhere is not this bid
@@ -126,6 +126,7 @@ def _decide(sale: Sale, lot: Lot, bid: LiveBid, earlier_bids: dict[tuple[int, st
         late_ms = round((received_at - lot.hammer_at).total_seconds() * 1000)
         before = late_ms < 0
         late_ms = max(0, late_ms)
+        registration = check_sale_bidder(user, sale_id=sale.pk, house_id=sale.house_id)
         missed = live_payloads.missed_bid(
             lot, amount=amount, late_ms=late_ms, paddle=registration.paddle, now=now, before_hammer=before
         )
@@ -138,6 +139,7 @@ def _decide(sale: Sale, lot: Lot, bid: LiveBid, earlier_bids: dict[tuple[int, st
     ask = lot.live_ask or next_ask(lot)
     if amount != ask or (lot.live_pending and lot.live_pending["user"] != user.pk):
         raise TooLow("The ask has moved.", min_next_bid=ask, ask=ask, waiting=bool(lot.live_pending))
+    registration = check_sale_bidder(user, sale_id=sale.pk, house_id=sale.house_id)
     waiting = {
         "user": user.pk,
         "amount": amount,

@@ -52,7 +52,6 @@ def clerk_action(*, user, sale_id: int, action: str, console: str | None = None,
         raise InvalidBid("Unknown clerk action.", field="action")
     if console is not None:
         live_console.check_driving(sale_id, console)
-        live_console.heartbeat(sale_id=sale_id, console=console)
     return handler(user=user, sale_id=sale_id, **args)
 
 
