@@ -58,6 +58,7 @@ class Console:
         self.heard: dict[tuple[int, int], float] = {}
         self.stamped: dict[tuple[int, int], float] = {}  # each `live` event's server_time: when it was decided
         self.ask: int | None = None
+        self.lot: int | None = None  # the lot on the block, as the latest `live` event says
         self.replies: asyncio.Queue = asyncio.Queue()
         self.tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._heartbeat())]
 
@@ -72,7 +73,7 @@ class Console:
                 decided = datetime.fromisoformat(message["server_time"]).timestamp()
                 self.stamped[(message["lot"], message["seq"])] = decided
                 if message.get("ask") is not None:
-                    self.ask = message["ask"]
+                    self.ask, self.lot = message["ask"], message["lot"]
             elif kind in ("clerk_done", "clerk_refused"):
                 self.replies.put_nowait(message)
 
@@ -356,7 +357,7 @@ async def bids_to_console(port: int, sale_id: int, clerk_cookie: str, bidder_coo
     # One bid decided before the clock starts: a fresh worker opens its database connections on first use.
     warm = uuid.uuid4().hex
     sent[warm] = time.time()
-    await bidders[0].send(json.dumps({"type": "live_bid", "amount": console.ask, "bid_id": warm}))
+    await bidders[0].send(json.dumps({"type": "live_bid", "lot": console.lot, "amount": console.ask, "bid_id": warm}))
     while not codes:
         await asyncio.sleep(0.01)
     accepted.clear()
@@ -367,7 +368,8 @@ async def bids_to_console(port: int, sale_id: int, clerk_cookie: str, bidder_coo
         await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
         bid_id = uuid.uuid4().hex
         sent[bid_id] = time.time()
-        await bidders[n % len(bidders)].send(json.dumps({"type": "live_bid", "amount": console.ask, "bid_id": bid_id}))
+        bid = {"type": "live_bid", "lot": console.lot, "amount": console.ask, "bid_id": bid_id}
+        await bidders[n % len(bidders)].send(json.dumps(bid))
     deadline = time.monotonic() + 10
     while sum(codes.values()) < count and time.monotonic() < deadline:
         await asyncio.sleep(0.05)

@@ -112,32 +112,32 @@ class SaleBidderUser(SaleSocketUser):
     def on_snapshot(self, snapshot: dict) -> None:
         block = snapshot.get("block")
         if block and block.get("ask") and block.get("live_state") in ("open", "fair_warning"):
-            self.maybe_bid(block["ask"])
+            self.maybe_bid(block["lot"], block["ask"])
 
     def on_message(self, raw: str, message: dict) -> None:
         kind = message.get("type")
         if kind == "live":
             if message.get("event") in NEW_ASK_EVENTS and message.get("live_state") in ("open", "fair_warning"):
                 if message.get("ask"):
-                    self.maybe_bid(message["ask"])
+                    self.maybe_bid(message["lot"], message["ask"])
         elif kind in ("live_bid_accepted", "bid_rejected", "live_bid_waiting"):
             sent = self.pending.pop(message.get("bid_id"), None)
             if sent is not None:
                 outcome = message["code"] if kind == "bid_rejected" else kind.removeprefix("live_bid_")
                 self.fire("live bid", outcome if outcome == "accepted" else f"refused: {outcome}", sent, len(raw))
 
-    def maybe_bid(self, ask: int) -> None:
+    def maybe_bid(self, lot: int, ask: int) -> None:
         if random.random() < self.share:
-            gevent.spawn_later(random.uniform(0.1, 1.0), self.bid, ask)
+            gevent.spawn_later(random.uniform(0.1, 1.0), self.bid, lot, ask)
 
-    def bid(self, ask: int) -> None:
+    def bid(self, lot: int, ask: int) -> None:
         sock = self.sale_sock
         if sock is None or self.stopping:
             return
         bid_id = uuid.uuid4().hex
         self.pending[bid_id] = time.perf_counter()
         try:
-            sock.send(json.dumps({"type": "live_bid", "amount": ask, "bid_id": bid_id}))
+            sock.send(json.dumps({"type": "live_bid", "lot": lot, "amount": ask, "bid_id": bid_id}))
         except Exception as exc:
             self.fire("live bid", "live_bid", self.pending.pop(bid_id), exc=exc)
 

@@ -25,7 +25,7 @@ def test_the_batch_answers_as_the_one_by_one_rule_in_two_queries(make_user):
     logged_out, deactivated, password_changed, someone_elses, expired = pairs[:5]
     Session.objects.filter(session_key=logged_out[0]).delete()
     get_user_model().objects.filter(pk=deactivated[1]).update(is_active=False)
-    changed = users[2]
+    changed = get_user_model().objects.get(pk=password_changed[1])
     changed.set_password("a-new-pass-phrase")
     changed.save()
     Session.objects.filter(session_key=expired[0]).update(expire_date="2000-01-01T00:00:00Z")

@@ -85,6 +85,7 @@ class SaleConsumer(GavelSocket):
                     sale_id=self.sale_id,
                     amount=message.get("amount"),
                     bid_id=bid_id,
+                    lot=message.get("lot"),
                     # Stamped on receipt, before any queue: the queue's order, and the moment the hammer rule reads.
                     received=self.received_ns,
                     received_at=self.received_at,

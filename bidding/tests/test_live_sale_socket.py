@@ -172,6 +172,9 @@ async def test_the_clerks_accept_tells_the_waiting_bidder_their_bid_was_taken_an
         ({"type": "live_bid", "amount": "1000", "bid_id": "s"}, "bid_rejected", "invalid"),
         ({"type": "live_bid", "amount": True, "bid_id": "b"}, "bid_rejected", "invalid"),
         ({"type": "live_bid", "bid_id": "m"}, "bid_rejected", "invalid"),
+        ({"type": "live_bid", "lot": "1", "amount": 1_000, "bid_id": "l"}, "bid_rejected", "invalid"),
+        ({"type": "live_bid", "lot": True, "amount": 1_000, "bid_id": "t"}, "bid_rejected", "invalid"),
+        ({"type": "live_bid", "lot": 10**9, "amount": 1_000, "bid_id": "u"}, "bid_rejected", "not_open"),  # another lot
         ({"type": "clerk", "action": "sold"}, "clerk_refused", "forbidden"),  # a bidder is not a clerk
     ],
 )
@@ -231,3 +234,23 @@ async def test_the_console_hears_each_internet_bid_in_order_and_the_outbid_bidde
     assert [view["amount"] for view in heard] == list(range(1_000, 1_600, 100))
     assert [view["seq"] for view in heard] == sorted({view["seq"] for view in heard})
     assert [view["paddle"] for view in heard] == [5_000, 5_001] * 3
+
+
+async def test_a_bid_for_the_lot_that_just_left_the_block_is_never_taken_on_the_next_one(
+    open_path, running_sale, clerk
+):
+    """Both lots open at 1,000: a tap on lot 1's "Bid €10" that reaches the server after the clerk moved on must not
+    become a bid on lot 2 at the same amount. The bid names its lot; one no longer on the block is refused."""
+    sale = running_sale
+    first = sale.current_lot_id
+    alice = await sale_socket(open_path, sale, sale.alice)
+    for action in ("pass", "next", "offer"):
+        await sync_to_async(live.clerk_action)(user=clerk, sale_id=sale.pk, action=action)
+    second = (await Sale.objects.aget(pk=sale.pk)).current_lot_id
+    assert second != first and (await Lot.objects.aget(pk=second)).live_ask == 1_000
+    await alice.send_json_to({"type": "live_bid", "lot": first, "amount": 1_000, "bid_id": "late-tap"})
+    refused = await receive_until(alice, "bid_rejected")
+    assert (refused["code"], refused["reason"], refused["on_block"]) == ("not_open", "not_on_block", second)
+    assert not await Bid.objects.filter(lot_id=second).aexists()
+    await alice.send_json_to({"type": "live_bid", "lot": second, "amount": 1_000, "bid_id": "on-lot-2"})
+    assert (await receive_until(alice, "live_bid_accepted"))["lot"] == second

@@ -148,7 +148,7 @@
 
   if ($("bid")) $("bid").addEventListener("click", () => {
     if (!canBid()) return;
-    const message = { type: "live_bid", amount: block.ask, bid_id: newId() };
+    const message = { type: "live_bid", lot: block.lot, amount: block.ask, bid_id: newId() };
     if (!ws.send(message)) { feedback("Not sent: the connection is down. Reconnecting…"); return; }
     inFlight = message.bid_id;
     feedback(`Bidding ${money(message.amount)}…`, { speak: false });

@@ -41,18 +41,24 @@ class LiveBid:
     amount: int
     bid_id: str
     received_at: datetime  # stamped on receipt, before any queue: the hammer rule reads it
+    lot_id: int | None = None  # the lot its bidder saw on the block (None: whichever is on it)
     received: int = 0  # time.monotonic_ns() on receipt: its place in this process's queue
     deadline: float = 0.0  # time.monotonic() after which it is answered `busy` instead of waiting on
 
 
-def live_bid_of(*, user, amount: object, bid_id: object, received_at: datetime | None = None, **more) -> LiveBid:
+def live_bid_of(
+    *, user, amount: object, bid_id: object, lot: object = None, received_at: datetime | None = None, **more
+) -> LiveBid:
     """The bid's own fields checked (no database): a malformed or anonymous bid never waits for the lot."""
     if user is None or not user.is_authenticated:
         raise NotAuthenticated()
+    if lot is not None and (isinstance(lot, bool) or not isinstance(lot, int) or lot <= 0):
+        raise InvalidBid("lot must be the id of the lot on the block.", field="lot")
     return LiveBid(
         user=user,
         amount=check_amount(amount, "amount"),
         bid_id=check_bid_id(bid_id),
+        lot_id=lot,
         received_at=received_at or timezone.now(),
         **more,
     )
@@ -66,10 +72,12 @@ def on_block_id(sale_id: int) -> int:
     return lot_id
 
 
-def live_bid(*, user, sale_id: int, amount: object, bid_id: object, received_at: datetime | None = None) -> dict:
+def live_bid(
+    *, user, sale_id: int, amount: object, bid_id: object, lot: object = None, received_at: datetime | None = None
+) -> dict:
     """One internet bid, decided alone (synchronous callers; the sale socket queues bids: live.socket_queue)."""
-    bid = live_bid_of(user=user, amount=amount, bid_id=bid_id, received_at=received_at)
-    lot_id = on_block_id(sale_id)
+    bid = live_bid_of(user=user, amount=amount, bid_id=bid_id, lot=lot, received_at=received_at)
+    lot_id = bid.lot_id or on_block_id(sale_id)
     with lot_lock(lot_id):
         [result] = decide_live_bids(sale_id, lot_id, [bid])
     if isinstance(result, BidRefused):
@@ -84,6 +92,12 @@ def decide_live_bids(sale_id: int, lot_id: int, bids: list[LiveBid]) -> list[dic
     with transaction.atomic():
         try:
             sale, lot = locked(sale_id, lot_id)
+            if sale.current_lot_id is not None and sale.current_lot_id != lot_id:
+                # A bid for the lot its bidder saw, which the clerk has moved on from: never taken on the next one,
+                # whose ask may be the same amount.
+                raise LotNotOpen(
+                    "That lot is no longer on the block.", reason="not_on_block", on_block=sale.current_lot_id
+                )
             lot = on_block(sale, lot, lot_id)
         except BidRefused as refusal:
             return [refusal for _ in bids]

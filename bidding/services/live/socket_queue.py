@@ -1,4 +1,4 @@
-"""Internet bids from sale sockets: queued per sale in this process and decided in groups, as the timed lots' bids
+"""Internet bids from sale sockets: queued per lot in this process and decided in groups, as the timed lots' bids
 are (bidding/services/socket_queue.py), with the lot lock awaited in the event loop.
 
 A live burst is many bidders tapping the same ask at once, and only the first can be taken: decided one by one,
@@ -20,26 +20,31 @@ from bidding.services.socket_queue import deadline_of, decide_in_thread, decide_
 
 
 async def alive_bid(
-    *, user, sale_id: int, amount: object, bid_id: object, received: int, received_at: datetime
+    *, user, sale_id: int, amount: object, bid_id: object, lot: object = None, received: int, received_at: datetime
 ) -> dict:
-    """live_bid for the sale socket: the same checks and decision, queued per sale. `received`
+    """live_bid for the sale socket: the same checks and decision, queued per lot. `received`
     (time.monotonic_ns()) is the bid's place in the queue and `received_at` the same moment on the wall clock (the
     hammer rule), both stamped on receipt."""
     bid = live_bid_of(
         user=user,
         amount=amount,
         bid_id=bid_id,
+        lot=lot,
         received_at=received_at,
         received=received,
         deadline=deadline_of(received),
     )
+    # Queued by the lot the bid names, whose lock it needs; a bid naming none waits with the others naming none.
     # A refused bid's refusal is raised: the queue answers it with its exception.
-    return await submit_decision(_decisions, sale_id, bid, sale_id=sale_id, bid_id=bid.bid_id)
+    return await submit_decision(_decisions, (sale_id, bid.lot_id), bid, sale_id=sale_id, bid_id=bid.bid_id)
 
 
-async def _decide_queued(sale_id: int, queue: Queue[LiveBid]) -> None:
-    # Which lot's lock: the one on the block, read once for the group (the decision checks it is still there).
-    lot_id = await decide_in_thread(on_block_id, sale_id)
+async def _decide_queued(key: tuple[int, int | None], queue: Queue[LiveBid]) -> None:
+    # Which lot's lock: the one the bids name, else the one on the block, read once for the group (the decision
+    # checks it is still there either way).
+    sale_id, lot_id = key
+    if lot_id is None:
+        lot_id = await decide_in_thread(on_block_id, sale_id)
 
     async def decide(group: list[LiveBid]) -> list[object]:
         results, notices = await decide_in_thread(_decide_keeping_notices, sale_id, lot_id, group)
