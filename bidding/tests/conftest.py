@@ -145,7 +145,7 @@ SKIP_BID_CONFIRMATION = "try { sessionStorage.setItem('gavel.skipBidConfirm', '1
 def page_for(browser, server):
     contexts = []
 
-    def open_page(user=None, path="/", *, width=1200, locale="en-US", confirm_bids=False, on=None):
+    def open_page(user=None, path="/", *, width=1200, locale="en-US", confirm_bids=False, on=None, dialogs=True):
         target = on or server  # `on`: another worker started by the test (e.g. with other settings)
         # The visitor's locale sets how amounts read (navigator.languages and Accept-Language): fixed, so texts are.
         context = browser.new_context(viewport={"width": width, "height": 900}, locale=locale)
@@ -156,7 +156,8 @@ def page_for(browser, server):
         if not confirm_bids:
             context.add_init_script(SKIP_BID_CONFIRMATION)
         page = context.new_page()
-        page.on("dialog", lambda dialog: dialog.accept())
+        if dialogs:  # False: the test answers each dialog itself (two handlers would race to answer one)
+            page.on("dialog", lambda dialog: dialog.accept())
         page.goto(target.http + path)
         return page
 

@@ -23,7 +23,7 @@ def test_the_clerk_finishes_the_sale_from_the_console_and_reads_the_report(page_
     for action, args in (("start", {}), ("offer", {}), ("floor_bid", {"paddle": 12}), ("sold", {})):
         elsewhere(lambda action=action, args=args: act(house, sale, action, **args))
 
-    console = page_for(house, f"/sales/{sale.pk}/clerk/")
+    console = page_for(house, f"/sales/{sale.pk}/clerk/", dialogs=False)
     live(console)
     console.get_by_role("button", name="Drive this sale").click()
     expect(console.get_by_text("You drive this sale from this console.")).to_be_visible()
