@@ -151,19 +151,32 @@ def _check_flags(flags: tuple[bool | None, bool | None] | None) -> None:
 def check_sale_bidder(user, *, sale_id: int, house_id: int) -> SaleRegistration:
     """Who may bid in a sale by any way but the floor (an absentee maximum, an internet bid): a user verified to
     bid and not banned, registered for the sale and approved, and not its house (the house bids only as the floor).
-    Their registration. One query for a registered bidder (it is on the live bid path, once per bid)."""
+    Their registration. One query for a registered bidder."""
     _check_user(user)
-    if house_id == user.pk:
-        raise Forbidden("The house bids on its own sale only as the floor.", reason="own_sale")
     registration = (
         SaleRegistration.objects.filter(sale_id=sale_id, user_id=user.pk)
         .annotate(can_bid=F("user__profile__can_bid"), banned=F("user__profile__banned"))
         .first()
     )
     if registration is None:
-        _check_may_bid(user)  # the bidder's own flags first, registered or not
+        flags = Profile.objects.filter(user_id=user.pk).values_list("can_bid", "banned").first()
+    else:
+        flags = (registration.can_bid, registration.banned)
+    return sale_bidder(user, house_id=house_id, registration=registration, flags=flags)
+
+
+def sale_bidder(
+    user, *, house_id: int, registration: SaleRegistration | None, flags: tuple[bool | None, bool | None] | None
+) -> SaleRegistration:
+    """check_sale_bidder's rule on what is already read: the user's registration for the sale (None: not
+    registered) and their profile's (can_bid, banned) (None: no profile). The live bid path reads both for a group
+    of bids in one statement (bidding/statements/block.py)."""
+    _check_user(user)
+    if house_id == user.pk:
+        raise Forbidden("The house bids on its own sale only as the floor.", reason="own_sale")
+    _check_flags(flags)  # the bidder's own flags first, registered or not
+    if registration is None:
         raise Forbidden("Register for the sale to bid.", reason="not_registered")
-    _check_flags((registration.can_bid, registration.banned))
     if not registration.approved:
         raise Forbidden("The house has not approved your registration yet.", reason="not_approved")
     return registration

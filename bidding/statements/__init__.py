@@ -6,6 +6,7 @@ it makes eight of them; a hot lot is CPU-bound on exactly that. Everything else 
 names come from the models (tables), so a renamed field fails loudly here rather than silently elsewhere.
 """
 
+from bidding.statements.block import LockedBlock, lock_block
 from bidding.statements.reads import (
     Locked,
     Precheck,
@@ -14,14 +15,17 @@ from bidding.statements.reads import (
     read_earlier,
     read_precheck,
 )
-from bidding.statements.writes import write_decision
+from bidding.statements.writes import write_block, write_decision
 
 __all__ = [
     "Locked",
+    "LockedBlock",
     "Precheck",
+    "lock_block",
     "lock_lot_for_decision",
     "lock_lot_for_group",
     "read_earlier",
     "read_precheck",
+    "write_block",
     "write_decision",
 ]

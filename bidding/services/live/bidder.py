@@ -7,22 +7,19 @@ from datetime import datetime
 
 import structlog
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from auctions import lot_events
 from auctions.exceptions import BidRefused, InvalidBid, LotClosed, LotNotOpen, NotAuthenticated, TooLow
-from auctions.models import Lot, Sale
-from auctions.sales import check_sale_bidder
+from auctions.models import Lot, SaleRegistration
+from auctions.sales import sale_bidder
 from bidding import live_payloads
 from bidding.locks import lot_lock
-from bidding.models import Bid
 from bidding.services.checks import check_bid_id
 from bidding.services.live.block import (
     BIDDING_STATES,
+    Block,
     check_amount,
     check_running,
-    clerk_ids,
     current_lot_id,
     locked,
     next_ask,
@@ -87,48 +84,51 @@ def live_bid(
 
 def decide_live_bids(sale_id: int, lot_id: int, bids: list[LiveBid]) -> list[dict | BidRefused]:
     """Decide `bids`, in order, under the caller's lock of `lot_id`, in one transaction: each one's reply, or its
-    refusal. Every refusal happens before its bid writes anything, so one bid refused leaves the others' writes
-    whole; any other error undoes them all (the caller answers each bid `unavailable`)."""
+    refusal. Every refusal happens before its bid changes anything, so one bid refused leaves the others' writes
+    whole; any other error undoes them all (the caller answers each bid `unavailable`). What the group needs is
+    read in one statement and what it decides written in one (bidding/statements/block.py)."""
     with transaction.atomic():
         try:
-            sale, lot = locked(sale_id, lot_id)
+            block = locked(
+                sale_id,
+                lot_id,
+                bidders={bid.user.pk for bid in bids},
+                retries=[(bid.user.pk, bid.bid_id) for bid in bids],
+            )
+            sale = block.sale
             if sale.current_lot_id is not None and sale.current_lot_id != lot_id:
                 # A bid for the lot its bidder saw, which the clerk has moved on from: never taken on the next one,
                 # whose ask may be the same amount.
                 raise LotNotOpen(
                     "That lot is no longer on the block.", reason="not_on_block", on_block=sale.current_lot_id
                 )
-            lot = on_block(sale, lot, lot_id)
+            on_block(sale, block.lot, lot_id)
         except BidRefused as refusal:
             return [refusal for _ in bids]
-        earlier = _earlier_bids(bids)
         results: list[dict | BidRefused] = []
         for bid in bids:
             try:
-                results.append(_decide(sale, lot, bid, earlier))
+                results.append(_decide(block, bid))
             except BidRefused as refusal:
                 results.append(refusal)
+        block.write()
     return results
 
 
-def _earlier_bids(bids: list[LiveBid]) -> dict[tuple[int, str], Bid]:
-    """The stored bids these bids retry, by (bidder, bid_id): one query for the group. A bid the group takes is
-    added as it is taken, so a retry queued behind it in the same group gets its answer too."""
-    wanted = Q()
-    for bid in bids:
-        wanted |= Q(bidder_id=bid.user.pk, bid_id=bid.bid_id)
-    return {(row.bidder_id, row.bid_id): row for row in Bid.objects.filter(wanted)}
+def _registration(block: Block, user) -> SaleRegistration:
+    registration, flags = block.bidders.get(user.pk, (None, None))
+    return sale_bidder(user, house_id=block.sale.house_id, registration=registration, flags=flags)
 
 
-def _decide(sale: Sale, lot: Lot, bid: LiveBid, earlier_bids: dict[tuple[int, str], Bid]) -> dict:
+def _decide(block: Block, bid: LiveBid) -> dict:
     """One bid at the ask, against the locked sale and lot on the block (kept current in memory as bids are taken).
     Refused `too_low` with the ask when the ask has moved (never taken at a higher price); `closed` with `late_ms`
     when received after the hammer, which the clerks hear as a missed bid. With auto-accept it is taken at once;
-    without, it waits for the clerk's Accept (the first one at the ask). The refusals that need no query come
-    before the bidder's registration is read: in a burst at one ask, all but the first are `too_low`."""
+    without, it waits for the clerk's Accept (the first one at the ask). The refusals that need the bidder's
+    registration come last: in a burst at one ask, all but the first are `too_low`."""
+    sale, lot, now = block.sale, block.lot, block.now
     user, amount, bid_id, received_at = bid.user, bid.amount, bid.bid_id, bid.received_at
-    now = timezone.now()
-    earlier = earlier_bids.get((user.pk, bid_id))
+    earlier = block.earlier.get((user.pk, bid_id))
     if earlier is not None:  # a retry: the original answer; an id used elsewhere is not this bid
         if earlier.lot_id != lot.pk:
             raise InvalidBid("This bid_id was used for another bid.", field="bid_id")
@@ -140,11 +140,12 @@ def _decide(sale: Sale, lot: Lot, bid: LiveBid, earlier_bids: dict[tuple[int, st
         late_ms = round((received_at - lot.hammer_at).total_seconds() * 1000)
         before = late_ms < 0
         late_ms = max(0, late_ms)
-        registration = check_sale_bidder(user, sale_id=sale.pk, house_id=sale.house_id)
-        missed = live_payloads.missed_bid(
-            lot, amount=amount, late_ms=late_ms, paddle=registration.paddle, now=now, before_hammer=before
+        registration = _registration(block, user)
+        block.tell_clerks(
+            live_payloads.missed_bid(
+                lot, amount=amount, late_ms=late_ms, paddle=registration.paddle, now=now, before_hammer=before
+            )
         )
-        lot_events.notify_on_commit([(uid, missed) for uid in clerk_ids(sale)], stored=False)
         log.info("missed_bid", sale_id=sale.pk, lot_id=lot.pk, late_ms=late_ms)
         raise LotClosed("The hammer has fallen.", late_ms=late_ms, before_hammer=before)
     check_running(sale)
@@ -153,7 +154,7 @@ def _decide(sale: Sale, lot: Lot, bid: LiveBid, earlier_bids: dict[tuple[int, st
     ask = lot.live_ask or next_ask(lot)
     if amount != ask or (lot.live_pending and lot.live_pending["user"] != user.pk):
         raise TooLow("The ask has moved.", min_next_bid=ask, ask=ask, waiting=bool(lot.live_pending))
-    registration = check_sale_bidder(user, sale_id=sale.pk, house_id=sale.house_id)
+    registration = _registration(block, user)
     waiting = {
         "user": user.pk,
         "amount": amount,
@@ -162,12 +163,10 @@ def _decide(sale: Sale, lot: Lot, bid: LiveBid, earlier_bids: dict[tuple[int, st
         "received_at": received_at.isoformat(),
     }
     if not sale.auto_accept:
-        if lot.live_pending:  # the same bidder again: still waiting
-            return {"type": "live_bid_waiting", "bid_id": bid_id, "amount": amount, "lot": lot.pk}
-        lot.live_pending = waiting
-        lot.save(update_fields=["live_pending"])
-        clerk = live_payloads.clerk_waiting(sale, lot, waiting, now=now)
-        lot_events.notify_on_commit([(uid, clerk) for uid in clerk_ids(sale)], stored=False)
+        if not lot.live_pending:
+            lot.live_pending = waiting
+            block.tell_clerks(live_payloads.clerk_waiting(sale, lot, waiting, now=now))
+        # else the same bidder again: still waiting
         return {"type": "live_bid_waiting", "bid_id": bid_id, "amount": amount, "lot": lot.pk}
-    bid_row = earlier_bids[(user.pk, bid_id)] = take_internet_bid(sale, lot, waiting, now)
-    return live_payloads.live_bid_accepted(bid_row, lot, duplicate=False)
+    taken = block.earlier[(user.pk, bid_id)] = take_internet_bid(block, waiting)
+    return live_payloads.live_bid_accepted(taken, lot, duplicate=False)

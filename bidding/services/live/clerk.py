@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import structlog
 from django.db import transaction
-from django.utils import timezone
 
-from auctions import lot_events
 from auctions.exceptions import Forbidden, InvalidBid, LotNotOpen, TooLow
 from auctions.live_rules import absentee_opening
 from auctions.models import Lot, Sale
@@ -17,7 +15,6 @@ from bidding.models import Bid
 from bidding.services.live.block import (
     BIDDING_STATES,
     absentee_bid,
-    absentees,
     announce,
     answer_with_absentee,
     bid_event,
@@ -58,7 +55,7 @@ def clerk_action(*, user, sale_id: int, action: str, console: str | None = None,
 def start_sale(*, user, sale_id: int, **_) -> dict:
     """scheduled → running, with the first waiting lot put on the block (not yet offered)."""
     with transaction.atomic():
-        sale, _lot = locked(sale_id, None)
+        sale = locked(sale_id, None).sale
         check_clerk(user, sale)
         if sale.status != Sale.Status.SCHEDULED:
             raise InvalidBid("The sale has already started.", field="action")
@@ -77,29 +74,31 @@ def _block_action(user, sale_id: int, decide, *, running: bool = True, lot_id: i
     if lot_id is None:
         raise LotNotOpen("There is no lot on the block.", reason="no_lot")
     with lot_lock(lot_id), transaction.atomic():
-        sale, lot = locked(sale_id, lot_id)
-        check_clerk(user, sale)
-        lot = on_block(sale, lot, lot_id)
+        block = locked(sale_id, lot_id)
+        check_clerk(user, block.sale)
+        on_block(block.sale, block.lot, lot_id)
         if running:
-            check_running(sale)
-        now = timezone.now()
-        decide(sale, lot, now)
-    return live_payloads.clerk_reply(lot)
+            check_running(block.sale)
+        decide(block)
+        block.write()
+    return live_payloads.clerk_reply(block.lot)
 
 
 def offer_lot(*, user, sale_id: int, **_) -> dict:
     """waiting → open: the ask starts at the start price, or where the absentee bids open the lot."""
 
-    def decide(sale, lot, now):
+    def decide(block):
+        lot = block.lot
         if lot.live_state != Lot.LiveState.WAITING:
             raise InvalidBid("This lot has already been offered.", field="action")
         lot.live_state, lot.status = Lot.LiveState.OPEN, Lot.Status.OPEN
-        announce(sale, lot, "offered", now)
+        announce(block, "offered")
         if lot.high_bid_amount is None:
-            opening = absentee_opening(lot.starting_price, absentees(lot), increments_of(lot))
+            maxima = [(bid, bid.max_amount) for bid in block.absentees]
+            opening = absentee_opening(lot.starting_price, maxima, increments_of(lot))
             if opening is not None:
                 amount, absentee = opening
-                absentee_bid(sale, lot, absentee, amount, now)
+                absentee_bid(block, absentee, amount)
 
     return _block_action(user, sale_id, decide)
 
@@ -108,9 +107,9 @@ def set_increment(*, user, sale_id: int, increment: object = None, **_) -> dict:
     """A flat increment, kept until changed (None: back to the site table); the ask follows at once."""
     increment = None if increment is None else check_amount(increment, "increment")
 
-    def decide(sale, lot, now):
-        lot.live_increment = increment
-        announce(sale, lot, "ask", now)
+    def decide(block):
+        block.lot.live_increment = increment
+        announce(block, "ask")
 
     return _block_action(user, sale_id, decide)
 
@@ -119,14 +118,15 @@ def set_ask(*, user, sale_id: int, ask: object = None, **_) -> dict:
     """The clerk types an ask: above the standing bid (or at least the start price), until the next bid."""
     ask = check_amount(ask, "ask")
 
-    def decide(sale, lot, now):
+    def decide(block):
+        lot = block.lot
         if lot.live_state not in BIDDING_STATES:
             raise LotNotOpen("The lot is not open.", reason=lot.live_state)
         floor = lot.starting_price if lot.high_bid_amount is None else lot.high_bid_amount + 1
         if ask < floor:
             raise TooLow("The ask must be above the standing bid.", min_next_bid=floor)
         lot.live_ask = ask  # until the next bid recomputes it
-        announce(sale, lot, "ask", now, keep_ask=True)
+        announce(block, "ask", keep_ask=True)
 
     return _block_action(user, sale_id, decide)
 
@@ -140,7 +140,8 @@ def floor_bid(*, user, sale_id: int, paddle: object = None, amount: object = Non
     if amount is not None:
         amount = check_amount(amount, "amount")
 
-    def decide(sale, lot, now):
+    def decide(block):
+        lot, now = block.lot, block.now
         if lot.live_state not in BIDDING_STATES:
             raise LotNotOpen("The lot is not open.", reason=lot.live_state)
         previous, ask = lot.high_bidder_id, lot.live_ask or next_ask(lot)
@@ -148,12 +149,12 @@ def floor_bid(*, user, sale_id: int, paddle: object = None, amount: object = Non
             raise TooLow("The ask has moved.", min_next_bid=ask, ask=ask)
         waiting = lot.live_pending
         lot.live_pending = None
-        bid = write_bid(lot, source=Bid.Source.FLOOR, amount=ask, now=now, paddle=paddle)
+        bid = write_bid(block, source=Bid.Source.FLOOR, amount=ask, paddle=paddle)
         notices = outbid_notice(lot, previous, now)
         if waiting:
             notices.append((waiting["user"], live_payloads.bid_taken_by_another(lot, now=now)))
-        bid_event(sale, lot, bid, now, notify=notices)
-        answer_with_absentee(sale, lot, now)
+        bid_event(block, bid, notify=notices)
+        answer_with_absentee(block)
 
     return _block_action(user, sale_id, decide)
 
@@ -161,27 +162,28 @@ def floor_bid(*, user, sale_id: int, paddle: object = None, amount: object = Non
 def accept(*, user, sale_id: int, **_) -> dict:
     """Take the internet bid waiting at the ask (a sale without auto-accept)."""
 
-    def decide(sale, lot, now):
+    def decide(block):
+        lot = block.lot
         waiting = lot.live_pending
         if not waiting:
             raise InvalidBid("No internet bid is waiting.", field="action")
         if lot.live_state not in BIDDING_STATES:
             raise LotNotOpen("The lot is not open.", reason=lot.live_state)
         lot.live_pending = None
-        bid = take_internet_bid(sale, lot, waiting, now)
+        bid = take_internet_bid(block, waiting)
         # Its bidder heard only "waiting": this is how their page learns the bid was taken, and their alias.
-        taken = live_payloads.live_bid_accepted(bid, lot, duplicate=False)
-        lot_events.notify_on_commit([(waiting["user"], taken)])
+        block.notify([(waiting["user"], live_payloads.live_bid_accepted(bid, lot, duplicate=False))])
 
     return _block_action(user, sale_id, decide)
 
 
 def fair_warning(*, user, sale_id: int, **_) -> dict:
-    def decide(sale, lot, now):
+    def decide(block):
+        lot = block.lot
         if lot.live_state != Lot.LiveState.OPEN:
             raise LotNotOpen("The lot is not open.", reason=lot.live_state)
         lot.live_state = Lot.LiveState.FAIR_WARNING
-        announce(sale, lot, "fair_warning", now)
+        announce(block, "fair_warning")
 
     return _block_action(user, sale_id, decide)
 
@@ -189,7 +191,8 @@ def fair_warning(*, user, sale_id: int, **_) -> dict:
 def sold(*, user, sale_id: int, **_) -> dict:
     """The hammer: the server's time now, stored; the leader wins at the standing bid."""
 
-    def decide(sale, lot, now):
+    def decide(block):
+        lot, now = block.lot, block.now
         if lot.live_state not in BIDDING_STATES:
             raise LotNotOpen("The lot is not open.", reason=lot.live_state)
         if lot.high_bid_amount is None:
@@ -197,19 +200,20 @@ def sold(*, user, sale_id: int, **_) -> dict:
         lot.live_state, lot.status = Lot.LiveState.SOLD, Lot.Status.CLOSED
         lot.hammer_at = lot.closed_at = now
         lot.winner_id = lot.high_bidder_id
-        announce(sale, lot, "sold", now)
+        announce(block, "sold")
 
     return _block_action(user, sale_id, decide)
 
 
 def pass_lot(*, user, sale_id: int, **_) -> dict:
-    def decide(sale, lot, now):
+    def decide(block):
+        lot, now = block.lot, block.now
         if lot.live_state not in BIDDING_STATES:
             raise LotNotOpen("The lot is not open.", reason=lot.live_state)
         lot.live_state, lot.status = Lot.LiveState.PASSED, Lot.Status.CLOSED
         lot.hammer_at = lot.closed_at = now
         lot.winner_id = None
-        announce(sale, lot, "passed", now)
+        announce(block, "passed")
 
     return _block_action(user, sale_id, decide)
 
@@ -227,24 +231,26 @@ def reopen(*, user, sale_id: int, lot_id: object = None, reason: object = "", **
             raise Forbidden("After moving on, only staff may reopen a lot.", reason="moved_on")
         reason = checked_reason(reason)
 
-    def decide(sale, lot, now):
+    def decide(block):
+        lot = block.lot
         if lot.live_state not in (Lot.LiveState.SOLD, Lot.LiveState.PASSED):
             raise InvalidBid("Only a sold or passed lot can be reopened.", field="action")
         lot.live_state, lot.status = Lot.LiveState.OPEN, Lot.Status.OPEN
         lot.hammer_at = lot.closed_at = None
         lot.winner_id = None
-        announce(sale, lot, "reopened", now, reason=reason or None)
+        announce(block, "reopened", reason=reason or None)
 
     if not moved_on:
         return _block_action(user, sale_id, decide, running=False)
     with lot_lock(target), transaction.atomic():
-        sale, lot = locked(sale_id, target)
-        check_clerk(user, sale)
-        if lot is None:
+        block = locked(sale_id, target)
+        check_clerk(user, block.sale)
+        if block.lot is None:
             raise InvalidBid("That lot is not in this sale.", field="lot_id")
-        decide(sale, lot, timezone.now())
+        decide(block)
+        block.write()
     log.warning("live_lot_reopened_by_staff", sale_id=sale_id, lot_id=target, user_id=user.pk, reason=reason)
-    return live_payloads.clerk_reply(lot)
+    return live_payloads.clerk_reply(block.lot)
 
 
 def jump_to_lot(*, user, sale_id: int, lot_id: object = None, **_) -> dict:
@@ -254,9 +260,9 @@ def jump_to_lot(*, user, sale_id: int, lot_id: object = None, **_) -> dict:
     current = current_lot_id(sale_id)
     if current is not None:  # the lot on the block must be settled first (sold or passed), or still waiting
         with lot_lock(current), transaction.atomic():
-            sale, lot = locked(sale_id, current)
-            check_clerk(user, sale)
-            if lot is not None and lot.live_state in BIDDING_STATES:
+            block = locked(sale_id, current)
+            check_clerk(user, block.sale)
+            if block.lot is not None and block.lot.live_state in BIDDING_STATES:
                 raise InvalidBid("Sell or pass the lot on the block first.", field="action")
     if lot_id is None:
         after = Lot.objects.filter(pk=current).values_list("sale_position", flat=True).first() or 0
@@ -267,7 +273,8 @@ def jump_to_lot(*, user, sale_id: int, lot_id: object = None, **_) -> dict:
             raise InvalidBid("No lot is waiting.", field="lot_id")
         lot_id = nxt.pk
     with lot_lock(lot_id), transaction.atomic():
-        sale, lot = locked(sale_id, lot_id)
+        block = locked(sale_id, lot_id)
+        sale, lot = block.sale, block.lot
         check_clerk(user, sale)
         if sale.status == Sale.Status.SCHEDULED:
             raise LotNotOpen("The sale has not started.", reason="not_running")
@@ -275,13 +282,13 @@ def jump_to_lot(*, user, sale_id: int, lot_id: object = None, **_) -> dict:
             raise InvalidBid("That lot is not in this sale.", field="lot_id")
         if lot.live_state not in (Lot.LiveState.WAITING, Lot.LiveState.PASSED):
             raise InvalidBid("Only a waiting or passed lot can go on the block.", field="lot_id")
-        now = timezone.now()
         if lot.live_state == Lot.LiveState.PASSED:
             lot.live_state, lot.status = Lot.LiveState.WAITING, Lot.Status.SCHEDULED
             lot.hammer_at = lot.closed_at = None
         sale.current_lot = lot
         sale.save(update_fields=["current_lot"])
-        announce(sale, lot, "on_block", now, previous_lot=current)
+        announce(block, "on_block", previous_lot=current)
+        block.write()
     if current is not None and current != lot_id:
         _moved_on(sale_id, current, lot_id)
     return live_payloads.clerk_reply(lot)
@@ -290,19 +297,19 @@ def jump_to_lot(*, user, sale_id: int, lot_id: object = None, **_) -> dict:
 def _moved_on(sale_id: int, previous: int, new: int) -> None:
     """Tell whoever follows the previous lot that the block moved (their socket follows the new one)."""
     with lot_lock(previous), transaction.atomic():
-        sale, lot = locked(sale_id, previous, finished_ok=True)
+        block = locked(sale_id, previous, finished_ok=True)
+        sale, lot, now = block.sale, block.lot, block.now
         if lot is not None:
-            now = timezone.now()
             lot.seq += 1
-            lot.save(update_fields=["seq"])
-            payload = live_payloads.moved_on(lot, next_lot=new, now=now)
-            lot_events.record_and_broadcast(lot, payload, notify=won_notices(sale, lot, now))
+            block.record(live_payloads.moved_on(lot, next_lot=new, now=now), notify=won_notices(sale, lot, now))
+            block.write()
 
 
 def undo(*, user, sale_id: int, **_) -> dict:
     """Withdraw the last standing bid: the price and the leader go back to the bid before it; its bidder is told."""
 
-    def decide(sale, lot, now):
+    def decide(block):
+        lot, now = block.lot, block.now
         if lot.live_state not in BIDDING_STATES:
             raise LotNotOpen("The lot is not open.", reason=lot.live_state)
         standing = list(Bid.objects.filter(lot=lot, withdrawn_at__isnull=True).order_by("-seq")[:2])
@@ -318,7 +325,7 @@ def undo(*, user, sale_id: int, **_) -> dict:
         lot.live_leader_source = before.source if before else ""
         lot.live_leader_paddle = before.paddle if before else None
         told = [] if last.bidder_id is None else [(last.bidder_id, live_payloads.bid_withdrawn(lot, now=now))]
-        announce(sale, lot, "undone", now, notify=told, withdrawn_seq=last.seq)
+        announce(block, "undone", notify=told, withdrawn_seq=last.seq)
 
     return _block_action(user, sale_id, decide)
 
@@ -326,21 +333,23 @@ def undo(*, user, sale_id: int, **_) -> dict:
 def pause(*, user, sale_id: int, message: object = "", **_) -> dict:
     message = _check_message(message, required=False)
 
-    def decide(sale, lot, now):
+    def decide(block):
+        sale = block.sale
         sale.status, sale.pause_message = Sale.Status.PAUSED, message
         sale.save(update_fields=["status", "pause_message"])
-        announce(sale, lot, "paused", now, message=message)
+        announce(block, "paused", message=message)
 
     return _block_action(user, sale_id, decide)
 
 
 def resume(*, user, sale_id: int, **_) -> dict:
-    def decide(sale, lot, now):
+    def decide(block):
+        sale = block.sale
         if sale.status != Sale.Status.PAUSED:
             raise InvalidBid("The sale is not paused.", field="action")
         sale.status, sale.pause_message = Sale.Status.RUNNING, ""
         sale.save(update_fields=["status", "pause_message"])
-        announce(sale, lot, "resumed", now)
+        announce(block, "resumed")
 
     return _block_action(user, sale_id, decide, running=False)
 
@@ -348,8 +357,8 @@ def resume(*, user, sale_id: int, **_) -> dict:
 def message(*, user, sale_id: int, text: object = "", **_) -> dict:
     text = _check_message(text, required=True)
 
-    def decide(sale, lot, now):
-        announce(sale, lot, "message", now, message=text)
+    def decide(block):
+        announce(block, "message", message=text)
 
     return _block_action(user, sale_id, decide, running=False)
 

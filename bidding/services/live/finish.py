@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import structlog
 from django.db import transaction
-from django.utils import timezone
 
 from auctions.exceptions import InvalidBid, LotNotOpen
 from auctions.models import Sale
@@ -26,20 +25,21 @@ def finish_sale(*, user, sale_id: int, **_) -> dict:
     if lot_id is None:
         raise LotNotOpen("The sale has not started.", reason="not_running")
     with lot_lock(lot_id), transaction.atomic():
-        sale, lot = locked(sale_id, lot_id)
+        block = locked(sale_id, lot_id)
+        sale, lot, now = block.sale, block.lot, block.now
         check_clerk(user, sale)
         if sale.status not in (Sale.Status.RUNNING, Sale.Status.PAUSED):
             raise LotNotOpen("The sale has not started.", reason="not_running")
         selling = sale.lots.filter(live_state__in=BIDDING_STATES).order_by("sale_position").first()
         if selling is not None:
             raise InvalidBid("Sell or pass the lot on the block first.", field="action", lot=selling.pk)
-        now = timezone.now()
         sale.status, sale.pause_message = Sale.Status.FINISHED, ""
         sale.save(update_fields=["status", "pause_message"])
         summary = sale_report(sale).summary()
         told = {sale.house_id, *sale.registrations.values_list("user_id", flat=True)}
         finished = live_payloads.sale_finished(sale, summary=summary, now=now)
         notify = [*won_notices(sale, lot, now), *[(user_id, finished) for user_id in sorted(told)]]
-        announce(sale, lot, "finished", now, notify=notify, summary=summary)
+        announce(block, "finished", notify=notify, summary=summary)
+        block.write()
     log.info("sale_finished", sale_id=sale_id, user_id=user.pk, **summary)
     return {**live_payloads.clerk_reply(lot), "sale_status": sale.status, "summary": summary}
