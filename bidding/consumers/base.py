@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import structlog
@@ -16,7 +16,7 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from auctions import payloads as lot_payloads
-from auctions.exceptions import BidRefused, RateLimited
+from auctions.exceptions import BidRefused, RateLimited, Unavailable
 from auctions.selectors import lot_seq
 from bidding import admission, broadcast, draining, fanout, metrics, payloads, protocol
 from bidding.process import PROCESS_ID
@@ -200,6 +200,34 @@ class GavelSocket(AsyncJsonWebsocketConsumer):
         for text in texts:
             await self.send(text_data=text)
         await self.send_json(lot_payloads.synced(seq=current, now=timezone.now()))
+
+    async def decide_bid(
+        self, message: dict[str, Any], decision: Coroutine, reply: Callable[[dict, Any, float], Awaitable[None]]
+    ) -> None:
+        """Await a bid's `decision` (a coroutine, not yet started) and answer it: a refusal as `bid_rejected` with
+        its code, anything else by `reply(message, outcome, started)`. A draining worker decides nothing new
+        (`unavailable`: send it again, same bid_id, to the worker that takes the reconnect) and waits for every
+        decision already started, its reply included, before it closes."""
+        bid_id, started = message.get("bid_id"), time.perf_counter()
+        async with draining.in_flight():
+            try:
+                if draining.is_draining():
+                    decision.close()  # never started: nothing was decided
+                    raise Unavailable("This server is restarting: reconnect and send the bid again (same bid_id).")
+                outcome = await decision
+            except BidRefused as refusal:
+                metrics.BIDS.labels("refused", refusal.code).inc()
+                rejected = payloads.bid_rejected(bid_id, refusal)
+                log.info(
+                    "bid_refused",
+                    bid_id=rejected["bid_id"],
+                    code=refusal.code,
+                    kind=message["type"],
+                    latency_ms=round((time.perf_counter() - started) * 1000, 2),
+                )
+                await self.send_json(rejected)
+                return
+            await reply(message, outcome, started)
 
     # Channel-layer handler for personal notices (outbid, won, lot_closing_soon, lot_closed): only sends.
     async def user_event(self, event: dict[str, Any]) -> None:

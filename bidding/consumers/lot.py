@@ -9,8 +9,8 @@ import structlog
 from django.utils import timezone
 
 from auctions import payloads as lot_payloads
-from auctions.exceptions import BidRefused, Unavailable
-from bidding import draining, metrics, payloads, presence, protocol
+from auctions.exceptions import BidRefused
+from bidding import metrics, payloads, presence, protocol
 from bidding.consumers.base import GavelSocket, read_lot_seq, read_lot_snapshot
 from bidding.protocol import CLOSE_LOT_NOT_FOUND
 from bidding.services import abuy_now, aplace_bid
@@ -71,7 +71,7 @@ class LotConsumer(GavelSocket):
         await self.send_json(pong)
 
     async def on_bid(self, message: dict[str, Any]) -> None:
-        await self._decide(
+        await self.decide_bid(
             message,
             aplace_bid(
                 user=self.scope.get("user"),
@@ -82,10 +82,11 @@ class LotConsumer(GavelSocket):
                 received=self.received_ns,
                 received_at=self.received_at,
             ),
+            self._accepted,
         )
 
     async def on_buy_now(self, message: dict[str, Any]) -> None:
-        await self._decide(
+        await self.decide_bid(
             message,
             abuy_now(
                 user=self.scope.get("user"),
@@ -93,38 +94,22 @@ class LotConsumer(GavelSocket):
                 bid_id=message.get("bid_id"),
                 received_at=self.received_at,
             ),
+            self._accepted,
         )
 
-    async def _decide(self, message: dict[str, Any], decision) -> None:
-        bid_id, started = message.get("bid_id"), time.perf_counter()
-        async with draining.in_flight():  # a draining worker waits for this, reply included, before closing
-            try:
-                if draining.is_draining():
-                    decision.close()  # never started: nothing was decided
-                    raise Unavailable("This server is restarting: reconnect and send the bid again (same bid_id).")
-                outcome = await decision
-            except BidRefused as refusal:
-                metrics.BIDS.labels("refused", refusal.code).inc()
-                log.info(
-                    "bid_refused",
-                    bid_id=payloads.bid_rejected(bid_id, refusal)["bid_id"],
-                    code=refusal.code,
-                    latency_ms=round((time.perf_counter() - started) * 1000, 2),
-                )
-                await self.send_json(payloads.bid_rejected(bid_id, refusal))
-                return
-            metrics.BIDS.labels("accepted", "").inc()
-            log.info(
-                "bid_accepted",
-                bid_id=outcome.bid_id,
-                amount=outcome.amount,
-                seq=outcome.seq,
-                kind=message["type"],
-                leading=outcome.leading,
-                duplicate=outcome.duplicate,
-                latency_ms=round((time.perf_counter() - started) * 1000, 2),
-            )
-            await self.send_json(payloads.bid_accepted(outcome))
+    async def _accepted(self, message: dict[str, Any], outcome, started: float) -> None:
+        metrics.BIDS.labels("accepted", "").inc()
+        log.info(
+            "bid_accepted",
+            bid_id=outcome.bid_id,
+            amount=outcome.amount,
+            seq=outcome.seq,
+            kind=message["type"],
+            leading=outcome.leading,
+            duplicate=outcome.duplicate,
+            latency_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+        await self.send_json(payloads.bid_accepted(outcome))
 
     async def on_sync(self, message: dict[str, Any]) -> None:
         try:

@@ -3,6 +3,7 @@ registered bidders; the clerk's actions for the driving console. Thin: parse, au
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import structlog
@@ -10,8 +11,8 @@ from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from auctions import payloads as lot_payloads
-from auctions.exceptions import BidRefused, Forbidden, InvalidBid, Unavailable
-from bidding import draining, live_console, live_selectors, payloads, presence, protocol
+from auctions.exceptions import BidRefused, Forbidden, InvalidBid
+from bidding import live_console, live_selectors, metrics, payloads, presence, protocol
 from bidding.consumers.base import GavelSocket
 from bidding.protocol import CLOSE_LOT_NOT_FOUND
 from bidding.services import live
@@ -75,26 +76,27 @@ class SaleConsumer(GavelSocket):
         await self.send_json(pong)
 
     async def on_live_bid(self, message: dict[str, Any]) -> None:
-        bid_id = message.get("bid_id")
-        async with draining.in_flight():  # a draining worker waits for this, reply included, before closing
-            try:
-                if draining.is_draining():
-                    raise Unavailable("This server is restarting: reconnect and send the bid again (same bid_id).")
-                reply = await live.alive_bid(
-                    user=self.user,
-                    sale_id=self.sale_id,
-                    amount=message.get("amount"),
-                    bid_id=bid_id,
-                    lot=message.get("lot"),
-                    # Stamped on receipt, before any queue: the queue's order, and the moment the hammer rule reads.
-                    received=self.received_ns,
-                    received_at=self.received_at,
-                )
-            except BidRefused as refusal:
-                log.info("live_bid_refused", code=refusal.code)
-                await self.send_json(payloads.bid_rejected(bid_id, refusal))
-                return
-            await self.send_json(reply)
+        await self.decide_bid(
+            message,
+            live.alive_bid(
+                user=self.user,
+                sale_id=self.sale_id,
+                amount=message.get("amount"),
+                bid_id=message.get("bid_id"),
+                lot=message.get("lot"),
+                # Stamped on receipt, before any queue: the queue's order, and the moment the hammer rule reads.
+                received=self.received_ns,
+                received_at=self.received_at,
+            ),
+            self._answered,
+        )
+
+    async def _answered(self, message: dict[str, Any], reply: dict, started: float) -> None:
+        # `live_bid_accepted`, or `live_bid_waiting` for the clerk's Accept.
+        metrics.BIDS.labels("accepted" if reply["type"] == "live_bid_accepted" else "waiting", "").inc()
+        log.info(reply["type"], bid_id=reply["bid_id"], amount=reply["amount"], seq=reply.get("seq"),
+                 latency_ms=round((time.perf_counter() - started) * 1000, 2))  # fmt: skip
+        await self.send_json(reply)
 
     async def on_clerk(self, message: dict[str, Any]) -> None:
         action = message.get("action")

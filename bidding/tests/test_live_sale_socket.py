@@ -254,3 +254,20 @@ async def test_a_bid_for_the_lot_that_just_left_the_block_is_never_taken_on_the_
     assert not await Bid.objects.filter(lot_id=second).aexists()
     await alice.send_json_to({"type": "live_bid", "lot": second, "amount": 1_000, "bid_id": "on-lot-2"})
     assert (await receive_until(alice, "live_bid_accepted"))["lot"] == second
+
+
+async def test_a_live_bid_reaching_a_restarting_worker_is_refused_unavailable_and_changes_nothing(
+    open_path, running_sale, monkeypatch
+):
+    from bidding import draining
+
+    sale = running_sale
+    lot = await Lot.objects.aget(pk=sale.current_lot_id)
+    alice = await sale_socket(open_path, sale, sale.alice)
+    monkeypatch.setattr(draining, "_draining", True)
+    await alice.send_json_to({"type": "live_bid", "lot": lot.pk, "amount": 1_000, "bid_id": "d1"})
+    refused = await receive_until(alice, "bid_rejected")
+    assert (refused["code"], refused["bid_id"]) == ("unavailable", "d1")
+    after = await Lot.objects.aget(pk=lot.pk)
+    assert (after.seq, after.high_bid_amount, after.bid_count) == (lot.seq, None, 0)
+    assert not await Bid.objects.filter(lot=lot).aexists()

@@ -219,3 +219,21 @@ async def test_a_lot_locked_elsewhere_answers_busy_and_the_socket_stays_usable(o
     assert await bids_on(lot) == []
     await mine.send_json_to({"type": "bid", "amount": 1_000, "bid_id": "blocked"})
     assert (await receive_until(mine, "bid_accepted"))["seq"] == 1
+
+
+async def test_a_bid_reaching_a_restarting_worker_is_refused_unavailable_and_changes_nothing(
+    open_socket, lot, bidder, monkeypatch
+):
+    from bidding import draining
+
+    mine = await open_socket(lot.pk, bidder)
+    monkeypatch.setattr(draining, "_draining", True)
+    for message in (
+        {"type": "bid", "amount": lot.starting_price, "bid_id": "d1"},
+        {"type": "buy_now", "bid_id": "d2"},
+    ):
+        await mine.send_json_to(message)
+        refused = await receive_until(mine, "bid_rejected")
+        assert (refused["code"], refused["bid_id"]) == ("unavailable", message["bid_id"])
+    assert await bids_on(lot) == []
+    assert await lot_state(lot) == (None, 0, 0)
