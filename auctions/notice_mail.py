@@ -35,7 +35,14 @@ from auctions.money import format_money
 log = structlog.get_logger(__name__)
 
 # A notice's `type` → the kind of mail (accounts/notice_mail_prefs.py KINDS). Other notices are never mailed.
-KIND_OF_TYPE = {"outbid": "outbid", "won": "won", "lot_closing_soon": "closing_soon", "cancelled": "withdrawn"}
+# A live lot's `win_withdrawn` is mailed as its `won` was: whoever heard they won hears it no longer stands.
+KIND_OF_TYPE = {
+    "outbid": "outbid",
+    "won": "won",
+    "win_withdrawn": "won",
+    "lot_closing_soon": "closing_soon",
+    "cancelled": "withdrawn",
+}
 WHY = {
     "outbid": "you bid on this lot",
     "won": "you bid on this lot",
@@ -223,6 +230,14 @@ def _wording(kind: str, payload: dict, title: str, *, count: int) -> tuple[str, 
             f"Outbid on “{title}”: now {format_money(payload.get('amount'))}",
             f"You were outbid on “{title}”{times}. The high bid is now {format_money(payload.get('amount'))};"
             f" the next bid is at least {format_money(payload.get('min_next_bid'))}.",
+        )
+    if kind == "won" and payload.get("type") == "win_withdrawn":
+        reason = " ".join(str(payload.get("reason") or "").split())
+        return (
+            f"“{title}” was reopened: your win no longer stands",
+            f"“{title}” was reopened after the hammer"
+            + (f" ({reason})" if reason else "")
+            + ", so your win no longer stands. Bidding on it continues in the sale.",
         )
     if kind == "won":
         return (

@@ -168,6 +168,19 @@ def live_won(sale: Sale, lot: Lot, *, now: datetime) -> Payload:
     }
 
 
+def win_withdrawn(sale: Sale, lot: Lot, *, reason: str, now: datetime) -> Payload:
+    """To the buyer of a lot that staff reopened after the block moved on: their `won` no longer stands (stored,
+    mailed as the `won` was)."""
+    return {
+        "type": "win_withdrawn",
+        "sale": sale.pk,
+        "lot": lot.pk,
+        "title": lot.title,
+        "reason": reason,
+        "server_time": iso(now),
+    }
+
+
 def sale_finished(sale: Sale, *, summary: dict, now: datetime) -> Payload:
     """To the house and every registered bidder when the clerk finishes the sale: what it came to."""
     return {"type": "sale_finished", "sale": sale.pk, "title": sale.title, **summary, "server_time": iso(now)}

@@ -13,7 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from auctions.exceptions import BidRefused
-from auctions.models import AbsenteeBid, Lot
+from auctions.models import AbsenteeBid, Lot, Notice, Sale
 from bidding.models import Bid
 from bidding.services import live
 from bidding.tests.live import act, bid, lots_of, opened, refused, register
@@ -175,6 +175,41 @@ def test_reopen_before_next_is_the_clerks_after_next_only_staffs_with_a_reason(s
     assert (lot.live_state, lot.winner_id, lot.hammer_at) == ("open", None, None)
     assert lot.events.filter(payload__event="reopened", payload__reason="the clerk hit sold by mistake").exists()
     assert_lot_verifies(lot.pk)
+
+
+def test_a_lot_staff_reopen_after_the_block_moved_on_goes_back_on_the_block_and_its_buyer_is_told(
+    sale, clerk, make_user, staff
+):
+    """Left open off the block, the lot could take no bid and the sale could never finish."""
+    first = opened(clerk, sale)
+    buyer, rival = make_user("buyer"), make_user("rival")
+    for user in (buyer, rival):
+        register(sale, user)
+    bid(buyer, sale, 1_000)
+    act(clerk, sale, "sold")
+    act(clerk, sale, "next")
+    second = Lot.objects.get(pk=Sale.objects.get(pk=sale.pk).current_lot_id)
+    act(clerk, sale, "offer")
+    assert refused(act, staff, sale, "reopen", lot_id=first.pk, reason="sold by mistake").details["field"] == "action"
+    act(clerk, sale, "pass")
+
+    act(staff, sale, "reopen", lot_id=first.pk, reason="sold by mistake")
+    assert Sale.objects.get(pk=sale.pk).current_lot_id == first.pk
+    events = [event["event"] for event in first.events.order_by("seq").values_list("payload", flat=True)]
+    assert events[-2:] == ["reopened", "on_block"]
+    assert second.events.order_by("-seq").first().payload["event"] == "moved_on"
+    notices = [n["type"] for n in Notice.objects.filter(user=buyer).order_by("pk").values_list("payload", flat=True)]
+    assert notices[-2:] == ["won", "win_withdrawn"]
+
+    taken = bid(rival, sale, 1_100)  # the lot takes bids again, at its ask
+    assert (taken["type"], taken["lot"], taken["amount"]) == ("live_bid_accepted", first.pk, 1_100)
+    act(clerk, sale, "sold")
+    act(clerk, sale, "finish")
+    first.refresh_from_db()
+    assert (first.live_state, first.winner_id, first.high_bid_amount) == ("sold", rival.pk, 1_100)
+    assert Sale.objects.get(pk=sale.pk).status == "finished"
+    assert_lot_verifies(first.pk)
+    assert_lot_verifies(second.pk)
 
 
 def test_pause_refuses_bids_until_resume(sale, clerk, make_user):

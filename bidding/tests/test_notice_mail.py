@@ -183,6 +183,22 @@ def test_a_withdrawn_lot_is_mailed_to_its_bidders_and_watchers(make_lot, make_us
 
 
 @pytest.mark.django_db
+def test_a_live_win_that_staff_reopened_is_mailed_as_no_longer_standing(make_lot, people):
+    """The buyer heard `won` when the block moved on; staff then reopened the lot (bidding/services/live/clerk.py):
+    one mail, telling the newest."""
+    alice = people["alice"]
+    lot = make_lot(title="Clock")
+    won = {"type": "won", "lot": lot.pk, "title": "Clock", "amount": 5_000}
+    withdrawn = {"type": "win_withdrawn", "lot": lot.pk, "title": "Clock", "reason": "sold by mistake"}
+    Notice.objects.create(user=alice, payload=won)
+    Notice.objects.create(user=alice, payload=withdrawn)
+    assert mail_pass() == 1
+    [message] = _mails_to(alice)
+    assert message.subject == "“Clock” was reopened: your win no longer stands"
+    assert "(sold by mistake)" in message.body
+
+
+@pytest.mark.django_db
 def test_users_without_an_address_get_none(make_lot, make_user):
     silent, quiet = make_user("silent"), make_user("quiet")  # no address
     lot = make_lot()

@@ -139,6 +139,7 @@ window.Gavel = (() => {
   const NOTICES = {
     outbid: (m) => `You were outbid on ${lotLink(m)}: now ${money(m.amount)}.`,
     won: (m) => `You won ${lotLink(m)} for ${money(m.amount)}!`,
+    win_withdrawn: (m) => `${lotLink(m)} was reopened${m.reason ? ` (${esc(m.reason)})` : ""}: your win no longer stands.`,
     lot_closing_soon: (m) => `${lotLink(m)} ends soon.`,
     lot_closed: (m) => m.you_won ? null : `${lotLink(m)} has ended${m.winner ? ` — sold for ${money(m.amount)}` : " without a sale"}.`,
     cancelled: (m) => `${lotLink(m)} was withdrawn: ${esc(m.reason)}`,

@@ -220,7 +220,8 @@ def pass_lot(*, user, sale_id: int, **_) -> dict:
 
 def reopen(*, user, sale_id: int, lot_id: object = None, reason: object = "", **_) -> dict:
     """Sold or passed → open again: the clerk's while the lot is still on the block; after the clerk moved on,
-    staff's only, with a reason (logged)."""
+    staff's only, with a reason (logged), and the lot goes back on the block (the lot on it must be sold, passed or
+    not yet offered), its former buyer told that the win no longer stands."""
     current = current_lot_id(sale_id)
     target = current if lot_id is None else lot_id
     if isinstance(target, bool) or not isinstance(target, int):
@@ -242,15 +243,36 @@ def reopen(*, user, sale_id: int, lot_id: object = None, reason: object = "", **
 
     if not moved_on:
         return _block_action(user, sale_id, decide, running=False)
+    if current is not None:
+        _check_settled(user, sale_id, current)
     with lot_lock(target), transaction.atomic():
         block = locked(sale_id, target)
-        check_clerk(user, block.sale)
-        if block.lot is None:
+        sale, lot = block.sale, block.lot
+        check_clerk(user, sale)
+        if lot is None:
             raise InvalidBid("That lot is not in this sale.", field="lot_id")
+        buyer = lot.winner_id if lot.live_state == Lot.LiveState.SOLD else None
         decide(block)
+        # Back on the block: a lot open anywhere else could take no bid, and the sale could never finish.
+        sale.current_lot = lot
+        sale.save(update_fields=["current_lot"])
+        if buyer is not None:
+            block.notify([(buyer, live_payloads.win_withdrawn(sale, lot, reason=reason, now=block.now))])
+        announce(block, "on_block", previous_lot=current)
         block.write()
+    if current is not None:
+        _moved_on(sale_id, current, target)
     log.warning("live_lot_reopened_by_staff", sale_id=sale_id, lot_id=target, user_id=user.pk, reason=reason)
-    return live_payloads.clerk_reply(block.lot)
+    return live_payloads.clerk_reply(lot)
+
+
+def _check_settled(user, sale_id: int, lot_id: int) -> None:
+    """The block moves only once the lot on it is settled (sold or passed) or was never offered."""
+    with lot_lock(lot_id), transaction.atomic():
+        block = locked(sale_id, lot_id)
+        check_clerk(user, block.sale)
+        if block.lot is not None and block.lot.live_state in BIDDING_STATES:
+            raise InvalidBid("Sell or pass the lot on the block first.", field="action")
 
 
 def jump_to_lot(*, user, sale_id: int, lot_id: object = None, **_) -> dict:
@@ -258,12 +280,8 @@ def jump_to_lot(*, user, sale_id: int, lot_id: object = None, **_) -> dict:
     if lot_id is not None and (isinstance(lot_id, bool) or not isinstance(lot_id, int)):
         raise InvalidBid("Which lot?", field="lot_id")
     current = current_lot_id(sale_id)
-    if current is not None:  # the lot on the block must be settled first (sold or passed), or still waiting
-        with lot_lock(current), transaction.atomic():
-            block = locked(sale_id, current)
-            check_clerk(user, block.sale)
-            if block.lot is not None and block.lot.live_state in BIDDING_STATES:
-                raise InvalidBid("Sell or pass the lot on the block first.", field="action")
+    if current is not None:
+        _check_settled(user, sale_id, current)
     if lot_id is None:
         after = Lot.objects.filter(pk=current).values_list("sale_position", flat=True).first() or 0
         waiting = Lot.objects.filter(sale_id=sale_id, live_state=Lot.LiveState.WAITING)
