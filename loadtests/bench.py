@@ -92,6 +92,12 @@ def main() -> None:
         default=4,
         help="client processes reading the live-clerk run's screens (default 4)",
     )
+    parser.add_argument(
+        "--live-worker-cpu",
+        type=int,
+        default=None,
+        help="live-clerk run: the worker alone on this CPU, the screens on the others (default: unpinned)",
+    )
     parser.add_argument("--live-bid-rate", type=float, default=50.0, help="internet bids/s in the live-bid run")
     args = parser.parse_args()
     limit = raise_open_file_limit()

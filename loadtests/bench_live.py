@@ -9,6 +9,7 @@ import contextlib
 import gc
 import json
 import multiprocessing
+import os
 import time
 import traceback
 import uuid
@@ -57,6 +58,7 @@ class Console:
         self.sock = sock
         self.heard: dict[tuple[int, int], float] = {}
         self.stamped: dict[tuple[int, int], float] = {}  # each `live` event's server_time: when it was decided
+        self.public: dict[tuple[int, int], float] = {}  # each `live` event's arrival (the fan-out, as screens hear)
         self.ask: int | None = None
         self.lot: int | None = None  # the lot on the block, as the latest `live` event says
         self.replies: asyncio.Queue = asyncio.Queue()
@@ -72,6 +74,7 @@ class Console:
             elif kind == "live":
                 decided = datetime.fromisoformat(message["server_time"]).timestamp()
                 self.stamped[(message["lot"], message["seq"])] = decided
+                self.public.setdefault((message["lot"], message["seq"]), now)
                 if message.get("ask") is not None:
                     self.ask, self.lot = message["ask"], message["lot"]
             elif kind in ("clerk_done", "clerk_refused"):
@@ -107,11 +110,12 @@ async def open_console(port: int, sale_id: int, cookie: str) -> Console:
 
 
 async def clerk_to_screens(port: int, sale_id: int, clerk_cookie: str, cookies: list[str], *, sockets: int,
-                           actions: int, rate: float, procs: int = 4,
-                           worker_pid: int | None = None) -> dict:  # fmt: skip
+                           actions: int, rate: float, procs: int = 4, worker_pid: int | None = None,
+                           worker_cpu: int | None = None) -> dict:  # fmt: skip
     """`sockets` bidders' screens on the sale (registered bidders' sessions, in turn), read by `procs` client
     processes, and the clerk driving `actions` actions of CLERK_ROUND at `rate` a second: each action's send to each
-    screen's receipt of its event."""
+    screen's receipt of its event. `worker_cpu`: the worker runs on that CPU alone and this process and the screens
+    on the others, as a worker with a core of its own and bidders on their own machines would."""
     url = f"ws://127.0.0.1:{port}/ws/sales/{sale_id}/"
     # Bidders' screens are separate machines: one Python process reading 2,000 sockets took about 47 us a frame,
     # three times the server's fan-out per screen, and the row measured the client's reading more than the server.
@@ -124,6 +128,7 @@ async def clerk_to_screens(port: int, sale_id: int, clerk_cookie: str, cookies: 
     # handshake not answered within Daphne's connect timeout (5 s) is dropped (fifty per child, 200 at once with four
     # children, failed a run: "did not receive a valid HTTP response").
     batch = max(1, 50 // procs)
+    restore = pin_apart(worker_pid, worker_cpu) if worker_cpu is not None else None
     children: list[tuple[multiprocessing.Process, Connection]] = []
     console = None
     heard_all = False
@@ -167,6 +172,8 @@ async def clerk_to_screens(port: int, sale_id: int, clerk_cookie: str, cookies: 
         if console is not None:
             await console.close()
         await asyncio.to_thread(_end_children, children, heard_all)
+        if restore is not None:
+            os.sched_setaffinity(0, restore)
     latencies = [(t - sent[k]) * 1000 for seen in arrivals for k, t in seen.items() if k in sent]
     heard = sum(1 for seen in arrivals for k in seen if k in sent)
     # Per action: its send to the event's server_time (decided, stamped inside the transaction), to the first
@@ -197,6 +204,21 @@ async def clerk_to_screens(port: int, sale_id: int, clerk_cookie: str, cookies: 
         "worker_cpu_us": worker_cpu / max(heard, 1) * 1e6,
         "screens_cpu_us": screens_cpu / max(heard, 1) * 1e6,
     }
+
+
+def pin_apart(worker_pid: int | None, cpu: int) -> set[int]:
+    """Every thread of the worker on `cpu`; this process (and the children it starts from now on) on the other CPUs.
+    Returns this process's CPUs before, to restore."""
+    if worker_pid is None:
+        raise ValueError("pinning needs the worker's pid")
+    everything = os.sched_getaffinity(0)
+    others = everything - {cpu}
+    if cpu not in everything or not others:
+        raise ValueError(f"CPU {cpu} must be one of this machine's {sorted(everything)}, with another left over")
+    for task in os.listdir(f"/proc/{worker_pid}/task"):  # threads started later inherit their starter's CPUs
+        os.sched_setaffinity(int(task), {cpu})
+    os.sched_setaffinity(0, others)
+    return everything
 
 
 def _cpu_seconds(pid: int | None) -> float:
@@ -375,6 +397,10 @@ async def bids_to_console(port: int, sale_id: int, clerk_cookie: str, bidder_coo
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.2)  # the console's last frames
     latencies = [(console.heard[k] - at) * 1000 for k, at in accepted.items() if k in console.heard]
+    # Where the time goes: the send to the decision's start (server_time, stamped under the lock), to the public
+    # event's arrival on the console (committed, published, fanned out), to the clerk's view (the channel layer).
+    stamped = [(console.stamped[k] - at) * 1000 for k, at in accepted.items() if k in console.stamped]
+    public = [(console.public[k] - at) * 1000 for k, at in accepted.items() if k in console.public]
     for task in readers:
         task.cancel()
     await asyncio.gather(*(s.close() for s in bidders), return_exceptions=True)
@@ -387,6 +413,10 @@ async def bids_to_console(port: int, sale_id: int, clerk_cookie: str, bidder_coo
         "sent": count,
         "codes": codes,
         "unheard": len(accepted) - len(latencies),
+        "stamped_p50_ms": pct(stamped, 50),
+        "stamped_p99_ms": pct(stamped, 99),
+        "public_p50_ms": pct(public, 50),
+        "public_p99_ms": pct(public, 99),
     }
 
 

@@ -268,11 +268,13 @@ async def live_clerk_rows(args, fixture: dict, cookies: dict[str, str]) -> list[
             rate=args.live_actions_per_s,
             procs=args.live_client_procs,
             worker_pid=app_procs[0][1],
+            worker_cpu=args.live_worker_cpu,
         )
     rows.append(
         (
             f"live: clerk action -> {sockets:,} bidders' screens (1 worker, {args.live_actions_per_s:g} actions/s, "
-            f"read by {args.live_client_procs} client process{'es' if args.live_client_procs > 1 else ''}): "
+            f"read by {args.live_client_procs} client process{'es' if args.live_client_procs > 1 else ''}"
+            f"{'' if args.live_worker_cpu is None else f'; worker alone on CPU {args.live_worker_cpu}'}): "
             "p50 / p95 / p99 / max ms",
             f"{fmt(live['p50_ms'])} / {fmt(live['p95_ms'])} / {fmt(live['p99_ms'])} / {fmt(live['max_ms'])}",
             "target p99 < 100",
@@ -306,7 +308,9 @@ async def live_bid_rows(args, fixture: dict, cookies: dict[str, str]) -> list[Ro
             "1 worker): p50 / p95 / p99 / max ms",
             f"{fmt(live['p50_ms'])} / {fmt(live['p95_ms'])} / {fmt(live['p99_ms'])} / {fmt(live['max_ms'])}",
             "target p99 < 50",
-            f"{live['sent']} bids: {live['codes']}; {live['unheard']} accepted unheard",
+            f"{live['sent']} bids: {live['codes']}; {live['unheard']} accepted unheard; bid sent to its decision "
+            f"stamped p50 {fmt(live['stamped_p50_ms'])} / p99 {fmt(live['stamped_p99_ms'])} ms, to its public event "
+            f"on the console p50 {fmt(live['public_p50_ms'])} / p99 {fmt(live['public_p99_ms'])} ms",
         )
     )
     return rows
