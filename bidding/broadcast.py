@@ -86,8 +86,21 @@ def notices_deferred() -> Iterator[list[tuple[str, dict]]]:
 
 
 async def _asend_notices(notices: list[tuple[str, dict]]) -> None:
+    """Each user's notices in the order given; different users' at once (each send is a round trip to the channel
+    layer, and a clerk's view must not wait behind the house's and another bidder's outbid notice)."""
     layer = get_channel_layer()
+    by_group: dict[str, list[dict]] = {}
     for group, message in notices:
+        by_group.setdefault(group, []).append(message)
+    if len(by_group) == 1:
+        [(group, messages)] = by_group.items()
+        await _asend_to(layer, group, messages)
+        return
+    await asyncio.gather(*(_asend_to(layer, group, messages) for group, messages in by_group.items()))
+
+
+async def _asend_to(layer, group: str, messages: list[dict]) -> None:
+    for message in messages:
         try:
             await layer.group_send(group, message)
         except Exception:

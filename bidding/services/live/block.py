@@ -83,7 +83,8 @@ class Block:
             lot=lot, changed=changed, bids=self.bids, events=self.events, notices=self.notices, now=self.now
         )
         if self.events or self.notices or self.told:
-            lot_events.broadcast_all_on_commit(lot.pk, self.events, notify=[*self.notices, *self.told])
+            # The clerks' views first: the console is what the room waits on.
+            lot_events.broadcast_all_on_commit(lot.pk, self.events, notify=[*self.told, *self.notices])
         self._as_read, self.bids, self.events, self.notices, self.told = now_state, [], [], [], []
 
 
